@@ -1,0 +1,5 @@
+"""``python -m sosrisk``: the same as the ``sosrisk`` command."""
+
+from sosrisk.cli import main
+
+main()

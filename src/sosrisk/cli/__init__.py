@@ -1,0 +1,61 @@
+"""The ``sosrisk`` command: a thin layer over the library.
+
+Every command parses its options, calls one public library function and turns library errors into a
+clean message and exit status 1 (2 for bad usage).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from typing import Any
+
+import click
+
+from .. import __version__
+
+
+class SosriskGroup(click.Group):
+    """A click group that shows library errors as one clean line instead of a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        from ..data.errors import DataError
+        from ..models.base import ModelError
+
+        try:
+            return super().invoke(ctx)
+        except (DataError, ModelError, FileNotFoundError, ImportError) as exc:
+            raise click.ClickException(str(exc)) from exc
+        except ValueError as exc:
+            if type(exc).__module__.startswith("sosrisk"):
+                raise click.ClickException(str(exc)) from exc
+            raise
+
+
+@click.group(cls=SosriskGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sosrisk")
+@click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
+def main(verbose: int) -> None:
+    """sosrisk: suicide-risk assessment of Chinese social-media posts on the SOS-1K scale.
+
+    Decision support for trained people, never a diagnosis or an automatic action.
+    """
+    level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))
+    package_logger = logging.getLogger("sosrisk")
+    package_logger.handlers[:] = [handler]
+    package_logger.setLevel(level)
+    package_logger.propagate = False
+
+
+def _register() -> None:
+    from . import data as data_commands
+    from . import models as model_commands
+
+    main.add_command(data_commands.data)
+    for command in model_commands.COMMANDS:
+        main.add_command(command)
+
+
+_register()

@@ -1,0 +1,329 @@
+"""``sosrisk train``, ``cv``, ``evaluate`` and ``predict``."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .options import data_root_option, parse_settings, quiet_option, set_option, task_option
+
+model_option = click.option(
+    "--model",
+    "model_kind",
+    default="char-linear",
+    show_default=True,
+    help="Model kind (see 'sosrisk models').",
+)
+target_recall_option = click.option(
+    "--target-recall",
+    type=click.FloatRange(0.0, 1.0, min_open=True),
+    default=None,
+    help="Binary task: choose the threshold for this out-of-fold recall of high-risk posts (default 0.8).",
+)
+
+
+def _params(settings: tuple[str, ...], target_recall: float | None) -> dict[str, Any]:
+    params = parse_settings(settings)
+    if target_recall is not None:
+        params["target_recall"] = target_recall
+    return params
+
+
+@click.command()
+@task_option
+@model_option
+@click.option(
+    "--train",
+    "train_files",
+    multiple=True,
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    help="Labelled post file(s) to train on (repeatable). Default: all five official SOS-1K folds.",
+)
+@click.option(
+    "--out", required=True, type=click.Path(file_okay=False, path_type=Path), help="Model directory to write."
+)
+@data_root_option
+@set_option
+@target_recall_option
+@quiet_option
+def train(
+    task: str,
+    model_kind: str,
+    train_files: tuple[Path, ...],
+    out: Path,
+    data_root: Path | None,
+    settings: tuple[str, ...],
+    target_recall: float | None,
+    quiet: bool,
+) -> None:
+    """Train a model and save it as a model directory (config.json + weights, no pickle)."""
+    from ..training import train_model
+
+    model, posts = train_model(
+        task,  # type: ignore[arg-type]
+        model=model_kind,
+        train_files=list(train_files) or None,
+        root=data_root,
+        params=_params(settings, target_recall),
+        show_progress=not quiet,
+    )
+    for problem in posts.problems:
+        click.echo(f"note: {problem}", err=True)
+    model.save(out)
+    oof = model.cv_metrics_.get("oof", {})
+    summary = ", ".join(f"{k} {oof[k]:.3f}" for k in ("weighted_f1", "qwk", "high_risk_recall") if k in oof)
+    click.echo(f"saved {model.kind} ({task}) trained on {len(posts)} posts to {out}")
+    if summary:
+        decision = model.cv_metrics_["selection"]["decision"]
+        click.echo(f"cross-validated inside the training data: {summary}; decision: {decision}")
+
+
+@click.command()
+@task_option
+@model_option
+@data_root_option
+@set_option
+@target_recall_option
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
+@click.option(
+    "--save-predictions",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write the out-of-fold predictions as JSONL (fold, label, prediction, probabilities).",
+)
+@quiet_option
+def cv(
+    task: str,
+    model_kind: str,
+    data_root: Path | None,
+    settings: tuple[str, ...],
+    target_recall: float | None,
+    as_json: bool,
+    save_predictions: Path | None,
+    quiet: bool,
+) -> None:
+    """Cross-validate over the five official folds: per-fold and mean +/- std metrics."""
+    from ..training import cross_validate
+
+    result = cross_validate(
+        task,  # type: ignore[arg-type]
+        model=model_kind,
+        root=data_root,
+        params=_params(settings, target_recall),
+        show_progress=not quiet,
+    )
+    report = result.to_dict()
+    if save_predictions is not None:
+        from ..atomic import atomic_write
+
+        with atomic_write(save_predictions) as handle:
+            fold_sizes = [int(m["n"]) for m in result.per_fold]
+            fold_of = [k + 1 for k, size in enumerate(fold_sizes) for _ in range(size)]
+            for fold_number, label, pred, proba in zip(
+                fold_of, result.oof_labels, result.oof_predictions, result.oof_proba, strict=True
+            ):
+                record = {
+                    "fold": fold_number,
+                    "label": int(label),
+                    "prediction": int(pred),
+                    "probabilities": [round(float(p), 6) for p in proba],
+                }
+                handle.write(json.dumps(record) + "\n")
+    if as_json:
+        click.echo(json.dumps(report, ensure_ascii=False, indent=2))
+        return
+    keys = _metric_keys(task)
+    lines = ["fold  " + "  ".join(f"{k:>13}" for k in keys)]
+    for fold in result.per_fold:
+        lines.append(f"{int(fold['fold']):>4}  " + "  ".join(f"{fold[k]:>13.4f}" for k in keys))
+    lines.append("mean  " + "  ".join(f"{report['mean'][k]:>13.4f}" for k in keys))
+    lines.append(" std  " + "  ".join(f"{report['std'][k]:>13.4f}" for k in keys))
+    click.echo(f"{model_kind} on the {task} task, five official folds ({result.seconds:.1f} s)")
+    click.echo("\n".join(lines))
+    for problem in result.problems:
+        click.echo(f"note: {problem}", err=True)
+
+
+def _metric_keys(task: str) -> list[str]:
+    common = ["accuracy", "weighted_f1", "macro_f1"]
+    if task == "level":
+        return [*common, "qwk", "mae", "within_one", "under_by_3plus"]
+    return [*common, "high_risk_precision", "high_risk_recall", "high_risk_f1"]
+
+
+@click.command()
+@click.argument("model_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument(
+    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
+)
+@click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the flat metrics.")
+@click.option(
+    "--plots", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write PNG plots here."
+)
+@click.option(
+    "--report",
+    "report_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Also write the full report (per-level rows, confusion matrix, reliability) as JSON.",
+)
+def evaluate(
+    model_dir: Path, files: tuple[Path, ...], as_json: bool, plots: Path | None, report_path: Path | None
+) -> None:
+    """Evaluate a saved model on labelled post files (official or our column names)."""
+    from ..evaluation import evaluate_model
+    from ..models import load_model
+
+    model = load_model(model_dir)
+    report = evaluate_model(model, list(files), plots_dir=plots)
+    if report_path is not None:
+        from ..atomic import atomic_write_text
+
+        atomic_write_text(report_path, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
+    if as_json:
+        click.echo(json.dumps(report["metrics"]))
+        return
+    metrics = report["metrics"]
+    click.echo(f"{model.kind} ({model.task}) on {int(metrics['n'])} posts")
+    for key, value in metrics.items():
+        if key != "n":
+            click.echo(f"  {key:<22} {value:.4f}")
+    click.echo("per class:")
+    click.echo("  label  precision  recall     f1  support")
+    for row in report["per_class"]:
+        click.echo(
+            f"  {int(row['label']):>5}  {row['precision']:>9.3f}  {row['recall']:>6.3f}  "
+            f"{row['f1']:>5.3f}  {int(row['support']):>7}"
+        )
+    click.echo("confusion matrix (rows: true, columns: predicted):")
+    for label, row in zip(report["labels"], report["confusion_matrix"], strict=True):
+        click.echo(f"  {label:>3} " + " ".join(f"{v:>4}" for v in row))
+    for path in report["plots"]:
+        click.echo(f"wrote {path}")
+    for problem in report["problems"]:
+        click.echo(f"note: {problem}", err=True)
+
+
+@click.command()
+@click.argument("model_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
+@click.argument("texts", nargs=-1)
+@click.option(
+    "--input",
+    "input_file",
+    type=click.Path(dir_okay=False, exists=True, path_type=Path),
+    default=None,
+    help="Post file (TSV/CSV/JSONL/Parquet with a text column, or .txt with one post per line).",
+)
+@click.option(
+    "--output",
+    type=click.Path(dir_okay=False, path_type=Path),
+    default=None,
+    help="Write here instead of standard output.",
+)
+@click.option(
+    "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True
+)
+@click.option("--no-text", is_flag=True, help="Leave the post text out of the output.")
+def predict(
+    model_dir: Path,
+    texts: tuple[str, ...],
+    input_file: Path | None,
+    output: Path | None,
+    fmt: str,
+    no_text: bool,
+) -> None:
+    """Assess posts given as arguments, in --input FILE, or one per line on standard input.
+
+    Each answer carries the level (or the high-risk flag), the probabilities, the tier and the
+    level's definition.
+    """
+    from ..assess import assess
+    from ..models import load_model
+
+    if texts and input_file is not None:
+        raise click.UsageError("Give texts as arguments or --input FILE, not both.")
+    ids: list[str]
+    if input_file is not None:
+        from ..data import read_posts
+
+        posts = read_posts(input_file)
+        post_texts = posts.texts
+        ids = [
+            str(v) if v is not None else f"{input_file.name}:{line}"
+            for v, line in zip(posts.frame["id"], posts.frame["line"], strict=True)
+        ]
+    elif texts:
+        post_texts = list(texts)
+        ids = [str(i) for i in range(1, len(texts) + 1)]
+    else:
+        post_texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
+        ids = [str(i) for i in range(1, len(post_texts) + 1)]
+    model = load_model(model_dir)
+    kwargs = {"level_model": model} if model.task == "level" else {"binary_model": model}
+    results = assess(post_texts, **kwargs)  # type: ignore[arg-type]
+    records = []
+    for post_id, text, result in zip(ids, post_texts, results, strict=True):
+        record: dict[str, Any] = {"id": post_id}
+        if not no_text:
+            record["text"] = text
+        record.update({k: v for k, v in result.to_dict().items() if v is not None})
+        records.append(record)
+    rendered = _render(records, fmt, model.task)
+    if output is not None:
+        from ..atomic import atomic_write_text
+
+        atomic_write_text(output, rendered)
+    else:
+        click.echo(rendered, nl=False)
+
+
+def _render(records: list[dict[str, Any]], fmt: str, task: str) -> str:
+    if fmt == "jsonl":
+        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    if fmt == "csv":
+        rows = []
+        for record in records:
+            row = {k: v for k, v in record.items() if k != "level_probabilities"}
+            for value, p in enumerate(record.get("level_probabilities") or []):
+                row[f"p_level_{value}"] = p
+            rows.append(row)
+        buffer = io.StringIO()
+        if rows:
+            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
+            writer.writeheader()
+            writer.writerows(rows)
+        return buffer.getvalue()
+    lines = []
+    for record in records:
+        text = record.get("text", "")
+        short = text if len(text) <= 40 else text[:39] + "…"
+        if task == "level":
+            top = max(record["level_probabilities"])
+            lines.append(
+                f"{record['id']:>4}  level {record['risk_level']:>2} ({record['tier']}, p={top:.2f})  "
+                f"{record['level_name']}: {record['definition_en']}\n      {short}"
+            )
+        else:
+            flag = "HIGH" if record["high_risk"] else "low "
+            lines.append(
+                f"{record['id']:>4}  {flag} risk (p_high={record['high_risk_probability']:.2f})  {short}"
+            )
+    return "\n".join(lines) + ("\n" if lines else "")
+
+
+@click.command("models")
+def models_command() -> None:
+    """List the model kinds this installation knows."""
+    from ..models import available_kinds
+
+    for kind in available_kinds():
+        click.echo(kind)
+
+
+COMMANDS = [train, cv, evaluate, predict, models_command]

@@ -1,0 +1,36 @@
+"""Reading and validating post files, the official SOS-1K layout, and leakage checks."""
+
+from __future__ import annotations
+
+from .errors import DataError, Problem
+from .leakage import find_leaks, normalize_for_matching
+from .posts import PostSet, decode_bytes, read_many, read_posts
+from .sos1k import (
+    N_FOLDS,
+    load_development,
+    load_fold4_split,
+    load_folds,
+    pool_files,
+    read_pool,
+    resolve_root,
+    test_path,
+)
+
+__all__ = [
+    "N_FOLDS",
+    "DataError",
+    "PostSet",
+    "Problem",
+    "decode_bytes",
+    "find_leaks",
+    "load_development",
+    "load_fold4_split",
+    "load_folds",
+    "normalize_for_matching",
+    "pool_files",
+    "read_many",
+    "read_pool",
+    "read_posts",
+    "resolve_root",
+    "test_path",
+]

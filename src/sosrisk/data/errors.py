@@ -1,0 +1,40 @@
+"""Errors and reported problems of post files: every one names the file, the line and the field."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+def location(path: str | Path, line: int | None = None, field: str | None = None) -> str:
+    """``file:line: field 'x'`` as used at the start of every data message."""
+    text = str(path)
+    if line is not None:
+        text += f":{line}"
+    if field is not None:
+        text += f": field '{field}'"
+    return text
+
+
+class DataError(ValueError):
+    """A post file cannot be read as asked; the message starts with ``file:line: field 'x':``."""
+
+    def __init__(self, path: str | Path, message: str, *, line: int | None = None, field: str | None = None):
+        self.path = str(path)
+        self.line = line
+        self.field = field
+        self.detail = message
+        super().__init__(f"{location(path, line, field)}: {message}")
+
+
+@dataclass(frozen=True)
+class Problem:
+    """Something worth reporting that does not stop reading (a duplicate text, an empty file)."""
+
+    kind: str
+    path: str
+    line: int | None
+    message: str
+
+    def __str__(self) -> str:
+        return f"{location(self.path, self.line)}: {self.message}"

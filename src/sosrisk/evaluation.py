@@ -1,0 +1,60 @@
+"""Evaluating a saved model on labelled post files, with optional plots."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from .data import read_many
+from .metrics import full_report, reliability_table
+from .models import RiskModel
+from .scale import labels_for
+
+
+def evaluate_model(
+    model: RiskModel,
+    files: Sequence[str | Path],
+    *,
+    plots_dir: str | Path | None = None,
+    batch_size: int = 256,
+) -> dict[str, Any]:
+    """Metrics of ``model`` on labelled ``files`` (official or our column names).
+
+    Returns ``{"metrics": {...}, "per_class": [...], "confusion_matrix": [[...]], "labels": [...],
+    "reliability": [...], "files": [...], "problems": [...], "plots": [...]}``; ``metrics`` is the flat
+    dict of :func:`sosrisk.metrics.evaluate_predictions`. With ``plots_dir``, a confusion-matrix plot
+    and a reliability plot are written there as PNG.
+    """
+    posts = read_many(list(files), task=model.task)
+    if len(posts) == 0:
+        raise ValueError(f"No posts to evaluate in {', '.join(str(f) for f in files)}: the files are empty.")
+    y_true = posts.labels(model.task)
+    proba = model.predict_proba(posts.texts, batch_size=batch_size)
+    assert model.classes_ is not None
+    y_pred = model.decision_.decide(proba, model.classes_)
+    report = full_report(model.task, y_true, y_pred, proba)
+    report["reliability"] = reliability_table(y_true, proba, labels_for(model.task))
+    report["files"] = [str(f) for f in files]
+    report["problems"] = [str(p) for p in posts.problems]
+    report["plots"] = []
+    if plots_dir is not None:
+        from .plots import plot_confusion_matrix, plot_reliability
+
+        out = Path(plots_dir)
+        report["plots"] = [
+            str(
+                plot_confusion_matrix(
+                    report["confusion_matrix"],
+                    report["labels"],
+                    out / "confusion_matrix.png",
+                    title=f"{model.kind} ({model.task})",
+                )
+            ),
+            str(
+                plot_reliability(
+                    report["reliability"], out / "reliability.png", title=f"{model.kind} ({model.task})"
+                )
+            ),
+        ]
+    return report

@@ -1,0 +1,38 @@
+"""Where sosrisk keeps downloaded data, built backbones and other per-user files."""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+ENV_VAR = "SOSRISK_HOME"
+
+
+def data_home() -> Path:
+    """Return the data home: ``$SOSRISK_HOME`` if set, else the per-user data folder of the platform.
+
+    Linux: ``$XDG_DATA_HOME/sosrisk`` (default ``~/.local/share/sosrisk``); macOS:
+    ``~/Library/Application Support/sosrisk``; Windows: ``%LOCALAPPDATA%\\sosrisk``.
+    The folder is not created here; writers create what they need.
+    """
+    configured = os.environ.get(ENV_VAR)
+    if configured:
+        return Path(configured).expanduser()
+    if sys.platform == "win32":
+        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
+    elif sys.platform == "darwin":
+        base = Path.home() / "Library" / "Application Support"
+    else:
+        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
+    return base / "sosrisk"
+
+
+def sos1k_dir() -> Path:
+    """Folder of the SOS-1K files inside the data home (same relative paths as the authors' repository)."""
+    return data_home() / "sos1k"
+
+
+def backbones_dir() -> Path:
+    """Folder of locally built encoder checkpoints (for example the offline e5-small)."""
+    return data_home() / "backbones"

@@ -1,0 +1,289 @@
+"""The one interface every model kind implements, and the model-directory format.
+
+A model directory holds ``config.json`` (allow-listed fields, format version, task, labels, model
+settings, calibration, decision rule, training record, cross-validated metrics) and weights as
+``.npz`` / ``.safetensors`` / JSON. Nothing in a model directory is ever unpickled or executed.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, ClassVar, Self
+
+import numpy as np
+
+from .. import __version__
+from ..atomic import atomic_write_text
+from ..scale import Task, check_task, labels_for
+from .decision import DecisionRule
+
+logger = logging.getLogger(__name__)
+
+FORMAT_VERSION = 1
+CONFIG_NAME = "config.json"
+CONFIG_FIELDS = frozenset(
+    {
+        "format_version",
+        "sosrisk_version",
+        "kind",
+        "task",
+        "labels",
+        "label_names",
+        "params",
+        "calibration",
+        "decision",
+        "training",
+        "cv_metrics",
+        "files",
+    }
+)
+
+
+class ModelError(ValueError):
+    """A model directory or a model call is not usable; the message says why and how to fix it."""
+
+
+class NotFittedError(ModelError):
+    """A model was used for prediction before it was fitted or loaded."""
+
+
+def softmax(logits: np.ndarray) -> np.ndarray:
+    """Row-wise softmax, numerically stable."""
+    shifted = logits - logits.max(axis=1, keepdims=True)
+    exp = np.exp(shifted)
+    return exp / exp.sum(axis=1, keepdims=True)
+
+
+def data_fingerprint(texts: Sequence[str], labels: Sequence[int]) -> str:
+    """A sha256 over the sorted (label, text) pairs of a training set: same data, same fingerprint."""
+    digest = hashlib.sha256()
+    for label, text in sorted(zip((int(v) for v in labels), texts, strict=True)):
+        digest.update(f"{label}\t{text}\n".encode())
+    return "sha256:" + digest.hexdigest()
+
+
+class RiskModel(ABC):
+    """Base class of every model kind.
+
+    Subclasses set ``kind`` (the registry name), store their settings in ``__init__`` (keyword-only,
+    validated in :meth:`fit`), and implement :meth:`_fit`, :meth:`_logits`, :meth:`_params`,
+    :meth:`_save_weights` and :meth:`_load_weights`. The base class handles the task and labels,
+    temperature calibration, the decision rule, and the model directory.
+
+    Learned state ends in ``_``: ``classes_``, ``temperature_``, ``decision_``.
+    """
+
+    kind: ClassVar[str] = ""
+
+    def __init__(self, *, task: Task = "level") -> None:
+        self.task = task
+        self.classes_: np.ndarray | None = None
+        self.temperature_: float = 1.0
+        self.decision_: DecisionRule = DecisionRule()
+        self.training_: dict[str, Any] = {}
+        self.cv_metrics_: dict[str, Any] = {}
+
+    # ----------------------------------------------------------------- subclass hooks
+    @abstractmethod
+    def _fit(self, texts: list[str], labels: np.ndarray, *, show_progress: bool) -> None:
+        """Learn the weights from texts and integer labels (``classes_`` is already set)."""
+
+    @abstractmethod
+    def _logits(self, texts: list[str], *, batch_size: int) -> np.ndarray:
+        """Uncalibrated class scores ``(n, n_classes)`` whose softmax is the model's probability."""
+
+    @abstractmethod
+    def _params(self) -> dict[str, Any]:
+        """The model's settings, JSON-serialisable, written to ``config.json['params']``."""
+
+    @abstractmethod
+    def _save_weights(self, directory: Path) -> dict[str, str]:
+        """Write the weights into ``directory``; return ``{role: file name}`` for ``config.json['files']``."""
+
+    @abstractmethod
+    def _load_weights(self, directory: Path, files: dict[str, str]) -> None:
+        """Read the weights written by :meth:`_save_weights`."""
+
+    # ----------------------------------------------------------------- public API
+    def fit(
+        self, texts: Sequence[str], labels: Sequence[int] | np.ndarray, *, show_progress: bool = False
+    ) -> Self:
+        """Train on ``texts`` with integer ``labels`` of the model's task; returns ``self``."""
+        task = check_task(self.task)
+        texts_list = _check_texts(texts)
+        y = np.asarray([int(v) for v in labels], dtype=np.int64)
+        if len(y) != len(texts_list):
+            raise ModelError(f"Expected one label per text. Got {len(texts_list)} texts and {len(y)} labels.")
+        allowed = labels_for(task)
+        bad = sorted(set(y.tolist()) - set(allowed))
+        if bad:
+            raise ModelError(
+                f"Labels {bad} are not labels of the {task!r} task; expected values in {list(allowed)}."
+            )
+        self.classes_ = np.asarray(allowed, dtype=np.int64)
+        self.temperature_ = 1.0
+        self.decision_ = DecisionRule("threshold", threshold=0.5) if task == "binary" else DecisionRule()
+        self._fit(texts_list, y, show_progress=show_progress)
+        self.training_ = {
+            "data_fingerprint": data_fingerprint(texts_list, y.tolist()),
+            "n_posts": len(texts_list),
+            "label_counts": {str(c): int((y == c).sum()) for c in self.classes_},
+            "trained_at": _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat(),
+        }
+        return self
+
+    def predict_proba(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
+        """Calibrated probabilities ``(n, n_classes)``; columns follow ``classes_``."""
+        self._check_fitted()
+        texts_list = _check_texts(texts, allow_empty_list=True)
+        if not texts_list:
+            assert self.classes_ is not None
+            return np.zeros((0, len(self.classes_)))
+        return softmax(self._logits(texts_list, batch_size=batch_size) / self.temperature_)
+
+    def predict(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
+        """Labels chosen by the model's decision rule (levels 0-10, or 0/1 for binary)."""
+        proba = self.predict_proba(texts, batch_size=batch_size)
+        assert self.classes_ is not None
+        return self.decision_.decide(proba, self.classes_) if len(proba) else np.zeros(0, dtype=np.int64)
+
+    def predict_one(self, text: str) -> int:
+        """The label of one text; delegates to :meth:`predict`."""
+        return int(self.predict([text], batch_size=1)[0])
+
+    def get_params(self) -> dict[str, Any]:
+        """The model's settings as written to ``config.json['params']``."""
+        return self._params()
+
+    def set_calibration(self, temperature: float) -> None:
+        """Set the softmax temperature (fitted by :func:`sosrisk.models.calibration.fit_temperature`)."""
+        if not temperature > 0:
+            raise ModelError(f"The temperature must be > 0. Got {temperature!r} instead.")
+        self.temperature_ = float(temperature)
+
+    def set_decision(self, rule: DecisionRule) -> None:
+        """Set the decision rule, checking it suits the task."""
+        if self.task == "binary" and rule.rule == "expected_cost":
+            raise ModelError("The 'expected_cost' rule is for the level task; use 'threshold' for binary.")
+        if self.task == "level" and rule.rule == "threshold":
+            raise ModelError("The 'threshold' rule is for the binary task; use 'argmax' or 'expected_cost'.")
+        self.decision_ = rule
+
+    @property
+    def is_fitted(self) -> bool:
+        """Whether the model can predict."""
+        return self.classes_ is not None
+
+    def config(self) -> dict[str, Any]:
+        """The ``config.json`` content of this model (without the ``files`` entry)."""
+        self._check_fitted()
+        assert self.classes_ is not None
+        from ..scale import label_name
+
+        return {
+            "format_version": FORMAT_VERSION,
+            "sosrisk_version": __version__,
+            "kind": self.kind,
+            "task": self.task,
+            "labels": [int(c) for c in self.classes_],
+            "label_names": [label_name(self.task, int(c)) for c in self.classes_],
+            "params": self._params(),
+            "calibration": {"temperature": self.temperature_},
+            "decision": self.decision_.to_dict(),
+            "training": self.training_,
+            "cv_metrics": self.cv_metrics_,
+        }
+
+    def save(self, directory: str | Path) -> Path:
+        """Write the model directory (``config.json`` last, so a half-saved directory never loads)."""
+        self._check_fitted()
+        path = Path(directory)
+        path.mkdir(parents=True, exist_ok=True)
+        files = self._save_weights(path)
+        config = self.config()
+        config["files"] = files
+        atomic_write_text(path / CONFIG_NAME, json.dumps(config, ensure_ascii=False, indent=2) + "\n")
+        logger.info("saved %s model (%s task) to %s", self.kind, self.task, path)
+        return path
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Self:
+        """Build an unfitted instance from ``config['params']``; override when params need conversion."""
+        return cls(task=config["task"], **config["params"])
+
+    @classmethod
+    def load(cls, directory: str | Path) -> RiskModel:
+        """Load a model directory written by :meth:`save` (any registered kind)."""
+        from .registry import get_model_class
+
+        path = Path(directory)
+        config = read_config(path)
+        model_cls = get_model_class(config["kind"])
+        if cls is not RiskModel and not issubclass(model_cls, cls):
+            raise ModelError(f"{path} holds a {config['kind']!r} model, not a {cls.kind!r} model.")
+        model = model_cls._from_config(config)
+        model.classes_ = np.asarray(config["labels"], dtype=np.int64)
+        model.temperature_ = float(config["calibration"]["temperature"])
+        model.decision_ = DecisionRule.from_dict(config["decision"])
+        model.training_ = dict(config.get("training") or {})
+        model.cv_metrics_ = dict(config.get("cv_metrics") or {})
+        model._load_weights(path, dict(config["files"]))
+        return model
+
+    def _check_fitted(self) -> None:
+        if self.classes_ is None:
+            raise NotFittedError(
+                f"This {type(self).__name__} is not fitted yet. Call 'fit' with training data, or load a "
+                "model directory with sosrisk.load_model(path)."
+            )
+
+
+def read_config(directory: Path) -> dict[str, Any]:
+    """Read and check the ``config.json`` of a model directory."""
+    config_path = directory / CONFIG_NAME
+    if not directory.is_dir():
+        raise ModelError(f"No model directory at {directory}: expected a folder with {CONFIG_NAME}.")
+    if not config_path.is_file():
+        raise ModelError(f"{directory} is not a sosrisk model directory: {CONFIG_NAME} is missing.")
+    try:
+        config = json.loads(config_path.read_text(encoding="utf-8"))
+    except json.JSONDecodeError as exc:
+        raise ModelError(f"{config_path}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
+    if not isinstance(config, dict):
+        raise ModelError(f"{config_path}: expected a JSON object at the top level.")
+    unknown = set(config) - CONFIG_FIELDS
+    if unknown:
+        raise ModelError(
+            f"{config_path}: unknown fields {sorted(unknown)}; this file was not written by sosrisk."
+        )
+    version = config.get("format_version")
+    if version != FORMAT_VERSION:
+        raise ModelError(
+            f"{config_path}: format_version {version!r} is not supported by sosrisk {__version__} "
+            f"(expected {FORMAT_VERSION}). Retrain the model or use a matching sosrisk version."
+        )
+    for field in ("kind", "task", "labels", "params", "calibration", "decision", "files"):
+        if field not in config:
+            raise ModelError(f"{config_path}: the field {field!r} is missing.")
+    check_task(config["task"])
+    return config
+
+
+def _check_texts(texts: Sequence[str], *, allow_empty_list: bool = False) -> list[str]:
+    if isinstance(texts, str):
+        raise ModelError(
+            "Expected a list of texts, got a single str. Wrap it in a list or use predict_one()."
+        )
+    texts_list = list(texts)
+    if not texts_list and not allow_empty_list:
+        raise ModelError("Expected at least one text; got an empty list.")
+    for i, text in enumerate(texts_list):
+        if not isinstance(text, str):
+            raise ModelError(f"Text {i} is a {type(text).__name__}, expected str.")
+    return texts_list

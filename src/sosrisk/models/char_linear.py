@@ -1,0 +1,492 @@
+"""``char-linear``: character n-gram TF-IDF with a logistic-regression classifier.
+
+The fast offline default. Training fits scikit-learn's ``TfidfVectorizer`` and ``LogisticRegression``;
+prediction uses :class:`CharNgramFeaturizer`, a vectorised re-implementation of the vectorizer's
+``transform`` for a fixed vocabulary that gives the same matrix several times faster. The model
+directory holds ``config.json`` and ``weights.npz`` (n-grams as a fixed-width unicode array, idf,
+coefficients, intercepts): no pickle.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+import scipy.sparse as sp
+
+from ..progress import progress_bar
+from .base import ModelError, RiskModel
+from .calibration import DECISIONS, finalize_from_oof
+from .registry import register_model
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "weights.npz"
+# Defaults chosen by five-fold cross-validation over the official SOS-1K folds
+# (benchmarks/tune_char_linear.py; results in benchmarks/results/).
+TASK_DEFAULTS: dict[str, dict[str, Any]] = {
+    "level": {"ngram_range": (1, 2), "C": 1.0},
+    "binary": {"ngram_range": (1, 2), "C": 10.0},
+}
+# scikit-learn's char analyzer replaces runs of two or more whitespace characters by one space.
+_WHITE_SPACES = re.compile(r"\s\s+")
+_MAX_CHAR_IDS = 1 << 16  # char ids must fit 16 bits so that 4-grams fit one uint64 code
+
+
+class CharNgramFeaturizer:
+    """TF-IDF features of character n-grams for a fixed vocabulary, computed with numpy.
+
+    Reproduces ``TfidfVectorizer(analyzer="char", lowercase=True, norm="l2", use_idf=True)`` with the
+    given ``ngram_range`` and ``sublinear_tf`` for a fitted vocabulary (same preprocessing, same
+    n-grams, same weights). Texts are turned into arrays of character ids, n-grams into integer codes,
+    and codes are looked up in the sorted vocabulary codes in one ``searchsorted`` per batch.
+    """
+
+    def __init__(
+        self, ngrams: np.ndarray, idf: np.ndarray, *, ngram_range: tuple[int, int], sublinear_tf: bool
+    ) -> None:
+        min_n, max_n = ngram_range
+        if not 1 <= min_n <= max_n <= 4:
+            raise ModelError(f"ngram_range must satisfy 1 <= min <= max <= 4. Got {ngram_range!r} instead.")
+        self.ngrams = np.asarray(ngrams)
+        self.idf = np.asarray(idf, dtype=np.float64)
+        self.ngram_range = (int(min_n), int(max_n))
+        self.sublinear_tf = bool(sublinear_tf)
+        chars = sorted({ch for gram in self.ngrams.tolist() for ch in gram})
+        if len(chars) >= _MAX_CHAR_IDS - 1:
+            raise ModelError(
+                f"The vocabulary uses {len(chars)} distinct characters; at most 65534 are supported."
+            )
+        self._base = np.uint64(len(chars) + 1)  # id 0 = a character outside the vocabulary
+        top = max((ord(ch) for ch in chars), default=0)
+        self._char_ids = np.zeros(top + 2, dtype=np.uint64)
+        for index, ch in enumerate(chars, start=1):
+            self._char_ids[ord(ch)] = index
+        codes = np.array([self._code_of(gram) for gram in self.ngrams.tolist()], dtype=np.uint64)
+        order = np.argsort(codes, kind="stable")
+        self._sorted_codes = codes[order]
+        self._sorted_features = order.astype(np.int64)
+
+    def _code_of(self, gram: str) -> np.uint64:
+        code = 0
+        base = int(self._base)
+        for ch in gram:
+            code = code * base + int(self._char_ids[ord(ch)])
+        # n-grams of different lengths must not collide: add the length in the top bits' place
+        return np.uint64(code * 4 + (len(gram) - 1))
+
+    @staticmethod
+    def preprocess(text: str) -> str:
+        """Lowercase and fold whitespace runs, exactly as scikit-learn's char analyzer does."""
+        return _WHITE_SPACES.sub(" ", text.lower())
+
+    def transform(self, texts: list[str]) -> sp.csr_matrix:
+        """The L2-normalised TF-IDF matrix ``(len(texts), n_features)``."""
+        n_docs = len(texts)
+        n_features = len(self.ngrams)
+        docs = [self.preprocess(t) for t in texts]
+        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n_docs)
+        total = int(lengths.sum())
+        if total == 0:
+            return sp.csr_matrix((n_docs, n_features), dtype=np.float64)
+        points = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        points = np.minimum(
+            points, len(self._char_ids) - 1
+        )  # any code point beyond the table maps to unknown
+        ids = self._char_ids[points]
+        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
+        ends = np.repeat(np.cumsum(lengths), lengths)  # exclusive end of each position's document
+        positions = np.arange(total, dtype=np.int64)
+        rows_parts, cols_parts = [], []
+        min_n, max_n = self.ngram_range
+        code = np.zeros(total, dtype=np.uint64)
+        known = np.ones(total, dtype=bool)
+        for n in range(1, max_n + 1):
+            valid_len = total - n + 1
+            if valid_len <= 0:
+                break
+            if n == 1:
+                code = ids.copy()
+                known = ids != 0
+            else:
+                code = code[:valid_len] * self._base + ids[n - 1 :]
+                known = known[:valid_len] & (ids[n - 1 :] != 0)
+            if n < min_n:
+                continue
+            inside = positions[:valid_len] + n <= ends[:valid_len]
+            mask = known & inside
+            candidates = code[mask] * np.uint64(4) + np.uint64(n - 1)
+            slot = np.searchsorted(self._sorted_codes, candidates)
+            slot = np.minimum(slot, len(self._sorted_codes) - 1)
+            hit = self._sorted_codes[slot] == candidates
+            rows_parts.append(doc_of[:valid_len][mask][hit])
+            cols_parts.append(self._sorted_features[slot[hit]])
+        rows = np.concatenate(rows_parts) if rows_parts else np.zeros(0, dtype=np.int64)
+        cols = np.concatenate(cols_parts) if cols_parts else np.zeros(0, dtype=np.int64)
+        counts = sp.csr_matrix(
+            (np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_docs, n_features)
+        )
+        counts.sum_duplicates()
+        if self.sublinear_tf:
+            np.log(counts.data, counts.data)
+            counts.data += 1.0
+        counts.data *= self.idf[counts.indices]
+        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        counts.data /= np.repeat(norms, np.diff(counts.indptr))
+        return counts
+
+    def spans(self, text: str) -> list[tuple[int, int, int]]:
+        """``(feature, start, end)`` of every in-vocabulary n-gram of ``text``, offsets into ``text``.
+
+        Offsets refer to the original text even where whitespace runs were folded.
+        """
+        lowered = text.lower()
+        # map each position of the folded text back to the original text
+        mapping: list[int] = []
+        folded_chars: list[str] = []
+        last = 0
+        for match in _WHITE_SPACES.finditer(lowered):
+            for i in range(last, match.start()):
+                mapping.append(i)
+                folded_chars.append(lowered[i])
+            mapping.append(match.start())
+            folded_chars.append(" ")
+            last = match.end()
+        for i in range(last, len(lowered)):
+            mapping.append(i)
+            folded_chars.append(lowered[i])
+        ends = [*mapping[1:], len(text)]
+        # map the folded position after the last char of an n-gram to the original end offset
+        folded = "".join(folded_chars)
+        lookup = {gram: index for index, gram in enumerate(self.ngrams.tolist())}
+        found = []
+        min_n, max_n = self.ngram_range
+        for n in range(min_n, max_n + 1):
+            for i in range(len(folded) - n + 1):
+                feature = lookup.get(folded[i : i + n])
+                if feature is not None:
+                    end = ends[i + n - 1] if folded[i + n - 1] != " " else mapping[i + n - 1] + 1
+                    found.append((feature, mapping[i], end))
+        return found
+
+
+@dataclass(frozen=True)
+class Contribution:
+    """One n-gram's exact share of a post's score: where it is in the text and how much it added."""
+
+    ngram: str
+    start: int
+    end: int
+    weight: float
+
+
+@register_model("char-linear")
+class CharLinearModel(RiskModel):
+    """Character n-gram TF-IDF + logistic regression, calibrated, with an ordinal-aware decision rule.
+
+    Parameters
+    ----------
+    task:
+        ``level`` (11 ordinal classes) or ``binary`` (high vs low risk).
+    ngram_range:
+        Smallest and largest character n-gram (at most 4). ``None``: the task default.
+    min_df:
+        Minimum number of training posts an n-gram must appear in.
+    sublinear_tf:
+        Use ``1 + log(tf)`` instead of raw counts.
+    C:
+        Inverse regularisation strength of the logistic regression. ``None``: the task default.
+    class_weight:
+        ``balanced`` weighs classes inversely to their frequency (rare levels matter); ``none`` does not.
+    decision:
+        ``auto`` chooses the decision rule by cross-validation inside the training data (argmax or
+        expected distance-weighted cost for levels; a recall-targeted threshold for binary); see
+        :func:`sosrisk.models.calibration.finalize_from_oof`.
+    target_recall:
+        Binary only: the out-of-fold recall of high-risk posts the threshold is chosen for.
+    cv_folds:
+        Folds of the cross-validation inside the training data (calibration and decision rule).
+    seed:
+        Seed of that cross-validation's shuffling.
+    tol:
+        Stopping tolerance of the logistic regression's solver.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: str = "level",
+        ngram_range: tuple[int, int] | list[int] | None = None,
+        min_df: int = 1,
+        sublinear_tf: bool = True,
+        C: float | None = None,
+        class_weight: str = "balanced",
+        decision: str = "auto",
+        target_recall: float = 0.8,
+        cv_folds: int = 5,
+        seed: int = 0,
+        tol: float = 1e-3,
+    ) -> None:
+        super().__init__(task=task)  # type: ignore[arg-type]
+        defaults = TASK_DEFAULTS.get(task, TASK_DEFAULTS["level"])
+        chosen = tuple(ngram_range) if ngram_range is not None else defaults["ngram_range"]
+        self.ngram_range: tuple[int, int] = (int(chosen[0]), int(chosen[1])) if len(chosen) == 2 else chosen  # type: ignore[assignment]
+        self.min_df = min_df
+        self.sublinear_tf = sublinear_tf
+        self.C = C if C is not None else defaults["C"]
+        self.class_weight = class_weight
+        self.decision = decision
+        self.target_recall = target_recall
+        self.cv_folds = cv_folds
+        self.seed = seed
+        self.tol = tol
+        self.featurizer_: CharNgramFeaturizer | None = None
+        self.coef_: np.ndarray | None = None
+        self.intercept_: np.ndarray | None = None
+
+    # ------------------------------------------------------------------ settings
+    def _validate_params(self) -> None:
+        rng = self.ngram_range
+        if len(rng) != 2 or not all(isinstance(v, int) for v in rng) or not 1 <= rng[0] <= rng[1] <= 4:
+            raise ModelError(
+                "The 'ngram_range' parameter of char-linear must be two ints 1 <= min <= max <= 4. "
+                f"Got {rng!r} instead."
+            )
+        if not isinstance(self.min_df, int) or self.min_df < 1:
+            raise ModelError(
+                f"The 'min_df' parameter of char-linear must be an int >= 1. Got {self.min_df!r} instead."
+            )
+        if not self.C > 0:
+            raise ModelError(f"The 'C' parameter of char-linear must be > 0. Got {self.C!r} instead.")
+        if self.class_weight not in {"balanced", "none"}:
+            raise ModelError(
+                f"The 'class_weight' parameter of char-linear must be a str among {{'balanced', 'none'}}. "
+                f"Got {self.class_weight!r} instead."
+            )
+        if self.decision not in DECISIONS:
+            raise ModelError(
+                f"The 'decision' parameter of char-linear must be a str among {set(DECISIONS)}. "
+                f"Got {self.decision!r} instead."
+            )
+        if not 0 < self.target_recall <= 1:
+            raise ModelError(
+                f"The 'target_recall' parameter must be within (0, 1]. Got {self.target_recall!r} instead."
+            )
+        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
+            raise ModelError(f"The 'cv_folds' parameter must be an int >= 2. Got {self.cv_folds!r} instead.")
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "ngram_range": list(self.ngram_range),
+            "min_df": self.min_df,
+            "sublinear_tf": self.sublinear_tf,
+            "C": self.C,
+            "class_weight": self.class_weight,
+            "decision": self.decision,
+            "target_recall": self.target_recall,
+            "cv_folds": self.cv_folds,
+            "seed": self.seed,
+            "tol": self.tol,
+        }
+
+    # ------------------------------------------------------------------ training
+    def _fit_once(
+        self, texts: list[str], y: np.ndarray
+    ) -> tuple[CharNgramFeaturizer, np.ndarray, np.ndarray]:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+
+        vectorizer = TfidfVectorizer(
+            analyzer="char",
+            ngram_range=self.ngram_range,
+            min_df=self.min_df,
+            sublinear_tf=self.sublinear_tf,
+            lowercase=True,
+            dtype=np.float64,
+        )
+        matrix = vectorizer.fit_transform(texts)
+        vocabulary = vectorizer.vocabulary_
+        ngrams = np.empty(len(vocabulary), dtype=f"<U{self.ngram_range[1]}")
+        for gram, index in vocabulary.items():
+            ngrams[index] = gram
+        featurizer = CharNgramFeaturizer(
+            ngrams,
+            vectorizer.idf_,
+            ngram_range=self.ngram_range,
+            sublinear_tf=self.sublinear_tf,
+        )
+        classes = np.unique(y)
+        clf = LogisticRegression(
+            C=self.C,
+            class_weight="balanced" if self.class_weight == "balanced" else None,
+            max_iter=5000,
+            tol=self.tol,
+        )
+        clf.fit(matrix, y)
+        coef, intercept = self._full_coef(clf.coef_, clf.intercept_, classes)
+        return featurizer, coef, intercept
+
+    def _full_coef(
+        self, coef: np.ndarray, intercept: np.ndarray, seen: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Coefficients for every class of the task; a class absent from training gets -inf-like scores."""
+        assert self.classes_ is not None
+        n_classes = len(self.classes_)
+        if len(seen) == 2 and coef.shape[0] == 1:
+            # binary logistic regression: logit(second) - logit(first) = w.x + b
+            coef = np.vstack([np.zeros_like(coef[0]), coef[0]])
+            intercept = np.array([0.0, intercept[0]])
+        full_coef = np.zeros((n_classes, coef.shape[1]))
+        full_intercept = np.full(n_classes, -30.0)  # unseen classes: probability ~ e^-30
+        index = np.searchsorted(self.classes_, seen)
+        full_coef[index] = coef
+        full_intercept[index] = intercept
+        return full_coef, full_intercept
+
+    def _fit(self, texts: list[str], labels: np.ndarray, *, show_progress: bool) -> None:
+        self._validate_params()
+        if len(np.unique(labels)) < 2:
+            raise ModelError("Training needs posts of at least two different labels.")
+        counts = np.bincount(labels)
+        folds = min(self.cv_folds, int(counts[counts > 0].min()))
+        steps = (folds if folds >= 2 else 0) + 1
+        with progress_bar(steps, f"training char-linear ({self.task})", enabled=show_progress) as advance:
+            self._fit_with_progress(texts, labels, folds, advance)
+
+    def _fit_with_progress(self, texts: list[str], labels: np.ndarray, folds: int, advance: Any) -> None:
+        from sklearn.model_selection import StratifiedKFold
+
+        if folds >= 2:
+            oof = np.zeros((len(texts), len(self.classes_)))  # type: ignore[arg-type]
+            splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+            for train_idx, test_idx in splitter.split(np.zeros(len(labels)), labels):
+                featurizer, coef, intercept = self._fit_once([texts[i] for i in train_idx], labels[train_idx])
+                features = featurizer.transform([texts[i] for i in test_idx])
+                oof[test_idx] = features @ coef.T + intercept
+                advance()
+            finalize_from_oof(self, oof, labels, decision=self.decision, target_recall=self.target_recall)
+        else:
+            logger.warning(
+                "too few posts per label for a %d-fold cross-validation inside the training data: "
+                "no calibration, plain decision rule",
+                self.cv_folds,
+            )
+        self.featurizer_, self.coef_, self.intercept_ = self._fit_once(texts, labels)
+        advance()
+
+    # ------------------------------------------------------------------ prediction
+    def _logits(self, texts: list[str], *, batch_size: int) -> np.ndarray:
+        assert self.featurizer_ is not None and self.coef_ is not None and self.intercept_ is not None
+        out = np.empty((len(texts), len(self.intercept_)))
+        step = max(int(batch_size), 1)
+        coef_t = np.ascontiguousarray(self.coef_.T)
+        for start in range(0, len(texts), step):
+            features = self.featurizer_.transform(texts[start : start + step])
+            out[start : start + step] = features @ coef_t + self.intercept_
+        return out
+
+    def explain(self, text: str, *, label: int | None = None, top_k: int = 10) -> list[Contribution]:
+        """The n-grams that raised the score of ``label`` (default: the predicted one) the most.
+
+        Exact for this linear model: each n-gram's weight is its TF-IDF value times its coefficient
+        for ``label`` minus the mean coefficient over all labels (for binary: its contribution to the
+        log-odds of high risk). Occurrences of the same n-gram share its weight equally.
+        """
+        self._check_fitted()
+        assert self.featurizer_ is not None and self.coef_ is not None and self.classes_ is not None
+        if label is None:
+            label = self.predict_one(text)
+        index = int(np.searchsorted(self.classes_, label))
+        if index >= len(self.classes_) or self.classes_[index] != label:
+            raise ModelError(
+                f"Label {label!r} is not a label of this model; expected one of {self.classes_.tolist()}."
+            )
+        if self.task == "binary":
+            direction = self.coef_[1] - self.coef_[0]
+            direction = direction if label == 1 else -direction
+        else:
+            direction = self.coef_[index] - self.coef_.mean(axis=0)
+        row = self.featurizer_.transform([text])
+        value = dict(zip(row.indices.tolist(), row.data.tolist(), strict=True))
+        spans = self.featurizer_.spans(text)
+        occurrences: dict[int, int] = {}
+        for feature, _, _ in spans:
+            occurrences[feature] = occurrences.get(feature, 0) + 1
+        contributions = [
+            Contribution(
+                ngram=str(self.featurizer_.ngrams[feature]),
+                start=start,
+                end=end,
+                weight=float(value[feature] * direction[feature] / occurrences[feature]),
+            )
+            for feature, start, end in spans
+        ]
+        contributions.sort(key=lambda c: -c.weight)
+        return [c for c in contributions if c.weight > 0][:top_k]
+
+    # ------------------------------------------------------------------ persistence
+    def _save_weights(self, directory: Path) -> dict[str, str]:
+        assert self.featurizer_ is not None and self.coef_ is not None and self.intercept_ is not None
+        from ..atomic import atomic_write
+
+        with atomic_write(directory / WEIGHTS_FILE, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                ngrams=self.featurizer_.ngrams,
+                idf=self.featurizer_.idf,
+                coef=self.coef_,
+                intercept=self.intercept_,
+            )
+        return {"weights": WEIGHTS_FILE}
+
+    def _load_weights(self, directory: Path, files: dict[str, str]) -> None:
+        name = files.get("weights")
+        if name != WEIGHTS_FILE:
+            raise ModelError(
+                f"{directory}: expected files.weights = {WEIGHTS_FILE!r} in config.json, got {name!r}."
+            )
+        path = directory / name
+        if not path.is_file():
+            raise ModelError(f"{path} is missing: the model directory is incomplete.")
+        with np.load(path, allow_pickle=False) as data:
+            expected = {"ngrams", "idf", "coef", "intercept"}
+            if set(data.files) != expected:
+                raise ModelError(f"{path}: expected arrays {sorted(expected)}, found {sorted(data.files)}.")
+            ngrams, idf, coef, intercept = data["ngrams"], data["idf"], data["coef"], data["intercept"]
+        assert self.classes_ is not None
+        if coef.shape != (len(self.classes_), len(ngrams)) or idf.shape != (len(ngrams),):
+            raise ModelError(f"{path}: array shapes do not match the labels and vocabulary in config.json.")
+        self._validate_params()
+        self.featurizer_ = CharNgramFeaturizer(
+            ngrams,
+            idf,
+            ngram_range=self.ngram_range,
+            sublinear_tf=self.sublinear_tf,
+        )
+        self.coef_, self.intercept_ = coef, intercept
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Self:
+        params = dict(config["params"])
+        allowed = {
+            "ngram_range",
+            "min_df",
+            "sublinear_tf",
+            "C",
+            "class_weight",
+            "decision",
+            "target_recall",
+            "cv_folds",
+            "seed",
+            "tol",
+        }
+        unknown = set(params) - allowed
+        if unknown:
+            raise ModelError(f"Unknown char-linear params {sorted(unknown)} in config.json.")
+        params["ngram_range"] = tuple(params.get("ngram_range", (1, 3)))
+        return cls(task=config["task"], **params)

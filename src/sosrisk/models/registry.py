@@ -1,0 +1,52 @@
+"""The registry of model kinds: built-in kinds and extensions register the same way."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import TypeVar
+
+from .base import ModelError, RiskModel
+
+_REGISTRY: dict[str, type[RiskModel]] = {}
+# Kinds whose module is imported on first use, so that heavy dependencies load only when needed.
+_LAZY: dict[str, str] = {
+    "char-linear": "sosrisk.models.char_linear",
+}
+
+M = TypeVar("M", bound=type[RiskModel])
+
+
+def register_model(kind: str) -> Callable[[M], M]:
+    """Class decorator: register a :class:`RiskModel` subclass under ``kind``."""
+
+    def decorator(cls: M) -> M:
+        if kind in _REGISTRY and _REGISTRY[kind] is not cls:
+            raise ModelError(f"A model kind named {kind!r} is already registered.")
+        cls.kind = kind
+        _REGISTRY[kind] = cls
+        return cls
+
+    return decorator
+
+
+def register_lazy(kind: str, module: str) -> None:
+    """Register a kind whose module is imported only when the kind is first asked for."""
+    _LAZY[kind] = module
+
+
+def available_kinds() -> list[str]:
+    """Names of every model kind known to this installation."""
+    return sorted(set(_REGISTRY) | set(_LAZY))
+
+
+def get_model_class(kind: str) -> type[RiskModel]:
+    """The class registered under ``kind``; imports lazily registered modules on demand."""
+    if kind not in _REGISTRY and kind in _LAZY:
+        import importlib
+
+        importlib.import_module(_LAZY[kind])
+    try:
+        return _REGISTRY[kind]
+    except KeyError:
+        known = ", ".join(available_kinds())
+        raise ModelError(f"Unknown model kind {kind!r}; known kinds: {known}.") from None

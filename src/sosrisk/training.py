@@ -1,0 +1,153 @@
+"""Training and cross-validation over the official SOS-1K folds or any labelled post files."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data import PostSet, find_leaks, load_folds, read_many
+from .data.errors import Problem
+from .metrics import evaluate_predictions, summarize_folds
+from .models import RiskModel, get_model_class
+from .models.base import ModelError
+from .scale import Task, check_task
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MODEL = "char-linear"
+
+
+def make_model(kind: str, task: Task, params: dict[str, Any] | None = None) -> RiskModel:
+    """An unfitted model of a registered ``kind`` for ``task`` with ``params``.
+
+    Unknown parameters are an error naming the kind and the parameter.
+    """
+    check_task(task)
+    model_cls = get_model_class(kind)
+    try:
+        return model_cls(task=task, **(params or {}))
+    except TypeError as exc:
+        raise ModelError(f"Bad parameters for the {kind!r} model: {exc}.") from None
+
+
+def training_data(
+    task: Task, train_files: Sequence[str | Path] | None = None, root: str | Path | None = None
+) -> PostSet:
+    """The posts to train on: ``train_files`` when given, else all five official development folds."""
+    if train_files:
+        return read_many(list(train_files), task=task)
+    return PostSet.concat(load_folds(task, root))
+
+
+def train_model(
+    task: Task,
+    *,
+    model: str = DEFAULT_MODEL,
+    train_files: Sequence[str | Path] | None = None,
+    root: str | Path | None = None,
+    params: dict[str, Any] | None = None,
+    show_progress: bool = True,
+) -> tuple[RiskModel, PostSet]:
+    """Train a model of kind ``model`` for ``task``; returns the fitted model and the training posts."""
+    posts = training_data(task, train_files, root)
+    if len(posts) == 0:
+        raise ModelError("No training posts: every training file is empty.")
+    estimator = make_model(model, task, params)
+    started = time.perf_counter()
+    estimator.fit(posts.texts, posts.labels(task), show_progress=show_progress)
+    estimator.training_["seconds"] = round(time.perf_counter() - started, 2)
+    estimator.training_["sources"] = sorted({str(s) for s in posts.frame["source"]})
+    logger.info(
+        "trained %s for %s on %d posts in %.1f s", model, task, len(posts), estimator.training_["seconds"]
+    )
+    return estimator, posts
+
+
+@dataclass
+class CrossValidation:
+    """Per-fold metrics, their mean and standard deviation, and the out-of-fold predictions."""
+
+    task: str
+    model: str
+    per_fold: list[dict[str, float]]
+    summary: dict[str, dict[str, float]]
+    oof_labels: np.ndarray
+    oof_predictions: np.ndarray
+    oof_proba: np.ndarray
+    params: dict[str, Any]
+    seconds: float
+    problems: list[Problem] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready: per-fold and mean +/- std metrics, plus the settings."""
+        return {
+            "task": self.task,
+            "model": self.model,
+            "protocol": "five official SOS-1K development folds: train on four, evaluate on the fifth",
+            "params": self.params,
+            "per_fold": self.per_fold,
+            "mean": {k: v["mean"] for k, v in self.summary.items()},
+            "std": {k: v["std"] for k, v in self.summary.items()},
+            "pooled": evaluate_predictions(self.task, self.oof_labels, self.oof_predictions, self.oof_proba),
+            "seconds": round(self.seconds, 2),
+            "problems": [str(p) for p in self.problems],
+        }
+
+
+def cross_validate(
+    task: Task,
+    *,
+    model: str = DEFAULT_MODEL,
+    root: str | Path | None = None,
+    params: dict[str, Any] | None = None,
+    folds: Sequence[PostSet] | None = None,
+    show_progress: bool = True,
+) -> CrossValidation:
+    """Cross-validate over the five official folds: for each fold, train on the other four and evaluate.
+
+    Text shared between a training part and its evaluation fold is reported as a leak.
+    """
+    check_task(task)
+    parts = list(folds) if folds is not None else load_folds(task, root)
+    per_fold: list[dict[str, float]] = []
+    labels, predictions, probas = [], [], []
+    problems: list[Problem] = []
+    started = time.perf_counter()
+    from .progress import progress_bar
+
+    with progress_bar(len(parts), f"cross-validating {model} ({task})", enabled=show_progress) as advance:
+        for k, held_out in enumerate(parts):
+            train = PostSet.concat([p for j, p in enumerate(parts) if j != k])
+            problems.extend(find_leaks(train, held_out))
+            estimator = make_model(model, task, params)
+            estimator.fit(train.texts, train.labels(task), show_progress=False)
+            proba = estimator.predict_proba(held_out.texts)
+            assert estimator.classes_ is not None
+            pred = estimator.decision_.decide(proba, estimator.classes_)
+            y = held_out.labels(task)
+            metrics = evaluate_predictions(task, y, pred, proba)
+            metrics["fold"] = float(k + 1)
+            per_fold.append(metrics)
+            labels.append(y)
+            predictions.append(pred)
+            probas.append(proba)
+            advance()
+    summary = summarize_folds([{k: v for k, v in m.items() if k != "fold"} for m in per_fold])
+    return CrossValidation(
+        task=task,
+        model=model,
+        per_fold=per_fold,
+        summary=summary,
+        oof_labels=np.concatenate(labels),
+        oof_predictions=np.concatenate(predictions),
+        oof_proba=np.vstack(probas),
+        params=make_model(model, task, params).get_params(),
+        seconds=time.perf_counter() - started,
+        problems=problems,
+    )
