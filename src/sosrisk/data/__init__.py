@@ -3,6 +3,17 @@
 from __future__ import annotations
 
 from .errors import DataError, Problem
+from .fetch import (
+    REQUIRED_FILES,
+    SOS1K_COMMIT,
+    SOS1K_REPO,
+    Failure,
+    FetchError,
+    FetchReport,
+    Mismatch,
+    fetch_sos1k,
+    load_manifest,
+)
 from .leakage import find_leaks, normalize_for_matching
 from .posts import PostSet, decode_bytes, read_many, read_posts
 from .sos1k import (
@@ -18,14 +29,23 @@ from .sos1k import (
 
 __all__ = [
     "N_FOLDS",
+    "REQUIRED_FILES",
+    "SOS1K_COMMIT",
+    "SOS1K_REPO",
     "DataError",
+    "Failure",
+    "FetchError",
+    "FetchReport",
+    "Mismatch",
     "PostSet",
     "Problem",
     "decode_bytes",
+    "fetch_sos1k",
     "find_leaks",
     "load_development",
     "load_fold4_split",
     "load_folds",
+    "load_manifest",
     "normalize_for_matching",
     "pool_files",
     "read_many",
