@@ -224,7 +224,7 @@ def read_posts(
     columns_checked = False
     for line, row in rows:
         if not columns_checked:
-            mapping = _column_mapping(file, row.keys(), overrides, task, line)
+            mapping = _column_mapping(file, row.keys(), overrides, task, 1 if fmt in {"tsv", "csv"} else line)
             columns_checked = True
         try:
             records.append(_validate_row(file, line, row, mapping))
@@ -342,18 +342,11 @@ def _delimited_rows(
             continue  # blank line: nothing to read
         if header is None:
             stripped = [c.strip() for c in cells]
-            if known.intersection(stripped):
+            looks_like_post = len(cells) == 2 and _INT_RE.match(cells[1].strip()) is not None
+            if known.intersection(stripped) or not looks_like_post:
                 header = stripped
                 continue
-            if len(cells) == 2 and _INT_RE.match(cells[1].strip()):
-                header = ["text", headerless_label]
-            else:
-                raise DataError(
-                    file,
-                    "no header and not a two-column text/label file; expected a header naming 'text' "
-                    f"(or 'comment'), got {len(cells)} columns",
-                    line=line,
-                )
+            header = ["text", headerless_label]
         if len(cells) != len(header):
             raise DataError(
                 file,

@@ -1,0 +1,180 @@
+"""The char-linear model: exact features, training, decision rules, the model directory, errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from conftest import tiny_dataset
+from sklearn.feature_extraction.text import TfidfVectorizer
+
+from sosrisk.models import DecisionRule, ModelError, NotFittedError, load_model
+from sosrisk.models.char_linear import CharLinearModel, CharNgramFeaturizer
+
+MESSY = ["我  想\n\n死 ABC", "", "🌚🌚 emoji 好", "a", "Tab\tand\u3000ideographic  space", "刚刚吃了药。。。"]
+
+
+@pytest.mark.parametrize(("ngram_range", "sublinear"), [((1, 2), True), ((1, 3), False), ((2, 4), True)])
+def test_featurizer_reproduces_sklearn(ngram_range: tuple[int, int], sublinear: bool) -> None:
+    texts, _ = tiny_dataset()
+    vectorizer = TfidfVectorizer(analyzer="char", ngram_range=ngram_range, sublinear_tf=sublinear)
+    vectorizer.fit(texts + MESSY[:1])
+    ngrams = vectorizer.get_feature_names_out()
+    featurizer = CharNgramFeaturizer(
+        np.asarray(ngrams, dtype=f"<U{ngram_range[1]}"), vectorizer.idf_, ngram_range=ngram_range, sublinear_tf=sublinear
+    )
+    queries = texts[:7] + MESSY
+    expected = vectorizer.transform(queries).toarray()
+    assert np.abs(featurizer.transform(queries).toarray() - expected).max() < 1e-12
+
+
+@pytest.fixture(scope="module")
+def level_model() -> CharLinearModel:
+    texts, labels = tiny_dataset("level")
+    return CharLinearModel(task="level", cv_folds=3).fit(texts, labels)
+
+
+def test_fit_predict_shapes_and_probabilities(level_model: CharLinearModel) -> None:
+    proba = level_model.predict_proba(["好想死", "今天好累", "我已经吃了一整瓶药"])
+    assert proba.shape == (3, 11)
+    assert np.allclose(proba.sum(axis=1), 1.0)
+    assert level_model.predict(["好想死"]).tolist()[0] in range(11)
+    assert level_model.predict_one("我已经吃了一整瓶药了，再见") >= 8
+    assert level_model.predict_proba([]).shape == (0, 11)
+
+
+def test_round_trip_writes_exact_config(level_model: CharLinearModel, tmp_path: Path) -> None:
+    level_model.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "weights.npz"]
+    config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
+    assert set(config) == {
+        "format_version", "sosrisk_version", "kind", "task", "labels", "label_names", "params",
+        "calibration", "decision", "training", "cv_metrics", "files",
+    }
+    assert config["format_version"] == 1
+    assert config["kind"] == "char-linear"
+    assert config["task"] == "level"
+    assert config["labels"] == list(range(11))
+    assert config["params"] == {
+        "ngram_range": [1, 2], "min_df": 1, "sublinear_tf": True, "C": 1.0, "class_weight": "balanced",
+        "decision": "auto", "target_recall": 0.8, "cv_folds": 3, "seed": 0, "tol": 0.001,
+    }
+    assert config["files"] == {"weights": "weights.npz"}
+    assert config["calibration"]["temperature"] == level_model.temperature_
+    assert config["decision"] == level_model.decision_.to_dict()
+    texts, labels = tiny_dataset("level")
+    assert config["training"]["n_posts"] == len(texts)
+    assert config["training"]["data_fingerprint"].startswith("sha256:")
+    assert set(config["cv_metrics"]["oof"]) >= {"weighted_f1", "qwk", "mae", "within_one", "ece"}
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded, CharLinearModel)
+    probe = ["好想死", "明天就跳下去", "考试没考好"]
+    assert np.array_equal(loaded.predict_proba(probe), level_model.predict_proba(probe))
+    assert np.array_equal(loaded.predict(probe), level_model.predict(probe))
+
+
+def test_same_data_same_fingerprint(level_model: CharLinearModel) -> None:
+    texts, labels = tiny_dataset("level")
+    again = CharLinearModel(task="level", cv_folds=3).fit(list(reversed(texts)), list(reversed(labels)))
+    assert again.training_["data_fingerprint"] == level_model.training_["data_fingerprint"]
+
+
+def test_binary_threshold_meets_target_recall_out_of_fold() -> None:
+    texts, labels = tiny_dataset("binary", copies=3)
+    model = CharLinearModel(task="binary", target_recall=0.9, cv_folds=3).fit(texts, labels)
+    assert model.decision_.rule == "threshold"
+    selection = model.cv_metrics_["selection"]
+    assert selection["oof_high_risk_recall"] >= 0.9
+    assert selection["target_recall"] == 0.9
+    proba = model.predict_proba(["明天晚上就跳下去", "今天好累"])
+    assert proba.shape == (2, 2)
+
+
+def test_explain_gives_exact_spans(level_model: CharLinearModel) -> None:
+    text = "我  已经吃了一整瓶药了"
+    contributions = level_model.explain(text, top_k=50)
+    assert contributions, "a high-risk text should have phrases that raise its level"
+    for c in contributions:
+        assert c.weight > 0
+        assert text[c.start : c.end].lower().replace("  ", " ") == c.ngram or " " in c.ngram
+    weights = [c.weight for c in contributions]
+    assert weights == sorted(weights, reverse=True)
+
+
+def test_decision_rules() -> None:
+    proba = np.array([[0.4, 0.0, 0.0, 0.3, 0.3]])
+    classes = np.arange(5)
+    assert DecisionRule("argmax").decide(proba, classes).tolist() == [0]
+    # expected absolute distance: k=3 -> 0.4*3 + 0.3*1 = 1.5 is the smallest
+    assert DecisionRule("expected_cost").decide(proba, classes).tolist() == [3]
+    assert DecisionRule("threshold", threshold=0.3).decide(np.array([[0.7, 0.3]]), np.arange(2)).tolist() == [1]
+    cost = DecisionRule("expected_cost", under_weight=2.0, zero_one=1.0).cost_matrix(3)
+    assert cost.tolist() == [[0, 2, 3], [3, 0, 2], [5, 3, 0]]
+    with pytest.raises(ValueError) as info:
+        DecisionRule("median")
+    assert str(info.value) == (
+        "The 'rule' of a DecisionRule must be one of ('argmax', 'expected_cost', 'threshold'). Got 'median' instead."
+    )
+
+
+def test_unfitted_model_error() -> None:
+    with pytest.raises(NotFittedError) as info:
+        CharLinearModel().predict(["好累"])
+    assert str(info.value) == (
+        "This CharLinearModel is not fitted yet. Call 'fit' with training data, or load a model directory "
+        "with sosrisk.load_model(path)."
+    )
+
+
+def test_bad_parameters_and_labels(level_model: CharLinearModel) -> None:
+    texts, labels = tiny_dataset("level")
+    with pytest.raises(ModelError) as info:
+        CharLinearModel(class_weight="auto").fit(texts, labels)
+    assert str(info.value) == (
+        "The 'class_weight' parameter of char-linear must be a str among {'balanced', 'none'}. Got 'auto' instead."
+    )
+    with pytest.raises(ModelError) as info:
+        CharLinearModel(task="binary").fit(texts, labels)
+    assert str(info.value) == (
+        "Labels [2, 3, 4, 5, 6, 7, 8, 9, 10] are not labels of the 'binary' task; expected values in [0, 1]."
+    )
+    with pytest.raises(ModelError) as info:
+        level_model.predict("好累")  # type: ignore[arg-type]
+    assert str(info.value) == "Expected a list of texts, got a single str. Wrap it in a list or use predict_one()."
+
+
+def test_model_directory_errors(level_model: CharLinearModel, tmp_path: Path) -> None:
+    with pytest.raises(ModelError) as info:
+        load_model(tmp_path / "missing")
+    assert str(info.value) == f"No model directory at {tmp_path / 'missing'}: expected a folder with config.json."
+    directory = level_model.save(tmp_path / "m")
+    config = json.loads((directory / "config.json").read_text("utf-8"))
+    config["format_version"] = 99
+    (directory / "config.json").write_text(json.dumps(config), "utf-8")
+    with pytest.raises(ModelError) as info:
+        load_model(directory)
+    assert "format_version 99 is not supported" in str(info.value)
+    config["format_version"] = 1
+    config["pickle"] = "model.pkl"
+    (directory / "config.json").write_text(json.dumps(config), "utf-8")
+    with pytest.raises(ModelError) as info:
+        load_model(directory)
+    assert str(info.value) == (
+        f"{directory / 'config.json'}: unknown fields ['pickle']; this file was not written by sosrisk."
+    )
+    del config["pickle"]
+    config["kind"] = "gpt-9"
+    (directory / "config.json").write_text(json.dumps(config), "utf-8")
+    with pytest.raises(ModelError) as info:
+        load_model(directory)
+    assert str(info.value).startswith("Unknown model kind 'gpt-9'; known kinds: char-linear")
+
+
+def test_weights_with_pickled_objects_are_refused(level_model: CharLinearModel, tmp_path: Path) -> None:
+    directory = level_model.save(tmp_path / "m")
+    np.savez(directory / "weights.npz", ngrams=np.array([object()], dtype=object), idf=np.zeros(1),
+             coef=np.zeros((11, 1)), intercept=np.zeros(11))
+    with pytest.raises(ValueError, match="allow_pickle=False"):
+        load_model(directory)
