@@ -1,0 +1,415 @@
+"""The review-queue database: engines, migrations and queueing assessed posts.
+
+Works with SQLAlchemy and Alembic alone (no FastAPI), so batch scoring can queue posts too::
+
+    from sosrisk.serve.store import QueueItem, enqueue_assessments
+
+    enqueue_assessments("sqlite:////srv/sosrisk/queue.db", [QueueItem(...), ...])
+
+Queueing is idempotent on ``(source, external_id)``: a post that is already queued is not queued again
+(so a resumed scan never queues a post twice), and every call is one transaction, committed before it
+returns. The same key with a different text is a :class:`QueueConflict` and nothing of that call is stored.
+
+SQLite (the default, a file in the data home) runs in WAL mode with ``BEGIN IMMEDIATE`` transactions, so
+concurrent writers wait for each other instead of failing; PostgreSQL works by URL
+(``postgresql+psycopg://user@host/db``, with ``pip install "psycopg[binary]"``).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..assess import Assessment
+from ..home import data_home
+
+try:
+    import sqlalchemy as sa
+    from sqlalchemy.engine import Connection, Engine
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError(
+        'The review queue needs SQLAlchemy and Alembic. Install them with: pip install "sosrisk[serve]"'
+    ) from exc
+
+from .schema import audit_events, posts
+
+logger = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+MAX_SOURCE_CHARS = 100
+MAX_EXTERNAL_ID_CHARS = 200
+MAX_AUTHOR_CHARS = 200
+STATUSES = ("pending", "reviewed")
+
+
+class StoreError(ValueError):
+    """The database cannot be used as asked; the message says why and how to fix it."""
+
+
+class QueueConflict(StoreError):
+    """A post id that is already queued under the same source arrived with a different text."""
+
+    def __init__(self, keys: Sequence[tuple[str | None, str]]) -> None:
+        self.keys = list(keys)
+        shown = ", ".join(f"{external_id!r} (source {source!r})" for source, external_id in self.keys[:5])
+        more = f" and {len(self.keys) - 5} more" if len(self.keys) > 5 else ""
+        super().__init__(
+            f"Post ids already queued with a different text: {shown}{more}. Ids must be unique within a "
+            "source; send the post under a new id or another source. Nothing of this batch was queued."
+        )
+
+
+@dataclass
+class QueueItem:
+    """One assessed post to put in the review queue.
+
+    ``posted_at`` is an ISO 8601 date-time (``2024-05-01T22:15:00+08:00``); one without a time zone is
+    taken as UTC. ``model_info`` says which model(s) made the assessment (kind, task, training
+    fingerprint); it is shown to reviewers and kept with the post. ``explanations`` (optional) are the
+    phrases that raised the assessment, as returned by :func:`sosrisk.serve.explain.explain_assessment`.
+    """
+
+    external_id: str
+    text: str
+    source: str | None
+    author: str | None
+    posted_at: str | None
+    assessment: Assessment
+    model_info: dict[str, Any]
+    explanations: list[dict[str, Any]] | None = field(default=None)
+
+
+@dataclass(frozen=True)
+class Enqueued:
+    """Where one item went: its row id and whether this call queued it (``False``: it already was)."""
+
+    post_id: int
+    source: str | None
+    external_id: str
+    newly_queued: bool
+
+
+def utcnow() -> _dt.datetime:
+    """Now, as the naive UTC datetime every table stores."""
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None, microsecond=0)
+
+
+def parse_time(value: str, *, what: str = "time") -> _dt.datetime:
+    """An ISO 8601 date-time as naive UTC (a value without a time zone is taken as UTC)."""
+    try:
+        parsed = _dt.datetime.fromisoformat(value.strip())
+    except (ValueError, AttributeError):
+        raise StoreError(
+            f"{what}: expected an ISO 8601 date-time like '2024-05-01T22:15:00+08:00'. Got {value!r} instead."
+        ) from None
+    if parsed.tzinfo is not None:
+        parsed = parsed.astimezone(_dt.UTC).replace(tzinfo=None)
+    return parsed
+
+
+def default_db_url() -> str:
+    """The default database: ``queue.db`` in the ``serve`` folder of the data home."""
+    return f"sqlite:///{data_home() / 'serve' / 'queue.db'}"
+
+
+# ---------------------------------------------------------------------------------------------- engines
+_ENGINES: dict[str, Engine] = {}
+_ENGINES_LOCK = threading.Lock()
+
+
+def get_engine(db_url: str, *, migrate_schema: bool = True) -> Engine:
+    """The process-wide engine of ``db_url``; with ``migrate_schema`` the schema is brought to the latest
+    revision on first use (otherwise a database that is not at the latest revision is an error)."""
+    with _ENGINES_LOCK:
+        engine = _ENGINES.get(db_url)
+        if engine is None:
+            engine = _create_engine(db_url)
+            if migrate_schema:
+                migrate(engine)
+            else:
+                check_schema(engine)
+            _ENGINES[db_url] = engine
+        return engine
+
+
+def dispose_engines() -> None:
+    """Close every cached engine (tests, and before a process forks)."""
+    with _ENGINES_LOCK:
+        for engine in _ENGINES.values():
+            engine.dispose()
+        _ENGINES.clear()
+
+
+def _create_engine(db_url: str) -> Engine:
+    try:
+        url = sa.engine.make_url(db_url)
+    except sa.exc.ArgumentError:
+        raise StoreError(
+            f"Expected a database URL like 'sqlite:////path/queue.db' or "
+            f"'postgresql+psycopg://user@host/db'. Got {db_url!r} instead."
+        ) from None
+    if url.get_backend_name() != "sqlite":
+        try:
+            return sa.create_engine(url, pool_pre_ping=True)
+        except ModuleNotFoundError as exc:
+            raise ImportError(
+                f"The database driver {exc.name!r} for {url.drivername} is not installed. For PostgreSQL: "
+                'pip install "psycopg[binary]" and use a postgresql+psycopg:// URL.'
+            ) from None
+    database = url.database or ""
+    memory = database in ("", ":memory:")
+    if not memory:
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    if memory:
+        kwargs["poolclass"] = sa.pool.StaticPool
+    engine = sa.create_engine(url, **kwargs)
+
+    @sa.event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # the driver's own transaction handling is off; "begin" below starts every transaction
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA busy_timeout = 30000")
+        if not memory:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            cursor.execute("PRAGMA synchronous = FULL")
+        cursor.close()
+
+    @sa.event.listens_for(engine, "begin")
+    def _on_begin(connection: Connection) -> None:
+        # take the write lock up front: two writers queue up instead of one failing with "locked"
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+
+    return engine
+
+
+def _alembic_config(connection: Connection) -> Any:
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def migrate(engine_or_url: Engine | str) -> str:
+    """Bring the database to the latest schema revision (``alembic upgrade head``); returns the revision."""
+    from alembic import command
+
+    engine = _create_engine(engine_or_url) if isinstance(engine_or_url, str) else engine_or_url
+    with engine.begin() as connection:
+        command.upgrade(_alembic_config(connection), "head")
+    revision = current_revision(engine)
+    logger.info("database schema at revision %s", revision)
+    if isinstance(engine_or_url, str):
+        engine.dispose()
+    return revision or ""
+
+
+def head_revision() -> str:
+    """The latest schema revision shipped with this version of sosrisk."""
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    head = ScriptDirectory.from_config(config).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (``None`` for an empty database)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def check_schema(engine: Engine) -> None:
+    """Raise :class:`StoreError` unless the database is at the latest revision."""
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        found = "is empty" if current is None else f"is at revision {current}"
+        raise StoreError(
+            f"The database {engine.url.render_as_string(hide_password=True)} {found}; this sosrisk "
+            f"needs revision {head}. Run 'sosrisk serve --migrate' (or start without --no-migrate)."
+        )
+
+
+@contextmanager
+def transaction(engine: Engine) -> Iterator[Connection]:
+    """One committed-or-rolled-back transaction."""
+    with engine.begin() as connection:
+        yield connection
+
+
+# ---------------------------------------------------------------------------------------------- queueing
+def to_json(value: Any) -> str:
+    """Compact JSON text for the JSON-shaped columns."""
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_event(
+    connection: Connection,
+    actor: str,
+    event: str,
+    *,
+    post_id: int | None = None,
+    detail: dict[str, Any] | None = None,
+    at: _dt.datetime | None = None,
+) -> None:
+    """Append one row to the audit trail (never with post text in ``detail``)."""
+    connection.execute(
+        audit_events.insert().values(
+            at=at or utcnow(), actor=actor, event=event, post_id=post_id, detail=to_json(detail or {})
+        )
+    )
+
+
+def _text_sha256(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _check_item(index: int, item: QueueItem) -> None:
+    where = f"item {index} (id {item.external_id!r})"
+    if not isinstance(item.external_id, str) or not item.external_id.strip():
+        raise StoreError(f"item {index}: expected a non-empty str external_id. Got {item.external_id!r}.")
+    if len(item.external_id) > MAX_EXTERNAL_ID_CHARS:
+        raise StoreError(f"{where}: the id has {len(item.external_id)} characters; at most 200 are allowed.")
+    if not isinstance(item.text, str) or not item.text.strip():
+        raise StoreError(f"{where}: expected a non-empty text.")
+    if item.source is not None and len(item.source) > MAX_SOURCE_CHARS:
+        raise StoreError(f"{where}: the source has {len(item.source)} characters; at most 100 are allowed.")
+    if item.author is not None and len(item.author) > MAX_AUTHOR_CHARS:
+        raise StoreError(f"{where}: the author has {len(item.author)} characters; at most 200 are allowed.")
+    result = item.assessment
+    if result.risk_level is None and result.high_risk_probability is None:
+        raise StoreError(f"{where}: the assessment has neither a risk level nor a high-risk probability.")
+
+
+def _row(item: QueueItem, received_at: _dt.datetime, index: int) -> dict[str, Any]:
+    result = item.assessment
+    posted_at = (
+        parse_time(item.posted_at, what=f"item {index} (id {item.external_id!r}): posted_at")
+        if item.posted_at
+        else None
+    )
+    return {
+        "source": item.source or "",
+        "external_id": item.external_id,
+        "text": item.text,
+        "text_sha256": _text_sha256(item.text),
+        "author": item.author,
+        "posted_at": posted_at,
+        "received_at": received_at,
+        "risk_level": result.risk_level,
+        "tier": result.tier,
+        "level_probabilities": (
+            to_json(result.level_probabilities) if result.level_probabilities is not None else None
+        ),
+        "expected_level": result.expected_level,
+        "high_risk": result.high_risk,
+        "high_risk_probability": result.high_risk_probability,
+        "explanations": to_json(item.explanations) if item.explanations is not None else None,
+        "model_info": to_json(item.model_info),
+        "urgency_level": result.risk_level if result.risk_level is not None else -1,
+        "urgency_probability": (
+            result.high_risk_probability if result.high_risk_probability is not None else -1.0
+        ),
+        "sort_time": posted_at or received_at,
+        "status": "pending",
+    }
+
+
+def _insert_new(connection: Connection, row: dict[str, Any]) -> int | None:
+    """Insert ``row`` unless its (source, external_id) is taken; the new id, or ``None``."""
+    dialect = connection.dialect.name
+    if dialect in ("sqlite", "postgresql"):
+        from sqlalchemy.dialects import postgresql, sqlite
+
+        insert = sqlite.insert if dialect == "sqlite" else postgresql.insert
+        statement = (
+            insert(posts)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["source", "external_id"])
+            .returning(posts.c.id)
+        )
+        return connection.execute(statement).scalar_one_or_none()
+    try:  # other databases: a savepoint per row
+        with connection.begin_nested():
+            inserted = connection.execute(posts.insert().values(**row)).inserted_primary_key
+            return int(inserted[0]) if inserted else None
+    except sa.exc.IntegrityError:
+        return None
+
+
+def enqueue(connection: Connection, items: Sequence[QueueItem], *, actor: str) -> list[Enqueued]:
+    """Queue ``items`` inside the caller's transaction; one :class:`Enqueued` per item, in order.
+
+    Raises :class:`QueueConflict` (the caller's transaction must then be rolled back) when an id is
+    already queued under the same source with another text.
+    """
+    for index, item in enumerate(items):
+        _check_item(index, item)
+    received_at = utcnow()
+    rows = [_row(item, received_at, index) for index, item in enumerate(items)]
+    results: list[Enqueued] = []
+    conflicts: list[tuple[str | None, str]] = []
+    for item, row in zip(items, rows, strict=True):
+        post_id = _insert_new(connection, row)
+        if post_id is not None:
+            results.append(Enqueued(post_id, item.source, item.external_id, True))
+            record_event(
+                connection,
+                actor,
+                "post.queued",
+                post_id=post_id,
+                at=received_at,
+                detail={
+                    "source": item.source,
+                    "external_id": item.external_id,
+                    "risk_level": item.assessment.risk_level,
+                    "high_risk_probability": item.assessment.high_risk_probability,
+                },
+            )
+            continue
+        existing = connection.execute(
+            sa.select(posts.c.id, posts.c.text_sha256).where(
+                posts.c.source == row["source"], posts.c.external_id == row["external_id"]
+            )
+        ).one()
+        if existing.text_sha256 != row["text_sha256"]:
+            conflicts.append((item.source, item.external_id))
+        results.append(Enqueued(int(existing.id), item.source, item.external_id, False))
+    if conflicts:
+        raise QueueConflict(conflicts)
+    return results
+
+
+def enqueue_assessments(db_url: str, items: Sequence[QueueItem], *, actor: str = "batch") -> int:
+    """Queue assessed posts for review in the database at ``db_url``; returns how many were newly queued.
+
+    Idempotent on ``(source, external_id)``: items already queued (by an earlier call, or earlier in
+    ``items``) are skipped. The whole call is one transaction, committed before it returns; on a
+    :class:`QueueConflict` or any other error nothing of it is stored. The schema is created or upgraded
+    on first use.
+    """
+    if not items:
+        return 0
+    engine = get_engine(db_url)
+    with transaction(engine) as connection:
+        results = enqueue(connection, items, actor=actor)
+    newly = sum(result.newly_queued for result in results)
+    logger.info("queued %d new posts (%d already queued)", newly, len(results) - newly)
+    return newly

@@ -1,0 +1,163 @@
+"""Tests of sosrisk.serve.store: queueing assessed posts into a real SQLite file (no FastAPI needed)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sqlalchemy", reason='the review queue needs pip install "sosrisk[serve]"')
+pytest.importorskip("alembic", reason='the review queue needs pip install "sosrisk[serve]"')
+
+from sosrisk.assess import Assessment
+from sosrisk.serve.store import (
+    QueueConflict,
+    QueueItem,
+    StoreError,
+    check_schema,
+    dispose_engines,
+    enqueue_assessments,
+    get_engine,
+    head_revision,
+    parse_time,
+)
+
+MODEL_INFO = {"level": {"kind": "char-linear", "data_fingerprint": "sha256:abc"}}
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engines() -> Iterator[None]:
+    yield
+    dispose_engines()
+
+
+def assessment(level: int, p_high: float | None = None) -> Assessment:
+    probabilities = [0.0] * 11
+    probabilities[level] = 1.0
+    return Assessment(
+        risk_level=level,
+        level_probabilities=probabilities,
+        tier="plan" if level in (6, 7) else "distress",
+        high_risk=None if p_high is None else p_high >= 0.5,
+        high_risk_probability=p_high,
+    )
+
+
+def item(external_id: str, text: str, level: int = 7, source: str | None = "weibo") -> QueueItem:
+    return QueueItem(
+        external_id=external_id,
+        text=text,
+        source=source,
+        author="树洞用户",
+        posted_at="2024-05-01T22:15:00+08:00",
+        assessment=assessment(level, 0.9),
+        model_info=MODEL_INFO,
+    )
+
+
+def rows(db: Path, sql: str) -> list[tuple]:
+    with sqlite3.connect(db) as connection:
+        return connection.execute(sql).fetchall()
+
+
+def test_enqueue_is_idempotent_on_source_and_id(tmp_path: Path) -> None:
+    db = tmp_path / "queue.db"
+    url = f"sqlite:///{db}"
+    first = [item("1", "我想结束这一切"), item("2", "今天好累"), item("1", "我想结束这一切")]
+    assert enqueue_assessments(url, first) == 2
+    # a resumed scan sends the same posts again, plus one new one; the same id without a source is new
+    again = [item("2", "今天好累"), item("3", "明天去天台"), item("1", "别的来源", source=None)]
+    assert enqueue_assessments(url, again) == 2
+    stored = rows(db, "SELECT source, external_id, text, posted_at, status FROM posts ORDER BY id")
+    assert stored == [
+        ("weibo", "1", "我想结束这一切", "2024-05-01 14:15:00.000000", "pending"),
+        ("weibo", "2", "今天好累", "2024-05-01 14:15:00.000000", "pending"),
+        ("weibo", "3", "明天去天台", "2024-05-01 14:15:00.000000", "pending"),
+        ("", "1", "别的来源", "2024-05-01 14:15:00.000000", "pending"),
+    ]
+    events = rows(db, "SELECT actor, event, post_id FROM audit_events ORDER BY id")
+    assert events == [("batch", "post.queued", i) for i in (1, 2, 3, 4)]
+    # the audit trail never holds post text
+    details = " ".join(detail for (detail,) in rows(db, "SELECT detail FROM audit_events"))
+    assert "结束" not in details and "天台" not in details
+
+
+def test_a_conflicting_id_stores_nothing_of_the_batch(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    assert enqueue_assessments(url, [item("1", "第一条")]) == 1
+    with pytest.raises(QueueConflict) as caught:
+        enqueue_assessments(url, [item("9", "新的一条"), item("1", "不同的文字")])
+    assert str(caught.value) == (
+        "Post ids already queued with a different text: '1' (source 'weibo'). Ids must be unique within "
+        "a source; send the post under a new id or another source. Nothing of this batch was queued."
+    )
+    assert rows(tmp_path / "queue.db", "SELECT external_id FROM posts") == [("1",)]
+
+
+def test_bad_items_are_rejected_with_the_item_named(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    bad_time = item("5", "文字")
+    bad_time.posted_at = "昨天晚上"
+    with pytest.raises(StoreError) as caught:
+        enqueue_assessments(url, [item("4", "好的"), bad_time])
+    assert str(caught.value) == (
+        "item 1 (id '5'): posted_at: expected an ISO 8601 date-time like '2024-05-01T22:15:00+08:00'. "
+        "Got '昨天晚上' instead."
+    )
+    empty = item("6", "文字")
+    empty.assessment = Assessment()
+    with pytest.raises(StoreError) as caught:
+        enqueue_assessments(url, [empty])
+    assert str(caught.value) == (
+        "item 0 (id '6'): the assessment has neither a risk level nor a high-risk probability."
+    )
+    assert rows(tmp_path / "queue.db", "SELECT count(*) FROM posts") == [(0,)]
+
+
+def test_concurrent_writers_store_every_post_exactly_once(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    get_engine(url)  # create the schema once, as the service does at start-up
+    counts: list[int] = []
+    errors: list[BaseException] = []
+
+    def writer(offset: int) -> None:
+        try:
+            # every writer sends 40 posts, half of them shared with the next writer
+            batch = [item(str(n), f"帖子{n}") for n in range(offset * 20, offset * 20 + 40)]
+            for start in range(0, 40, 10):
+                counts.append(enqueue_assessments(url, batch[start : start + 10]))
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer, args=(k,)) for k in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert sum(counts) == 140  # ids 0..139
+    assert rows(tmp_path / "queue.db", "SELECT count(*), count(DISTINCT external_id) FROM posts") == [
+        (140, 140)
+    ]
+
+
+def test_a_database_behind_the_schema_is_named_with_the_fix(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    sqlite3.connect(tmp_path / "old.db").close()
+    with pytest.raises(StoreError) as caught:
+        get_engine(url, migrate_schema=False)
+    assert str(caught.value) == (
+        f"The database sqlite:///{tmp_path / 'old.db'} is empty; this sosrisk needs revision "
+        f"{head_revision()}. Run 'sosrisk serve --migrate' (or start without --no-migrate)."
+    )
+    engine = get_engine(url)  # migrates
+    check_schema(engine)
+
+
+def test_parse_time_takes_naive_times_as_utc() -> None:
+    assert str(parse_time("2024-05-01T22:15:00+08:00")) == "2024-05-01 14:15:00"
+    assert str(parse_time("2024-05-01T22:15:00Z")) == "2024-05-01 22:15:00"
+    assert str(parse_time("2024-05-01 22:15")) == "2024-05-01 22:15:00"
