@@ -7,9 +7,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import tiny_dataset
 from sklearn.feature_extraction.text import TfidfVectorizer
 
+from conftest import tiny_dataset
 from sosrisk.models import DecisionRule, ModelError, NotFittedError, load_model
 from sosrisk.models.char_linear import CharLinearModel, CharNgramFeaturizer
 
@@ -23,7 +23,10 @@ def test_featurizer_reproduces_sklearn(ngram_range: tuple[int, int], sublinear: 
     vectorizer.fit(texts + MESSY[:1])
     ngrams = vectorizer.get_feature_names_out()
     featurizer = CharNgramFeaturizer(
-        np.asarray(ngrams, dtype=f"<U{ngram_range[1]}"), vectorizer.idf_, ngram_range=ngram_range, sublinear_tf=sublinear
+        np.asarray(ngrams, dtype=f"<U{ngram_range[1]}"),
+        vectorizer.idf_,
+        ngram_range=ngram_range,
+        sublinear_tf=sublinear,
     )
     queries = texts[:7] + MESSY
     expected = vectorizer.transform(queries).toarray()
@@ -47,24 +50,46 @@ def test_fit_predict_shapes_and_probabilities(level_model: CharLinearModel) -> N
 
 def test_round_trip_writes_exact_config(level_model: CharLinearModel, tmp_path: Path) -> None:
     level_model.save(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == ["config.json", "weights.npz"]
+    assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "config.json",
+        "training_hashes.npz",
+        "weights.npz",
+    ]
     config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
     assert set(config) == {
-        "format_version", "sosrisk_version", "kind", "task", "labels", "label_names", "params",
-        "calibration", "decision", "training", "cv_metrics", "files",
+        "format_version",
+        "sosrisk_version",
+        "kind",
+        "task",
+        "labels",
+        "label_names",
+        "params",
+        "calibration",
+        "decision",
+        "training",
+        "cv_metrics",
+        "files",
     }
     assert config["format_version"] == 1
     assert config["kind"] == "char-linear"
     assert config["task"] == "level"
     assert config["labels"] == list(range(11))
     assert config["params"] == {
-        "ngram_range": [1, 2], "min_df": 1, "sublinear_tf": True, "C": 1.0, "class_weight": "balanced",
-        "decision": "auto", "target_recall": 0.8, "cv_folds": 3, "seed": 0, "tol": 0.001,
+        "ngram_range": [1, 2],
+        "min_df": 1,
+        "sublinear_tf": True,
+        "C": 1.0,
+        "class_weight": "balanced",
+        "decision": "auto",
+        "target_recall": 0.8,
+        "cv_folds": 3,
+        "seed": 0,
+        "tol": 0.001,
     }
-    assert config["files"] == {"weights": "weights.npz"}
+    assert config["files"] == {"weights": "weights.npz", "training_hashes": "training_hashes.npz"}
     assert config["calibration"]["temperature"] == level_model.temperature_
     assert config["decision"] == level_model.decision_.to_dict()
-    texts, labels = tiny_dataset("level")
+    texts, _ = tiny_dataset("level")
     assert config["training"]["n_posts"] == len(texts)
     assert config["training"]["data_fingerprint"].startswith("sha256:")
     assert set(config["cv_metrics"]["oof"]) >= {"weighted_f1", "qwk", "mae", "within_one", "ece"}
@@ -174,7 +199,22 @@ def test_model_directory_errors(level_model: CharLinearModel, tmp_path: Path) ->
 
 def test_weights_with_pickled_objects_are_refused(level_model: CharLinearModel, tmp_path: Path) -> None:
     directory = level_model.save(tmp_path / "m")
-    np.savez(directory / "weights.npz", ngrams=np.array([object()], dtype=object), idf=np.zeros(1),
-             coef=np.zeros((11, 1)), intercept=np.zeros(11))
+    np.savez(
+        directory / "weights.npz",
+        ngrams=np.array([object()], dtype=object),
+        idf=np.zeros(1),
+        coef=np.zeros((11, 1)),
+        intercept=np.zeros(11),
+    )
     with pytest.raises(ValueError, match="allow_pickle=False"):
         load_model(directory)
+
+
+def test_training_overlap_is_recognised_after_loading(level_model: CharLinearModel, tmp_path: Path) -> None:
+    texts, _ = tiny_dataset("level")
+    loaded = load_model(level_model.save(tmp_path / "m"))
+    assert loaded.count_training_overlap([texts[0], " ".join(texts[1]), "从没见过的新句子"]).tolist() == [
+        True,
+        True,
+        False,
+    ]

@@ -37,6 +37,14 @@ def evaluate_model(
     report["reliability"] = reliability_table(y_true, proba, labels_for(model.task))
     report["files"] = [str(f) for f in files]
     report["problems"] = [str(p) for p in posts.problems]
+    leaked = model.count_training_overlap(posts.texts)
+    report["leaked_posts"] = int(leaked.sum())
+    if leaked.any():
+        first = posts.frame[leaked].iloc[0]
+        report["problems"].append(
+            f"{first['source']}:{first['line']}: leakage: {int(leaked.sum())} of {len(posts)} evaluation posts "
+            "were in this model's training data; these metrics overstate how it does on new posts"
+        )
     report["plots"] = []
     if plots_dir is not None:
         from .plots import plot_confusion_matrix, plot_reliability
@@ -51,10 +59,6 @@ def evaluate_model(
                     title=f"{model.kind} ({model.task})",
                 )
             ),
-            str(
-                plot_reliability(
-                    report["reliability"], out / "reliability.png", title=f"{model.kind} ({model.task})"
-                )
-            ),
+            str(plot_reliability(report["reliability"], out / "reliability.png", title=f"{model.kind} ({model.task})")),
         ]
     return report

@@ -19,7 +19,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from .. import __version__
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write, atomic_write_text
 from ..scale import Task, check_task, labels_for
 from .decision import DecisionRule
 
@@ -27,6 +27,7 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 CONFIG_NAME = "config.json"
+TRAINING_HASHES_FILE = "training_hashes.npz"
 CONFIG_FIELDS = frozenset(
     {
         "format_version",
@@ -60,6 +61,17 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
+def text_hashes(texts: Sequence[str]) -> np.ndarray:
+    """64-bit hashes of normalised texts: enough to recognise a training post, not to read it."""
+    from ..data.leakage import normalize_for_matching
+
+    out = np.empty(len(texts), dtype=np.uint64)
+    for i, text in enumerate(texts):
+        digest = hashlib.sha256(normalize_for_matching(text).encode()).digest()
+        out[i] = int.from_bytes(digest[:8], "little")
+    return out
+
+
 def data_fingerprint(texts: Sequence[str], labels: Sequence[int]) -> str:
     """A sha256 over the sorted (label, text) pairs of a training set: same data, same fingerprint."""
     digest = hashlib.sha256()
@@ -88,6 +100,7 @@ class RiskModel(ABC):
         self.decision_: DecisionRule = DecisionRule()
         self.training_: dict[str, Any] = {}
         self.cv_metrics_: dict[str, Any] = {}
+        self.training_hashes_: np.ndarray | None = None
 
     # ----------------------------------------------------------------- subclass hooks
     @abstractmethod
@@ -111,9 +124,7 @@ class RiskModel(ABC):
         """Read the weights written by :meth:`_save_weights`."""
 
     # ----------------------------------------------------------------- public API
-    def fit(
-        self, texts: Sequence[str], labels: Sequence[int] | np.ndarray, *, show_progress: bool = False
-    ) -> Self:
+    def fit(self, texts: Sequence[str], labels: Sequence[int] | np.ndarray, *, show_progress: bool = False) -> Self:
         """Train on ``texts`` with integer ``labels`` of the model's task; returns ``self``."""
         task = check_task(self.task)
         texts_list = _check_texts(texts)
@@ -123,13 +134,12 @@ class RiskModel(ABC):
         allowed = labels_for(task)
         bad = sorted(set(y.tolist()) - set(allowed))
         if bad:
-            raise ModelError(
-                f"Labels {bad} are not labels of the {task!r} task; expected values in {list(allowed)}."
-            )
+            raise ModelError(f"Labels {bad} are not labels of the {task!r} task; expected values in {list(allowed)}.")
         self.classes_ = np.asarray(allowed, dtype=np.int64)
         self.temperature_ = 1.0
         self.decision_ = DecisionRule("threshold", threshold=0.5) if task == "binary" else DecisionRule()
         self._fit(texts_list, y, show_progress=show_progress)
+        self.training_hashes_ = np.unique(text_hashes(texts_list))
         self.training_ = {
             "data_fingerprint": data_fingerprint(texts_list, y.tolist()),
             "n_posts": len(texts_list),
@@ -206,6 +216,10 @@ class RiskModel(ABC):
         path = Path(directory)
         path.mkdir(parents=True, exist_ok=True)
         files = self._save_weights(path)
+        if self.training_hashes_ is not None:
+            with atomic_write(path / TRAINING_HASHES_FILE, "wb") as handle:
+                np.savez_compressed(handle, hashes=self.training_hashes_)
+            files["training_hashes"] = TRAINING_HASHES_FILE
         config = self.config()
         config["files"] = files
         atomic_write_text(path / CONFIG_NAME, json.dumps(config, ensure_ascii=False, indent=2) + "\n")
@@ -233,8 +247,23 @@ class RiskModel(ABC):
         model.decision_ = DecisionRule.from_dict(config["decision"])
         model.training_ = dict(config.get("training") or {})
         model.cv_metrics_ = dict(config.get("cv_metrics") or {})
-        model._load_weights(path, dict(config["files"]))
+        files = dict(config["files"])
+        hashes_name = files.pop("training_hashes", None)
+        if hashes_name is not None:
+            if hashes_name != TRAINING_HASHES_FILE:
+                raise ModelError(
+                    f"{path}: expected files.training_hashes = {TRAINING_HASHES_FILE!r}, got {hashes_name!r}."
+                )
+            with np.load(path / hashes_name, allow_pickle=False) as data:
+                model.training_hashes_ = data["hashes"].astype(np.uint64)
+        model._load_weights(path, files)
         return model
+
+    def count_training_overlap(self, texts: Sequence[str]) -> np.ndarray:
+        """A boolean mask of the ``texts`` that were in this model's training data (normalised match)."""
+        if self.training_hashes_ is None:
+            return np.zeros(len(texts), dtype=bool)
+        return np.isin(text_hashes(list(texts)), self.training_hashes_)
 
     def _check_fitted(self) -> None:
         if self.classes_ is None:
@@ -259,9 +288,7 @@ def read_config(directory: Path) -> dict[str, Any]:
         raise ModelError(f"{config_path}: expected a JSON object at the top level.")
     unknown = set(config) - CONFIG_FIELDS
     if unknown:
-        raise ModelError(
-            f"{config_path}: unknown fields {sorted(unknown)}; this file was not written by sosrisk."
-        )
+        raise ModelError(f"{config_path}: unknown fields {sorted(unknown)}; this file was not written by sosrisk.")
     version = config.get("format_version")
     if version != FORMAT_VERSION:
         raise ModelError(
@@ -277,9 +304,7 @@ def read_config(directory: Path) -> dict[str, Any]:
 
 def _check_texts(texts: Sequence[str], *, allow_empty_list: bool = False) -> list[str]:
     if isinstance(texts, str):
-        raise ModelError(
-            "Expected a list of texts, got a single str. Wrap it in a list or use predict_one()."
-        )
+        raise ModelError("Expected a list of texts, got a single str. Wrap it in a list or use predict_one().")
     texts_list = list(texts)
     if not texts_list and not allow_empty_list:
         raise ModelError("Expected at least one text; got an empty list.")

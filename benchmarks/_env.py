@@ -1,0 +1,71 @@
+"""What every benchmark records beside its numbers: the machine, the versions and the date."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import platform
+import subprocess
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+RESULTS = Path(__file__).resolve().parent / "results"
+REPO = Path(__file__).resolve().parents[1]
+SHARED_SOS1K = REPO.parent / "shared" / "sos1k"
+
+
+def environment(packages: tuple[str, ...] = ("sosrisk", "numpy", "scipy", "scikit-learn")) -> dict[str, Any]:
+    """Machine, Python and package versions, git commit and the date of a benchmark run."""
+    versions = {}
+    for name in packages:
+        try:
+            versions[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            versions[name] = None
+    try:
+        commit = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, check=True
+        ).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        commit = None
+    cpu = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return {
+        "date": dt.datetime.now(dt.UTC).replace(microsecond=0).isoformat(),
+        "machine": {"cpu": cpu, "cores": os.cpu_count(), "platform": platform.platform()},
+        "python": platform.python_version(),
+        "versions": versions,
+        "git_commit": commit,
+    }
+
+
+def sos1k_root() -> Path:
+    """The SOS-1K folder to use: $SOSRISK_SOS1K (a local copy), the shared copy beside the repo, or the data home."""
+    configured = os.environ.get("SOSRISK_SOS1K")
+    if configured:
+        return Path(configured)
+    if (SHARED_SOS1K / "suicideDataProcessing").is_dir():
+        return SHARED_SOS1K
+    from sosrisk.home import sos1k_dir
+
+    return sos1k_dir()
+
+
+def write_results(name: str, payload: dict[str, Any], markdown: str) -> tuple[Path, Path]:
+    """Write ``results/<name>.json`` and ``results/<name>.md`` atomically."""
+    from sosrisk.atomic import atomic_write_text
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    json_path = RESULTS / f"{name}.json"
+    md_path = RESULTS / f"{name}.md"
+    atomic_write_text(json_path, json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
+    atomic_write_text(md_path, markdown)
+    return json_path, md_path
