@@ -324,9 +324,7 @@ def _row(item: QueueItem, received_at: _dt.datetime, index: int) -> dict[str, An
         "explanations": to_json(item.explanations) if item.explanations is not None else None,
         "model_info": to_json(item.model_info),
         "urgency_level": result.risk_level if result.risk_level is not None else -1,
-        "urgency_probability": (
-            result.high_risk_probability if result.high_risk_probability is not None else -1.0
-        ),
+        "urgency_probability": (result.high_risk_probability if result.high_risk_probability is not None else -1.0),
         "sort_time": posted_at or received_at,
         "status": "pending",
     }

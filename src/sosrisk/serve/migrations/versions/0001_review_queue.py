@@ -48,9 +48,7 @@ def upgrade() -> None:
         sa.Column("created_at", sa.DateTime, nullable=False),
         sa.Column("expires_at", sa.DateTime, nullable=False),
         sa.PrimaryKeyConstraint("id_hash", name="pk_sessions"),
-        sa.ForeignKeyConstraint(
-            ["user_id"], ["users.id"], name="fk_sessions_user_id_users", ondelete="CASCADE"
-        ),
+        sa.ForeignKeyConstraint(["user_id"], ["users.id"], name="fk_sessions_user_id_users", ondelete="CASCADE"),
     )
     op.create_table(
         "posts",
@@ -86,9 +84,7 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(["reviewed_by"], ["users.id"], name="fk_posts_reviewed_by_users"),
         sa.ForeignKeyConstraint(["assigned_to"], ["users.id"], name="fk_posts_assigned_to_users"),
     )
-    op.create_index(
-        "ix_posts_queue_order", "posts", ["status", "urgency_level", "urgency_probability", "sort_time"]
-    )
+    op.create_index("ix_posts_queue_order", "posts", ["status", "urgency_level", "urgency_probability", "sort_time"])
     op.create_table(
         "decisions",
         sa.Column("id", sa.Integer, primary_key=True),

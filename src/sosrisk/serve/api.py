@@ -1,0 +1,283 @@
+"""The JSON API: ``POST /v1/assess``, ``GET /v1/model``, ``GET /healthz``.
+
+Clients authenticate with ``Authorization: Bearer <token>`` (``sosrisk tokens create NAME``). Bodies are
+pydantic models with ``extra="forbid"``; limits come from :class:`~sosrisk.serve.settings.ServeSettings`.
+A request that asks to queue its posts is answered only after their rows are committed; a refused
+request (limits, validation, conflict, time-out) stores nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING, Any, Literal
+
+from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi.concurrency import run_in_threadpool
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from .. import __version__
+from ..scale import tier_by_key
+from .accounts import token_name
+from .limits import Busy
+from .store import QueueConflict, QueueItem, StoreError, parse_time
+
+if TYPE_CHECKING:
+    from .app import ServiceState
+
+logger = logging.getLogger(__name__)
+router = APIRouter()
+
+
+# ------------------------------------------------------------------------------------------------ bodies
+class PostIn(BaseModel):
+    """One post to assess."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: str = Field(min_length=1, max_length=200, description="The client's id of the post.")
+    text: str = Field(min_length=1, description="The post text (Chinese).")
+    source: str | None = Field(None, max_length=100, description="Where the post comes from, e.g. 'weibo'.")
+    author: str | None = Field(None, max_length=200, description="The writer's handle, for reviewers.")
+    time: str | None = Field(
+        None, description="When it was posted, ISO 8601 ('2024-05-01T22:15:00+08:00'; no zone = UTC)."
+    )
+
+    @field_validator("text")
+    @classmethod
+    def _not_blank(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("the text is blank; send the post's words")
+        return value
+
+    @field_validator("time")
+    @classmethod
+    def _iso_time(cls, value: str | None) -> str | None:
+        if value is not None:
+            try:
+                parse_time(value, what="time")
+            except StoreError as exc:
+                raise ValueError(str(exc)) from None
+        return value
+
+
+class AssessRequest(BaseModel):
+    """A batch of posts; ``queue`` puts them in the review queue (idempotent on source + id)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    posts: list[PostIn] = Field(min_length=1)
+    queue: bool = Field(False, description="Store the posts in the review queue for the triage page.")
+    explain: bool = Field(True, description="Return the phrases that raised each assessment.")
+
+
+class PhraseOut(BaseModel):
+    text: str
+    start: int
+    end: int
+    weight: float
+
+
+class ExplanationOut(BaseModel):
+    model: Literal["level", "binary"]
+    method: str = Field(description="'exact' for char-linear, 'occlusion' or a registered method otherwise.")
+    label: int = Field(description="The explained label: the assessed level, or 1 (high risk).")
+    phrases: list[PhraseOut]
+
+
+class QueueOut(BaseModel):
+    post_id: int
+    status: Literal["queued", "already_queued"]
+
+
+class ResultOut(BaseModel):
+    id: str
+    source: str | None
+    risk_level: int | None
+    level_name: str | None
+    definition_en: str | None
+    definition_zh: str | None
+    tier: str | None
+    tier_name: str | None
+    tier_name_zh: str | None
+    level_probabilities: list[float] | None
+    expected_level: float | None
+    high_risk: bool | None
+    high_risk_probability: float | None
+    explanations: list[ExplanationOut]
+    queue: QueueOut | None
+
+
+class AssessResponse(BaseModel):
+    results: list[ResultOut]
+    models: dict[str, dict[str, Any]]
+
+
+class ErrorOut(BaseModel):
+    detail: str
+
+
+ERRORS: dict[int | str, dict[str, Any]] = {
+    code: {"model": ErrorOut, "description": text}
+    for code, text in {
+        400: "The body is not valid JSON.",
+        401: "Missing, invalid or revoked API token.",
+        408: "The body did not arrive in time.",
+        409: "An id already queued under the same source with a different text.",
+        413: "The body or the number of posts is over the limit.",
+        422: "A field is invalid or a post is too long.",
+        503: "The service is busy or the batch took too long; retry after Retry-After seconds.",
+    }.items()
+}
+
+
+# ------------------------------------------------------------------------------------------------- auth
+def require_token(request: Request) -> str:
+    """The name of the client's live API token; 401 otherwise."""
+    state: ServiceState = request.app.state.sosrisk
+    header = request.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise HTTPException(
+            401,
+            "Missing API token. Send 'Authorization: Bearer <token>'; create a token with "
+            "'sosrisk tokens create NAME'.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    name = token_name(state.engine, token.strip())
+    if name is None:
+        raise HTTPException(
+            401,
+            "Invalid or revoked API token. Ask the service's administrator for a new one.",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return name
+
+
+# ------------------------------------------------------------------------------------------------ routes
+@router.get("/healthz", tags=["service"])
+def healthz(request: Request) -> dict[str, Any]:
+    """Liveness and readiness: the database answers and the models are loaded."""
+    import sqlalchemy as sa
+
+    state: ServiceState = request.app.state.sosrisk
+    with state.engine.connect() as connection:
+        connection.execute(sa.text("SELECT 1"))
+    return {"status": "ok", "version": __version__, "models": sorted(state.models.models())}
+
+
+@router.get("/v1/model", tags=["assess"], responses={401: ERRORS[401]})
+def model_card(request: Request, client: str = Depends(require_token)) -> dict[str, Any]:
+    """The served models' cards (kind, settings, calibration, decision rule, training record,
+    cross-validated metrics), the sosrisk version and the service's limits."""
+    state: ServiceState = request.app.state.sosrisk
+    settings = state.settings
+    return {
+        "sosrisk_version": __version__,
+        "models": state.models.cards(),
+        "limits": {
+            "max_body_bytes": settings.max_body_bytes,
+            "max_posts": settings.max_posts,
+            "max_chars": settings.max_chars,
+            "request_timeout_s": settings.request_timeout_s,
+        },
+    }
+
+
+@router.post(
+    "/v1/assess",
+    tags=["assess"],
+    response_model=AssessResponse,
+    responses={code: ERRORS[code] for code in (400, 401, 408, 409, 413, 422, 503)},
+)
+async def assess_posts(body: AssessRequest, request: Request, client: str = Depends(require_token)) -> AssessResponse:
+    """Assess a batch of posts: level, probabilities, tier, the level's definition, the high-risk flag
+    and probability, and the phrases that raised the assessment. With ``queue: true`` the posts go to the
+    review queue (a post already queued under the same source and id is not queued twice)."""
+    state: ServiceState = request.app.state.sosrisk
+    settings = state.settings
+    _check_limits(body, settings.max_posts, settings.max_chars)
+    texts = [post.text for post in body.posts]
+    try:
+        assessments, explanations = await state.pool.run(
+            state.score, texts, body.explain, timeout_s=settings.request_timeout_s
+        )
+    except Busy as busy:
+        raise HTTPException(
+            503,
+            f"The service is busy ({state.pool.max_pending} requests in progress). Retry after {busy.retry_after} s.",
+            headers={"Retry-After": str(busy.retry_after)},
+        ) from None
+    except TimeoutError:
+        raise HTTPException(
+            503,
+            f"Assessing {len(texts)} posts took longer than {settings.request_timeout_s:g} s; nothing was "
+            "stored. Send smaller batches or retry later.",
+            headers={"Retry-After": str(settings.retry_after_s)},
+        ) from None
+    queued: list[QueueOut | None] = [None] * len(texts)
+    if body.queue:
+        items = [
+            QueueItem(
+                external_id=post.id,
+                text=post.text,
+                source=post.source,
+                author=post.author,
+                posted_at=post.time,
+                assessment=result,
+                model_info=state.model_info,
+                explanations=explained if body.explain else None,
+            )
+            for post, result, explained in zip(body.posts, assessments, explanations, strict=True)
+        ]
+        try:
+            enqueued = await run_in_threadpool(state.enqueue, items, f"token:{client}")
+        except QueueConflict as conflict:
+            raise HTTPException(409, str(conflict)) from None
+        queued = [
+            QueueOut(post_id=e.post_id, status="queued" if e.newly_queued else "already_queued") for e in enqueued
+        ]
+    logger.info(
+        "assessed %d posts for client %s (%d newly queued)",
+        len(texts),
+        client,
+        sum(1 for q in queued if q is not None and q.status == "queued"),
+    )
+    results = []
+    for post, result, explained, queue in zip(body.posts, assessments, explanations, queued, strict=True):
+        values = result.to_dict()
+        values["tier_name_zh"] = tier_by_key(result.tier).name_zh if result.tier else None
+        results.append(
+            ResultOut(
+                id=post.id,
+                source=post.source,
+                explanations=[ExplanationOut.model_validate(e) for e in explained],
+                queue=queue,
+                **values,
+            )
+        )
+    return AssessResponse(results=results, models=state.model_info)
+
+
+def _check_limits(body: AssessRequest, max_posts: int, max_chars: int) -> None:
+    if len(body.posts) > max_posts:
+        raise HTTPException(
+            413,
+            f"Too many posts in one request: got {len(body.posts)}, the limit is {max_posts}. "
+            f"Split the batch into requests of at most {max_posts} posts.",
+        )
+    seen: set[tuple[str | None, str]] = set()
+    for index, post in enumerate(body.posts):
+        if len(post.text) > max_chars:
+            raise HTTPException(
+                422,
+                f"posts[{index}] (id {post.id!r}): the text has {len(post.text)} characters; the limit is "
+                f"{max_chars}. Shorten the post or split it.",
+            )
+        key = (post.source, post.id)
+        if key in seen:
+            raise HTTPException(
+                422,
+                f"posts[{index}]: the id {post.id!r} (source {post.source!r}) appears twice in this request; "
+                "ids must be unique within a source.",
+            )
+        seen.add(key)

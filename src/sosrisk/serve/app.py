@@ -1,0 +1,182 @@
+"""The FastAPI application: the JSON API, the triage pages and their static files.
+
+``create_app(settings)`` loads the models, opens (and by default migrates) the database and returns the
+app; ``sosrisk serve`` runs it with uvicorn. Every asset is served from this package (no CDN), and pages
+are sent with a strict Content-Security-Policy.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+try:
+    from fastapi import FastAPI, Request
+    from fastapi.exceptions import RequestValidationError
+    from fastapi.responses import JSONResponse
+    from fastapi.staticfiles import StaticFiles
+    from starlette.exceptions import HTTPException
+    from starlette.types import ASGIApp, Message, Receive, Scope, Send
+except ImportError as exc:  # pragma: no cover - depends on the installation
+    raise ImportError('The service needs FastAPI. Install it with: pip install "sosrisk[serve]"') from exc
+
+from sqlalchemy.engine import Engine
+
+from .. import __version__
+from ..assess import Assessment, assess
+from .explain import explain_assessments
+from .limits import BodyLimitMiddleware, WorkPool
+from .settings import ServedModels, ServeSettings
+from .store import Enqueued, QueueItem, enqueue, get_engine, transaction
+
+logger = logging.getLogger(__name__)
+PACKAGE_DIR = Path(__file__).resolve().parent
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
+)
+
+
+@dataclass
+class ServiceState:
+    """What the routes share: settings, models, database engine and the bounded work pool."""
+
+    settings: ServeSettings
+    models: ServedModels
+    engine: Engine
+    pool: WorkPool
+    model_info: dict[str, Any]
+
+    def score(
+        self, texts: Sequence[str], with_explanations: bool
+    ) -> tuple[list[Assessment], list[list[dict[str, Any]]]]:
+        """Assess ``texts`` (and explain them): runs on a worker thread of the pool."""
+        assessments = assess(texts, level_model=self.models.level, binary_model=self.models.binary)
+        if not with_explanations:
+            return assessments, [[] for _ in texts]
+        explanations = explain_assessments(
+            texts,
+            assessments,
+            level_model=self.models.level,
+            binary_model=self.models.binary,
+            top_k=self.settings.explain_top_k,
+        )
+        return assessments, explanations
+
+    def enqueue(self, items: Sequence[QueueItem], actor: str) -> list[Enqueued]:
+        """Queue assessed posts in one committed transaction."""
+        with transaction(self.engine) as connection:
+            return enqueue(connection, items, actor=actor)
+
+
+class SecurityHeadersMiddleware:
+    """Headers that keep pages from being framed, sniffed or leaking addresses."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                headers += [
+                    (b"content-security-policy", CONTENT_SECURITY_POLICY.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"no-referrer"),
+                    (b"cache-control", b"no-store"),
+                ]
+                message["headers"] = headers
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _location(parts: Sequence[Any]) -> str:
+    """A pydantic error location as the client wrote it: ``("body", "posts", 0, "text")`` -> ``posts[0].text``."""
+    text = ""
+    for part in parts:
+        if part == "body" and not text:
+            continue
+        text += f"[{part}]" if isinstance(part, int) else f"{'.' if text else ''}{part}"
+    return text or "body"
+
+
+def _validation_message(exc: RequestValidationError) -> tuple[int, dict[str, Any]]:
+    errors = exc.errors()
+    if any(error.get("type") == "json_invalid" for error in errors):
+        reason = next(e for e in errors if e.get("type") == "json_invalid").get("ctx", {}).get("error", "")
+        return 400, {
+            "detail": f"The request body is not valid JSON ({reason}). Send a JSON object like "
+            '{"posts": [{"id": "1", "text": "..."}], "queue": true}.'
+        }
+    listed = [{"loc": _location(error.get("loc", ())), "message": error.get("msg", "invalid")} for error in errors]
+    shown = "; ".join(f"{item['loc']}: {item['message']}" for item in listed[:5])
+    more = f" (and {len(listed) - 5} more)" if len(listed) > 5 else ""
+    # the offending values are never echoed back (they may be post text)
+    return 422, {"detail": f"Invalid request: {shown}{more}.", "errors": listed}
+
+
+def create_app(settings: ServeSettings) -> FastAPI:
+    """Build the service for ``settings``: load models, open the database, wire the routes."""
+    from fastapi.middleware.cors import CORSMiddleware
+
+    from . import api, pages
+
+    models = ServedModels.load(settings)
+    engine = get_engine(settings.db_url, migrate_schema=settings.migrate)
+    pool = WorkPool(workers=settings.workers, max_pending=settings.max_pending, retry_after_s=settings.retry_after_s)
+    state = ServiceState(settings, models, engine, pool, models.info())
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        logger.info("serving %s models", ", ".join(sorted(models.models())))
+        yield
+        pool.shutdown()
+
+    app = FastAPI(
+        title="sosrisk",
+        version=__version__,
+        description=(
+            "Suicide-risk assessment of Chinese social-media posts on the 11-level SOS-1K scale, and a "
+            "review queue for trained people. Decision support, never a diagnosis or an automatic action."
+        ),
+        docs_url=None,  # FastAPI's Swagger page loads from a CDN; /docs is served locally instead
+        redoc_url=None,
+        lifespan=lifespan,
+    )
+    app.state.sosrisk = state
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        status, content = _validation_message(exc)
+        return JSONResponse(content, status_code=status)
+
+    @app.exception_handler(HTTPException)
+    async def _http_error(request: Request, exc: HTTPException) -> Any:
+        if exc.status_code in (401, 403) and pages.is_page(request):
+            return pages.error_page(request, exc)
+        return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
+
+    app.include_router(api.router)
+    app.include_router(pages.router)
+    app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
+    # outermost last: CORS (only when configured), then body limits, then the security headers
+    app.add_middleware(SecurityHeadersMiddleware)
+    app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.request_timeout_s)
+    if settings.cors_origins:
+        app.add_middleware(
+            CORSMiddleware,
+            allow_origins=list(settings.cors_origins),
+            allow_methods=["GET", "POST"],
+            allow_headers=["Authorization", "Content-Type"],
+        )
+    return app

@@ -1,0 +1,162 @@
+"""Explanations: the phrases of a post that raised its assessment, for reviewers to check the model.
+
+Each model kind can register its own explainer with :func:`register_explainer`; the service asks
+:func:`explain_texts`, which falls back to occlusion for kinds without one.
+
+- ``char-linear`` (method ``exact``): the model is linear in its n-gram features, so each n-gram's
+  share of the score is exact (:meth:`sosrisk.models.char_linear.CharLinearModel.explain`).
+- any other kind (method ``occlusion``): the text is cut into windows of a few characters, each window is
+  removed in turn, and the drop in the probability of the explained label is that window's weight.
+  Honest but approximate (windows interact), and it costs one extra prediction per window, at most
+  ``max_windows`` per post. An encoder kind can register a better method (for example integrated
+  gradients) later without touching the service.
+
+The explained label is the assessed level for a level model, and *high risk* for a binary model (the
+phrases that raised the high-risk probability, whatever the flag).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from ..assess import Assessment
+from ..models.base import RiskModel
+
+_BLANK = " \t\r\n，。！？、；：,.!?;:…“”\"'‘’（）()【】[]~～"
+
+
+@dataclass(frozen=True)
+class Phrase:
+    """A span of the post (``text[start:end]``) and how much it raised the explained label's score."""
+
+    text: str
+    start: int
+    end: int
+    weight: float
+
+
+Explainer = Callable[[RiskModel, Sequence[str], Sequence[int], int], list[list[Phrase]]]
+_EXPLAINERS: dict[str, tuple[str, Explainer]] = {}
+
+
+def register_explainer(kind: str, method: str) -> Callable[[Explainer], Explainer]:
+    """Register ``function(model, texts, labels, top_k) -> phrases per text`` for a model kind.
+
+    ``method`` names the technique in every answer (``exact``, ``occlusion``, ``integrated-gradients``...).
+    Phrases must be spans of the given texts with positive weights, most important first.
+    """
+
+    def decorator(function: Explainer) -> Explainer:
+        _EXPLAINERS[kind] = (method, function)
+        return function
+
+    return decorator
+
+
+def explanation_method(model: RiskModel) -> str:
+    """The method :func:`explain_texts` uses for ``model``."""
+    entry = _EXPLAINERS.get(model.kind)
+    return entry[0] if entry else "occlusion"
+
+
+def explain_texts(
+    model: RiskModel, texts: Sequence[str], labels: Sequence[int], *, top_k: int = 8
+) -> tuple[str, list[list[Phrase]]]:
+    """The method used and, per text, the phrases that raised the score of its label."""
+    method, function = _EXPLAINERS.get(model.kind, ("occlusion", occlusion_phrases))
+    return method, function(model, texts, labels, top_k)
+
+
+@register_explainer("char-linear", "exact")
+def _char_linear_phrases(
+    model: RiskModel, texts: Sequence[str], labels: Sequence[int], top_k: int
+) -> list[list[Phrase]]:
+    explain = model.explain  # type: ignore[attr-defined]
+    return [
+        [Phrase(c.ngram, c.start, c.end, round(c.weight, 6)) for c in explain(text, label=label, top_k=top_k)]
+        for text, label in zip(texts, labels, strict=True)
+    ]
+
+
+def occlusion_windows(text: str, max_windows: int) -> list[tuple[int, int]]:
+    """Consecutive windows of at least 4 characters covering ``text``, at most ``max_windows`` of them."""
+    if not text:
+        return []
+    size = max(4, math.ceil(len(text) / max_windows))
+    return [(start, min(start + size, len(text))) for start in range(0, len(text), size)]
+
+
+def occlusion_phrases(
+    model: RiskModel, texts: Sequence[str], labels: Sequence[int], top_k: int, *, max_windows: int = 24
+) -> list[list[Phrase]]:
+    """Occlusion: the drop in the label's probability when each window of characters is removed."""
+    assert model.classes_ is not None
+    column = {int(label): index for index, label in enumerate(model.classes_)}
+    variants: list[str] = []
+    plan: list[list[tuple[int, int]]] = []
+    for text in texts:
+        windows = [w for w in occlusion_windows(text, max_windows) if text[w[0] : w[1]].strip(_BLANK)]
+        plan.append(windows)
+        variants.append(text)
+        variants.extend(text[:start] + text[end:] for start, end in windows)
+    proba = model.predict_proba(variants)
+    results: list[list[Phrase]] = []
+    row = 0
+    for text, label, windows in zip(texts, labels, plan, strict=True):
+        index = column[int(label)]
+        full = float(proba[row, index])
+        phrases = []
+        for offset, (start, end) in enumerate(windows, start=1):
+            weight = full - float(proba[row + offset, index])
+            if weight > 0:
+                phrases.append(_trimmed(text, start, end, weight))
+        row += 1 + len(windows)
+        phrases.sort(key=lambda phrase: -phrase.weight)
+        results.append(phrases[:top_k])
+    return results
+
+
+def _trimmed(text: str, start: int, end: int, weight: float) -> Phrase:
+    """The window without leading and trailing punctuation or spaces."""
+    while start < end and text[start] in _BLANK:
+        start += 1
+    while end > start and text[end - 1] in _BLANK:
+        end -= 1
+    return Phrase(text[start:end], start, end, round(weight, 6))
+
+
+def explain_assessments(
+    texts: Sequence[str],
+    assessments: Sequence[Assessment],
+    *,
+    level_model: RiskModel | None = None,
+    binary_model: RiskModel | None = None,
+    top_k: int = 8,
+) -> list[list[dict[str, Any]]]:
+    """Per post, one explanation per model given: ``{"model": "level"|"binary", "method", "label",
+    "phrases": [{"text", "start", "end", "weight"}, ...]}`` (JSON-ready, stored with queued posts)."""
+    results: list[list[dict[str, Any]]] = [[] for _ in texts]
+    if not texts:
+        return results
+    targets: list[tuple[str, RiskModel, list[int]]] = []
+    if level_model is not None:
+        levels = [a.risk_level for a in assessments]
+        assert all(level is not None for level in levels)
+        targets.append(("level", level_model, [int(level) for level in levels]))  # type: ignore[arg-type]
+    if binary_model is not None:
+        targets.append(("binary", binary_model, [1] * len(texts)))
+    for name, model, labels in targets:
+        method, phrases = explain_texts(model, texts, labels, top_k=top_k)
+        for result, label, found in zip(results, labels, phrases, strict=True):
+            result.append(
+                {
+                    "model": name,
+                    "method": method,
+                    "label": label,
+                    "phrases": [asdict(phrase) for phrase in found],
+                }
+            )
+    return results

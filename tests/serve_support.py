@@ -1,0 +1,61 @@
+"""Shared fixtures of the service tests: tiny real models trained on posts we wrote, a real server."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+# Three short posts per level, written for these tests (not SOS-1K), and a high-risk flag of our own.
+POSTS_BY_LEVEL: dict[int, list[str]] = {
+    0: ["今天加班到很晚，好累，只想睡觉。", "考试没考好，心情很差。", "和朋友吵架了，好烦。"],
+    1: ["有时候觉得活着也没什么意思。", "每天都一样，不知道为了什么。", "偶尔会怀疑人生的意义。"],
+    2: ["活着真的好累，每天都觉得是负担。", "生活没有意义，一直都很痛苦。", "感觉自己活着就是拖累别人。"],
+    3: ["死亡好像也没什么可怕的。", "痛苦到极点，常常想到死亡这件事。", "死了是不是就解脱了。"],
+    4: ["我想死。", "真的不想活了，好想结束这一切。", "好想就这样消失，不想再活下去。"],
+    5: ["每天都在想死，这个念头越来越强烈。", "我一定要死，只是还没想好怎么做。", "想死的念头一直挥之不去。"],
+    6: ["我在计划自杀，正在做准备。", "已经开始安排后事，准备离开这个世界。", "我打算自杀，正在想具体的计划。"],
+    7: ["我已经买好了安眠药。", "决定从楼上跳下去，就是还没定时间。", "刀片已经准备好了，割腕应该不会太疼。"],
+    8: ["考完试以后我就去死。", "这个月底就结束自己的生命。", "过完生日那天就吃药走了。"],
+    9: ["明天就是最后一天了，谢谢大家，再见。", "药已经准备好了，今晚就走，爸妈对不起。", "这是我的遗言，这两天就会跳下去。"],
+    10: ["我已经吞了一整瓶药，现在好困。", "我现在站在楼顶，马上就跳。", "血一直在流，我已经割了手腕。"],
+}
+TEXTS = [text for level in sorted(POSTS_BY_LEVEL) for text in POSTS_BY_LEVEL[level]]
+LEVELS = [level for level in sorted(POSTS_BY_LEVEL) for _ in POSTS_BY_LEVEL[level]]
+HIGH_RISK = [int(level >= 5) for level in LEVELS]
+PASSWORD = "correct horse battery"
+
+
+def train_models(folder: Path) -> tuple[Path, Path]:
+    """Train and save a char-linear level model and binary model; returns their directories."""
+    from sosrisk.models.char_linear import CharLinearModel
+
+    level_dir, binary_dir = folder / "level", folder / "binary"
+    CharLinearModel(task="level", cv_folds=3).fit(TEXTS, LEVELS).save(level_dir)
+    CharLinearModel(task="binary", cv_folds=3).fit(TEXTS, HIGH_RISK).save(binary_dir)
+    return level_dir, binary_dir
+
+
+@contextmanager
+def running_server(app: Any) -> Iterator[str]:
+    """Run ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread; yields its base URL."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        if not thread.is_alive() or time.monotonic() > deadline:
+            raise RuntimeError("uvicorn did not start within 20 s")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=10)
