@@ -139,9 +139,7 @@ def test_concurrent_writers_store_every_post_exactly_once(tmp_path: Path) -> Non
         thread.join()
     assert errors == []
     assert sum(counts) == 140  # ids 0..139
-    assert rows(tmp_path / "queue.db", "SELECT count(*), count(DISTINCT external_id) FROM posts") == [
-        (140, 140)
-    ]
+    assert rows(tmp_path / "queue.db", "SELECT count(*), count(DISTINCT external_id) FROM posts") == [(140, 140)]
 
 
 def test_a_database_behind_the_schema_is_named_with_the_fix(tmp_path: Path) -> None:

@@ -52,9 +52,10 @@ def main(verbose: int) -> None:
 def _register() -> None:
     from . import data as data_commands
     from . import models as model_commands
+    from . import serve as serve_commands
 
     main.add_command(data_commands.data)
-    for command in model_commands.COMMANDS:
+    for command in [*model_commands.COMMANDS, *serve_commands.COMMANDS]:
         main.add_command(command)
 
 

@@ -99,7 +99,7 @@ class Enqueued:
 
 def utcnow() -> _dt.datetime:
     """Now, as the naive UTC datetime every table stores."""
-    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None, microsecond=0)
+    return _dt.datetime.now(_dt.UTC).replace(tzinfo=None)
 
 
 def parse_time(value: str, *, what: str = "time") -> _dt.datetime:

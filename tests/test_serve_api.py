@@ -1,0 +1,330 @@
+"""Tests of the JSON API through the app's test client, on a real SQLite file and tiny real models."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sqlite3
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest.importorskip("fastapi", reason='the service needs pip install "sosrisk[serve]"')
+pytest.importorskip("httpx", reason="the test client needs httpx")
+
+from fastapi.testclient import TestClient
+
+from serve_support import train_models
+from sosrisk.serve.accounts import create_token, revoke_token
+from sosrisk.serve.app import create_app
+from sosrisk.serve.explain import occlusion_phrases, occlusion_windows
+from sosrisk.serve.settings import ServeSettings, SettingsError
+from sosrisk.serve.store import dispose_engines
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return train_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engines() -> Iterator[None]:
+    yield
+    dispose_engines()
+
+
+class Service:
+    """A test client of a fresh app on its own database, with one API token."""
+
+    def __init__(self, models: tuple[Path, Path], db: Path, **settings: Any) -> None:
+        self.db = db
+        self.settings = ServeSettings(
+            level_model=models[0], binary_model=models[1], db_url=f"sqlite:///{db}", **settings
+        )
+        self.app = create_app(self.settings)
+        self.state = self.app.state.sosrisk
+        self.token = create_token(self.state.engine, "hotline")
+        self.client = TestClient(self.app, base_url="https://testserver")
+        self.headers = {"Authorization": f"Bearer {self.token}"}
+
+    def assess(self, body: Any, **kwargs: Any) -> Any:
+        return self.client.post("/v1/assess", json=body, headers=self.headers, **kwargs)
+
+    def rows(self, sql: str) -> list[tuple]:
+        with sqlite3.connect(self.db) as connection:
+            return connection.execute(sql).fetchall()
+
+
+@pytest.fixture
+def service(models: tuple[Path, Path], tmp_path: Path) -> Iterator[Service]:
+    svc = Service(models, tmp_path / "queue.db")
+    with svc.client:
+        yield svc
+
+
+POSTS = [
+    {"id": "a1", "text": "今天加班到很晚，好累。", "source": "weibo", "time": "2024-05-01T08:00:00+08:00"},
+    {
+        "id": "a2",
+        "text": "我已经买好了安眠药，今晚就走。",
+        "source": "weibo",
+        "author": "树洞",
+        "time": "2024-05-01T09:00:00+08:00",
+    },
+    {"id": "a3", "text": "我现在站在楼顶，马上就跳。", "source": "douban"},
+]
+
+
+def test_healthz_needs_no_token(service: Service) -> None:
+    response = service.client.get("/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "version": "0.1.0", "models": ["binary", "level"]}
+
+
+def test_assess_answers_every_field_and_queues_once(service: Service) -> None:
+    response = service.assess({"posts": POSTS, "queue": True})
+    assert response.status_code == 200, response.text
+    body = response.json()
+    assert [r["id"] for r in body["results"]] == ["a1", "a2", "a3"]
+    first = body["results"][1]
+    assert set(first) == {
+        "id", "source", "risk_level", "level_name", "definition_en", "definition_zh", "tier", "tier_name",
+        "tier_name_zh", "level_probabilities", "expected_level", "high_risk", "high_risk_probability",
+        "explanations", "queue",
+    }  # fmt: skip
+    assert len(first["level_probabilities"]) == 11
+    assert abs(sum(first["level_probabilities"]) - 1) < 1e-4
+    assert first["risk_level"] >= 6 and first["high_risk"] is True
+    assert [e["model"] for e in first["explanations"]] == ["level", "binary"]
+    assert {e["method"] for e in first["explanations"]} == {"exact"}
+    for explanation in first["explanations"]:
+        assert explanation["phrases"], "the phrases that raised the assessment"
+        for phrase in explanation["phrases"]:
+            assert POSTS[1]["text"][phrase["start"] : phrase["end"]] == phrase["text"]
+            assert phrase["weight"] > 0
+    assert [r["queue"]["status"] for r in body["results"]] == ["queued"] * 3
+    assert set(body["models"]) == {"level", "binary"}
+    # sent again (a client retrying after a lost answer): nothing is queued twice
+    again = service.assess({"posts": POSTS, "queue": True}).json()
+    assert [r["queue"] for r in again["results"]] == [
+        {"post_id": r["queue"]["post_id"], "status": "already_queued"} for r in body["results"]
+    ]
+    assert service.rows("SELECT external_id, source, author, posted_at FROM posts ORDER BY id") == [
+        ("a1", "weibo", None, "2024-05-01 00:00:00.000000"),
+        ("a2", "weibo", "树洞", "2024-05-01 01:00:00.000000"),
+        ("a3", "douban", None, None),
+    ]
+    assert service.rows("SELECT DISTINCT actor, event FROM audit_events WHERE event = 'post.queued'") == [
+        ("token:hotline", "post.queued")
+    ]
+
+
+def test_assess_without_queue_stores_nothing(service: Service) -> None:
+    response = service.assess({"posts": POSTS[:1], "explain": False})
+    assert response.status_code == 200
+    result = response.json()["results"][0]
+    assert result["explanations"] == [] and result["queue"] is None
+    assert service.rows("SELECT count(*) FROM posts") == [(0,)]
+
+
+def test_tokens_are_required_checked_and_revocable(service: Service) -> None:
+    missing = service.client.post("/v1/assess", json={"posts": POSTS})
+    assert missing.status_code == 401
+    assert missing.headers["www-authenticate"] == "Bearer"
+    assert missing.json() == {
+        "detail": "Missing API token. Send 'Authorization: Bearer <token>'; create a token with "
+        "'sosrisk tokens create NAME'."
+    }
+    wrong = service.client.post("/v1/assess", json={"posts": POSTS}, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    assert wrong.json() == {"detail": "Invalid or revoked API token. Ask the service's administrator for a new one."}
+    assert service.client.get("/v1/model", headers=service.headers).status_code == 200
+    revoke_token(service.state.engine, "hotline")
+    assert service.assess({"posts": POSTS}).status_code == 401
+    # only the token's hash is stored
+    assert service.token not in json.dumps(service.rows("SELECT * FROM api_tokens"))
+
+
+def test_model_card_has_metrics_and_limits(service: Service) -> None:
+    card = service.client.get("/v1/model", headers=service.headers).json()
+    assert card["sosrisk_version"] == "0.1.0"
+    assert card["limits"] == {"max_body_bytes": 1048576, "max_posts": 100, "max_chars": 5000, "request_timeout_s": 30.0}
+    level = card["models"]["level"]
+    assert level["kind"] == "char-linear" and level["task"] == "level" and level["explanation"] == "exact"
+    assert "cv_metrics" in level and "files" not in level
+
+
+def test_malformed_json_is_a_400(service: Service) -> None:
+    response = service.client.post(
+        "/v1/assess", content=b'{"posts": [', headers={**service.headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 400
+    assert response.json() == {
+        "detail": "The request body is not valid JSON (Expecting value). Send a JSON object like "
+        '{"posts": [{"id": "1", "text": "..."}], "queue": true}.'
+    }
+
+
+def test_invalid_fields_are_named_and_never_echoed(service: Service) -> None:
+    response = service.assess(
+        {"posts": [{"id": "1", "text": "秘密的话", "colour": "red"}, {"id": "2", "text": "  "}], "queue": True}
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "Invalid request: posts[0].colour: Extra inputs are not permitted; posts[1].text: Value error, "
+        "the text is blank; send the post's words.",
+        "errors": [
+            {"loc": "posts[0].colour", "message": "Extra inputs are not permitted"},
+            {"loc": "posts[1].text", "message": "Value error, the text is blank; send the post's words"},
+        ],
+    }
+    assert "秘密" not in response.text
+    bad_time = service.assess({"posts": [{"id": "1", "text": "好累", "time": "昨晚"}]})
+    assert bad_time.json()["detail"] == (
+        "Invalid request: posts[0].time: Value error, time: expected an ISO 8601 date-time like "
+        "'2024-05-01T22:15:00+08:00'. Got '昨晚' instead.."
+    )
+    assert service.rows("SELECT count(*) FROM posts") == [(0,)]
+
+
+def test_limits_refuse_whole_requests_and_store_nothing(models: tuple[Path, Path], tmp_path: Path) -> None:
+    svc = Service(models, tmp_path / "queue.db", max_posts=3, max_chars=20, max_body_bytes=2000)
+    with svc.client:
+        too_many = svc.assess({"posts": [{"id": str(i), "text": "好累"} for i in range(4)], "queue": True})
+        assert too_many.status_code == 413
+        assert too_many.json() == {
+            "detail": "Too many posts in one request: got 4, the limit is 3. Split the batch into requests of "
+            "at most 3 posts."
+        }
+        too_long = svc.assess({"posts": [{"id": "ok", "text": "好累"}, {"id": "x", "text": "长" * 21}], "queue": True})
+        assert too_long.status_code == 422
+        assert too_long.json() == {
+            "detail": "posts[1] (id 'x'): the text has 21 characters; the limit is 20. Shorten the post or split it."
+        }
+        twice = svc.assess({"posts": [{"id": "1", "text": "好累"}, {"id": "1", "text": "好累"}], "queue": True})
+        assert twice.json() == {
+            "detail": "posts[1]: the id '1' (source None) appears twice in this request; ids must be unique "
+            "within a source."
+        }
+        oversize = svc.assess({"posts": [{"id": "1", "text": "好" * 1000}], "queue": True})
+        assert oversize.status_code == 413
+        assert oversize.json() == {
+            "detail": "The request body is larger than the limit of 2000 bytes. Send fewer or shorter posts per "
+            "request."
+        }
+        assert svc.rows("SELECT count(*) FROM posts") == [(0,)]
+
+
+def test_a_conflicting_id_is_a_409_and_nothing_of_the_batch_is_stored(service: Service) -> None:
+    assert service.assess({"posts": POSTS[:1], "queue": True}).status_code == 200
+    clash = {"id": "a1", "text": "另一段文字", "source": "weibo"}
+    response = service.assess({"posts": [POSTS[2], clash], "queue": True})
+    assert response.status_code == 409
+    assert response.json() == {
+        "detail": "Post ids already queued with a different text: 'a1' (source 'weibo'). Ids must be unique "
+        "within a source; send the post under a new id or another source. Nothing of this batch was queued."
+    }
+    assert service.rows("SELECT external_id FROM posts") == [("a1",)]
+
+
+def _occupy(service: Service, release: threading.Event) -> threading.Thread:
+    """Hold one slot of the service's work pool until ``release`` is set."""
+    thread = threading.Thread(
+        target=asyncio.run, args=(service.state.pool.run(release.wait, 30, timeout_s=60),), daemon=True
+    )
+    thread.start()
+    while service.state.pool.pending == 0:
+        threading.Event().wait(0.01)
+    return thread
+
+
+def test_a_full_work_pool_answers_503_with_retry_after(models: tuple[Path, Path], tmp_path: Path) -> None:
+    svc = Service(models, tmp_path / "queue.db", workers=1, max_pending=1, retry_after_s=7)
+    release = threading.Event()
+    with svc.client:
+        holder = _occupy(svc, release)
+        response = svc.assess({"posts": POSTS, "queue": True})
+        release.set()
+        holder.join()
+        assert response.status_code == 503
+        assert response.headers["retry-after"] == "7"
+        assert response.json() == {"detail": "The service is busy (1 requests in progress). Retry after 7 s."}
+        assert svc.rows("SELECT count(*) FROM posts") == [(0,)]
+        assert svc.assess({"posts": POSTS, "queue": True}).status_code == 200
+
+
+def test_a_batch_past_the_timeout_is_a_503_and_stores_nothing(models: tuple[Path, Path], tmp_path: Path) -> None:
+    svc = Service(models, tmp_path / "queue.db", workers=1, max_pending=2, request_timeout_s=0.3)
+    release = threading.Event()
+    with svc.client:
+        holder = _occupy(svc, release)  # the only worker is busy: the request waits past its time
+        response = svc.assess({"posts": POSTS, "queue": True})
+        release.set()
+        holder.join()
+        assert response.status_code == 503
+        assert response.json() == {
+            "detail": "Assessing 3 posts took longer than 0.3 s; nothing was stored. Send smaller batches or retry "
+            "later."
+        }
+        assert svc.rows("SELECT count(*) FROM posts") == [(0,)]
+
+
+def test_cors_is_off_unless_configured(models: tuple[Path, Path], tmp_path: Path) -> None:
+    preflight = {"Origin": "https://team.example.org", "Access-Control-Request-Method": "POST"}
+    off = Service(models, tmp_path / "off.db")
+    with off.client:
+        response = off.client.options("/v1/assess", headers=preflight)
+        assert "access-control-allow-origin" not in response.headers
+    on = Service(models, tmp_path / "on.db", cors_origins=("https://team.example.org",))
+    with on.client:
+        response = on.client.options("/v1/assess", headers=preflight)
+        assert response.headers["access-control-allow-origin"] == "https://team.example.org"
+
+
+def test_openapi_and_local_docs(service: Service) -> None:
+    schema = service.client.get("/openapi.json").json()
+    assert {"/v1/assess", "/v1/model", "/healthz"} <= set(schema["paths"])
+    assert "AssessRequest" in schema["components"]["schemas"]
+    docs = service.client.get("/docs")
+    assert docs.status_code == 200 and "POST /v1/assess" in docs.text
+    assert "cdn" not in docs.text.lower()
+
+
+def test_settings_are_validated() -> None:
+    with pytest.raises(SettingsError) as caught:
+        ServeSettings(level_model=Path("m"), max_posts=0)
+    assert str(caught.value) == "The 'max_posts' setting must be an int >= 1. Got 0 instead."
+    with pytest.raises(SettingsError) as caught:
+        ServeSettings()
+    assert str(caught.value) == (
+        "Expected a level model, a binary model or both. Got neither; train one with "
+        "'sosrisk train --task level --out DIR' and pass DIR."
+    )
+    with pytest.raises(SettingsError) as caught:
+        ServeSettings(level_model=Path("m"), cors_origins=("team.example.org",))
+    assert (
+        str(caught.value) == "A CORS origin must look like 'https://team.example.org'. Got 'team.example.org' instead."
+    )
+
+
+class KeywordModel:
+    """A tiny model of another kind: high risk when the text mentions 药; used to test occlusion."""
+
+    kind = "keyword-test"
+    classes_ = (0, 1)
+
+    def predict_proba(self, texts: list[str], batch_size: int = 256) -> Any:
+        import numpy as np
+
+        return np.array([[0.1, 0.9] if "药" in text else [0.8, 0.2] for text in texts])
+
+
+def test_occlusion_finds_the_phrase_that_raises_the_score() -> None:
+    assert occlusion_windows("一二三四五六七八九", max_windows=24) == [(0, 4), (4, 8), (8, 9)]
+    text = "今天很累。我买了药，今晚就走。"
+    # windows of 4 characters: 今天很累 / 。我买了 / 药，今晚 / 就走。; only removing the third lowers the score
+    (phrases,) = occlusion_phrases(KeywordModel(), [text], [1], 5)  # type: ignore[arg-type]
+    assert [(p.text, p.start, p.end, p.weight) for p in phrases] == [("药，今晚", 8, 12, 0.7)]

@@ -1,0 +1,116 @@
+"""Tests of ``sosrisk serve --migrate``, ``users``, ``tokens`` and ``queue export`` through click's runner."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("sqlalchemy", reason='the review queue needs pip install "sosrisk[serve]"')
+
+from click.testing import CliRunner
+
+from serve_support import PASSWORD
+from sosrisk.assess import Assessment
+from sosrisk.cli import main
+from sosrisk.serve.accounts import User, token_name
+from sosrisk.serve.review import decide
+from sosrisk.serve.store import QueueItem, dispose_engines, enqueue_assessments, get_engine, head_revision
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engines() -> Iterator[None]:
+    yield
+    dispose_engines()
+
+
+@pytest.fixture
+def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    url = f"sqlite:///{tmp_path / 'queue.db'}"
+    monkeypatch.setenv("SOSRISK_DB_URL", url)
+    return url
+
+
+def run(*args: str, input: str | None = None) -> tuple[int, str]:
+    result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
+    return result.exit_code, result.output
+
+
+def test_migrate_creates_the_schema(db: str) -> None:
+    code, output = run("serve", "--migrate")
+    assert code == 0, output
+    assert output == f"database schema at revision {head_revision()}\n"
+
+
+def test_serve_needs_a_model(db: str) -> None:
+    code, output = run("serve")
+    assert code == 1
+    assert output == "Error: Expected MODEL_DIR, --level or --binary: the service needs at least one model.\n"
+
+
+def test_users_add_list_remove(db: str) -> None:
+    code, output = run("users", "add", "li", "--name", "李老师", "--password-stdin", input=PASSWORD + "\n")
+    assert (code, output) == (0, "added reviewer li (李老师)\n")
+    code, output = run("users", "add", "li", "--password-stdin", input=PASSWORD + "\n")
+    assert code == 1
+    assert output == (
+        "Error: A reviewer named 'li' already exists. Remove it first ('sosrisk users remove li') or choose "
+        "another name.\n"
+    )
+    code, output = run("users", "add", "wang", "--password-stdin", input="short\n")
+    assert code == 1
+    assert output == (
+        "Error: A reviewer password needs at least 10 characters. Got 5; choose a longer one (a passphrase of "
+        "several words is easiest).\n"
+    )
+    code, output = run("users", "list")
+    assert code == 0 and output.startswith("li\t李老师\tcreated ") and output.endswith("\tactive\n")
+    assert run("users", "remove", "li") == (0, "removed reviewer li\n")
+    code, output = run("users", "remove", "li")
+    assert (code, output) == (1, "Error: No active reviewer named 'li'. List them with 'sosrisk users list'.\n")
+
+
+def test_tokens_create_list_revoke(db: str) -> None:
+    result = CliRunner().invoke(main, ["tokens", "create", "hotline"], catch_exceptions=False)
+    assert result.exit_code == 0
+    token = result.stdout.strip()
+    assert token.startswith("sosrisk_") and len(token) > 40
+    assert token_name(get_engine(db), token) == "hotline"
+    code, output = run("tokens", "list")
+    assert code == 0 and output.startswith(f"hotline\t{token[:12]}…\tcreated ")
+    assert token not in output
+    assert run("tokens", "revoke", "hotline") == (0, "revoked token hotline\n")
+    assert token_name(get_engine(db), token) is None
+    assert run("tokens", "revoke", "hotline") == (
+        1,
+        "Error: No active API token named 'hotline'. List them with 'sosrisk tokens list'.\n",
+    )
+
+
+def test_queue_export_writes_what_training_reads(db: str, tmp_path: Path) -> None:
+    from sosrisk.serve.accounts import add_user
+
+    reviewer: User = add_user(get_engine(db), "li", PASSWORD)
+    assessment = Assessment(risk_level=7, level_probabilities=[0.0] * 11, tier="plan", high_risk_probability=0.8)
+    item = QueueItem("w1", '他说"再见"\t然后\n离开了', "weibo", None, None, assessment, {})
+    enqueue_assessments(db, [item, QueueItem("w2", "没审核的", "weibo", None, None, assessment, {})])
+    decide(get_engine(db), 1, reviewer, level=8, action="contacted", high_risk=True)
+    out = tmp_path / "reviewed.tsv"
+    assert run("queue", "export", "--out", str(out)) == (0, f"wrote 1 reviewed posts to {out}\n")
+    assert out.read_text(encoding="utf-8") == 'comment\tmyLabel\n"他说""再见""\t然后\n离开了"\t8\n'
+    from sosrisk.data import read_posts
+
+    posts = read_posts(out, task="level")
+    assert posts.texts == ['他说"再见"\t然后\n离开了'] and posts.labels("level").tolist() == [8]
+
+
+def test_every_service_command_is_documented() -> None:
+    for path in (["serve"], ["users", "add"], ["users", "remove"], ["users", "list"], ["tokens", "create"],
+                 ["tokens", "revoke"], ["tokens", "list"], ["queue", "export"]):  # fmt: skip
+        code, output = run(*path, "--help")
+        assert code == 0 and "Usage:" in output
+        command = main
+        for name in path:
+            command = command.commands[name]  # type: ignore[attr-defined]
+        assert command.help, f"sosrisk {' '.join(path)} has no help text"

@@ -1,0 +1,267 @@
+"""Tests of the triage pages and the review loop through the test client: login, CSRF, the queue order,
+claims, decisions with their audit trail, and the export that ``sosrisk train --train`` reads."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("fastapi", reason='the service needs pip install "sosrisk[serve]"')
+pytest.importorskip("httpx", reason="the test client needs httpx")
+
+from fastapi.testclient import TestClient
+
+from serve_support import PASSWORD, train_models
+from sosrisk.assess import Assessment
+from sosrisk.data import read_posts
+from sosrisk.serve.accounts import add_user, remove_user
+from sosrisk.serve.app import create_app
+from sosrisk.serve.pages import highlight_segments
+from sosrisk.serve.review import ClaimedByOther, QueueFilters, claim, list_queue
+from sosrisk.serve.settings import ServeSettings
+from sosrisk.serve.store import QueueItem, dispose_engines, enqueue_assessments
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return train_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(autouse=True)
+def _fresh_engines() -> Iterator[None]:
+    yield
+    dispose_engines()
+
+
+def queued(external_id: str, text: str, level: int, p_high: float, posted_at: str, source: str = "weibo") -> QueueItem:
+    from sosrisk.scale import tier_of
+
+    probabilities = [0.0] * 11
+    probabilities[level] = 1.0
+    return QueueItem(
+        external_id=external_id,
+        text=text,
+        source=source,
+        author=None,
+        posted_at=posted_at,
+        assessment=Assessment(
+            risk_level=level,
+            level_probabilities=probabilities,
+            tier=tier_of(level).key,
+            high_risk=p_high >= 0.5,
+            high_risk_probability=p_high,
+        ),
+        model_info={"level": {"kind": "char-linear"}},
+        explanations=[{"model": "level", "method": "exact", "label": level, "phrases": [
+            {"text": text[:2], "start": 0, "end": 2, "weight": 0.5}
+        ]}],
+    )  # fmt: skip
+
+
+# urgency: level first, then the high-risk probability, then the older post
+ITEMS = [
+    queued("low", "今天好累。", 1, 0.10, "2024-05-01T08:00:00Z"),
+    queued("plan-old", "我已经买好了药。", 7, 0.80, "2024-05-01T07:00:00Z"),
+    queued("imminent", "我现在站在楼顶。", 10, 0.70, "2024-05-01T09:00:00Z"),
+    queued("plan-new", "决定跳下去了。", 7, 0.80, "2024-05-01T10:00:00Z", source="douban"),
+    queued("plan-sure", "刀片准备好了。", 7, 0.95, "2024-05-01T11:00:00Z"),
+]
+URGENCY = ["imminent", "plan-sure", "plan-old", "plan-new", "low"]
+
+
+class Site:
+    def __init__(self, models: tuple[Path, Path], tmp_path: Path) -> None:
+        self.db = tmp_path / "queue.db"
+        self.url = f"sqlite:///{self.db}"
+        settings = ServeSettings(level_model=models[0], binary_model=models[1], db_url=self.url, max_failed_logins=3)
+        self.app = create_app(settings)
+        self.engine = self.app.state.sosrisk.engine
+        self.li = add_user(self.engine, "li", PASSWORD, display_name="李老师")
+        self.wang = add_user(self.engine, "wang", PASSWORD, display_name="王同学")
+        enqueue_assessments(self.url, ITEMS)
+
+    def client(self) -> TestClient:
+        return TestClient(self.app, base_url="https://testserver")
+
+    def rows(self, sql: str) -> list[tuple]:
+        with sqlite3.connect(self.db) as connection:
+            return connection.execute(sql).fetchall()
+
+
+@pytest.fixture
+def site(models: tuple[Path, Path], tmp_path: Path) -> Site:
+    return Site(models, tmp_path)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found, "no CSRF field on the page"
+    return found.group(1)
+
+
+def login(client: TestClient, username: str, password: str = PASSWORD) -> str:
+    form = client.get("/login")
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf": csrf_of(form.text), "next": "/queue"}
+    )
+    assert response.status_code == 200, response.text
+    return response.text
+
+
+def post_ids_in_order(html: str) -> list[int]:
+    return [int(v) for v in re.findall(r'data-post-id="(\d+)"', html)]
+
+
+def test_pages_need_a_login_and_the_session_is_stored_hashed(site: Site) -> None:
+    client = site.client()
+    response = client.get("/queue", follow_redirects=False)
+    assert response.status_code == 303 and response.headers["location"] == "/login?next=%2Fqueue"
+    page = login(client, "li")
+    assert "审核队列" in page and "李老师" in page
+    cookie = client.cookies["sosrisk_session"]
+    assert site.rows("SELECT count(*) FROM sessions") == [(1,)]
+    assert cookie not in str(site.rows("SELECT id_hash FROM sessions"))
+    set_cookie = client.get("/login").headers["set-cookie"]
+    assert "HttpOnly" in set_cookie and "Secure" in set_cookie and "SameSite=strict" in set_cookie
+
+
+def test_wrong_passwords_are_refused_and_then_locked_out(site: Site) -> None:
+    client = site.client()
+    page = login(client, "li", "wrong password!")
+    assert "用户名或密码错误。 Wrong username or password." in page
+    login(client, "li", "wrong again!!")
+    login(client, "li", "and again!!!")
+    page = login(client, "li")  # the right password, after 3 failures within 15 minutes
+    assert "登录失败次数过多，请 15 分钟后再试。 Too many failed logins; try again in 15 minutes." in page
+    assert (
+        site.rows("SELECT actor, event FROM audit_events WHERE event LIKE 'login%'")
+        == [("login:li", "login.failed")] * 3
+    )
+
+
+def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
+    client = site.client()
+    form = client.get("/login")
+    forged = client.post("/login", data={"username": "li", "password": PASSWORD, "csrf": "x" + csrf_of(form.text)})
+    assert forged.status_code == 403
+    assert "The login form has expired (CSRF check failed)" in forged.text
+    login(client, "li")
+    response = client.post("/posts/1/decision", data={"csrf": "forged", "level": "7", "action": "contacted"})
+    assert response.status_code == 403
+    assert (
+        "表单已过期或来自其他网站。 The form has expired or came from another site (CSRF check failed). "
+        "Reload the page and try again."
+    ) in response.text
+    assert site.rows("SELECT count(*) FROM decisions") == [(0,)]
+
+
+def test_the_queue_is_sorted_by_urgency_and_filters(site: Site) -> None:
+    client = site.client()
+    page = login(client, "li")
+    id_of = {external: i for i, (external,) in enumerate(site.rows("SELECT external_id FROM posts ORDER BY id"), 1)}
+    assert post_ids_in_order(page) == [id_of[name] for name in URGENCY]
+    plan = client.get("/queue?tier=plan").text
+    assert post_ids_in_order(plan) == [id_of[name] for name in ("plan-sure", "plan-old", "plan-new")]
+    douban = client.get("/queue?source=douban").text
+    assert post_ids_in_order(douban) == [id_of["plan-new"]]
+    bad = client.get("/queue?status=done")
+    assert bad.status_code == 422
+    assert bad.json() == {"detail": "The status filter must be one of pending, reviewed, all. Got 'done' instead."}
+
+
+def test_review_loop_claims_decides_audits_and_moves_to_the_next(site: Site) -> None:
+    li, wang = site.client(), site.client()
+    queue_page = login(li, "li")
+    login(wang, "wang")
+    first = li.post("/queue/next", data={"csrf": csrf_of(queue_page), "status": "pending"})
+    assert first.status_code == 200
+    imminent_id = int(re.search(r"/posts/(\d+)/decision", first.text).group(1))  # type: ignore[union-attr]
+    assert "在站在楼顶。" in first.text
+    assert '<mark class="hl hl-3">我现</mark>' in first.text
+    # a second reviewer sees the claim and cannot decide
+    seen_by_wang = wang.get(f"/posts/{imminent_id}")
+    assert "This post is being reviewed by 李老师 until" in seen_by_wang.text
+    assert 'id="decision-form"' not in seen_by_wang.text
+    refused = wang.post(
+        f"/posts/{imminent_id}/decision",
+        data={"csrf": csrf_of(wang.get("/queue").text), "level": "3", "action": "no_action"},
+    )
+    assert refused.status_code == 409
+    # wang's "next" skips the claimed post
+    wang_next = wang.post("/queue/next", data={"csrf": csrf_of(wang.get("/queue").text)}, follow_redirects=False)
+    assert wang_next.status_code == 303
+    assert not wang_next.headers["location"].startswith(f"/posts/{imminent_id}?")
+    # li corrects the level, marks the action and adds a note; the next post is claimed for li
+    decided = li.post(
+        f"/posts/{imminent_id}/decision",
+        data={"csrf": csrf_of(first.text), "level": "9", "high_risk": "1", "action": "escalated", "note": "已报警"},
+    )
+    assert decided.status_code == 200
+    assert "已保存决定。 Decision saved." in decided.text
+    assert site.rows(
+        "SELECT reviewer, level_before, level_after, high_risk_before, high_risk_after, action, note FROM decisions"
+    ) == [("li", 10, 9, 1, 1, "escalated", "已报警")]
+    assert site.rows(
+        f"SELECT status, reviewed_level, reviewed_action, assigned_to FROM posts WHERE id = {imminent_id}"
+    ) == [("reviewed", 9, "escalated", None)]
+    events = site.rows(f"SELECT actor, event FROM audit_events WHERE post_id = {imminent_id} ORDER BY id")
+    assert events == [("batch", "post.queued"), ("user:li", "post.claimed"), ("user:li", "post.reviewed")]
+    assert "已报警" not in str(site.rows("SELECT detail FROM audit_events"))
+    # the history shows on the post
+    page = li.get(f"/posts/{imminent_id}").text
+    assert "<b>li</b>:" in page and "等级 10 → <b>9</b>" in page and "<q>已报警</q>" in page
+
+
+def test_claims_lapse_and_removed_reviewers_lose_access(site: Site) -> None:
+    first_id = list_queue(site.engine, QueueFilters())[0][0].id
+    claim(site.engine, first_id, site.li, minutes=10)
+    with pytest.raises(ClaimedByOther):
+        claim(site.engine, first_id, site.wang, minutes=10)
+    claim(site.engine, first_id, site.li, minutes=-1)  # li's claim, already lapsed
+    assert claim(site.engine, first_id, site.wang, minutes=10).assigned_name == "王同学"
+    client = site.client()
+    login(client, "wang")
+    remove_user(site.engine, "wang")
+    assert client.get("/queue", follow_redirects=False).status_code == 303
+    assert site.rows(f"SELECT assigned_to FROM posts WHERE id = {first_id}") == [(None,)]
+
+
+def test_export_is_an_official_file_that_training_reads(site: Site, tmp_path: Path) -> None:
+    client = site.client()
+    page = login(client, "li")
+    csrf = csrf_of(page)
+    for level, high in ((9, "1"), (2, "0"), (6, "")):
+        nxt = client.post("/queue/next", data={"csrf": csrf})
+        post_id = int(re.search(r"/posts/(\d+)/decision", nxt.text).group(1))  # type: ignore[union-attr]
+        client.post(
+            f"/posts/{post_id}/decision", data={"csrf": csrf, "level": level, "high_risk": high, "action": "contacted"}
+        )
+    level_tsv = client.get("/export?task=level")
+    assert level_tsv.headers["content-type"] == "text/tab-separated-values; charset=utf-8"
+    assert level_tsv.text == "comment\tmyLabel\n我现在站在楼顶。\t9\n刀片准备好了。\t2\n我已经买好了药。\t6\n"
+    binary_tsv = client.get("/export?task=binary").text
+    assert binary_tsv == "comment\ttwoClass\n我现在站在楼顶。\t1\n刀片准备好了。\t0\n"
+    path = tmp_path / "reviewed.tsv"
+    path.write_text(level_tsv.text, encoding="utf-8")
+    posts = read_posts(path, task="level")
+    assert posts.texts == ["我现在站在楼顶。", "刀片准备好了。", "我已经买好了药。"]
+    assert posts.labels("level").tolist() == [9, 2, 6]
+
+
+def test_highlight_segments_merge_overlapping_phrases() -> None:
+    explanations = [
+        {"phrases": [{"start": 0, "end": 2, "weight": 0.2}, {"start": 1, "end": 3, "weight": 0.2}]},
+        {"phrases": [{"start": 5, "end": 6, "weight": 1.0}]},
+    ]
+    assert highlight_segments("安眠药好吗？药", explanations) == [
+        ("安", 2),
+        ("眠", 3),
+        ("药", 2),
+        ("好吗", 0),
+        ("？", 3),
+        ("药", 0),
+    ]
