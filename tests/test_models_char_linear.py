@@ -194,7 +194,9 @@ def test_model_directory_errors(level_model: CharLinearModel, tmp_path: Path) ->
     (directory / "config.json").write_text(json.dumps(config), "utf-8")
     with pytest.raises(ModelError) as info:
         load_model(directory)
-    assert str(info.value).startswith("Unknown model kind 'gpt-9'; known kinds: char-linear")
+    from sosrisk.models import available_kinds
+
+    assert str(info.value) == f"Unknown model kind 'gpt-9'; known kinds: {', '.join(available_kinds())}."
 
 
 def test_weights_with_pickled_objects_are_refused(level_model: CharLinearModel, tmp_path: Path) -> None:

@@ -47,7 +47,7 @@ class _CodeTable:
     _EMPTY = np.uint64(0xFFFFFFFFFFFFFFFF)
     _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 
-    def __init__(self, codes: np.ndarray) -> None:
+    def __init__(self, codes: np.ndarray, features: np.ndarray) -> None:
         bits = max(4, int(np.ceil(np.log2(max(len(codes), 1) * 4))))
         self._shift = np.uint64(64 - bits)
         self._mask = np.int64((1 << bits) - 1)
@@ -55,7 +55,7 @@ class _CodeTable:
         self._values = np.full(1 << bits, -1, dtype=np.int64)
         self._max_probes = 1
         slots = self._slots(codes)
-        for feature, (code, slot) in enumerate(zip(codes.tolist(), slots.tolist(), strict=True)):
+        for feature, code, slot in zip(features.tolist(), codes.tolist(), slots.tolist(), strict=True):
             probes = 1
             while self._keys[slot] != self._EMPTY:
                 if int(self._keys[slot]) == code:
@@ -114,8 +114,15 @@ class CharNgramFeaturizer:
         self._char_ids = np.zeros(top + 2, dtype=np.uint64)
         for index, ch in enumerate(chars, start=1):
             self._char_ids[ord(ch)] = index
-        codes = np.array([self._code_of(gram) for gram in self.ngrams.tolist()], dtype=np.uint64)
-        self._table = _CodeTable(codes)
+        grams = self.ngrams.tolist()
+        # unigrams are looked up directly by character id; longer n-grams through the hash table
+        self._unigram_features = np.full(int(self._base), -1, dtype=np.int64)
+        for index, gram in enumerate(grams):
+            if len(gram) == 1:
+                self._unigram_features[int(self._char_ids[ord(gram)])] = index
+        codes = np.array([self._code_of(gram) for gram in grams if len(gram) > 1], dtype=np.uint64)
+        longer = np.array([index for index, gram in enumerate(grams) if len(gram) > 1], dtype=np.int64)
+        self._table = _CodeTable(codes, longer)
 
     def _code_of(self, gram: str) -> np.uint64:
         code = 0
@@ -134,52 +141,60 @@ class CharNgramFeaturizer:
         """The L2-normalised TF-IDF matrix ``(len(texts), n_features)``."""
         n_docs = len(texts)
         n_features = len(self.ngrams)
-        docs = [self.preprocess(t) for t in texts]
+        docs = self._preprocess_batch(texts)
         lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n_docs)
         total = int(lengths.sum())
         if total == 0:
             return sp.csr_matrix((n_docs, n_features), dtype=np.float64)
-        points = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32).astype(np.int64)
+        points = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32)
         points = np.minimum(points, len(self._char_ids) - 1)  # any code point beyond the table maps to unknown
         ids = self._char_ids[points]
         doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-        ends = np.repeat(np.cumsum(lengths), lengths)  # exclusive end of each position's document
-        positions = np.arange(total, dtype=np.int64)
+        # characters left in the post from each position on (itself included)
+        remaining = np.repeat(np.cumsum(lengths), lengths) - np.arange(total, dtype=np.int64)
         rows_parts, cols_parts = [], []
         min_n, max_n = self.ngram_range
-        code = np.zeros(total, dtype=np.uint64)
-        known = np.ones(total, dtype=bool)
+        code = ids
+        known = ids != 0
         for n in range(1, max_n + 1):
             valid_len = total - n + 1
             if valid_len <= 0:
                 break
-            if n == 1:
-                code = ids.copy()
-                known = ids != 0
-            else:
+            if n > 1:
                 code = code[:valid_len] * self._base + ids[n - 1 :]
                 known = known[:valid_len] & (ids[n - 1 :] != 0)
             if n < min_n:
                 continue
-            inside = positions[:valid_len] + n <= ends[:valid_len]
-            mask = known & inside
-            candidates = code[mask] * np.uint64(4) + np.uint64(n - 1)
-            features = self._table.lookup(candidates)
+            where = np.flatnonzero(known & (remaining[:valid_len] >= n))
+            if n == 1:
+                features = self._unigram_features[code[where].astype(np.int64)]
+            else:
+                features = self._table.lookup(code[where] * np.uint64(4) + np.uint64(n - 1))
             hit = features >= 0
-            rows_parts.append(doc_of[:valid_len][mask][hit])
+            rows_parts.append(doc_of[where[hit]])
             cols_parts.append(features[hit])
         rows = np.concatenate(rows_parts) if rows_parts else np.zeros(0, dtype=np.int64)
         cols = np.concatenate(cols_parts) if cols_parts else np.zeros(0, dtype=np.int64)
         counts = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_docs, n_features))
         counts.sum_duplicates()
+        data = counts.data
         if self.sublinear_tf:
-            np.log(counts.data, counts.data)
-            counts.data += 1.0
-        counts.data *= self.idf[counts.indices]
-        norms = np.sqrt(np.asarray(counts.multiply(counts).sum(axis=1)).ravel())
+            np.log(data, data)
+            data += 1.0
+        data *= self.idf[counts.indices]
+        row_of_entry = np.repeat(np.arange(n_docs), np.diff(counts.indptr))
+        norms = np.sqrt(np.bincount(row_of_entry, weights=data * data, minlength=n_docs))
         norms[norms == 0] = 1.0
-        counts.data /= np.repeat(norms, np.diff(counts.indptr))
+        data /= norms[row_of_entry]
         return counts
+
+    def _preprocess_batch(self, texts: list[str]) -> list[str]:
+        """:meth:`preprocess` for many texts at once (one regex pass over the joined batch)."""
+        separator = "\x00"
+        if any(separator in t for t in texts):
+            return [self.preprocess(t) for t in texts]
+        joined = self.preprocess(separator.join(texts))
+        return joined.split(separator)
 
     def spans(self, text: str) -> list[tuple[int, int, int]]:
         """``(feature, start, end)`` of every in-vocabulary n-gram of ``text``, offsets into ``text``.
