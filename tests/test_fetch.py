@@ -36,10 +36,7 @@ OK_LINE = "ok: every fetched or present file matches its sha256"
 
 FOLD1 = "suicideDataProcessing/data/fine-grained/fold1.tsv"
 BINARY1 = "suicideDataProcessing/data/binary/fold1_twoClass.tsv"
-SPACED = (
-    "suicideDataProcessing/data augmentation/LLMs/New GenerateData/round1-train/"
-    "LLMsData-round1-myLabel0-new.tsv"
-)
+SPACED = "suicideDataProcessing/data augmentation/LLMs/New GenerateData/round1-train/LLMsData-round1-myLabel0-new.tsv"
 TEST_SET = "suicideDataProcessing/data/fine-grained/test_data.tsv"
 CONTENT = {
     FOLD1: "comment\tmyLabel\n今天又失眠了\t0\n".encode(),
@@ -225,9 +222,7 @@ def test_files_selects_paths_and_glob_patterns(mirror: Mirror, tmp_path: Path) -
     assert single.fetched == [FOLD1]
 
 
-def test_progress_bar_can_be_turned_off(
-    mirror: Mirror, tmp_path: Path, capfd: pytest.CaptureFixture[str]
-) -> None:
+def test_progress_bar_can_be_turned_off(mirror: Mirror, tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     fetch(mirror, tmp_path / "quiet", show_progress=False)
     assert capfd.readouterr() == ("", "")
     report = fetch(mirror, tmp_path / "shown", show_progress=True)
@@ -257,8 +252,7 @@ def test_checksum_mismatch_is_rejected(mirror: Mirror, tmp_path: Path) -> None:
         f"{HEADER} in {dest} from {mirror.base_url}",
         "4 files: 2 fetched, 0 already present, 1 absent from the source, 1 mismatched, 0 failed",
         "absent: the official 250-post test set (1 file: test_data.tsv)",
-        f"mismatched: {FOLD1}: expected sha256 {MANIFEST[FOLD1]}, got {sha(tampered)} "
-        f"from {mirror.base_url}{FOLD1}",
+        f"mismatched: {FOLD1}: expected sha256 {MANIFEST[FOLD1]}, got {sha(tampered)} from {mirror.base_url}{FOLD1}",
         f"missing required: {FOLD1}",
         "not ok: 1 mismatched (rejected, not written), 1 required development file missing; run the fetch "
         "again to retry, and if a sha256 mismatch persists the source does not hold the files of commit "
@@ -274,9 +268,7 @@ def test_mismatch_leaves_the_file_already_at_the_target_intact(mirror: Mirror, t
 
     report = fetch(mirror, dest, files=[FOLD1])
 
-    assert report.mismatched == [
-        Mismatch(FOLD1, MANIFEST[FOLD1], sha(b"tampered\n"), mirror.base_url + FOLD1)
-    ]
+    assert report.mismatched == [Mismatch(FOLD1, MANIFEST[FOLD1], sha(b"tampered\n"), mirror.base_url + FOLD1)]
     assert (dest / FOLD1).read_bytes() == b"an older local edit\n"
     assert temp_files(dest) == []
 
@@ -335,9 +327,7 @@ def test_interrupted_download_is_retried(mirror: Mirror, tmp_path: Path) -> None
     assert (tmp_path / "d" / FOLD1).read_bytes() == CONTENT[FOLD1]
 
 
-def test_interrupted_download_fails_after_the_retries_without_a_partial_file(
-    mirror: Mirror, tmp_path: Path
-) -> None:
+def test_interrupted_download_fails_after_the_retries_without_a_partial_file(mirror: Mirror, tmp_path: Path) -> None:
     mirror.truncate[FOLD1] = 100
     dest = tmp_path / "d"
 
@@ -373,9 +363,7 @@ def test_server_errors_are_retried(mirror: Mirror, tmp_path: Path) -> None:
 def test_server_errors_fail_after_the_retries(mirror: Mirror, tmp_path: Path) -> None:
     mirror.statuses[FOLD1] = [502, 502]
     report = fetch(mirror, tmp_path / "d", files=[FOLD1], retries=1)
-    assert report.failed == [
-        Failure(FOLD1, f"HTTP 502 Bad Gateway (2 attempts) from {mirror.base_url}{FOLD1}")
-    ]
+    assert report.failed == [Failure(FOLD1, f"HTTP 502 Bad Gateway (2 attempts) from {mirror.base_url}{FOLD1}")]
 
 
 def test_client_errors_other_than_404_are_not_retried(mirror: Mirror, tmp_path: Path) -> None:
@@ -435,8 +423,7 @@ def test_copy_from_local_source(mirror: Mirror, tmp_path: Path) -> None:
         f"{HEADER} in {dest} from {source}",
         "4 files: 2 fetched, 0 already present, 1 absent from the source, 1 mismatched, 0 failed",
         "absent: the official 250-post test set (1 file: test_data.tsv)",
-        f"mismatched: {BINARY1}: expected sha256 {MANIFEST[BINARY1]}, got {sha(tampered)} "
-        f"from {source / BINARY1}",
+        f"mismatched: {BINARY1}: expected sha256 {MANIFEST[BINARY1]}, got {sha(tampered)} from {source / BINARY1}",
     ]
 
     (source / BINARY1).write_bytes(CONTENT[BINARY1])
@@ -475,8 +462,7 @@ def test_copy_from_local_source(mirror: Mirror, tmp_path: Path) -> None:
         ),
         (
             {"source": "{tmp}", "base_url": "http://127.0.0.1:9/"},
-            "expected source or base_url, got both (source='{tmp}', base_url='http://127.0.0.1:9/'); "
-            "pass only one",
+            "expected source or base_url, got both (source='{tmp}', base_url='http://127.0.0.1:9/'); pass only one",
         ),
         (
             {"base_url": "ftp://example.org/sos1k/"},
@@ -519,14 +505,11 @@ def test_copy_from_local_source(mirror: Mirror, tmp_path: Path) -> None:
         ),
         (
             {"manifest": {FOLD1: "abc"}},
-            f"expected manifest values to be 64 hex digits of sha256, got 'abc' for '{FOLD1}'; "
-            "fix the manifest",
+            f"expected manifest values to be 64 hex digits of sha256, got 'abc' for '{FOLD1}'; fix the manifest",
         ),
     ],
 )
-def test_unusable_arguments_raise_fetch_error(
-    tmp_path: Path, kwargs: dict[str, object], message: str
-) -> None:
+def test_unusable_arguments_raise_fetch_error(tmp_path: Path, kwargs: dict[str, object], message: str) -> None:
     (tmp_path / "a-file.txt").write_text("x")
     options: dict[str, object] = {"manifest": MANIFEST, "show_progress": False}
     for key, value in kwargs.items():
@@ -540,9 +523,7 @@ def test_unusable_arguments_raise_fetch_error(
     assert isinstance(caught.value, ValueError)
 
 
-def test_bad_base_url_in_the_environment_names_the_variable(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_bad_base_url_in_the_environment_names_the_variable(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(BASE_URL_ENV_VAR, "file:///srv/sos1k")
     with pytest.raises(FetchError) as caught:
         fetch_sos1k(tmp_path, manifest=MANIFEST, show_progress=False)
@@ -644,9 +625,7 @@ def test_shared_copy_matches_the_shipped_manifest() -> None:
     }
     assert set(found) <= set(manifest)
     assert set(manifest) - set(found) == WITHHELD
-    wrong = {
-        rel for rel, path in found.items() if hashlib.sha256(path.read_bytes()).hexdigest() != manifest[rel]
-    }
+    wrong = {rel for rel, path in found.items() if hashlib.sha256(path.read_bytes()).hexdigest() != manifest[rel]}
     assert wrong == set()
 
 

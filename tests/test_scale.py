@@ -19,7 +19,14 @@ def test_tiers_cover_every_level_once_in_order() -> None:
     assert covered == list(range(11))
     assert [tier.rank for tier in scale.TIERS] == [0, 1, 2, 3]
     assert [scale.tier_of(v).key for v in (0, 3, 4, 5, 6, 7, 8, 10)] == [
-        "distress", "distress", "wish", "wish", "plan", "plan", "imminent", "imminent",
+        "distress",
+        "distress",
+        "wish",
+        "wish",
+        "plan",
+        "plan",
+        "imminent",
+        "imminent",
     ]
     assert scale.level(9).tier.key == "imminent"
     assert scale.tier_by_key("plan").low == 6

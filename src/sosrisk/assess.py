@@ -55,13 +55,9 @@ def assess(
     if level_model is None and binary_model is None:
         raise ModelError("Expected a level model, a binary model or both; got neither.")
     if level_model is not None and level_model.task != "level":
-        raise ModelError(
-            f"The level model must be trained for the 'level' task, got a {level_model.task!r} model."
-        )
+        raise ModelError(f"The level model must be trained for the 'level' task, got a {level_model.task!r} model.")
     if binary_model is not None and binary_model.task != "binary":
-        raise ModelError(
-            f"The binary model must be trained for the 'binary' task, got a {binary_model.task!r} model."
-        )
+        raise ModelError(f"The binary model must be trained for the 'binary' task, got a {binary_model.task!r} model.")
     results = [Assessment() for _ in texts]
     if not results:
         return results

@@ -39,16 +39,12 @@ def evaluate_predictions(
     y_true = np.asarray(y_true, dtype=np.int64)
     y_pred = np.asarray(y_pred, dtype=np.int64)
     if y_true.shape != y_pred.shape or y_true.ndim != 1:
-        raise ValueError(
-            f"Expected two 1-d label arrays of equal length. Got {y_true.shape} and {y_pred.shape}."
-        )
+        raise ValueError(f"Expected two 1-d label arrays of equal length. Got {y_true.shape} and {y_pred.shape}.")
     if len(y_true) == 0:
         raise ValueError("Expected at least one post to evaluate; got none.")
     result: dict[str, float] = {"n": float(len(y_true)), "accuracy": float(accuracy_score(y_true, y_pred))}
     for average in ("weighted", "macro"):
-        p, r, f, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=labels, average=average, zero_division=0
-        )
+        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=labels, average=average, zero_division=0)
         result[f"{average}_precision"] = float(p)
         result[f"{average}_recall"] = float(r)
         result[f"{average}_f1"] = float(f)
@@ -58,9 +54,7 @@ def evaluate_predictions(
         result["within_one"] = float(np.mean(np.abs(y_true - y_pred) <= 1))
         result["under_by_3plus"] = float(np.mean(y_true - y_pred >= 3))
     else:
-        p, r, f, _ = precision_recall_fscore_support(
-            y_true, y_pred, labels=[1], average=None, zero_division=0
-        )
+        p, r, f, _ = precision_recall_fscore_support(y_true, y_pred, labels=[1], average=None, zero_division=0)
         result["high_risk_precision"] = float(p[0])
         result["high_risk_recall"] = float(r[0])
         result["high_risk_f1"] = float(f[0])
@@ -75,15 +69,11 @@ def quadratic_weighted_kappa(y_true: np.ndarray, y_pred: np.ndarray) -> float:
     return 0.0 if np.isnan(value) else float(value)
 
 
-def expected_calibration_error(
-    y_true: np.ndarray, proba: np.ndarray, labels: Sequence[int], n_bins: int = 10
-) -> float:
+def expected_calibration_error(y_true: np.ndarray, proba: np.ndarray, labels: Sequence[int], n_bins: int = 10) -> float:
     """Top-label expected calibration error: the gap between confidence and accuracy, binned."""
     proba = np.asarray(proba, dtype=float)
     if proba.ndim != 2 or proba.shape != (len(y_true), len(labels)):
-        raise ValueError(
-            f"Expected probabilities of shape ({len(y_true)}, {len(labels)}). Got {proba.shape}."
-        )
+        raise ValueError(f"Expected probabilities of shape ({len(y_true)}, {len(labels)}). Got {proba.shape}.")
     confidence, correct = _top_label(y_true, proba, labels)
     edges = np.linspace(0.0, 1.0, n_bins + 1)
     bins = np.clip(np.digitize(confidence, edges[1:-1], right=True), 0, n_bins - 1)
@@ -157,9 +147,7 @@ def summarize_folds(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str,
     return summary
 
 
-def full_report(
-    task: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None = None
-) -> dict[str, Any]:
+def full_report(task: str, y_true: np.ndarray, y_pred: np.ndarray, proba: np.ndarray | None = None) -> dict[str, Any]:
     """Metrics, per-class rows and the confusion matrix in one JSON-ready dict."""
     return {
         "metrics": evaluate_predictions(task, y_true, y_pred, proba),

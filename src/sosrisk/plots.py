@@ -57,11 +57,7 @@ def plot_reliability(table: Sequence[dict[str, float]], path: str | Path, *, tit
     fig = figure_cls(figsize=(4.5, 4.5))
     ax = fig.add_subplot()
     ax.plot([0, 1], [0, 1], linestyle="--", color="grey", label="perfect calibration")
-    points = [
-        (row["confidence"], row["accuracy"], row["count"])
-        for row in table
-        if not math.isnan(row["confidence"])
-    ]
+    points = [(row["confidence"], row["accuracy"], row["count"]) for row in table if not math.isnan(row["confidence"])]
     if points:
         xs, ys, counts = zip(*points, strict=True)
         total = sum(counts)

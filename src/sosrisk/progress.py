@@ -7,9 +7,7 @@ from collections.abc import Callable, Iterator
 
 
 @contextlib.contextmanager
-def progress_bar(
-    total: int | None, description: str, *, enabled: bool = True
-) -> Iterator[Callable[..., None]]:
+def progress_bar(total: int | None, description: str, *, enabled: bool = True) -> Iterator[Callable[..., None]]:
     """Yield ``advance(n=1)``; shows a rich progress bar with rate and ETA when ``enabled``."""
     if not enabled:
 

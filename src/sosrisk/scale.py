@@ -55,8 +55,7 @@ SCALE: tuple[Level, ...] = (
     Level(
         0,
         "everyday negative emotion",
-        "Ordinary negative feelings (sadness, anger, tiredness) with no sign of existential pain or "
-        "suicidal thinking.",
+        "Ordinary negative feelings (sadness, anger, tiredness) with no sign of existential pain or suicidal thinking.",
         "只有日常的负面情绪（难过、生气、疲惫等），没有生存痛苦，也没有自杀念头。",
     ),
     Level(
@@ -68,15 +67,13 @@ SCALE: tuple[Level, ...] = (
     Level(
         2,
         "clear existential pain",
-        "Clear and repeated pain about living (life feels meaningless or a burden), still without a "
-        "wish to die.",
+        "Clear and repeated pain about living (life feels meaningless or a burden), still without a wish to die.",
         "明显而反复的生存痛苦（觉得活着没有意义或是负担），仍然没有想死的愿望。",
     ),
     Level(
         3,
         "strong existential pain",
-        "Intense pain about living, possibly talk of death in general, but no expressed wish to end "
-        "one's own life.",
+        "Intense pain about living, possibly talk of death in general, but no expressed wish to end one's own life.",
         "强烈的生存痛苦，可能泛泛谈到死亡，但没有表达结束自己生命的愿望。",
     ),
     Level(

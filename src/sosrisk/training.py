@@ -63,9 +63,7 @@ def train_model(
     estimator.fit(posts.texts, posts.labels(task), show_progress=show_progress)
     estimator.training_["seconds"] = round(time.perf_counter() - started, 2)
     estimator.training_["sources"] = sorted({str(s) for s in posts.frame["source"]})
-    logger.info(
-        "trained %s for %s on %d posts in %.1f s", model, task, len(posts), estimator.training_["seconds"]
-    )
+    logger.info("trained %s for %s on %d posts in %.1f s", model, task, len(posts), estimator.training_["seconds"])
     return estimator, posts
 
 

@@ -266,18 +266,14 @@ def encode_mean_pooled(
     single = isinstance(texts, str)
     items = [texts] if isinstance(texts, str) else list(texts)
     tokenizer = transformers.AutoTokenizer.from_pretrained(os.fspath(folder), local_files_only=True)
-    model = transformers.AutoModel.from_pretrained(
-        os.fspath(folder), local_files_only=True, add_pooling_layer=False
-    )
+    model = transformers.AutoModel.from_pretrained(os.fspath(folder), local_files_only=True, add_pooling_layer=False)
     model.eval()
     hidden_size = int(model.config.hidden_size)
     chunks: list[np.ndarray] = [np.zeros((0, hidden_size), dtype=np.float32)]
     with torch.inference_mode():
         for start in range(0, len(items), batch_size):
             batch = [prefix + text for text in items[start : start + batch_size]]
-            encoded = tokenizer(
-                batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt"
-            )
+            encoded = tokenizer(batch, padding=True, truncation=True, max_length=max_length, return_tensors="pt")
             hidden = model(**encoded).last_hidden_state
             mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
             pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
@@ -326,23 +322,17 @@ def build_e5_tokenizer(vocabulary: E5Vocabulary) -> Any:
             ),
         ]
     )
-    tokenizer.decoder = tokenizers.decoders.Metaspace(
-        replacement=METASPACE, prepend_scheme="first", split=True
-    )
+    tokenizer.decoder = tokenizers.decoders.Metaspace(replacement=METASPACE, prepend_scheme="first", split=True)
     bos, eos = pieces[vocabulary.bos_id], pieces[vocabulary.eos_id]
     tokenizer.post_processor = tokenizers.processors.TemplateProcessing(
         single=f"{bos} $A {eos}",
         pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, vocabulary.bos_id), (eos, vocabulary.eos_id)],
     )
-    specials = [
-        pieces[i] for i in (vocabulary.bos_id, vocabulary.pad_id, vocabulary.eos_id, vocabulary.unk_id)
-    ]
+    specials = [pieces[i] for i in (vocabulary.bos_id, vocabulary.pad_id, vocabulary.eos_id, vocabulary.unk_id)]
     if _MASK in pieces:
         specials.append(_MASK)
-    tokenizer.add_special_tokens(
-        [tokenizers.AddedToken(piece, special=True, normalized=False) for piece in specials]
-    )
+    tokenizer.add_special_tokens([tokenizers.AddedToken(piece, special=True, normalized=False) for piece in specials])
     return tokenizer
 
 

@@ -133,9 +133,7 @@ class E5File:
         return array
 
 
-def dequantize_q4_0(
-    data: bytes, offset: int, shape: tuple[int, ...], rows_per_chunk: int = 16384
-) -> np.ndarray:
+def dequantize_q4_0(data: bytes, offset: int, shape: tuple[int, ...], rows_per_chunk: int = 16384) -> np.ndarray:
     """Decode a row-major Q4_0 matrix of ``shape`` starting at byte ``offset`` of ``data`` to float32."""
     rows, cols = (1, shape[0]) if len(shape) == 1 else shape
     blocks_per_row = cols // Q4_BLOCK
@@ -328,9 +326,7 @@ def _check_tensors(parsed: E5File) -> None:
     missing = sorted(set(expected) - set(parsed.tensors))
     extra = sorted(set(parsed.tensors) - set(expected))
     if missing or extra:
-        raise _corrupt(
-            path, "exactly the tensors of a BERT encoder", f"missing {missing}, unexpected {extra}"
-        )
+        raise _corrupt(path, "exactly the tensors of a BERT encoder", f"missing {missing}, unexpected {extra}")
     for name, (shape, dtype) in expected.items():
         entry = parsed.tensors[name]
         count = int(np.prod(shape))

@@ -46,12 +46,8 @@ DEFAULT_BASE_URL = SOS1K_URL_TEMPLATE.format(repo=SOS1K_REPO, commit=SOS1K_COMMI
 BASE_URL_ENV_VAR = "SOSRISK_SOS1K_BASE_URL"
 MANIFEST_RESOURCE = "sos1k.sha256"
 
-FINE_GRAINED_FOLDS: tuple[str, ...] = tuple(
-    f"suicideDataProcessing/data/fine-grained/fold{k}.tsv" for k in range(1, 6)
-)
-BINARY_FOLDS: tuple[str, ...] = tuple(
-    f"suicideDataProcessing/data/binary/fold{k}_twoClass.tsv" for k in range(1, 6)
-)
+FINE_GRAINED_FOLDS: tuple[str, ...] = tuple(f"suicideDataProcessing/data/fine-grained/fold{k}.tsv" for k in range(1, 6))
+BINARY_FOLDS: tuple[str, ...] = tuple(f"suicideDataProcessing/data/binary/fold{k}_twoClass.tsv" for k in range(1, 6))
 REQUIRED_FILES: tuple[str, ...] = FINE_GRAINED_FOLDS + BINARY_FOLDS
 """The development files without which nothing can be trained: five fine-grained and five binary folds."""
 
@@ -257,13 +253,11 @@ def _check_manifest(manifest: Mapping[str, str]) -> dict[str, str]:
         problem = _unsafe_path_problem(path)
         if problem is not None:
             raise FetchError(
-                f"expected manifest paths relative to the repository, got {path!r} ({problem}); "
-                "fix the manifest"
+                f"expected manifest paths relative to the repository, got {path!r} ({problem}); fix the manifest"
             )
         if not isinstance(digest, str) or not _SHA256.match(digest.lower()):
             raise FetchError(
-                f"expected manifest values to be 64 hex digits of sha256, got {digest!r} for {path!r}; "
-                "fix the manifest"
+                f"expected manifest values to be 64 hex digits of sha256, got {digest!r} for {path!r}; fix the manifest"
             )
         checked[path] = digest.lower()
     return checked
@@ -456,20 +450,16 @@ def _select(manifest: dict[str, str], files: Iterable[str] | str | None) -> list
 def _check_source(source: str | os.PathLike[str], selected: list[str]) -> Path:
     """The source folder as a Path, or :class:`FetchError` if it cannot hold the files."""
     if isinstance(source, str) and "://" in source:
-        raise FetchError(
-            f"expected source to be a local folder, got the URL {source!r}; pass URLs as base_url instead"
-        )
+        raise FetchError(f"expected source to be a local folder, got the URL {source!r}; pass URLs as base_url instead")
     folder = Path(source).expanduser()
     fix = "pass the folder that holds suicideDataProcessing/ and ModelTrain/"
     if not folder.exists():
         raise FetchError(
-            f"expected source to be a folder with the SOS-1K files, got {str(source)!r}, "
-            f"which does not exist; {fix}"
+            f"expected source to be a folder with the SOS-1K files, got {str(source)!r}, which does not exist; {fix}"
         )
     if not folder.is_dir():
         raise FetchError(
-            f"expected source to be a folder with the SOS-1K files, got {str(source)!r}, "
-            f"which is not a folder; {fix}"
+            f"expected source to be a folder with the SOS-1K files, got {str(source)!r}, which is not a folder; {fix}"
         )
     tops = sorted({path.split("/", 1)[0] for path in selected if "/" in path})
     if tops and not any((folder / top).is_dir() for top in tops):
@@ -482,9 +472,7 @@ def _check_source(source: str | os.PathLike[str], selected: list[str]) -> Path:
 
 def _check_numbers(timeout: float, retries: int, backoff: float) -> None:
     if isinstance(timeout, bool) or not isinstance(timeout, int | float) or not timeout > 0:
-        raise FetchError(
-            f"expected timeout to be a positive number of seconds, got {timeout!r}; pass e.g. 30"
-        )
+        raise FetchError(f"expected timeout to be a positive number of seconds, got {timeout!r}; pass e.g. 30")
     if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
         raise FetchError(f"expected retries to be an integer >= 0, got {retries!r}; pass e.g. 3")
     if isinstance(backoff, bool) or not isinstance(backoff, int | float) or not backoff >= 0:
@@ -541,8 +529,7 @@ def fetch_sos1k(
     _check_numbers(timeout, retries, backoff)
     if source is not None and base_url is not None:
         raise FetchError(
-            f"expected source or base_url, got both (source={str(source)!r}, base_url={base_url!r}); "
-            "pass only one"
+            f"expected source or base_url, got both (source={str(source)!r}, base_url={base_url!r}); pass only one"
         )
     entries = load_manifest() if manifest is None else _check_manifest(manifest)
     selected = _select(entries, files)
@@ -561,9 +548,7 @@ def fetch_sos1k(
 
     folder = Path(dest).expanduser() if dest is not None else sos1k_dir()
     if folder.exists() and not folder.is_dir():
-        raise FetchError(
-            f"expected dest to be a folder, got {str(folder)!r}, which is a file; pass another folder"
-        )
+        raise FetchError(f"expected dest to be a folder, got {str(folder)!r}, which is a file; pass another folder")
     try:
         folder.mkdir(parents=True, exist_ok=True)
     except OSError as error:

@@ -19,9 +19,7 @@ def normalize_for_matching(text: str) -> str:
 def find_leaks(train: PostSet, evaluation: PostSet) -> list[Problem]:
     """Report every evaluation post whose text (normalised) also appears in the training data."""
     seen: dict[str, tuple[str, int]] = {}
-    for text, source, line in zip(
-        train.frame["text"], train.frame["source"], train.frame["line"], strict=True
-    ):
+    for text, source, line in zip(train.frame["text"], train.frame["source"], train.frame["line"], strict=True):
         seen.setdefault(normalize_for_matching(text), (str(source), int(line)))
     leaks = []
     for text, source, line in zip(

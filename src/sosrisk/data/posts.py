@@ -131,9 +131,7 @@ def decode_bytes(path: str | Path, raw: bytes) -> tuple[str, str]:
         try:
             return raw[len(codecs.BOM_UTF8) :].decode("utf-8"), "utf-8-sig"
         except UnicodeDecodeError as exc:
-            _raise_undecodable(
-                path, raw, exc.start + len(codecs.BOM_UTF8), "UTF-8 (the file starts with a BOM)"
-            )
+            _raise_undecodable(path, raw, exc.start + len(codecs.BOM_UTF8), "UTF-8 (the file starts with a BOM)")
     try:
         return raw.decode("utf-8"), "utf-8"
     except UnicodeDecodeError as utf8_error:
@@ -148,17 +146,14 @@ def _raise_undecodable(path: str | Path, raw: bytes, position: int, tried: str) 
     line_start = raw.rfind(b"\n", 0, position) + 1
     line = raw.count(b"\n", 0, position) + 1
     before = raw[line_start:position]
-    column = (
-        before.count(b"\t") if b"\t" in raw[line_start : raw.find(b"\n", position) % (len(raw) + 1)] else None
-    )
+    column = before.count(b"\t") if b"\t" in raw[line_start : raw.find(b"\n", position) % (len(raw) + 1)] else None
     field_name = None
     if column is not None:
         field_name = "text" if column == 0 else f"column {column + 1}"
     snippet = raw[position : position + 4]
     raise DataError(
         path,
-        f"undecodable bytes {snippet!r} at byte {position}: the file is neither {tried}. "
-        "Re-save it as UTF-8.",
+        f"undecodable bytes {snippet!r} at byte {position}: the file is neither {tried}. Re-save it as UTF-8.",
         line=line,
         field=field_name,
     )
@@ -231,9 +226,7 @@ def read_posts(
         except DataError as exc:
             if errors == "raise":
                 raise
-            problems.append(
-                Problem("invalid", str(file), line, f"left out: field '{exc.field}': {exc.detail}")
-            )
+            problems.append(Problem("invalid", str(file), line, f"left out: field '{exc.field}': {exc.detail}"))
     if not records:
         if not problems:
             problems.append(Problem("empty", str(file), None, "the file holds no posts"))
@@ -306,9 +299,7 @@ def _validate_row(file: Path, line: int, row: dict[str, Any], mapping: dict[str,
     return [text, level, high, post_id, str(file), line]
 
 
-def _label(
-    file: Path, line: int, row: dict[str, Any], mapping: dict[str, str], ours: str, top: int
-) -> int | None:
+def _label(file: Path, line: int, row: dict[str, Any], mapping: dict[str, str], ours: str, top: int) -> int | None:
     if ours not in mapping:
         return None
     value = row.get(mapping[ours])
@@ -328,9 +319,7 @@ def _label(
     return number
 
 
-def _delimited_rows(
-    file: Path, delimiter: str, headerless_label: str
-) -> Iterator[tuple[int, dict[str, Any]]]:
+def _delimited_rows(file: Path, delimiter: str, headerless_label: str) -> Iterator[tuple[int, dict[str, Any]]]:
     text, _encoding = decode_bytes(file, file.read_bytes())
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
     header: list[str] | None = None

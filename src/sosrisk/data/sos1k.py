@@ -62,9 +62,7 @@ def resolve_root(root: str | Path | None = None) -> Path:
             if root is None
             else "pass the folder that holds 'suicideDataProcessing/' and 'ModelTrain/'"
         )
-        raise DataError(
-            folder, f"SOS-1K not found: expected {FOLD_PATHS['level'].format(fold=1)} here; {hint}"
-        )
+        raise DataError(folder, f"SOS-1K not found: expected {FOLD_PATHS['level'].format(fold=1)} here; {hint}")
     return folder
 
 
@@ -171,9 +169,7 @@ def summarize(root: str | Path | None = None) -> tuple[pd.DataFrame, list[Proble
         )
     else:
         problems.append(
-            Problem(
-                "mismatch", str(base), None, "the binary folds do not hold the same posts as the level folds"
-            )
+            Problem("mismatch", str(base), None, "the binary folds do not hold the same posts as the level folds")
         )
     pools = pool_files(base)
     facts["pool_files"] = len(pools)

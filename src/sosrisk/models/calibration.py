@@ -77,9 +77,7 @@ def finalize_from_oof(
             )
     else:
         if decision == "expected_cost":
-            raise ValueError(
-                "The 'expected_cost' decision is for the level task; use 'auto', 'threshold' or 'argmax'."
-            )
+            raise ValueError("The 'expected_cost' decision is for the level task; use 'auto', 'threshold' or 'argmax'.")
         if decision == "argmax":
             rule = DecisionRule("threshold", threshold=0.5)
         else:

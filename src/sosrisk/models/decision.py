@@ -38,15 +38,11 @@ class DecisionRule:
 
     def __post_init__(self) -> None:
         if self.rule not in RULES:
-            raise ValueError(
-                f"The 'rule' of a DecisionRule must be one of {RULES}. Got {self.rule!r} instead."
-            )
+            raise ValueError(f"The 'rule' of a DecisionRule must be one of {RULES}. Got {self.rule!r} instead.")
         if self.power <= 0:
             raise ValueError(f"The 'power' of a DecisionRule must be > 0. Got {self.power!r} instead.")
         if self.under_weight <= 0:
-            raise ValueError(
-                f"The 'under_weight' of a DecisionRule must be > 0. Got {self.under_weight!r} instead."
-            )
+            raise ValueError(f"The 'under_weight' of a DecisionRule must be > 0. Got {self.under_weight!r} instead.")
         if self.zero_one < 0:
             raise ValueError(f"The 'zero_one' of a DecisionRule must be >= 0. Got {self.zero_one!r} instead.")
         if not 0.0 <= self.threshold <= 1.0:
@@ -65,9 +61,7 @@ class DecisionRule:
         """Apply the rule to an ``(n, n_classes)`` probability matrix; returns labels from ``classes``."""
         proba = np.asarray(proba, dtype=float)
         if proba.ndim != 2 or proba.shape[1] != len(classes):
-            raise ValueError(
-                f"Expected probabilities of shape (n, {len(classes)}). Got {proba.shape} instead."
-            )
+            raise ValueError(f"Expected probabilities of shape (n, {len(classes)}). Got {proba.shape} instead.")
         if self.rule == "threshold":
             if len(classes) != 2:
                 raise ValueError("The 'threshold' rule needs exactly two classes (binary task).")
@@ -93,9 +87,7 @@ class DecisionRule:
         allowed = {"rule", "power", "under_weight", "zero_one", "threshold"}
         unknown = set(data) - allowed
         if unknown:
-            raise ValueError(
-                f"Unknown decision-rule fields {sorted(unknown)}; expected a subset of {sorted(allowed)}."
-            )
+            raise ValueError(f"Unknown decision-rule fields {sorted(unknown)}; expected a subset of {sorted(allowed)}.")
         return cls(**data)
 
 
@@ -172,9 +164,7 @@ def choose_binary_threshold(
             if f1 > best_f1 + 1e-12:
                 best_t, best_f1 = float(t), f1
     else:
-        feasible = [
-            float(t) for t in candidates if recall_score(y, (p_high >= t).astype(int)) >= target_recall
-        ]
+        feasible = [float(t) for t in candidates if recall_score(y, (p_high >= t).astype(int)) >= target_recall]
         best_t = max(feasible) if feasible else float(candidates.min())
         lower = candidates[candidates < best_t]
         if len(lower):
@@ -195,6 +185,4 @@ def describe(rule: DecisionRule) -> str:
         return "argmax"
     if rule.rule == "threshold":
         return f"threshold={rule.threshold:.3f}"
-    return (
-        f"expected_cost(power={rule.power:g}, under_weight={rule.under_weight:g}, zero_one={rule.zero_one:g})"
-    )
+    return f"expected_cost(power={rule.power:g}, under_weight={rule.under_weight:g}, zero_one={rule.zero_one:g})"
