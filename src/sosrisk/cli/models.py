@@ -18,7 +18,7 @@ model_option = click.option(
     "model_kind",
     default="char-linear",
     show_default=True,
-    help="Model kind (see 'sosrisk models').",
+    help="Model kind (see 'sosrisk models'); 'best' is the configuration that won our cross-validation.",
 )
 target_recall_option = click.option(
     "--target-recall",
@@ -28,10 +28,25 @@ target_recall_option = click.option(
 )
 
 
-def _params(settings: tuple[str, ...], target_recall: float | None) -> dict[str, Any]:
+backbone_option = click.option(
+    "--backbone",
+    default=None,
+    help="encoder: 'e5-small' (offline), a preset of the paper (see 'sosrisk backbone presets'), a hub id or a folder.",
+)
+recipe_option = click.option(
+    "--recipe",
+    type=click.Choice(["fast", "sos1k-paper"]),
+    default=None,
+    help="encoder: training recipe (default fast; sos1k-paper = the authors' settings).",
+)
+epochs_option = click.option("--epochs", type=click.IntRange(1), default=None, help="encoder: number of epochs.")
+
+
+def _params(settings: tuple[str, ...], target_recall: float | None, **encoder_options: Any) -> dict[str, Any]:
     params = parse_settings(settings)
     if target_recall is not None:
         params["target_recall"] = target_recall
+    params.update({k: v for k, v in encoder_options.items() if v is not None})
     return params
 
 
@@ -51,6 +66,10 @@ def _params(settings: tuple[str, ...], target_recall: float | None) -> dict[str,
 @data_root_option
 @set_option
 @target_recall_option
+@backbone_option
+@recipe_option
+@epochs_option
+@click.option("--resume", is_flag=True, help="encoder/ensemble: continue an interrupted run from OUT/checkpoints.")
 @quiet_option
 def train(
     task: str,
@@ -60,22 +79,37 @@ def train(
     data_root: Path | None,
     settings: tuple[str, ...],
     target_recall: float | None,
+    backbone: str | None,
+    recipe: str | None,
+    epochs: int | None,
+    resume: bool,
     quiet: bool,
 ) -> None:
     """Train a model and save it as a model directory (config.json + weights, no pickle)."""
+    from ..models import get_model_class
     from ..training import train_model
 
+    params = _params(settings, target_recall, backbone=backbone, recipe=recipe, epochs=epochs)
+    checkpoints = out / "checkpoints"
+    if getattr(get_model_class(model_kind), "supports_checkpoints", False):
+        params.update(checkpoint_dir=str(checkpoints), resume=resume)
+    elif resume:
+        raise click.UsageError(f"--resume is for the encoder and ensemble kinds, not {model_kind!r}.")
     model, posts = train_model(
         task,  # type: ignore[arg-type]
         model=model_kind,
         train_files=list(train_files) or None,
         root=data_root,
-        params=_params(settings, target_recall),
+        params=params,
         show_progress=not quiet,
     )
     for problem in posts.problems:
         click.echo(f"note: {problem}", err=True)
     model.save(out)
+    if checkpoints.is_dir():
+        import shutil
+
+        shutil.rmtree(checkpoints)
     oof = model.cv_metrics_.get("oof", {})
     summary = ", ".join(f"{k} {oof[k]:.3f}" for k in ("weighted_f1", "qwk", "high_risk_recall") if k in oof)
     click.echo(f"saved {model.kind} ({task}) trained on {len(posts)} posts to {out}")
@@ -90,6 +124,9 @@ def train(
 @data_root_option
 @set_option
 @target_recall_option
+@backbone_option
+@recipe_option
+@epochs_option
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object instead of a table.")
 @click.option(
     "--save-predictions",
@@ -104,6 +141,9 @@ def cv(
     data_root: Path | None,
     settings: tuple[str, ...],
     target_recall: float | None,
+    backbone: str | None,
+    recipe: str | None,
+    epochs: int | None,
     as_json: bool,
     save_predictions: Path | None,
     quiet: bool,
@@ -115,7 +155,7 @@ def cv(
         task,  # type: ignore[arg-type]
         model=model_kind,
         root=data_root,
-        params=_params(settings, target_recall),
+        params=_params(settings, target_recall, backbone=backbone, recipe=recipe, epochs=epochs),
         show_progress=not quiet,
     )
     report = result.to_dict()
@@ -159,13 +199,9 @@ def _metric_keys(task: str) -> list[str]:
 
 @click.command()
 @click.argument("model_dir", type=click.Path(file_okay=False, exists=True, path_type=Path))
-@click.argument(
-    "files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path)
-)
+@click.argument("files", nargs=-1, required=True, type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object with the flat metrics.")
-@click.option(
-    "--plots", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write PNG plots here."
-)
+@click.option("--plots", type=click.Path(file_okay=False, path_type=Path), default=None, help="Write PNG plots here.")
 @click.option(
     "--report",
     "report_path",
@@ -226,9 +262,7 @@ def evaluate(
     default=None,
     help="Write here instead of standard output.",
 )
-@click.option(
-    "--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True
-)
+@click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True)
 @click.option("--no-text", is_flag=True, help="Leave the post text out of the output.")
 def predict(
     model_dir: Path,
@@ -311,9 +345,7 @@ def _render(records: list[dict[str, Any]], fmt: str, task: str) -> str:
             )
         else:
             flag = "HIGH" if record["high_risk"] else "low "
-            lines.append(
-                f"{record['id']:>4}  {flag} risk (p_high={record['high_risk_probability']:.2f})  {short}"
-            )
+            lines.append(f"{record['id']:>4}  {flag} risk (p_high={record['high_risk_probability']:.2f})  {short}")
     return "\n".join(lines) + ("\n" if lines else "")
 
 

@@ -137,11 +137,11 @@ def _is_int(value: object) -> bool:
 RECIPES: dict[str, Recipe] = {
     # Our CPU recipe (see the module docstring and docs/encoders.md for the cross-validation behind it).
     "fast": Recipe(
-        learning_rate=5e-5,
+        learning_rate=1e-4,
         batch_size=16,
         gradient_accumulation=1,
         max_length=256,
-        epochs=5,
+        epochs=4,
         patience=None,
         select="last",
         schedule="linear",

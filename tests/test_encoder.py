@@ -1,0 +1,248 @@
+"""Tests of the ``encoder`` kind with a tiny randomly initialised BERT built in ``tmp_path`` (never downloaded)."""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+pytest.importorskip("torch", reason='the encoder kind needs torch: pip install "sosrisk[transformers]"')
+pytest.importorskip("transformers", reason='the encoder kind needs transformers: pip install "sosrisk[transformers]"')
+
+from click.testing import CliRunner
+
+from sosrisk.cli import main
+from sosrisk.models import ModelError, load_model
+from sosrisk.models.encoder import RECIPES, EncoderModel, validation_split
+from sosrisk.models.encoder_backbone import PRESETS, check_preset, preset_report, resolve_encoder_backbone
+from sosrisk.training import make_model
+from tiny_bert import TEXTS, build_tiny_bert
+
+POSTS = [f"{text}{i}" for i in range(3) for text in TEXTS]
+LEVELS = [i % 11 for i in range(len(POSTS))]
+BINARY = [i % 2 for i in range(len(POSTS))]
+FAST = {"epochs": 2, "batch_size": 8, "validation_fraction": 0.3}
+
+
+@pytest.fixture(scope="module")
+def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_tiny_bert(tmp_path_factory.mktemp("tiny-bert"))
+
+
+@pytest.fixture(scope="module")
+def level_model(tiny_bert: Path) -> EncoderModel:
+    model = make_model("encoder", "level", {"backbone": str(tiny_bert), **FAST})
+    assert isinstance(model, EncoderModel)
+    return model.fit(POSTS, LEVELS)
+
+
+def test_training_steps_change_the_weights_and_record_history(tiny_bert: Path) -> None:
+    model = EncoderModel(task="binary", backbone=str(tiny_bert), epochs=1, batch_size=8, validation_fraction=0.3)
+    untouched = EncoderModel(task="binary", backbone=str(tiny_bert))
+    encoder, _, _ = untouched._load_backbone(show_progress=False)
+    model.fit(POSTS, BINARY)
+    before = dict(encoder.named_parameters())["encoder.layer.0.attention.self.query.weight"]
+    after = dict(model.network_.encoder.named_parameters())["encoder.layer.0.attention.self.query.weight"]
+    assert not np.allclose(before.detach().numpy(), after.detach().numpy())
+    word_before = encoder.embeddings.word_embeddings.weight.detach().numpy()
+    word_after = model.network_.encoder.embeddings.word_embeddings.weight.detach().numpy()
+    np.testing.assert_array_equal(word_before, word_after)  # frozen by the fast recipe
+    assert model.training_["epochs_run"] == 1
+    assert [r["epoch"] for r in model.training_["history"]] == [1]
+    assert model.training_["validation_posts"] == round(len(POSTS) * 0.3)
+    assert model.decision_.rule == "threshold"
+    assert "validation split" in model.cv_metrics_["protocol"]
+
+
+def test_predict_proba_shapes_and_sums(level_model: EncoderModel) -> None:
+    proba = level_model.predict_proba(POSTS[:7], batch_size=3)
+    assert proba.shape == (7, 11)
+    np.testing.assert_allclose(proba.sum(axis=1), 1.0)
+    assert level_model.predict(POSTS[:7]).shape == (7,)
+    assert level_model.predict_proba([]).shape == (0, 11)
+    assert 0 <= level_model.predict_one(POSTS[0]) <= 10
+    # batching and length sorting do not change the answer
+    np.testing.assert_allclose(level_model.predict_proba(POSTS[:7], batch_size=1), proba, atol=1e-5)
+
+
+def test_save_load_round_trip_writes_the_exact_config(
+    level_model: EncoderModel, tiny_bert: Path, tmp_path: Path
+) -> None:
+    level_model.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
+    assert config["kind"] == "encoder"
+    assert config["params"] == {
+        "backbone": str(tiny_bert),
+        "recipe": "fast",
+        "pooling": "cls",
+        "prefix": "",
+        "decision": "auto",
+        "target_recall": 0.8,
+        "seed": 0,
+        "settings": {**RECIPES["fast"].to_dict(), "epochs": 2, "batch_size": 8, "validation_fraction": 0.3},
+    }
+    assert config["files"] == {
+        "encoder": "encoder/model.safetensors",
+        "encoder_config": "encoder/config.json",
+        "tokenizer": "encoder/tokenizer.json",
+        "head": "head.safetensors",
+        "model_card": "README.md",
+        "training_hashes": "training_hashes.npz",
+    }
+    card = (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
+    assert "Intended use" in card and "Limits" in card and "weighted_f1" in card
+    assert not list((tmp_path / "m").rglob("*.bin")) and not list((tmp_path / "m").rglob("*.pkl"))
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded, EncoderModel)
+    np.testing.assert_allclose(loaded.predict_proba(POSTS), level_model.predict_proba(POSTS), atol=1e-6)
+    assert loaded.decision_ == level_model.decision_
+    loaded.save(tmp_path / "again")
+    again = json.loads((tmp_path / "again" / "config.json").read_text(encoding="utf-8"))
+    assert again["params"] == config["params"]
+
+
+def test_loading_refuses_remote_code(level_model: EncoderModel, tmp_path: Path) -> None:
+    level_model.save(tmp_path / "m")
+    encoder_config = tmp_path / "m" / "encoder" / "config.json"
+    data = json.loads(encoder_config.read_text(encoding="utf-8"))
+    data["model_type"] = "evil-custom"
+    data["auto_map"] = {"AutoModel": "modeling_evil.EvilModel"}
+    encoder_config.write_text(json.dumps(data), encoding="utf-8")
+    (tmp_path / "m" / "encoder" / "modeling_evil.py").write_text("raise SystemExit('ran code')\n", encoding="utf-8")
+    with pytest.raises(ModelError, match="is a 'evil-custom' checkpoint; the encoder kind fine-tunes BERT-family"):
+        load_model(tmp_path / "m")
+
+
+def test_resume_after_an_interruption_gives_the_same_model(tiny_bert: Path, tmp_path: Path) -> None:
+    settings = {"backbone": str(tiny_bert), "epochs": 3, "batch_size": 8, "validation_fraction": 0.3}
+    reference = EncoderModel(task="level", **settings).fit(POSTS, LEVELS)
+
+    class Interrupted(EncoderModel):
+        def _after_epoch(self, epoch: int) -> None:
+            if epoch == 2:
+                raise KeyboardInterrupt
+
+    checkpoints = tmp_path / "checkpoints"
+    with pytest.raises(KeyboardInterrupt):
+        Interrupted(task="level", checkpoint_dir=checkpoints, **settings).fit(POSTS, LEVELS)
+    state = json.loads((checkpoints / "state.json").read_text(encoding="utf-8"))
+    assert state["epoch"] == 2
+    with pytest.raises(ModelError, match="holds the checkpoint of an earlier, unfinished training run"):
+        EncoderModel(task="level", checkpoint_dir=checkpoints, **settings).fit(POSTS, LEVELS)
+    resumed = EncoderModel(task="level", checkpoint_dir=checkpoints, resume=True, **settings).fit(POSTS, LEVELS)
+    assert [r["epoch"] for r in resumed.training_["history"]] == [1, 2, 3]
+    np.testing.assert_allclose(resumed.predict_proba(POSTS), reference.predict_proba(POSTS), atol=1e-5)
+    other = {**settings, "learning_rate": 1e-3}
+    with pytest.raises(ModelError, match="belongs to another run"):
+        EncoderModel(task="level", checkpoint_dir=checkpoints, resume=True, **other).fit(POSTS, LEVELS)
+
+
+def test_unreachable_hub_id_fails_fast_with_a_clear_error(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    monkeypatch.setenv("HF_ENDPOINT", "http://127.0.0.1:9")  # the discard port: nothing listens
+    started = time.perf_counter()
+    with pytest.raises(ModelError) as caught:
+        resolve_encoder_backbone("zwzzz/Chinese-MentalBERT")
+    assert time.perf_counter() - started < 10
+    assert str(caught.value).startswith(
+        "The backbone 'zwzzz/Chinese-MentalBERT' is a hub id, but the hub (http://127.0.0.1:9) cannot be reached "
+        "from this machine (127.0.0.1:9: "
+    )
+    assert str(caught.value).endswith(
+        "and the checkpoint is not in the local hub cache. Fix: use 'e5-small' (built offline), or download the "
+        "checkpoint on a machine with internet and pass its folder."
+    )
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    with pytest.raises(ModelError) as offline:
+        make_model("encoder", "level", {"backbone": "chinese-mentalbert"}).fit(POSTS, LEVELS)
+    assert str(offline.value) == (
+        "The backbone 'zwzzz/Chinese-MentalBERT' is a hub id, it is not in the local hub cache, and HF_HUB_OFFLINE "
+        "is set, so it cannot be downloaded. Fix: use 'e5-small' (built offline), or download the checkpoint on a "
+        "machine with internet and pass its folder."
+    )
+
+
+def test_bad_backbone_names_and_settings() -> None:
+    with pytest.raises(ModelError, match="Expected 'e5-small', a preset"):
+        resolve_encoder_backbone("no-such-thing")
+    with pytest.raises(ModelError, match=r"The 'learning_rate' setting of the encoder must be > 0\. Got -1 instead\."):
+        EncoderModel(learning_rate=-1).settings()
+    with pytest.raises(ModelError, match="The 'recipe' parameter of the encoder must be a str among"):
+        EncoderModel(recipe="slow").settings()
+    with pytest.raises(ModelError, match="resume=True needs checkpoint_dir"):
+        EncoderModel(resume=True).fit(POSTS, LEVELS)
+
+
+def test_presets_check_the_installed_transformers() -> None:
+    import transformers
+
+    assert len(PRESETS) == 7
+    assert check_preset("zwzzz/Chinese-MentalBERT").model_type == "bert"
+    assert check_preset("chinese-electra-base").hub_id == "hfl/chinese-electra-base-discriminator"
+    rows = {row["name"]: row for row in preset_report()}
+    assert {name for name, row in rows.items() if row["status"] == "ok"} >= {
+        "chinese-bert-wwm-ext",
+        "chinese-roberta-wwm-ext",
+        "chinese-macbert-base",
+        "chinese-mentalbert",
+    }
+    if int(transformers.__version__.split(".")[0]) >= 5:
+        with pytest.raises(ModelError) as caught:
+            check_preset("nezha-cn-base")
+        assert str(caught.value) == (
+            f"nezha-cn-base (sijunhe/nezha-cn-base) needs the 'nezha' architecture, which transformers "
+            f"{transformers.__version__} (installed here) no longer ships. NeZha was deprecated in transformers 4.x "
+            "and removed in transformers 5. sosrisk never runs a checkpoint's own code (trust_remote_code stays "
+            'off). Fix: use it from an environment with pip install "transformers<5", or pick another backbone.'
+        )
+
+
+def test_electra_backbone_and_mean_pooling(tmp_path: Path) -> None:
+    folder = build_tiny_bert(tmp_path / "electra", model_type="electra")
+    model = EncoderModel(task="binary", backbone=str(folder), pooling="mean", **FAST).fit(POSTS, BINARY)
+    assert model.get_params()["pooling"] == "mean"
+    model.save(tmp_path / "m")
+    np.testing.assert_allclose(load_model(tmp_path / "m").predict_proba(POSTS), model.predict_proba(POSTS), atol=1e-6)
+
+
+def test_validation_split_is_stratified_and_reproducible() -> None:
+    labels = np.array([0] * 20 + [1] * 10)
+    train, val = validation_split(labels, 0.2, seed=3)
+    assert len(val) == 6 and sorted(labels[val].tolist()) == [0, 0, 0, 0, 1, 1]
+    assert set(train) | set(val) == set(range(30)) and not set(train) & set(val)
+    again = validation_split(labels, 0.2, seed=3)
+    np.testing.assert_array_equal(again[1], val)
+
+
+def test_cli_train_predict_and_evaluate(tiny_bert: Path, tmp_path: Path) -> None:
+    train_file = tmp_path / "train.tsv"
+    train_file.write_text(
+        "text\trisk_level\n" + "".join(f"{t}\t{y}\n" for t, y in zip(POSTS, LEVELS, strict=True)), encoding="utf-8"
+    )
+    runner = CliRunner()
+    out = tmp_path / "model"
+    args = ["train", "--task", "level", "--model", "encoder", "--backbone", str(tiny_bert), "--epochs", "1"]
+    args += ["--train", str(train_file), "--out", str(out), "--set", "batch_size=8", "--set", "validation_fraction=0.3"]
+    result = runner.invoke(main, [*args, "-q"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert "saved encoder (level)" in result.output
+    assert not (out / "checkpoints").exists()
+    config = json.loads((out / "config.json").read_text(encoding="utf-8"))
+    assert config["params"]["settings"]["epochs"] == 1
+    predicted = runner.invoke(main, ["predict", str(out), "--format", "jsonl", POSTS[0]], catch_exceptions=False)
+    assert predicted.exit_code == 0, predicted.output
+    record = json.loads(predicted.output.splitlines()[0])
+    assert len(record["level_probabilities"]) == 11
+    evaluated = runner.invoke(main, ["evaluate", str(out), str(train_file), "--json"], catch_exceptions=False)
+    assert evaluated.exit_code == 0, evaluated.output
+    assert "weighted_f1" in json.loads(evaluated.output.splitlines()[-1])
+    resumed = runner.invoke(main, [*args, "--resume"])
+    assert resumed.exit_code == 1
+    assert "Nothing to resume: expected a checkpoint (state.json)" in resumed.output
+    wrong = runner.invoke(main, ["train", "--task", "level", "--train", str(train_file), "--out", str(out), "--resume"])
+    assert wrong.exit_code == 2
+    assert "--resume is for the encoder and ensemble kinds, not 'char-linear'." in wrong.output
