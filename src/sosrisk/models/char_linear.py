@@ -123,6 +123,7 @@ class CharNgramFeaturizer:
         codes = np.array([self._code_of(gram) for gram in grams if len(gram) > 1], dtype=np.uint64)
         longer = np.array([index for index, gram in enumerate(grams) if len(gram) > 1], dtype=np.int64)
         self._table = _CodeTable(codes, longer)
+        self._gram_index_cache: dict[str, int] | None = None
 
     def _code_of(self, gram: str) -> np.uint64:
         code = 0
@@ -131,6 +132,12 @@ class CharNgramFeaturizer:
             code = code * base + int(self._char_ids[ord(ch)])
         # n-grams of different lengths must not collide: add the length in the top bits' place
         return np.uint64(code * 4 + (len(gram) - 1))
+
+    def _gram_index(self) -> dict[str, int]:
+        """n-gram -> feature index, built on first use and kept (explanations call it per post)."""
+        if self._gram_index_cache is None:
+            self._gram_index_cache = {gram: index for index, gram in enumerate(self.ngrams.tolist())}
+        return self._gram_index_cache
 
     @staticmethod
     def preprocess(text: str) -> str:
@@ -219,7 +226,7 @@ class CharNgramFeaturizer:
         ends = [*mapping[1:], len(text)]
         # map the folded position after the last char of an n-gram to the original end offset
         folded = "".join(folded_chars)
-        lookup = {gram: index for index, gram in enumerate(self.ngrams.tolist())}
+        lookup = self._gram_index()
         found = []
         min_n, max_n = self.ngram_range
         for n in range(min_n, max_n + 1):
