@@ -1,0 +1,173 @@
+"""Five-fold cross-validation of the encoder kinds and ensembles on the official SOS-1K folds.
+
+Runs ``sosrisk.training.cross_validate`` (train on four official development folds, evaluate on the
+fifth) for each configuration and task, and writes ``results/cv_encoders.json`` and ``.md`` with
+accuracy, weighted P/R/F1, QWK/MAE (levels) and high-risk recall (binary) beside the SOS-1K paper's
+numbers. Results are written after every configuration, and configurations already in the JSON file are
+skipped, so an interrupted run continues where it stopped (``--redo`` forces a rerun).
+
+Fine-tuned encoders are cached across configurations with ``$SOSRISK_ENCODER_CACHE`` (default
+``/tmp/sosrisk-encoder-cache``): an ensemble's encoder member, trained on the same fold with the same
+settings and seed, is the very run the stand-alone encoder configuration made, so it is reused, not
+retrained. Run: ``nohup nice python benchmarks/cv_encoders.py --tasks level binary &``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from _env import RESULTS, environment, sos1k_root, write_results
+
+# The SOS-1K paper's best results (Chinese MentalBERT, on its 250-post test set).
+PAPER = {
+    "level": {"accuracy": None, "weighted_precision": None, "weighted_recall": None, "weighted_f1": 0.5089},
+    "binary": {"weighted_f1": 0.8839},
+}
+E5 = {"kind": "encoder", "params": {"backbone": "e5-small"}}
+CHAR = {"kind": "char-linear", "params": {}}
+EMB = {"kind": "embedding-linear", "params": {}}
+CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
+    "char-linear": ("char-linear", {}),
+    "embedding-linear": ("embedding-linear", {}),
+    "encoder-e5-fast": ("encoder", {"backbone": "e5-small"}),
+    "ensemble-char+emb": ("ensemble", {"members": [CHAR, EMB]}),
+    "ensemble-char+e5": ("ensemble", {"members": [CHAR, E5]}),
+    "ensemble-char+emb+e5": ("ensemble", {"members": [CHAR, EMB, E5]}),
+    "ensemble-char+e5-even": ("ensemble", {"members": [CHAR, E5], "weights": [1, 1]}),
+    "ensemble-char+emb+e5-even": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 1, 1]}),
+}
+LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
+BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]
+NAME = "cv_encoders"
+
+
+@contextlib.contextmanager
+def _lock() -> Iterator[None]:
+    import fcntl
+
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    with open(Path(tempfile.gettempdir()) / f"sosrisk-{NAME}.lock", "w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        yield
+
+
+def load_previous() -> dict[str, Any]:
+    path = RESULTS / f"{NAME}.json"
+    if path.is_file():
+        return json.loads(path.read_text(encoding="utf-8"))
+    return {"runs": {}}
+
+
+def render(payload: dict[str, Any]) -> str:
+    env = payload["environment"]
+    lines = [
+        "# Encoders and ensembles: five-fold cross-validation on SOS-1K",
+        "",
+        f"{env['date']} · {env['machine']['cpu']} ({env['machine']['cores']} cores, shared with other work) · "
+        f"Python {env['python']} · commit {env['git_commit']} · {env['versions']}",
+        "",
+        "Protocol: the five official SOS-1K development folds (999 posts): train on four, evaluate on the fifth; "
+        "mean ± std over the folds. The paper's numbers are on its own 250-post test set (not available here), "
+        "with Chinese MentalBERT; the protocols differ, so compare with care.",
+        "",
+    ]
+    for task, keys in (("level", LEVEL_KEYS), ("binary", BINARY_KEYS)):
+        runs = {name: run for name, run in payload["runs"].items() if run["task"] == task}
+        if not runs:
+            continue
+        header = "| configuration | " + " | ".join(keys) + " | minutes |"
+        lines += [f"## {task}", "", header, "|---" * (len(keys) + 2) + "|"]
+        for run in runs.values():
+            cells = [f"{run['mean'][k]:.4f} ± {run['std'][k]:.3f}" for k in keys]
+            lines.append(f"| {run['config']} | " + " | ".join(cells) + f" | {run['seconds'] / 60:.0f} |")
+        paper = PAPER[task]
+        cells = [f"{paper[k]:.4f}" if paper.get(k) is not None else "–" for k in keys]
+        lines.append("| paper: Chinese MentalBERT, test set | " + " | ".join(cells) + " | – |")
+        lines.append("")
+    return "\n".join(lines) + "\n"
+
+
+def warm(tasks: list[str], configs: list[str], folds: list[int], root: Any) -> None:
+    """Train fold ``k`` of each configuration exactly as ``cross_validate`` would, filling the encoder cache."""
+    from sosrisk.data import PostSet, load_folds
+    from sosrisk.training import make_model
+
+    for task in tasks:
+        parts = load_folds(task, root)  # type: ignore[arg-type]
+        for config in configs:
+            kind, params = CONFIGS[config]
+            for fold in folds:
+                train = PostSet.concat([p for j, p in enumerate(parts) if j != fold - 1])
+                started = time.perf_counter()
+                make_model(kind, task, params).fit(train.texts, train.labels(task), show_progress=False)  # type: ignore[arg-type]
+                print(
+                    f"[{config}/{task}] fold {fold} warmed in {(time.perf_counter() - started) / 60:.1f} min",
+                    file=sys.stderr,
+                    flush=True,
+                )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--tasks", nargs="+", default=["level", "binary"], choices=["level", "binary"])
+    parser.add_argument("--configs", nargs="+", default=list(CONFIGS), choices=list(CONFIGS))
+    parser.add_argument("--redo", action="store_true", help="rerun configurations already in the results")
+    parser.add_argument(
+        "--warm-folds",
+        nargs="+",
+        type=int,
+        default=None,
+        metavar="K",
+        help="only train these folds (1-5) of each configuration into the encoder cache, so that several "
+        "processes can share one cross-validation; no results are written",
+    )
+    args = parser.parse_args()
+    os.environ.setdefault("SOSRISK_ENCODER_CACHE", "/tmp/sosrisk-encoder-cache")
+    from sosrisk.training import cross_validate
+
+    root = sos1k_root()
+    if args.warm_folds:
+        warm(args.tasks, args.configs, args.warm_folds, root)
+        return 0
+    payload = load_previous()
+    packages = ("sosrisk", "torch", "transformers", "tokenizers", "numpy", "scikit-learn")
+    for config in args.configs:
+        for task in args.tasks:
+            key = f"{config}/{task}"
+            if key in payload["runs"] and not args.redo:
+                print(f"[{key}] already in the results, skipped", file=sys.stderr)
+                continue
+            kind, params = CONFIGS[config]
+            print(f"[{key}] cross-validating ...", file=sys.stderr, flush=True)
+            started = time.perf_counter()
+            result = cross_validate(task, model=kind, root=root, params=params, show_progress=False).to_dict()
+            result["config"] = config
+            result["wall_seconds"] = round(time.perf_counter() - started, 1)
+            with _lock():  # several tasks may run in parallel processes: merge, never overwrite
+                payload = load_previous()
+                payload["runs"][key] = result
+                payload["environment"] = environment(packages)
+                payload["data"] = str(root)
+                write_results(NAME, payload, render(payload))
+            mean = result["mean"]
+            print(
+                f"[{key}] weighted F1 {mean['weighted_f1']:.4f}, "
+                + (f"QWK {mean['qwk']:.4f}" if task == "level" else f"high-risk recall {mean['high_risk_recall']:.4f}")
+                + f" ({result['seconds'] / 60:.1f} min)",
+                file=sys.stderr,
+                flush=True,
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
