@@ -53,11 +53,12 @@ def _register() -> None:
     from . import backbone as backbone_commands
     from . import data as data_commands
     from . import models as model_commands
+    from . import score as score_commands
     from . import serve as serve_commands
 
     main.add_command(data_commands.data)
     main.add_command(backbone_commands.backbone)
-    for command in [*model_commands.COMMANDS, *serve_commands.COMMANDS]:
+    for command in [*model_commands.COMMANDS, *score_commands.COMMANDS, *serve_commands.COMMANDS]:
         main.add_command(command)
 
 

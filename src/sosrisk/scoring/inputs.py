@@ -1,0 +1,860 @@
+"""Streaming readers for batch scoring: files of any size, read in pieces with every row's position.
+
+Input files are JSONL (``.jsonl``/``.ndjson``/``.json``), CSV, TSV, plain text (one post per line,
+``.txt``) -- each optionally gzip-compressed (``.gz``) -- and Parquet, or folders of them. Reading is
+split in two so that the expensive half runs in parallel:
+
+* :func:`iter_segments` (one process, cheap): walks the files in order and cuts them into
+  :class:`Segment` s of raw units -- raw JSONL/text lines as bytes, or CSV/Parquet rows as values --
+  each with its file and position (1-based line for text formats, 1-based row for Parquet).
+* :func:`parse_segment` (any process): turns a segment into records: id, text, and either nothing
+  wrong or a reject reason (``missing_text``, ``empty_text``, ``not_text``, ``undecodable``,
+  ``too_long``, ``bad_json``, ``not_an_object``, ``bad_row``).
+
+Memory is bounded by the segment size and by :data:`MAX_LINE_BYTES`-style limits, never by file size.
+"""
+
+from __future__ import annotations
+
+import codecs
+import contextlib
+import csv
+import gzip
+import hashlib
+import io
+import json
+import os
+import zlib
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any, Literal
+
+from ..data.errors import DataError
+from ..data.posts import COLUMN_ALIASES
+
+# File suffix (after an optional .gz) -> input format.
+INPUT_SUFFIXES: dict[str, str] = {
+    ".jsonl": "jsonl",
+    ".ndjson": "jsonl",
+    ".json": "jsonl",
+    ".csv": "csv",
+    ".tsv": "tsv",
+    ".txt": "text",
+    ".parquet": "parquet",
+    ".pq": "parquet",
+}
+INPUT_FORMATS = ("jsonl", "csv", "tsv", "text", "parquet")
+REJECT_REASONS = (
+    "missing_text",
+    "empty_text",
+    "not_text",
+    "undecodable",
+    "too_long",
+    "bad_json",
+    "not_an_object",
+    "bad_row",
+)
+# Extra columns read only when posts go to the review queue.
+AUTHOR_ALIASES = ("author", "user")
+POSTED_AT_ALIASES = ("posted_at", "created_at")
+_SAMPLE_BYTES = 1 << 20  # the head of a file used to choose its text encoding
+_FINGERPRINT_BYTES = 1 << 16
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file: where it is, how to read it, and the name its rows carry as ``source``."""
+
+    path: Path
+    source: str
+    format: str
+    compressed: bool
+
+    def fingerprint(self) -> dict[str, Any]:
+        """Size, modification time and sha256 of the first and last 64 KiB: cheap, and changes with the file."""
+        stat = self.path.stat()
+        digest = hashlib.sha256()
+        with open(self.path, "rb") as handle:
+            digest.update(handle.read(_FINGERPRINT_BYTES))
+            if stat.st_size > 2 * _FINGERPRINT_BYTES:
+                handle.seek(-_FINGERPRINT_BYTES, os.SEEK_END)
+                digest.update(handle.read())
+        return {
+            "path": str(self.path.resolve()),
+            "size": stat.st_size,
+            "mtime_ns": stat.st_mtime_ns,
+            "sha256_head_tail": digest.hexdigest(),
+        }
+
+
+@dataclass(frozen=True)
+class ReadSettings:
+    """How rows are read: which columns, and the longest text accepted."""
+
+    text_column: str | None = None
+    id_column: str | None = None
+    max_chars: int = 20_000
+    input_format: str | None = None
+    extra_columns: bool = False  # also read author / posted_at (for the review queue)
+
+    @property
+    def max_line_bytes(self) -> int:
+        """The longest raw line kept in memory; a longer one is rejected as ``too_long`` unread."""
+        return max(1 << 20, 8 * self.max_chars)
+
+
+@dataclass
+class Segment:
+    """Consecutive raw units of one file, ready to be parsed anywhere (it pickles cheaply).
+
+    ``kind == "lines"``: ``lines`` holds the raw bytes of physical lines ``first``, ``first + 1``, ...
+    (``None`` for a line longer than the limit, which was skipped unread); ``line_format`` says whether
+    each is a JSON object or a plain post. ``kind == "rows"``: ``rows`` holds already split rows as
+    ``(position, id, text, author, posted_at, reason, detail)`` where ``reason`` is set when the row was
+    already found bad.
+    """
+
+    file_index: int
+    kind: Literal["lines", "rows"]
+    first: int = 1
+    encoding: str = "utf-8"
+    line_format: str = "jsonl"
+    lines: list[bytes | None] = field(default_factory=list)
+    rows: list[tuple[Any, ...]] = field(default_factory=list)
+    end_bytes: int = 0  # how far into the file (bytes on disk) reading had got: for the progress bar
+
+    @property
+    def units(self) -> int:
+        """How many input units (lines or rows) the segment covers."""
+        return len(self.lines) if self.kind == "lines" else len(self.rows)
+
+
+@dataclass
+class Records:
+    """Parsed rows of one or more segments, column by column (the shape Arrow tables are made from)."""
+
+    file_index: list[int] = field(default_factory=list)
+    position: list[int] = field(default_factory=list)
+    id: list[str | None] = field(default_factory=list)
+    text: list[str | None] = field(default_factory=list)
+    author: list[str | None] = field(default_factory=list)
+    posted_at: list[str | None] = field(default_factory=list)
+    reason: list[str | None] = field(default_factory=list)
+    detail: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.position)
+
+    def add(
+        self,
+        file_index: int,
+        position: int,
+        post_id: str | None,
+        text: str | None,
+        author: str | None = None,
+        posted_at: str | None = None,
+        reason: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """Append one record; a rejected record keeps no text."""
+        self.file_index.append(file_index)
+        self.position.append(position)
+        self.id.append(post_id)
+        self.text.append(None if reason is not None else text)
+        self.author.append(author)
+        self.posted_at.append(posted_at)
+        self.reason.append(reason)
+        self.detail.append(detail)
+
+    def to_arrow(self) -> Any:
+        """The records as a ``pyarrow.Table`` (columns as in :data:`RECORD_SCHEMA_FIELDS`)."""
+        import pyarrow as pa
+
+        return pa.table(
+            {
+                "file_index": pa.array(self.file_index, pa.int32()),
+                "position": pa.array(self.position, pa.int64()),
+                "id": pa.array(self.id, pa.string()),
+                "text": pa.array(self.text, pa.string()),
+                "author": pa.array(self.author, pa.string()),
+                "posted_at": pa.array(self.posted_at, pa.string()),
+                "reason": pa.array(self.reason, pa.string()),
+                "detail": pa.array(self.detail, pa.string()),
+            }
+        )
+
+
+# ---------------------------------------------------------------------------------------------- files
+def input_format_of(path: Path, override: str | None = None) -> tuple[str, bool]:
+    """``(format, gzip-compressed)`` of a file from its suffix (or ``override``); a clear error otherwise."""
+    compressed = path.suffix.lower() == ".gz"
+    if override is not None:
+        if override not in INPUT_FORMATS:
+            raise DataError(path, f"unknown input format {override!r}; expected one of {', '.join(INPUT_FORMATS)}")
+        fmt = override
+    else:
+        suffix = Path(path.stem).suffix.lower() if compressed else path.suffix.lower()
+        if suffix not in INPUT_SUFFIXES:
+            known = ", ".join(sorted(INPUT_SUFFIXES))
+            raise DataError(
+                path,
+                f"cannot tell the input format from the name; expected a suffix among {known} "
+                "(optionally followed by .gz), or pass --input-format",
+            )
+        fmt = INPUT_SUFFIXES[suffix]
+    if fmt == "parquet" and compressed:
+        raise DataError(path, "a gzip-compressed Parquet file cannot be streamed; decompress it first")
+    return fmt, compressed
+
+
+def find_inputs(paths: Sequence[str | os.PathLike[str]], *, input_format: str | None = None) -> list[InputFile]:
+    """The input files in a stable order: files as given, folders expanded to their readable files (sorted).
+
+    Hidden files and files with unknown suffixes inside folders are skipped; a file given by name must
+    be readable. The same file given twice is an error (its posts would be scored twice).
+    """
+    if not paths:
+        raise ValueError("Expected at least one input file or folder; got none. Pass --input PATH.")
+    found: list[InputFile] = []
+    for given in paths:
+        path = Path(given)
+        if path.is_dir():
+            members = sorted(
+                p
+                for p in path.rglob("*")
+                if p.is_file()
+                and not any(part.startswith(".") for part in p.relative_to(path).parts)
+                and _has_known_suffix(p)
+            )
+            if not members:
+                known = ", ".join(sorted(INPUT_SUFFIXES))
+                raise DataError(path, f"the folder holds no input files (expected suffixes {known}, or .gz)")
+            for member in members:
+                fmt, compressed = input_format_of(member, input_format)
+                found.append(InputFile(member, str(member), fmt, compressed))
+        elif path.is_file():
+            fmt, compressed = input_format_of(path, input_format)
+            found.append(InputFile(path, str(path), fmt, compressed))
+        else:
+            raise DataError(path, "no such file or folder")
+    seen: dict[Path, str] = {}
+    for item in found:
+        key = item.path.resolve()
+        if key in seen:
+            raise DataError(item.path, f"given twice (also as {seen[key]}); each post must be scored exactly once")
+        seen[key] = item.source
+    return found
+
+
+def _has_known_suffix(path: Path) -> bool:
+    name = path.name.lower()
+    if name.endswith(".gz"):
+        name = name[:-3]
+    return Path(name).suffix in INPUT_SUFFIXES and not name.endswith((".parquet.gz", ".pq.gz"))
+
+
+def _open_binary(item: InputFile) -> IO[bytes]:
+    if item.compressed:
+        return gzip.open(item.path, "rb")  # type: ignore[return-value]
+    return open(item.path, "rb", buffering=1 << 20)
+
+
+def detect_encoding(item: InputFile) -> str:
+    """The text encoding of a file, chosen from its first MiB: UTF-8 (with or without BOM) or GB18030.
+
+    Rows that do not decode with the chosen encoding are rejected as ``undecodable`` later.
+    """
+    try:
+        with _open_binary(item) as handle:
+            sample = handle.read(_SAMPLE_BYTES)
+    except (OSError, EOFError) as exc:
+        raise DataError(item.path, f"cannot read the file ({exc})") from None
+    if sample.startswith(codecs.BOM_UTF8):
+        return "utf-8-sig"
+    if len(sample) == _SAMPLE_BYTES and b"\n" in sample:
+        sample = sample[: sample.rindex(b"\n")]  # never judge a character cut in half
+    utf8_bad = gb_bad = 0
+    for line in sample.split(b"\n"):
+        if line.isascii():
+            continue
+        try:
+            line.decode("utf-8")
+        except UnicodeDecodeError:
+            utf8_bad += 1
+        try:
+            line.decode("gb18030")
+        except UnicodeDecodeError:
+            gb_bad += 1
+    return "gb18030" if utf8_bad and gb_bad < utf8_bad else "utf-8"
+
+
+def position_bytes(handle: IO[bytes], item: InputFile) -> int:
+    """How far into the file (in bytes on disk) a reader has got, for the progress bar."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        if item.compressed:
+            return int(handle.fileobj.tell())  # type: ignore[attr-defined]
+        return handle.tell()
+    return 0
+
+
+# ------------------------------------------------------------------------------------------ columns
+def resolve_column(
+    item: InputFile, present: Sequence[str], wanted: str | None, aliases: tuple[str, ...], role: str
+) -> str | None:
+    """The file's column for ``role``: ``wanted`` (must exist) or the first alias present (or ``None``)."""
+    if wanted is not None:
+        if wanted not in present:
+            raise DataError(
+                item.path,
+                f"missing {role} column {wanted!r}; the file has columns {list(present)}. "
+                f"Pass the right name with --{role}-column",
+                field=wanted,
+            )
+        return wanted
+    for alias in aliases:
+        if alias in present:
+            return alias
+    return None
+
+
+def check_structure(item: InputFile, settings: ReadSettings) -> None:
+    """Fail early, before any scoring, for a file whose columns cannot give texts (CSV/TSV/Parquet)."""
+    if item.format == "parquet":
+        schema_names = _parquet_file(item).schema_arrow.names
+        _parquet_columns(item, schema_names, settings)
+    elif item.format in {"csv", "tsv"}:
+        encoding = detect_encoding(item)
+        with _open_binary(item) as raw:
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
+            reader = csv.reader(text, delimiter="," if item.format == "csv" else "\t")
+            for cells in reader:
+                if cells and any(c.strip() for c in cells):
+                    _csv_header(item, cells, settings, reader.line_num)
+                    break
+
+
+def _parquet_file(item: InputFile) -> Any:
+    import pyarrow.parquet as pq
+
+    try:
+        return pq.ParquetFile(item.path)
+    except Exception as exc:  # pyarrow raises several types for a damaged file
+        raise DataError(item.path, f"not a readable Parquet file ({exc})") from None
+
+
+def _parquet_columns(item: InputFile, names: Sequence[str], settings: ReadSettings) -> dict[str, str | None]:
+    text = resolve_column(item, names, settings.text_column, COLUMN_ALIASES["text"], "text")
+    if text is None:
+        raise DataError(
+            item.path,
+            f"missing text column: expected 'text' (or 'comment'); the file has columns {list(names)}. "
+            "Name it with --text-column",
+            field="text",
+        )
+    columns: dict[str, str | None] = {
+        "text": text,
+        "id": resolve_column(item, names, settings.id_column, COLUMN_ALIASES["id"], "id"),
+        "author": None,
+        "posted_at": None,
+    }
+    if settings.extra_columns:
+        columns["author"] = resolve_column(item, names, None, AUTHOR_ALIASES, "author")
+        columns["posted_at"] = resolve_column(item, names, None, POSTED_AT_ALIASES, "posted_at")
+    return columns
+
+
+def _csv_header(
+    item: InputFile, cells: list[str], settings: ReadSettings, line: int
+) -> tuple[list[str], dict[str, int | None]]:
+    """Header names and the index of each column we read; a header-less file's first column is the text."""
+    names = [c.strip().lstrip("\ufeff") for c in cells]
+    known = {a for aliases in COLUMN_ALIASES.values() for a in aliases}
+    wanted = {settings.text_column, settings.id_column} - {None}
+    if not (known | wanted).intersection(names):
+        if settings.text_column is not None or len(cells) > 2:
+            raise DataError(
+                item.path,
+                "no header naming the text column: expected 'text' (or 'comment'"
+                + (f", or {settings.text_column!r}" if settings.text_column else "")
+                + f") among the first row's {len(cells)} columns",
+                line=line,
+                field="text",
+            )
+        return [], {"text": 0, "id": None, "author": None, "posted_at": None}  # header-less: text[, label]
+    text = resolve_column(item, names, settings.text_column, COLUMN_ALIASES["text"], "text")
+    if text is None:
+        raise DataError(
+            item.path,
+            f"missing text column: expected 'text' (or 'comment'); the header has {names}. Name it with --text-column",
+            line=line,
+            field="text",
+        )
+    post_id = resolve_column(item, names, settings.id_column, COLUMN_ALIASES["id"], "id")
+    index: dict[str, int | None] = {
+        "text": names.index(text),
+        "id": names.index(post_id) if post_id else None,
+        "author": None,
+        "posted_at": None,
+    }
+    if settings.extra_columns:
+        for role, aliases in (("author", AUTHOR_ALIASES), ("posted_at", POSTED_AT_ALIASES)):
+            name = resolve_column(item, names, None, aliases, role)
+            index[role] = names.index(name) if name else None
+    return names, index
+
+
+# ----------------------------------------------------------------------------------------- segments
+def iter_segments(
+    items: Sequence[InputFile],
+    settings: ReadSettings,
+    *,
+    segment_units: int,
+    file_indices: Sequence[int] | None = None,
+    progress: list[int] | None = None,
+) -> Iterator[Segment]:
+    """Cut the files (all, or those at ``file_indices``) into segments of at most ``segment_units`` units.
+
+    ``progress``, when given, is a one-item list updated with the bytes read so far over all files.
+    """
+    done_bytes = 0
+    indices = range(len(items)) if file_indices is None else file_indices
+    for file_index in indices:
+        item = items[file_index]
+        if item.format == "parquet":
+            segments: Iterator[Segment] = _parquet_segments(item, file_index, settings, segment_units)
+        elif item.format in {"csv", "tsv"}:
+            segments = _csv_segments(item, file_index, settings, segment_units)
+        else:
+            segments = _line_segments(item, file_index, settings, segment_units)
+        size = item.path.stat().st_size
+        while True:
+            try:
+                segment = next(segments)
+            except StopIteration:
+                break
+            except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated (gzip) file
+                raise DataError(
+                    item.path, f"cannot read the file past this point ({type(exc).__name__}: {exc})"
+                ) from None
+            if progress is not None:
+                progress[0] = done_bytes + min(segment.end_bytes, size)
+            yield segment
+        done_bytes += size
+        if progress is not None:
+            progress[0] = done_bytes
+
+
+def _line_segments(item: InputFile, file_index: int, settings: ReadSettings, size: int) -> Iterator[Segment]:
+    encoding = detect_encoding(item)
+    limit = settings.max_line_bytes
+    line_format = "jsonl" if item.format == "jsonl" else "text"
+    with _open_binary(item) as handle:
+        position = 1
+        lines: list[bytes | None] = []
+        while True:
+            raw = handle.readline(limit + 1)
+            if not raw:
+                break
+            if len(raw) > limit and not raw.endswith(b"\n"):
+                while True:  # drain the rest of an over-long line without keeping it
+                    rest = handle.readline(1 << 20)
+                    if not rest or rest.endswith(b"\n"):
+                        break
+                lines.append(None)
+            else:
+                lines.append(raw)
+            if len(lines) == size:
+                yield Segment(
+                    file_index,
+                    "lines",
+                    position,
+                    encoding,
+                    line_format,
+                    lines,
+                    end_bytes=position_bytes(handle, item),
+                )
+                position += len(lines)
+                lines = []
+        if lines:
+            yield Segment(file_index, "lines", position, encoding, line_format, lines)
+
+
+def _csv_segments(item: InputFile, file_index: int, settings: ReadSettings, size: int) -> Iterator[Segment]:
+    encoding = detect_encoding(item)
+    delimiter = "," if item.format == "csv" else "\t"
+    previous_limit = csv.field_size_limit()
+    csv.field_size_limit(settings.max_line_bytes)
+    try:
+        with _open_binary(item) as raw:
+            text = io.TextIOWrapper(raw, encoding=encoding, errors="surrogateescape", newline="")
+            reader = csv.reader(text, delimiter=delimiter)
+            header: list[str] | None = None
+            index: dict[str, int | None] = {}
+            rows: list[tuple[Any, ...]] = []
+            start = 1
+            while True:
+                try:
+                    cells = next(reader)
+                except StopIteration:
+                    break
+                except csv.Error as exc:
+                    line, start = start, reader.line_num + 1
+                    reason = "too_long" if "field limit" in str(exc) else "bad_row"
+                    detail = (
+                        f"a field is longer than {settings.max_line_bytes} characters"
+                        if reason == "too_long"
+                        else f"not a valid {item.format.upper()} row ({exc})"
+                    )
+                    rows.append((line, None, None, None, None, reason, detail))
+                else:
+                    line, start = start, reader.line_num + 1
+                    if not cells or (len(cells) == 1 and not cells[0].strip()):
+                        continue  # blank line
+                    if header is None:
+                        header, index = _csv_header(item, cells, settings, line)
+                        if header:
+                            continue
+                    rows.append(_csv_row(line, cells, header, index, item))
+                if len(rows) >= size:
+                    yield Segment(file_index, "rows", rows[0][0], rows=rows, end_bytes=position_bytes(raw, item))
+                    rows = []
+            if rows:
+                yield Segment(file_index, "rows", rows[0][0], rows=rows)
+    finally:
+        csv.field_size_limit(previous_limit)
+
+
+def _csv_row(
+    line: int, cells: list[str], header: list[str], index: dict[str, int | None], item: InputFile
+) -> tuple[Any, ...]:
+    if header and len(cells) != len(header):
+        detail = (
+            f"expected {len(header)} columns ({', '.join(header)}), found {len(cells)}; "
+            "check for an unescaped delimiter or quote in the text"
+        )
+        return (line, None, None, None, None, "bad_row", detail)
+    values = []
+    for role in ("id", "text", "author", "posted_at"):
+        column = index.get(role)
+        values.append(cells[column] if column is not None and column < len(cells) else None)
+    post_id, text, author, posted_at = values
+    if post_id is not None and not post_id.strip():
+        post_id = None
+    return (line, post_id, text, author, posted_at, None, None)
+
+
+def _parquet_segments(item: InputFile, file_index: int, settings: ReadSettings, size: int) -> Iterator[Segment]:
+    parquet = _parquet_file(item)
+    columns = _parquet_columns(item, parquet.schema_arrow.names, settings)
+    wanted = [c for c in dict.fromkeys(columns.values()) if c is not None]
+    total = max(parquet.metadata.num_rows, 1)
+    file_size = item.path.stat().st_size
+    position = 1
+    for batch in parquet.iter_batches(batch_size=size, columns=wanted):
+        n = batch.num_rows
+        nothing: list[Any] = [None] * n
+
+        rows = list(
+            zip(
+                range(position, position + n),
+                _arrow_column(batch, columns["id"], nothing),
+                _arrow_column(batch, columns["text"], nothing, as_text=False),
+                _arrow_column(batch, columns["author"], nothing),
+                _arrow_column(batch, columns["posted_at"], nothing),
+                nothing,
+                nothing,
+                strict=True,
+            )
+        )
+        segment_start, position = position, position + n
+        yield Segment(file_index, "rows", segment_start, rows=rows, end_bytes=int(file_size * (position - 1) / total))
+
+
+def _arrow_column(batch: Any, name: str | None, nothing: list[Any], *, as_text: bool = True) -> list[Any]:
+    if name is None:
+        return nothing
+    values = batch.column(name).to_pylist()
+    return [_scalar_text(v) for v in values] if as_text else values
+
+
+def _scalar_text(value: Any) -> str | None:
+    """An id / author / time value as text (``None`` stays ``None``; numbers and dates as written)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return value if value.strip() else None
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if hasattr(value, "isoformat"):
+        return str(value.isoformat())
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, sort_keys=True)
+    return str(value)
+
+
+# ------------------------------------------------------------------------------------------ parsing
+def parse_segments(segments: Sequence[Segment], settings: ReadSettings) -> Any:
+    """Parse segments into one records ``pyarrow.Table``, rejecting bad rows with a reason instead of raising.
+
+    JSONL segments take a fast path (Arrow's JSON parser, only the columns we read) when every line is
+    a plain UTF-8 object whose fields have consistent types; any segment it cannot read exactly like
+    the line-by-line parser falls back to that parser, so the records never depend on the path taken.
+    """
+    import pyarrow as pa
+
+    tables = []
+    for segment in segments:
+        if segment.kind == "lines":
+            table = _parse_lines_fast(segment, settings) if segment.line_format == "jsonl" else None
+            if table is None:
+                records = Records()
+                _parse_lines(segment, settings, records)
+                table = records.to_arrow()
+        else:
+            table = _parse_rows(segment, settings)
+        tables.append(table)
+    return pa.concat_tables(tables) if tables else Records().to_arrow()
+
+
+def _parse_rows(segment: Segment, settings: ReadSettings) -> Any:
+    records = Records()
+    if segment.rows:
+        positions, ids, values, authors, times, reasons, details = (list(c) for c in zip(*segment.rows, strict=True))
+        records.position, records.id, records.author, records.posted_at = positions, ids, authors, times
+        records.file_index = [segment.file_index] * len(positions)
+        texts, reasons, details = check_texts(values, settings.max_chars, reasons=reasons, details=details)
+        records.text, records.reason, records.detail = texts, reasons, details
+    return records.to_arrow()
+
+
+def check_texts(
+    values: Sequence[Any],
+    max_chars: int,
+    *,
+    reasons: list[str | None] | None = None,
+    details: list[str | None] | None = None,
+    valid_utf8: bool = False,
+) -> tuple[list[str | None], list[str | None], list[str | None]]:
+    """:func:`check_text` over a column, fast for the common case (rows already rejected stay rejected)."""
+    texts: list[str | None] = []
+    out_reasons: list[str | None] = []
+    out_details: list[str | None] = []
+    for i, value in enumerate(values):
+        if reasons is not None and reasons[i] is not None:
+            texts.append(None)
+            out_reasons.append(reasons[i])
+            out_details.append(details[i] if details is not None else None)
+        elif (
+            type(value) is str
+            and len(value) <= max_chars
+            and value.strip()
+            and (valid_utf8 or not _has_surrogates(value))
+        ):
+            texts.append(value)
+            out_reasons.append(None)
+            out_details.append(None)
+        else:
+            text, reason, detail = check_text(value, max_chars)
+            texts.append(text)
+            out_reasons.append(reason)
+            out_details.append(detail)
+    return texts, out_reasons, out_details
+
+
+def _parse_lines_fast(segment: Segment, settings: ReadSettings) -> Any | None:
+    """Parse a JSONL segment with Arrow; ``None`` when it cannot be read exactly like :func:`_parse_lines`."""
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    if segment.encoding not in {"utf-8", "utf-8-sig"}:
+        return None
+    lines = segment.lines
+    positions = []
+    for offset, raw in enumerate(lines):
+        if raw is None:
+            return None
+        if raw.strip():
+            positions.append(segment.first + offset)
+    if not positions:
+        return Records().to_arrow()
+    data = b"".join(line for line in lines if line is not None)
+    if codecs.BOM_UTF8 in data:
+        return None
+    if not data.endswith(b"\n"):
+        data += b"\n"
+    text_names = [settings.text_column] if settings.text_column else list(COLUMN_ALIASES["text"])
+    id_names = [settings.id_column] if settings.id_column else list(COLUMN_ALIASES["id"])
+    extra_names = list(AUTHOR_ALIASES + POSTED_AT_ALIASES) if settings.extra_columns else []
+    if len(set(text_names + id_names + extra_names)) != len(text_names + id_names + extra_names):
+        return None
+    table = None
+    for id_type in (pa.string(), pa.int64()):
+        schema = pa.schema(
+            [(n, pa.string()) for n in text_names]
+            + [(n, id_type) for n in id_names]
+            + [(n, pa.string()) for n in extra_names]
+        )
+        try:
+            table = pa_json.read_json(
+                pa.BufferReader(data),
+                read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),
+                parse_options=pa_json.ParseOptions(
+                    explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=False
+                ),
+            )
+            break
+        except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError):
+            continue
+    if table is None or table.num_rows != len(positions):
+        return None
+    text_values = _one_of(table, text_names)
+    id_values = _one_of(table, id_names)
+    if text_values is None or id_values is None:
+        return None
+    authors = _one_of(table, list(AUTHOR_ALIASES)) if settings.extra_columns else [None] * len(positions)
+    times = _one_of(table, list(POSTED_AT_ALIASES)) if settings.extra_columns else [None] * len(positions)
+    if authors is None or times is None:
+        return None
+    texts, reasons, details = check_texts(text_values, settings.max_chars, valid_utf8=True)
+    if "missing_text" in reasons:
+        names = " or ".join(repr(n) for n in text_names)
+        missing = f"no text: expected a string in {names}"
+        details = [missing if r == "missing_text" else d for r, d in zip(reasons, details, strict=True)]
+    records = Records(
+        file_index=[segment.file_index] * len(positions),
+        position=positions,
+        id=[_scalar_text(v) for v in id_values],
+        text=texts,
+        author=[v if v is None or v.strip() else None for v in authors],
+        posted_at=[v if v is None or v.strip() else None for v in times],
+        reason=reasons,
+        detail=details,
+    )
+    return records.to_arrow()
+
+
+def _one_of(table: Any, names: list[str]) -> list[Any] | None:
+    """The values of the first of ``names`` that has any, as the line parser would pick them (else ``None``).
+
+    The line parser takes, per row, the first alias present as a key; Arrow cannot tell a missing key
+    from a null, so this is exact only when at most one of the aliases has values in the segment.
+    """
+    filled = [name for name in names if table.column(name).null_count < table.num_rows]
+    if len(filled) > 1:
+        return None
+    if not filled:
+        return [None] * table.num_rows
+    values: list[Any] = table.column(filled[0]).to_pylist()
+    return values
+
+
+def check_text(value: Any, max_chars: int) -> tuple[str | None, str | None, str | None]:
+    """``(text, reason, detail)``: the text when it can be scored, else why not."""
+    if value is None or (isinstance(value, float) and value != value):
+        return None, "missing_text", "no text"
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError as exc:
+            return None, "undecodable", f"undecodable bytes at byte {exc.start} of the text: not UTF-8"
+    if not isinstance(value, str):
+        return None, "not_text", f"expected a string, got {type(value).__name__}"
+    if not value.strip():
+        return None, "empty_text", "the text is empty"
+    if len(value) > max_chars:
+        return None, "too_long", f"the text has {len(value)} characters; at most {max_chars} are scored"
+    if _has_surrogates(value):
+        return None, "undecodable", "undecodable bytes in the text"
+    return value, None, None
+
+
+def _has_surrogates(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
+def _parse_lines(segment: Segment, settings: ReadSettings, records: Records) -> None:
+    text_column = settings.text_column
+    id_column = settings.id_column
+    add = records.add
+    file_index = segment.file_index
+    for offset, raw in enumerate(segment.lines):
+        position = segment.first + offset
+        if raw is None:
+            add(
+                file_index,
+                position,
+                None,
+                None,
+                reason="too_long",
+                detail=f"the line is longer than {settings.max_line_bytes} bytes",
+            )
+            continue
+        if not raw.strip():
+            continue  # blank line: not a post
+        try:
+            line = raw.decode(segment.encoding)
+        except UnicodeDecodeError as exc:
+            add(
+                file_index,
+                position,
+                None,
+                None,
+                reason="undecodable",
+                detail=f"undecodable bytes at byte {exc.start} of the line: the file is read as {segment.encoding}",
+            )
+            continue
+        if segment.line_format == "text":
+            text, reason, detail = check_text(line.rstrip("\r\n"), settings.max_chars)
+            add(file_index, position, None, text, reason=reason, detail=detail)
+            continue
+        try:
+            value = json.loads(line)
+        except json.JSONDecodeError as exc:
+            add(
+                file_index,
+                position,
+                None,
+                None,
+                reason="bad_json",
+                detail=f"not valid JSON ({exc.msg} at column {exc.colno})",
+            )
+            continue
+        if not isinstance(value, dict):
+            kind = type(value).__name__
+            add(
+                file_index,
+                position,
+                None,
+                None,
+                reason="not_an_object",
+                detail=f"expected a JSON object per line, got {kind}",
+            )
+            continue
+        post_id = _json_field(value, id_column, COLUMN_ALIASES["id"])
+        author = posted_at = None
+        if settings.extra_columns:
+            author = _scalar_text(_json_field(value, None, AUTHOR_ALIASES))
+            posted_at = _scalar_text(_json_field(value, None, POSTED_AT_ALIASES))
+        if text_column is not None:
+            raw_text = value.get(text_column)
+        else:
+            raw_text = _json_field(value, None, COLUMN_ALIASES["text"])
+        text, reason, detail = check_text(raw_text, settings.max_chars)
+        if reason == "missing_text":
+            names = [text_column] if text_column else list(COLUMN_ALIASES["text"])
+            detail = f"no text: expected a string in {' or '.join(repr(n) for n in names)}"
+        add(file_index, position, _scalar_text(post_id), text, author, posted_at, reason, detail)
+
+
+def _json_field(value: dict[str, Any], wanted: str | None, aliases: tuple[str, ...]) -> Any:
+    if wanted is not None:
+        return value.get(wanted)
+    for alias in aliases:
+        if alias in value:
+            return value[alias]
+    return None

@@ -1,0 +1,262 @@
+"""The local engine: one reader cuts the inputs into chunks; worker processes parse, score and write them.
+
+For ``char-linear`` (pure numpy) each of ``workers`` processes loads the models once and handles whole
+chunks, so parsing, scoring and writing all run in parallel while the main process only reads raw
+bytes and commits finished chunks. For other kinds (encoders, which use threads themselves) chunks are
+scored in the main process with ``workers`` threads. At most ``2 * workers`` chunks are in flight, so
+memory stays flat however large the input is.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import errno
+import functools
+import logging
+import os
+import signal
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from .inputs import InputFile, ReadSettings, Segment, iter_segments, parse_segments
+from .results import PROCESS_KINDS, LoadedModels, ModelSpec, score_table
+from .settings import ScoreSettings
+from .workdir import ChunkRecord, ScoringError, WorkDir, write_chunk
+
+logger = logging.getLogger(__name__)
+
+Commit = Callable[[ChunkRecord, list[dict[str, Any]]], None]
+
+
+@dataclass
+class RunContext:
+    """Everything an engine needs to score a run's unfinished chunks."""
+
+    items: list[InputFile]
+    specs: list[ModelSpec]
+    settings: ScoreSettings
+    workdir: WorkDir
+    workers: int
+    commit: Commit  # queue the urgent rows, mark the chunk done, advance the progress bar
+    progress_bytes: list[int]
+
+    @property
+    def sources(self) -> list[str]:
+        """The ``source`` name of each input file, by file index."""
+        return [item.source for item in self.items]
+
+    @property
+    def tasks(self) -> list[str]:
+        """The tasks of the models (``level``, ``binary``)."""
+        return [spec.task for spec in self.specs]
+
+
+def split_segment(segment: Segment, n: int) -> tuple[Segment, Segment | None]:
+    """The first ``n`` units of a segment and the rest (``None`` when nothing is left)."""
+    if segment.units <= n:
+        return segment, None
+    if segment.kind == "lines":
+        head = Segment(
+            segment.file_index,
+            "lines",
+            segment.first,
+            segment.encoding,
+            segment.line_format,
+            segment.lines[:n],
+            end_bytes=segment.end_bytes,
+        )
+        tail = Segment(
+            segment.file_index,
+            "lines",
+            segment.first + n,
+            segment.encoding,
+            segment.line_format,
+            segment.lines[n:],
+            end_bytes=segment.end_bytes,
+        )
+        return head, tail
+    rows_head, rows_tail = segment.rows[:n], segment.rows[n:]
+    head = Segment(segment.file_index, "rows", segment.first, rows=rows_head, end_bytes=segment.end_bytes)
+    tail = Segment(segment.file_index, "rows", rows_tail[0][0], rows=rows_tail, end_bytes=segment.end_bytes)
+    return head, tail
+
+
+def iter_chunks(
+    items: Sequence[InputFile], read: ReadSettings, chunk_size: int, progress_bytes: list[int] | None = None
+) -> Iterator[tuple[int, list[Segment]]]:
+    """``(index, segments)`` of consecutive ``chunk_size`` input units, across files, in input order.
+
+    The same inputs and chunk size always give the same chunks: that is what makes resuming exact.
+    """
+    index, current, units = 0, [], 0
+    for segment in iter_segments(items, read, segment_units=chunk_size, progress=progress_bytes):
+        rest: Segment | None = segment
+        while rest is not None:
+            head, rest = split_segment(rest, chunk_size - units)
+            current.append(head)
+            units += head.units
+            if units == chunk_size:
+                yield index, current
+                index, current, units = index + 1, [], 0
+    if current:
+        yield index, current
+
+
+# ------------------------------------------------------------------------------------------ workers
+@dataclass
+class _ChunkJob:
+    """What a worker needs to turn a chunk into files (sent once, at start-up)."""
+
+    specs: list[ModelSpec]
+    settings: ScoreSettings
+    sources: list[str]
+    workdir: str
+    tasks: list[str]
+
+
+_STATE: dict[str, Any] = {}
+
+
+def _init_worker(job: _ChunkJob) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    _STATE["job"] = job
+    _STATE["models"] = LoadedModels.load(job.specs)
+
+
+def _process_chunk(index: int, segments: list[Segment]) -> tuple[ChunkRecord, list[dict[str, Any]]]:
+    job: _ChunkJob = _STATE["job"]
+    models: LoadedModels = _STATE["models"]
+    return process_chunk(job, models, index, segments)
+
+
+def process_chunk(
+    job: _ChunkJob, models: LoadedModels, index: int, segments: list[Segment]
+) -> tuple[ChunkRecord, list[dict[str, Any]]]:
+    """Parse, score and write one chunk; return its record and the rows for the review queue."""
+    settings = job.settings
+    records = parse_segments(segments, settings.read_settings())
+    table = score_table(records, models)
+    record, queue_rows = write_chunk(
+        WorkDir(Path(job.workdir)),
+        index,
+        table,
+        job.sources,
+        tasks=job.tasks,
+        include_text=settings.include_text,
+        min_tier_rank=settings.min_tier_rank,
+        queue_rank=settings.queue_rank if settings.queue_db is not None else None,
+    )
+    record.units = sum(segment.units for segment in segments)
+    return record, queue_rows
+
+
+def run_local(context: RunContext, finished: dict[int, ChunkRecord]) -> int:
+    """Score every unfinished chunk; return the number of chunks of the whole input."""
+    job = _ChunkJob(
+        specs=context.specs,
+        settings=context.settings,
+        sources=context.sources,
+        workdir=str(context.workdir.path),
+        tasks=context.tasks,
+    )
+    chunks = iter_chunks(
+        context.items, context.settings.read_settings(), context.settings.chunk_size, context.progress_bytes
+    )
+    use_processes = context.workers > 1 and all(spec.kind in PROCESS_KINDS for spec in context.specs)
+    if not use_processes:
+        return _run_in_process(context, job, chunks, finished)
+    return _run_in_pool(context, job, chunks, finished)
+
+
+def _skip(context: RunContext, record: ChunkRecord) -> None:
+    context.commit(record, [])  # already finished: only counted
+
+
+def _run_in_process(
+    context: RunContext, job: _ChunkJob, chunks: Iterator[tuple[int, list[Segment]]], finished: dict[int, ChunkRecord]
+) -> int:
+    models = LoadedModels.load(context.specs)
+    if "torch" in sys.modules:  # encoder kinds: let torch use the cores we were given
+        sys.modules["torch"].set_num_threads(context.workers)
+    count = 0
+    for index, segments in chunks:
+        count = index + 1
+        if index in finished:
+            _skip(context, finished[index])
+            continue
+        record, queue_rows = _guard_disk(
+            index, context.workdir, functools.partial(process_chunk, job, models, index, segments)
+        )
+        context.commit(record, queue_rows)
+    return count
+
+
+def _run_in_pool(
+    context: RunContext, job: _ChunkJob, chunks: Iterator[tuple[int, list[Segment]]], finished: dict[int, ChunkRecord]
+) -> int:
+    pool = cf.ProcessPoolExecutor(
+        max_workers=context.workers,
+        mp_context=_worker_context(),
+        initializer=_init_worker,
+        initargs=(job,),
+    )
+    in_flight: dict[cf.Future[tuple[ChunkRecord, list[dict[str, Any]]]], int] = {}
+    limit = 2 * context.workers
+    count = 0
+
+    def collect(wait_for: int) -> None:
+        while len(in_flight) > wait_for:
+            done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
+            for future in done:
+                index = in_flight.pop(future)
+                record, queue_rows = _guard_disk(index, context.workdir, future.result)
+                context.commit(record, queue_rows)
+
+    try:
+        for index, segments in chunks:
+            count = index + 1
+            if index in finished:
+                _skip(context, finished[index])
+                continue
+            in_flight[pool.submit(_process_chunk, index, segments)] = index
+            collect(limit - 1)
+        collect(0)
+    except BaseException:
+        for future in in_flight:
+            future.cancel()
+        pool.shutdown(wait=True, cancel_futures=True)
+        raise
+    pool.shutdown(wait=True)
+    return count
+
+
+def _worker_context() -> Any:
+    """Worker processes start from a fork server that has already imported the scoring code and model
+    kinds (fast start, no fork of this possibly threaded process); spawn where there is none."""
+    import multiprocessing
+
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context = multiprocessing.get_context("forkserver")
+        context.set_forkserver_preload(["sosrisk.scoring.local", "sosrisk.models.char_linear"])
+        return context
+    return multiprocessing.get_context("spawn")
+
+
+def _guard_disk(index: int, workdir: WorkDir, call: Callable[[], Any]) -> Any:
+    """Run ``call``; a full disk (or any OS error writing chunk files) becomes a clear, resumable error."""
+    try:
+        return call()
+    except cf.process.BrokenProcessPool as exc:
+        raise ScoringError(
+            f"A scoring worker process died while chunk {index} was being scored ({exc}); finished chunks "
+            f"are kept in {workdir.path}. Rerun the same command with --resume."
+        ) from None
+    except OSError as exc:
+        what = "the disk is full" if exc.errno in {errno.ENOSPC, errno.EDQUOT} else os.strerror(exc.errno or 0)
+        raise ScoringError(
+            f"Writing chunk {index} to {workdir.path} failed: {what} ({exc}). Finished chunks are kept; free "
+            "space (or fix the problem) and rerun the same command with --resume."
+        ) from None

@@ -1,0 +1,319 @@
+"""The work folder of a scoring run: a manifest, one output part per chunk, and the final assembly.
+
+Layout of ``<output>.parts/``::
+
+    manifest.json          what the run is: input, model and settings fingerprints (written once)
+    lock                   held (flock) while a run writes here
+    part-000012.parquet    the output rows of chunk 12 (written atomically)
+    rejects-000012.jsonl   its rejected rows, when it has any (written atomically)
+    done-000012.json       chunk 12's counts: written last, atomically -- a chunk is finished iff this exists
+
+A chunk is committed by writing ``done-N.json`` after its part files; a crash at any moment leaves
+either a finished chunk or one that is simply scored again on ``--resume`` (its files are replaced).
+When every chunk is finished the output, the rejects file and the summary are assembled atomically
+and the work folder is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import os
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from .. import __version__
+from ..atomic import atomic_write, atomic_write_text
+from .results import output_schema
+
+logger = logging.getLogger(__name__)
+
+MANIFEST_VERSION = 1
+MANIFEST_NAME = "manifest.json"
+_DONE_RE = re.compile(r"^done-(\d{6,})\.json$")
+
+
+class ScoringError(ValueError):
+    """A scoring run cannot start, resume or finish; the message says why and what to do."""
+
+
+@dataclass
+class ChunkRecord:
+    """What one finished chunk holds; written to ``done-N.json``."""
+
+    index: int
+    units: int = 0
+    records: int = 0
+    scored: int = 0
+    rejected: int = 0
+    filtered: int = 0
+    written: int = 0
+    queued: int = 0
+    rejects_by_reason: dict[str, int] = field(default_factory=dict)
+    first_key: list[int] | None = None
+    last_key: list[int] | None = None
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ChunkRecord:
+        """Read a record written by :meth:`to_dict`."""
+        return cls(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict."""
+        return asdict(self)
+
+
+def parts_dir_for(output: Path) -> Path:
+    """The work folder beside ``output``."""
+    return output.parent / f"{output.name}.parts"
+
+
+def rejects_path_for(output: Path) -> Path:
+    """The default rejects file beside ``output`` (``scores.parquet`` -> ``scores.rejects.jsonl``)."""
+    return output.parent / f"{output.stem}.rejects.jsonl"
+
+
+def summary_path_for(output: Path) -> Path:
+    """The summary file beside ``output`` (``scores.parquet`` -> ``scores.summary.json``)."""
+    return output.parent / f"{output.stem}.summary.json"
+
+
+class WorkDir:
+    """The work folder of one run (see the module docstring)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock: IO[str] | None = None
+
+    # ---------------------------------------------------------------- files
+    def part(self, index: int) -> Path:
+        """The output part of chunk ``index``."""
+        return self.path / f"part-{index:06d}.parquet"
+
+    def rejects(self, index: int) -> Path:
+        """The rejects part of chunk ``index``."""
+        return self.path / f"rejects-{index:06d}.jsonl"
+
+    def done(self, index: int) -> Path:
+        """The marker that says chunk ``index`` is finished."""
+        return self.path / f"done-{index:06d}.json"
+
+    @property
+    def manifest_path(self) -> Path:
+        """``manifest.json``."""
+        return self.path / MANIFEST_NAME
+
+    # ---------------------------------------------------------------- lock
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[WorkDir]:
+        """Hold an exclusive lock on the folder; a second run on the same output gets a clear error."""
+        import fcntl
+
+        self.path.mkdir(parents=True, exist_ok=True)
+        handle = open(self.path / "lock", "w")  # noqa: SIM115 - held for the whole run
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.close()
+            raise ScoringError(
+                f"Another 'sosrisk score' is writing to {self.path} (its lock is held). Wait for it to "
+                "finish, or stop it and rerun with --resume."
+            ) from None
+        self._lock = handle
+        try:
+            yield self
+        finally:
+            self._lock = None
+            handle.close()
+
+    # ---------------------------------------------------------------- manifest
+    def write_manifest(self, manifest: dict[str, Any]) -> None:
+        """Write the manifest (once, at the start of a new run)."""
+        body = {"format_version": MANIFEST_VERSION, "sosrisk_version": __version__, **manifest}
+        body["created_at"] = _dt.datetime.now(_dt.UTC).replace(microsecond=0).isoformat()
+        atomic_write_text(self.manifest_path, json.dumps(body, ensure_ascii=False, indent=2) + "\n")
+
+    def read_manifest(self) -> dict[str, Any] | None:
+        """The manifest, or ``None`` when the folder has none (nothing to resume)."""
+        if not self.manifest_path.is_file():
+            return None
+        try:
+            data = json.loads(self.manifest_path.read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise ScoringError(
+                f"{self.manifest_path}: not valid JSON ({exc.msg} at line {exc.lineno}); the work folder is "
+                "damaged. Rerun with --overwrite to start over."
+            ) from None
+        if not isinstance(data, dict) or data.get("format_version") != MANIFEST_VERSION:
+            raise ScoringError(
+                f"{self.manifest_path}: expected format_version {MANIFEST_VERSION}, got "
+                f"{data.get('format_version') if isinstance(data, dict) else data!r}. Rerun with --overwrite "
+                "to start over."
+            )
+        return data
+
+    # ---------------------------------------------------------------- chunks
+    def finished_chunks(self) -> dict[int, ChunkRecord]:
+        """The finished chunks whose part files are intact; any other chunk is scored again."""
+        import pyarrow.parquet as pq
+
+        finished: dict[int, ChunkRecord] = {}
+        if not self.path.is_dir():
+            return finished
+        for entry in os.scandir(self.path):
+            match = _DONE_RE.match(entry.name)
+            if not match:
+                continue
+            index = int(match.group(1))
+            try:
+                record = ChunkRecord.from_dict(json.loads(Path(entry.path).read_text(encoding="utf-8")))
+                rows = pq.read_metadata(self.part(index)).num_rows
+                intact = record.index == index and rows == record.written
+                if record.rejected:
+                    with open(self.rejects(index), "rb") as handle:
+                        intact = intact and sum(1 for _ in handle) == record.rejected
+            except (OSError, ValueError, TypeError, KeyError) as exc:
+                logger.warning("chunk %d will be scored again: its files are damaged (%s)", index, exc)
+                continue
+            if not intact:
+                logger.warning("chunk %d will be scored again: its part files do not match its record", index)
+                continue
+            finished[index] = record
+        return finished
+
+    def mark_done(self, record: ChunkRecord) -> None:
+        """Commit a chunk: its part files must already be in place."""
+        atomic_write_text(self.done(record.index), json.dumps(record.to_dict()) + "\n")
+
+    def clear(self) -> None:
+        """Remove the run's files (keeps the folder and its lock)."""
+        for entry in os.scandir(self.path):
+            if entry.name != "lock" and entry.is_file():
+                os.unlink(entry.path)
+
+    def remove(self) -> None:
+        """Delete the folder after a successful assembly."""
+        for entry in os.scandir(self.path):
+            if entry.is_file():
+                os.unlink(entry.path)
+        with contextlib.suppress(OSError):
+            self.path.rmdir()
+
+
+def write_chunk(
+    workdir: WorkDir,
+    index: int,
+    table: Any,
+    sources: Sequence[str],
+    *,
+    tasks: Sequence[str],
+    include_text: bool,
+    min_tier_rank: int | None,
+    queue_rank: int | None,
+) -> tuple[ChunkRecord, list[dict[str, Any]]]:
+    """Write a scored chunk's output part and rejects part (atomically); return its record and queue rows.
+
+    ``table`` is a records table with result columns (:func:`~sosrisk.scoring.results.score_table`).
+    The queue rows are the scored posts at or above ``queue_rank`` (or flagged high risk), with their
+    text, author and time, when ``queue_rank`` is not ``None``.
+    """
+    import numpy as np
+    import pyarrow as pa
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    record = ChunkRecord(index=index, records=table.num_rows)
+    if table.num_rows:
+        keys = table.select(["file_index", "position"])
+        record.first_key = [int(keys.column(0)[0].as_py()), int(keys.column(1)[0].as_py())]
+        record.last_key = [int(keys.column(0)[-1].as_py()), int(keys.column(1)[-1].as_py())]
+    source_names = pa.array(list(sources), pa.string())
+    valid = pc.is_null(table.column("reason"))
+    scored = table.filter(valid)
+    record.scored = scored.num_rows
+    record.rejected = table.num_rows - scored.num_rows
+    keep = scored
+    if min_tier_rank is not None:
+        keep = scored.filter(pc.greater_equal(scored.column("tier_rank"), min_tier_rank))
+    record.filtered = scored.num_rows - keep.num_rows
+    record.written = keep.num_rows
+    schema = output_schema(tasks, include_text=include_text)
+    columns = []
+    for name in schema.names:
+        if name == "source":
+            columns.append(source_names.take(keep.column("file_index")))
+        else:
+            columns.append(keep.column(name))
+    part = pa.Table.from_arrays(columns, schema=schema)
+    with atomic_write(workdir.part(index), "wb") as handle:
+        pq.write_table(part, handle)
+    if record.rejected:
+        rejected = table.filter(pc.invert(valid)).select(["file_index", "position", "id", "reason", "detail"])
+        reasons: dict[str, int] = {}
+        with atomic_write(workdir.rejects(index)) as handle:
+            for row in rejected.to_pylist():
+                reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
+                entry = {
+                    "source": sources[row["file_index"]],
+                    "position": row["position"],
+                    "id": row["id"],
+                    "reason": row["reason"],
+                    "detail": row["detail"],
+                }
+                handle.write(json.dumps(entry, ensure_ascii=False) + "\n")
+        record.rejects_by_reason = dict(sorted(reasons.items()))
+    queue_rows: list[dict[str, Any]] = []
+    if queue_rank is not None and scored.num_rows:
+        urgent = np.zeros(scored.num_rows, dtype=bool)
+        if "tier_rank" in scored.column_names:
+            urgent |= scored.column("tier_rank").to_numpy() >= queue_rank
+        if "high_risk" in scored.column_names:
+            urgent |= scored.column("high_risk").to_numpy(zero_copy_only=False).astype(bool)
+        if urgent.any():
+            for row in scored.filter(pa.array(urgent)).to_pylist():
+                row["source"] = sources[row.pop("file_index")]
+                queue_rows.append(row)
+    return record, queue_rows
+
+
+def assemble(
+    workdir: WorkDir,
+    n_chunks: int,
+    output: Path,
+    output_format: str,
+    rejects_path: Path,
+    *,
+    tasks: Sequence[str],
+    include_text: bool,
+) -> None:
+    """Join the chunks' parts, in order, into the output and the rejects file (each atomically)."""
+    import pyarrow.parquet as pq
+
+    schema = output_schema(tasks, include_text=include_text)
+    if output_format == "parquet":
+        with atomic_write(output, "wb") as handle:
+            writer = pq.ParquetWriter(handle, schema)
+            try:
+                for index in range(n_chunks):
+                    writer.write_table(pq.read_table(workdir.part(index), schema=schema))
+            finally:
+                writer.close()
+    else:
+        with atomic_write(output) as handle:
+            for index in range(n_chunks):
+                parquet = pq.ParquetFile(workdir.part(index))
+                for batch in parquet.iter_batches(batch_size=8192):
+                    for row in batch.to_pylist():
+                        handle.write(json.dumps(row, ensure_ascii=False) + "\n")
+    with atomic_write(rejects_path, "wb") as out:
+        for index in range(n_chunks):
+            path = workdir.rejects(index)
+            if path.is_file():
+                with open(path, "rb") as part:
+                    while block := part.read(1 << 20):
+                        out.write(block)
