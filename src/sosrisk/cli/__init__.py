@@ -60,6 +60,11 @@ def _register() -> None:
     main.add_command(backbone_commands.backbone)
     for command in [*model_commands.COMMANDS, *score_commands.COMMANDS, *serve_commands.COMMANDS]:
         main.add_command(command)
+    from . import annotate as annotate_commands
+    from . import augment as augment_commands
+
+    main.add_command(augment_commands.augment)
+    main.add_command(annotate_commands.annotate)
 
 
 _register()

@@ -70,6 +70,13 @@ def _params(settings: tuple[str, ...], target_recall: float | None, **encoder_op
 @recipe_option
 @epochs_option
 @click.option("--resume", is_flag=True, help="encoder/ensemble: continue an interrupted run from OUT/checkpoints.")
+@click.option(
+    "--augment",
+    "augment_spec",
+    default=None,
+    metavar="METHOD[:SIZE]",
+    help="Augment the training posts first (see 'sosrisk augment'), e.g. pool-llm:116 or synonym:largest.",
+)
 @quiet_option
 def train(
     task: str,
@@ -83,6 +90,7 @@ def train(
     recipe: str | None,
     epochs: int | None,
     resume: bool,
+    augment_spec: str | None,
     quiet: bool,
 ) -> None:
     """Train a model and save it as a model directory (config.json + weights, no pickle)."""
@@ -95,6 +103,18 @@ def train(
         params.update(checkpoint_dir=str(checkpoints), resume=resume)
     elif resume:
         raise click.UsageError(f"--resume is for the encoder and ensemble kinds, not {model_kind!r}.")
+    augmentation = None
+    if augment_spec is not None:
+        from ..augment.runner import augmented_training_file
+
+        augmented, augmentation = augmented_training_file(
+            task,  # type: ignore[arg-type]
+            augment_spec,
+            train_files=list(train_files) or None,
+            root=data_root,
+            show_progress=not quiet,
+        )
+        train_files = (augmented,)
     model, posts = train_model(
         task,  # type: ignore[arg-type]
         model=model_kind,
@@ -105,6 +125,8 @@ def train(
     )
     for problem in posts.problems:
         click.echo(f"note: {problem}", err=True)
+    if augmentation is not None:
+        model.training_["augmentation"] = augmentation
     model.save(out)
     if checkpoints.is_dir():
         import shutil
