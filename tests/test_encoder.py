@@ -246,3 +246,12 @@ def test_cli_train_predict_and_evaluate(tiny_bert: Path, tmp_path: Path) -> None
     wrong = runner.invoke(main, ["train", "--task", "level", "--train", str(train_file), "--out", str(out), "--resume"])
     assert wrong.exit_code == 2
     assert "--resume is for the encoder and ensemble kinds, not 'char-linear'." in wrong.output
+
+
+def test_frozen_lower_layers_are_cached_and_give_the_full_networks_answer(tiny_bert: Path) -> None:
+    model = EncoderModel(task="level", backbone=str(tiny_bert), freeze_layers=1, **FAST).fit(POSTS, LEVELS)
+    layer0 = model.network_.encoder.encoder.layer[0]
+    assert not any(p.requires_grad for p in layer0.parameters())
+    rows = model._encode(POSTS)
+    cached = model._cached_logits(model._frozen_outputs(rows, 1), 1)
+    np.testing.assert_allclose(cached, model._network_logits(rows), atol=1e-5)

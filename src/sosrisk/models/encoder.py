@@ -149,7 +149,7 @@ RECIPES: dict[str, Recipe] = {
         weight_decay=0.01,
         head_lr_multiplier=20.0,
         freeze_embeddings=True,
-        freeze_layers=0,
+        freeze_layers=6,
         class_weight="sqrt",
         dropout=0.1,
         validation_fraction=0.15,
@@ -225,12 +225,36 @@ def _classifier_class() -> Any:
 
         def forward(self, input_ids: Any, attention_mask: Any) -> Any:
             hidden = self.encoder(input_ids=input_ids, attention_mask=attention_mask).last_hidden_state
+            return self.classify(hidden, attention_mask)
+
+        def classify(self, hidden: Any, attention_mask: Any) -> Any:
+            """Pooling, dropout and head over the last hidden states."""
             if self.pooling == "cls":
                 pooled = hidden[:, 0]
             else:
                 mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
                 pooled = (hidden * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
             return self.head(self.dropout(pooled))
+
+        def hidden_after(self, input_ids: Any, attention_mask: Any, layer: int) -> Any:
+            """The hidden states after the first ``layer`` transformer layers (0: the embeddings)."""
+            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask, output_hidden_states=True)
+            return out.hidden_states[layer]
+
+        def forward_from(self, hidden: Any, attention_mask: Any, layer: int) -> Any:
+            """Logits from the hidden states after ``layer`` layers: runs only the layers above it."""
+            try:
+                from transformers.masking_utils import create_bidirectional_mask
+
+                mask = create_bidirectional_mask(
+                    config=self.encoder.config, inputs_embeds=hidden, attention_mask=attention_mask
+                )
+            except ImportError:  # transformers 4
+                mask = self.encoder.get_extended_attention_mask(attention_mask, attention_mask.shape)
+            for block in self.encoder.encoder.layer[layer:]:
+                out = block(hidden, mask)
+                hidden = out[0] if isinstance(out, tuple) else out
+            return self.classify(hidden, attention_mask)
 
     return EncoderClassifier
 
@@ -475,6 +499,9 @@ class EncoderModel(RiskModel):
         network = _classifier_class()(encoder, n_classes, self.resolved_pooling_, recipe.dropout)
         _freeze(network, recipe)
         self.network_ = network
+        # Frozen lower layers: their output is computed once per post (no dropout) and cached, so each
+        # epoch runs only the layers above them.
+        cached = self._frozen_outputs(ids, recipe.freeze_layers) if recipe.freeze_layers else None
         encoder_params = [p for p in network.encoder.parameters() if p.requires_grad]
         head_params = list(network.head.parameters())
         trainable = encoder_params + head_params
@@ -525,8 +552,12 @@ class EncoderModel(RiskModel):
                 train_loss, n_seen = 0.0, 0
                 batches = list(_bucketed_batches(train_idx, lengths, recipe.batch_size, rng))
                 for position, batch in enumerate(batches):
-                    input_ids, mask = self._pad([ids[i] for i in batch], torch)
-                    logits = network(input_ids, mask)
+                    if cached is not None:
+                        hidden, mask = _pad_hidden([cached[i] for i in batch], torch)
+                        logits = network.forward_from(hidden, mask, recipe.freeze_layers)
+                    else:
+                        input_ids, mask = self._pad([ids[i] for i in batch], torch)
+                        logits = network(input_ids, mask)
                     target = torch.as_tensor(y_index[batch], dtype=torch.long)
                     loss = torch.nn.functional.cross_entropy(logits, target, weight=weight)
                     (loss / recipe.gradient_accumulation).backward()
@@ -543,7 +574,11 @@ class EncoderModel(RiskModel):
                     advance()
                 record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": round(train_loss / max(n_seen, 1), 5)}
                 if len(val_idx):
-                    val_logits = self._network_logits([ids[i] for i in val_idx])
+                    val_logits = (
+                        self._cached_logits([cached[i] for i in val_idx], recipe.freeze_layers)
+                        if cached is not None
+                        else self._network_logits([ids[i] for i in val_idx])
+                    )
                     val_loss = _nll(val_logits, y_index[val_idx])
                     record["val_loss"] = round(val_loss, 5)
                     if val_loss < state["best_loss"] - 1e-6:
@@ -588,6 +623,36 @@ class EncoderModel(RiskModel):
             logger.warning("no validation split: no calibration, plain decision rule, no held-out metrics")
         if checkpoint is not None:
             checkpoint.finish()
+
+    def _frozen_outputs(self, rows: list[list[int]], layer: int) -> list[Any]:
+        """Hidden states after the frozen ``layer`` layers, one ``(tokens, hidden)`` tensor per post."""
+        torch, _ = _require_torch()
+        out: list[Any] = [None] * len(rows)
+        order = np.argsort([len(r) for r in rows], kind="stable")
+        self.network_.eval()
+        with torch.no_grad():  # not inference_mode: these tensors feed layers that are trained
+            for start in range(0, len(order), INFERENCE_BATCH):
+                index = order[start : start + INFERENCE_BATCH]
+                input_ids, mask = self._pad([rows[i] for i in index], torch)
+                hidden = self.network_.hidden_after(input_ids, mask, layer)
+                for j, i in enumerate(index):
+                    out[i] = hidden[j, : len(rows[i])].clone()
+        return out
+
+    def _cached_logits(self, hidden_rows: list[Any], layer: int) -> np.ndarray:
+        torch, _ = _require_torch()
+        assert self.classes_ is not None
+        out = np.zeros((len(hidden_rows), len(self.classes_)))
+        order = np.argsort([len(h) for h in hidden_rows], kind="stable")
+        was_training = self.network_.training
+        self.network_.eval()
+        with torch.inference_mode():
+            for start in range(0, len(order), INFERENCE_BATCH):
+                index = order[start : start + INFERENCE_BATCH]
+                hidden, mask = _pad_hidden([hidden_rows[i] for i in index], torch)
+                out[index] = self.network_.forward_from(hidden, mask, layer).double().numpy()
+        self.network_.train(was_training)
+        return out
 
     def _after_epoch(self, epoch: int) -> None:
         """Hook called after each epoch's checkpoint (tests interrupt training here)."""
@@ -830,6 +895,17 @@ def _bucketed_batches(
         batches.extend(chunk[i : i + batch_size] for i in range(0, len(chunk), batch_size))
     for position in rng.permutation(len(batches)):
         yield batches[position]
+
+
+def _pad_hidden(rows: list[Any], torch: Any) -> tuple[Any, Any]:
+    """Pad ``(tokens, hidden)`` tensors into ``(batch, longest, hidden)`` and the attention mask."""
+    width = max(len(r) for r in rows)
+    hidden = torch.zeros((len(rows), width, rows[0].shape[-1]), dtype=rows[0].dtype)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, row in enumerate(rows):
+        hidden[i, : len(row)] = row
+        mask[i, : len(row)] = 1
+    return hidden, mask
 
 
 def _nll(logits: np.ndarray, y_index: np.ndarray) -> float:
