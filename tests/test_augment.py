@@ -108,7 +108,8 @@ def test_plan_raises_only_smaller_classes_and_skips_empty_ones() -> None:
 
 
 def test_guards_protect_negation_risk_method_time_and_person() -> None:
-    for word in ("不想", "想死", "割腕", "明天", "去年", "三天", "我们", "自己", "准备", "非常", "好友"):
+    guarded = ("不想", "想死", "割腕", "明天", "去年", "三天", "我们", "自己", "准备", "非常", "好友", "阳台", "地狱")
+    for word in guarded:
         assert is_guarded(word), word
     for word in ("朋友", "学校", "房间", "工作", "喜欢", "家人", "友人"):
         assert not is_guarded(word), word

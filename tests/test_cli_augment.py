@@ -159,3 +159,19 @@ def test_annotate_then_compare(tmp_path: Path, server: Any) -> None:
     # the reviewed file trains a model
     result = invoke(["augment", "plan", "--task", "level", "--size", "largest", "--train", str(review)])
     assert result.exit_code == 0, result.output
+
+
+def test_annotate_failure_says_how_to_resume(tmp_path: Path, server: Any) -> None:
+    from llm_server import status
+
+    server.responder = lambda body: status(503)
+    posts = tmp_path / "posts.txt"
+    posts.write_text("好想死啊\n", encoding="utf-8")
+    review = tmp_path / "review.tsv"
+    args = ["annotate", str(posts), "--out", str(review), "--base-url", server.base_url, "--llm-model", "m"]
+    result = CliRunner().invoke(main, [*args, "--max-retries", "0", "-q"], env={"SOSRISK_LLM_API_KEY": SECRET})
+    assert result.exit_code == 1
+    assert "no usable answer after 1 attempt(s); last problem: HTTP 503 (error)." in result.output
+    assert "run the same command again to continue without paying for them twice." in result.output
+    assert not review.exists()
+    assert SECRET not in result.output

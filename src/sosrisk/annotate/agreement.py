@@ -52,7 +52,7 @@ class Agreement:
             f"  accuracy {m['accuracy']:.3f}   within one level {m['within_one']:.3f}   mean absolute error "
             f"{m['mae']:.2f}",
             f"  Cohen's kappa: linear {m['kappa_linear']:.3f}, quadratic {m['kappa_quadratic']:.3f}   "
-            f"high-risk tiers (6-10) agree {m['plan_or_worse_agreement']:.3f}",
+            f"plan-or-worse tiers (levels 6-10) agree {m['plan_or_worse_agreement']:.3f}",
             "  level  experts  model agrees (recall)  precision     f1  mean model level",
         ]
         for row in self.per_level:

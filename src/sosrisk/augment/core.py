@@ -452,6 +452,9 @@ def cross_validate_augmented(
         metrics = evaluate_predictions(task, held_out.labels(task), prediction, proba)
         metrics["fold"] = float(k)
         metrics["train_posts"] = float(len(texts))
+        inner = (estimator.cv_metrics_ or {}).get("oof", {})
+        if "weighted_f1" in inner:  # the model's own cross-validation inside the (augmented) training part
+            metrics["inner_oof_weighted_f1"] = float(inner["weighted_f1"])
         per_fold.append(metrics)
     summary = summarize_folds([{k: v for k, v in m.items() if k not in {"fold", "train_posts"}} for m in per_fold])
     return AugmentedCrossValidation(

@@ -21,7 +21,7 @@ from dataclasses import dataclass
 NEGATION_CHARS = "不没沒无無别別非未莫勿甭否休毋"
 RISK_CHARS = (
     "死杀殺亡尸屍葬坟墳墓遗遺药藥刀刃剪绳繩吊跳割腕血毒炭枪槍命疼痛伤傷楼樓桥橋崖河江海湖轨軌摔坠墜溺淹烧燒"
-    "病抑郁鬱焦虑慮绝絕崩溃潰苦累活生世"
+    "病抑郁鬱焦虑慮绝絕崩溃潰苦累活生世台窗顶頂狱獄魂鬼"
 )
 TIME_CHARS = "年月日天周週期号號时時点點分秒晚早夜午今明昨前后後刚剛过過节節考春夏秋冬宵旦久"
 NUMBER_CHARS = "零〇一二三四五六七八九十百千万萬亿億两兩几幾半俩倆双雙0123456789０１２３４５６７８９"
@@ -32,7 +32,7 @@ GUARD_CHARS = frozenset(
     NEGATION_CHARS + RISK_CHARS + TIME_CHARS + NUMBER_CHARS + INTENT_CHARS + PERSON_CHARS + DEGREE_CHARS
 )
 # ... and a word holding any of these words (who is speaking or meant).
-GUARD_WORDS = ("自己", "自个", "人家", "别人", "大家", "本人", "他人", "旁人", "某人", "有人", "没人")
+GUARD_WORDS = ("自己", "自个", "人家", "别人", "大家", "本人", "他人", "旁人", "某人", "有人", "没人", "意外")
 
 # Terms whose presence must be kept exactly by back-translation and generation checks.
 NEGATION_TERMS = ("不", "没", "沒", "无", "無", "别", "別", "非", "未", "莫", "勿", "甭", "毋")

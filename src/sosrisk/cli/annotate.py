@@ -78,7 +78,7 @@ def annotate(
         if out is None:
             raise click.UsageError("--out REVIEW_FILE is needed to annotate (INPUT_FILE is not a review file).")
         from ..data import read_posts
-        from ..llm import ChatClient, Ledger, LLMOptions
+        from ..llm import ChatClient, Ledger, LLMError, LLMOptions
 
         posts = read_posts(input_file)
         for problem in posts.problems:
@@ -95,16 +95,22 @@ def annotate(
         ledger_path = endpoint["ledger_path"] or out.with_name(out.name + ".ledger.jsonl")
         ledger = Ledger(ledger_path)  # type: ignore[arg-type]
         with ChatClient(options) as client:
-            run = annotate_posts(
-                posts,
-                strategy=strategy,
-                client=client,
-                ledger=ledger,
-                batch_size=batch_size,
-                temperature=temperature,
-                max_attempts=max_attempts,
-                show_progress=not quiet,
-            )
+            try:
+                run = annotate_posts(
+                    posts,
+                    strategy=strategy,
+                    client=client,
+                    ledger=ledger,
+                    batch_size=batch_size,
+                    temperature=temperature,
+                    max_attempts=max_attempts,
+                    show_progress=not quiet,
+                )
+            except LLMError as exc:
+                raise click.ClickException(
+                    f"{exc} The answers received so far are in the ledger {ledger_path}: run the same command "
+                    "again to continue without paying for them twice."
+                ) from exc
         write_review(out, run, columns=columns)
         click.echo(run.summary(), err=as_json)
         for flag in run.problems:
