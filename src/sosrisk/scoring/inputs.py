@@ -813,7 +813,7 @@ def _parse_lines(segment: Segment, settings: ReadSettings, records: Records) -> 
             add(file_index, position, None, text, reason=reason, detail=detail)
             continue
         try:
-            value = json.loads(line)
+            value = json.loads(line.rstrip("\r\n"))
         except json.JSONDecodeError as exc:
             add(
                 file_index,

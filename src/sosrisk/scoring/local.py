@@ -16,6 +16,8 @@ import logging
 import os
 import signal
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -120,10 +122,35 @@ class _ChunkJob:
 _STATE: dict[str, Any] = {}
 
 
-def _init_worker(job: _ChunkJob) -> None:
+def _init_worker(job: _ChunkJob, main_pid: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the main process handles Ctrl-C
+    # A worker waits on a queue whose write end it holds itself, so it would outlive a main process
+    # killed with -9 (and keep its pipes open); it watches the main process and leaves with it.
+    threading.Thread(target=_exit_with, args=(main_pid,), name="sosrisk-watch-main", daemon=True).start()
     _STATE["job"] = job
     _STATE["models"] = LoadedModels.load(job.specs)
+
+
+def _exit_with(pid: int, interval: float = 0.5) -> None:
+    while _is_alive(pid):
+        time.sleep(interval)
+    os._exit(1)
+
+
+def _is_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running (a zombie, killed but not yet reaped, is not)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return True
+    return state not in {"Z", "X"}
 
 
 def _process_chunk(index: int, segments: list[Segment]) -> tuple[ChunkRecord, list[dict[str, Any]]]:
@@ -187,7 +214,7 @@ def _run_in_process(
         if index in finished:
             _skip(context, finished[index])
             continue
-        record, queue_rows = _guard_disk(
+        record, queue_rows = guard_disk(
             index, context.workdir, functools.partial(process_chunk, job, models, index, segments)
         )
         context.commit(record, queue_rows)
@@ -201,7 +228,7 @@ def _run_in_pool(
         max_workers=context.workers,
         mp_context=_worker_context(),
         initializer=_init_worker,
-        initargs=(job,),
+        initargs=(job, os.getpid()),
     )
     in_flight: dict[cf.Future[tuple[ChunkRecord, list[dict[str, Any]]]], int] = {}
     limit = 2 * context.workers
@@ -212,7 +239,7 @@ def _run_in_pool(
             done, _ = cf.wait(list(in_flight), return_when=cf.FIRST_COMPLETED)
             for future in done:
                 index = in_flight.pop(future)
-                record, queue_rows = _guard_disk(index, context.workdir, future.result)
+                record, queue_rows = guard_disk(index, context.workdir, future.result)
                 context.commit(record, queue_rows)
 
     try:
@@ -245,7 +272,7 @@ def _worker_context() -> Any:
     return multiprocessing.get_context("spawn")
 
 
-def _guard_disk(index: int, workdir: WorkDir, call: Callable[[], Any]) -> Any:
+def guard_disk(index: int, workdir: WorkDir, call: Callable[[], Any]) -> Any:
     """Run ``call``; a full disk (or any OS error writing chunk files) becomes a clear, resumable error."""
     try:
         return call()

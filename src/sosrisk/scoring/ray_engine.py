@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from .inputs import InputFile, ReadSettings, iter_segments, parse_segments
-from .local import RunContext
+from .local import RunContext, guard_disk
 from .results import LoadedModels, ModelSpec, score_table
 from .workdir import ChunkRecord, write_chunk
 
@@ -185,7 +185,8 @@ def run_ray(context: RunContext, finished: dict[int, ChunkRecord], address: str 
             def flush() -> None:
                 nonlocal index, buffer, buffered
                 table = pa.concat_tables(buffer)
-                record, queue_rows = write_chunk(
+                write = functools.partial(
+                    write_chunk,
                     context.workdir,
                     index,
                     table,
@@ -195,6 +196,7 @@ def run_ray(context: RunContext, finished: dict[int, ChunkRecord], address: str 
                     min_tier_rank=settings.min_tier_rank,
                     queue_rank=settings.queue_rank if settings.queue_db is not None else None,
                 )
+                record, queue_rows = guard_disk(index, context.workdir, write)
                 record.units = record.records
                 if record.last_key is not None:
                     context.progress_bytes[0] = sum(sizes[: record.last_key[0]])

@@ -1,0 +1,360 @@
+"""Tests of sosrisk.scoring (local engine, in this process): formats, rejects, resume rules, the queue."""
+
+from __future__ import annotations
+
+import errno
+import gzip
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from scoring_support import generated_posts, train_tiny_models, write_jsonl
+from sosrisk.assess import assess
+from sosrisk.cli import main
+from sosrisk.models import load_model
+from sosrisk.scoring import ScoringError, score
+from sosrisk.scoring.results import LEVEL_PROBABILITY_COLUMNS, assessment_from_row
+from sosrisk.scoring.workdir import parts_dir_for
+
+
+@pytest.fixture(scope="module")
+def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return train_tiny_models(tmp_path_factory.mktemp("scoring-models"))
+
+
+def read_output(path: Path) -> pd.DataFrame:
+    if path.suffix == ".jsonl":
+        return pd.read_json(path, lines=True, dtype=False)
+    return pd.read_parquet(path)
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_scores_match_assess_for_both_models(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    posts = generated_posts(120)
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    output = tmp_path / "scores.parquet"
+    summary = score(list(models), source, output, chunk_size=25, workers=1, show_progress=False)
+    frame = read_output(output)
+    assert list(frame.columns) == [
+        "source",
+        "position",
+        "id",
+        "risk_level",
+        "tier",
+        "expected_level",
+        *LEVEL_PROBABILITY_COLUMNS,
+        "high_risk",
+        "high_risk_probability",
+    ]
+    assert frame["source"].unique().tolist() == [str(source)]
+    assert frame["position"].tolist() == list(range(1, 121))
+    assert frame["id"].tolist() == [p["id"] for p in posts]
+    expected = assess([p["text"] for p in posts], level_model=load_model(models[0]), binary_model=load_model(models[1]))
+    for row, want in zip(frame.to_dict("records"), expected, strict=True):
+        got = assessment_from_row(row)
+        assert (got.risk_level, got.tier, got.high_risk) == (want.risk_level, want.tier, want.high_risk)
+        assert got.level_probabilities == pytest.approx(want.level_probabilities, abs=1e-9)
+        assert got.expected_level == pytest.approx(want.expected_level, abs=1e-9)
+        assert got.high_risk_probability == pytest.approx(want.high_risk_probability, abs=1e-9)
+        assert got.definition_zh == want.definition_zh
+    assert (summary.chunks, summary.posts, summary.scored, summary.rejected, summary.written) == (5, 120, 120, 0, 120)
+    assert not parts_dir_for(output).exists()
+    assert output.with_name("scores.rejects.jsonl").read_text() == ""
+    written = json.loads(output.with_name("scores.summary.json").read_text())
+    assert written["scored"] == 120 and written["manifest"]["settings"]["chunk_size"] == 25
+    # the same run into JSONL gives the same rows; the output never holds post text unless asked
+    jsonl = tmp_path / "scores.jsonl"
+    score(list(models), source, jsonl, chunk_size=40, workers=1, show_progress=False)
+    pd.testing.assert_frame_equal(read_output(jsonl), frame, check_dtype=False)
+    assert "text" not in read_output(jsonl).columns
+
+
+def test_bad_rows_go_to_rejects_and_the_run_goes_on(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    lines = [
+        '{"id": "a", "text": "我想死。"}',
+        '{"id": "b"}',
+        "",
+        '{"id": "c", "text": "   "}',
+        '{"id": "d", "text": "\udcff\udcfe"}',
+        '{"id": "e", "text": "' + "长" * 50 + '"}',
+        '{"id": "f", "text": ',
+        "[1, 2]",
+        '{"id": 7, "text": 123}',
+        '{"id": "g", "comment": "今天好累"}',
+        '{"id": "h", "text": "' + "x" * 1_100_000 + '"}',
+        '{"id": "i", "text": "最后一条"}',
+    ]
+    source = tmp_path / "posts.jsonl"
+    source.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
+    output = tmp_path / "out.parquet"
+    summary = score(models[0], source, output, max_chars=40, chunk_size=4, workers=1, show_progress=False)
+    frame = read_output(output)
+    assert frame[["position", "id"]].values.tolist() == [[1, "a"], [10, "g"], [12, "i"]]
+    assert read_jsonl(tmp_path / "out.rejects.jsonl") == [
+        {"source": str(source), "position": 2, "id": "b", "reason": "missing_text",
+         "detail": "no text: expected a string in 'text' or 'comment'"},
+        {"source": str(source), "position": 4, "id": "c", "reason": "empty_text", "detail": "the text is empty"},
+        {"source": str(source), "position": 5, "id": None, "reason": "undecodable",
+         "detail": "undecodable bytes at byte 21 of the line: the file is read as utf-8"},
+        {"source": str(source), "position": 6, "id": "e", "reason": "too_long",
+         "detail": "the text has 50 characters; at most 40 are scored"},
+        {"source": str(source), "position": 7, "id": None, "reason": "bad_json",
+         "detail": "not valid JSON (Expecting value at column 21)"},
+        {"source": str(source), "position": 8, "id": None, "reason": "not_an_object",
+         "detail": "expected a JSON object per line, got list"},
+        {"source": str(source), "position": 9, "id": "7", "reason": "not_text", "detail": "expected a string, got int"},
+        {"source": str(source), "position": 11, "id": None, "reason": "too_long",
+         "detail": "the line is longer than 1048576 bytes"},
+    ]  # fmt: skip
+    assert (summary.posts, summary.scored, summary.rejected) == (11, 3, 8)
+    assert summary.rejects_by_reason == {
+        "bad_json": 1,
+        "empty_text": 1,
+        "missing_text": 1,
+        "not_an_object": 1,
+        "not_text": 1,
+        "too_long": 2,
+        "undecodable": 1,
+    }
+    assert "长" not in (tmp_path / "out.rejects.jsonl").read_text(encoding="utf-8")  # no post text
+
+
+def test_gzip_parquet_csv_tsv_and_folders_give_the_same_scores(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    posts = generated_posts(30, seed=3)
+    folder = tmp_path / "in"
+    write_jsonl(folder / "a.jsonl", posts[:10])
+    (folder / "b").mkdir()
+    with gzip.open(folder / "b" / "c.jsonl.gz", "wt", encoding="utf-8") as f:
+        f.writelines(json.dumps(p, ensure_ascii=False) + "\n" for p in posts[10:20])
+    pd.DataFrame(posts[20:25]).to_parquet(folder / "d.parquet")
+    pd.DataFrame(posts[25:]).to_csv(folder / "e.csv", index=False)
+    (folder / ".hidden.jsonl").write_text('{"text": "不要读我"}\n', encoding="utf-8")
+    (folder / "notes.md").write_text("not an input\n", encoding="utf-8")
+    output = tmp_path / "out.parquet"
+    summary = score(models[0], folder, output, chunk_size=7, workers=1, show_progress=False)
+    frame = read_output(output)
+    assert frame["source"].tolist() == (
+        [str(folder / "a.jsonl")] * 10
+        + [str(folder / "b" / "c.jsonl.gz")] * 10
+        + [str(folder / "d.parquet")] * 5
+        + [str(folder / "e.csv")] * 5
+    )
+    assert frame["position"].tolist() == [*range(1, 11), *range(1, 11), *range(1, 6), *range(2, 7)]
+    assert frame["id"].tolist() == [p["id"] for p in posts]
+    reference = tmp_path / "reference.parquet"
+    score(models[0], write_jsonl(tmp_path / "all.jsonl", posts), reference, workers=1, show_progress=False)
+    columns = ["id", "risk_level", "tier", *LEVEL_PROBABILITY_COLUMNS]
+    pd.testing.assert_frame_equal(frame[columns], read_output(reference)[columns])
+    assert summary.scored == 30
+
+
+def test_csv_tsv_rows_and_a_gbk_file(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    csv_file = tmp_path / "posts.csv"
+    csv_file.write_text(
+        'post_id,text,extra\n1,"我想死,真的",x\n2,"跨行的\n帖子",y\n3,多了一列,z,w\n4,,v\n5,"' + "长" * 30 + '",u\n',
+        encoding="utf-8",
+    )
+    output = tmp_path / "csv.parquet"
+    score(models[0], csv_file, output, max_chars=20, workers=1, show_progress=False)
+    assert read_output(output)[["position", "id"]].values.tolist() == [[2, "1"], [3, "2"]]
+    assert read_jsonl(tmp_path / "csv.rejects.jsonl") == [
+        {"source": str(csv_file), "position": 5, "id": None, "reason": "bad_row",
+         "detail": "expected 3 columns (post_id, text, extra), found 4; check for an unescaped delimiter or "
+                   "quote in the text"},
+        {"source": str(csv_file), "position": 6, "id": "4", "reason": "empty_text", "detail": "the text is empty"},
+        {"source": str(csv_file), "position": 7, "id": "5", "reason": "too_long",
+         "detail": "the text has 30 characters; at most 20 are scored"},
+    ]  # fmt: skip
+    gbk = tmp_path / "official.tsv"
+    gbk.write_bytes("comment\tmyLabel\n我不想活了\t4\n今天好累\t0\n".encode("gbk"))
+    output = tmp_path / "gbk.jsonl"
+    score(models[0], gbk, output, workers=1, show_progress=False)
+    frame = read_output(output)
+    assert frame["position"].tolist() == [2, 3]
+    expected = assess(["我不想活了", "今天好累"], level_model=load_model(models[0]))
+    assert frame["risk_level"].tolist() == [a.risk_level for a in expected]
+
+
+def test_min_tier_writes_only_urgent_posts(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(80, seed=5))
+    everything, urgent = tmp_path / "all.parquet", tmp_path / "urgent.parquet"
+    score(models[0], source, everything, workers=1, show_progress=False)
+    summary = score(models[0], source, urgent, min_tier="plan", chunk_size=30, workers=1, show_progress=False)
+    full = read_output(everything)
+    expected = full[full["tier"].isin(["plan", "imminent"])].reset_index(drop=True)
+    pd.testing.assert_frame_equal(read_output(urgent), expected)
+    assert 0 < summary.written < 80
+    assert (summary.scored, summary.filtered, summary.written) == (80, 80 - len(expected), len(expected))
+    with pytest.raises(ScoringError) as caught:
+        score(models[1], source, tmp_path / "x.parquet", min_tier="plan", workers=1, show_progress=False)
+    assert str(caught.value) == (
+        "--min-tier plan needs a level model (tiers come from levels); got only a 'binary' model. Add a level "
+        "model directory or leave --min-tier out."
+    )
+
+
+def test_resume_after_a_full_disk_ends_with_every_post_once(
+    tmp_path: Path, models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sosrisk.scoring.local as local
+
+    posts = generated_posts(100, seed=7)
+    posts[33]["text"] = ""  # a reject in a chunk that is scored again
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    reference = tmp_path / "reference.parquet"
+    score(models[0], source, reference, chunk_size=20, workers=1, show_progress=False)
+    original = local.write_chunk
+
+    def disk_full_at_chunk_2(workdir: Any, index: int, *args: Any, **kwargs: Any) -> Any:
+        if index == 2:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(workdir, index, *args, **kwargs)
+
+    monkeypatch.setattr(local, "write_chunk", disk_full_at_chunk_2)
+    output = tmp_path / "out.parquet"
+    parts = parts_dir_for(output)
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=20, workers=1, show_progress=False)
+    assert str(caught.value) == (
+        f"Writing chunk 2 to {parts} failed: the disk is full ([Errno 28] No space left on device). Finished "
+        "chunks are kept; free space (or fix the problem) and rerun the same command with --resume."
+    )
+    assert not output.exists() and sorted(p.name for p in parts.glob("done-*")) == [
+        "done-000000.json",
+        "done-000001.json",
+    ]
+    monkeypatch.setattr(local, "write_chunk", original)
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=20, workers=1, show_progress=False)
+    assert str(caught.value) == (
+        f"An unfinished run is in {parts}. Pass --resume to continue it, or --overwrite to discard it and start over."
+    )
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=10, workers=1, resume=True, show_progress=False)
+    assert str(caught.value) == (
+        f"Cannot resume the unfinished run in {parts}: setting 'chunk_size' was 20, now 10. Resume with the same "
+        "inputs, models and settings, or pass --overwrite to discard its finished chunks and start over."
+    )
+    with pytest.raises(ScoringError) as caught:
+        score(models[1], source, output, chunk_size=20, workers=1, resume=True, show_progress=False)
+    assert str(caught.value).startswith(
+        f"Cannot resume the unfinished run in {parts}: the models differ (expected ['level'] models with "
+        "fingerprints ['sha256:"
+    )
+    summary = score(models[0], source, output, chunk_size=20, workers=1, resume=True, show_progress=False)
+    assert (summary.chunks, summary.resumed_chunks, summary.posts, summary.rejected) == (5, 2, 100, 1)
+    pd.testing.assert_frame_equal(read_output(output), read_output(reference))
+    assert read_jsonl(tmp_path / "out.rejects.jsonl") == read_jsonl(tmp_path / "reference.rejects.jsonl")
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=20, workers=1, show_progress=False)
+    assert str(caught.value) == (
+        f"{output} already exists. Pass --overwrite to replace it, or choose another --output."
+    )
+
+
+def test_resume_refuses_changed_inputs(
+    tmp_path: Path, models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sosrisk.scoring.local as local
+
+    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(10))
+    output = tmp_path / "out.parquet"
+    parts = parts_dir_for(output)
+
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise OSError(errno.EIO, "Input/output error")
+
+    monkeypatch.setattr(local, "write_chunk", broken)
+    with pytest.raises(ScoringError, match="rerun the same command with --resume"):
+        score(models[0], source, output, chunk_size=4, workers=1, show_progress=False)
+    monkeypatch.undo()
+    before = source.stat()
+    write_jsonl(source, generated_posts(11))
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same time stamp: size and bytes tell
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    assert str(caught.value) == (
+        f"Cannot resume the unfinished run in {parts}: input {source.resolve()} changed since the run started "
+        "(size, sha256_head_tail). Resume with the same inputs, models and settings, or pass "
+        "--overwrite to discard its finished chunks and start over."
+    )
+    summary = score(models[0], source, output, chunk_size=4, workers=1, overwrite=True, show_progress=False)
+    assert (summary.posts, summary.resumed_chunks) == (11, 0)
+    # resuming a run that already finished is refused too (nothing to resume, the output is complete)
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    assert str(caught.value) == (
+        f"{output} is already complete (no unfinished run in {parts}). Pass --overwrite to score it again."
+    )
+
+
+def test_urgent_posts_go_to_the_review_queue_once(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    pytest.importorskip("sqlalchemy", reason='the review queue needs pip install "sosrisk[serve]"')
+    pytest.importorskip("alembic", reason='the review queue needs pip install "sosrisk[serve]"')
+    import sqlite3
+
+    from sosrisk.serve.store import dispose_engines
+
+    posts = generated_posts(60, seed=11)
+    for number, post in enumerate(posts):
+        post["author"] = f"user{number % 3}"
+        post["posted_at"] = "2024-05-01T22:15:00+08:00" if number % 2 else "昨天"
+    del posts[4]["id"]
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    db = tmp_path / "queue.db"
+    output = tmp_path / "out.parquet"
+    try:
+        summary = score(
+            list(models), source, output, queue_db=f"sqlite:///{db}", chunk_size=25, workers=1, show_progress=False
+        )
+        frame = read_output(output)
+        urgent = frame[frame["tier"].isin(["plan", "imminent"]) | frame["high_risk"]]
+        with sqlite3.connect(db) as connection:
+            stored = connection.execute("SELECT source, external_id, text, author FROM posts ORDER BY id").fetchall()
+        by_id = {p.get("id", f"{source}:5"): p for p in posts}
+        assert [s[1] for s in stored] == [p if p is not None else f"{source}:5" for p in urgent["id"].tolist()]
+        assert stored == [("sosrisk-score", i, by_id[i]["text"], by_id[i]["author"]) for _, i, _, _ in stored]
+        assert summary.queued == len(urgent) > 0
+        again = score(
+            list(models),
+            source,
+            output,
+            queue_db=f"sqlite:///{db}",
+            chunk_size=25,
+            workers=1,
+            overwrite=True,
+            show_progress=False,
+        )
+        assert again.queued == 0  # idempotent: a rerun or resume never queues a post twice
+    finally:
+        dispose_engines()
+
+
+def test_the_cli_scores_and_reports(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    source = write_jsonl(tmp_path / "posts.jsonl", [*generated_posts(30), {"id": "x"}])
+    output = tmp_path / "out.jsonl"
+    runner = CliRunner()
+    args = ["score", str(models[0]), "-i", str(source), "-o", str(output), "--workers", "1", "-q"]
+    result = runner.invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    lines = result.output.splitlines()
+    assert lines[:2] == [
+        f"scored 30 posts, rejected 1, filtered 0; wrote 30 rows to {output}",
+        f"rejects (missing_text 1) in {tmp_path / 'out.rejects.jsonl'}",
+    ]
+    assert len(read_output(output)) == 30
+    result = runner.invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 1
+    assert result.output == (
+        f"Error: {output} already exists. Pass --overwrite to replace it, or choose another --output.\n"
+    )
+    result = runner.invoke(main, [*args, "--overwrite", "--address", "auto"], catch_exceptions=False)
+    assert result.exit_code == 2 and "--address is for --engine ray." in result.output
