@@ -24,7 +24,7 @@ from tiny_bert import TEXTS, build_tiny_bert
 POSTS = [f"{text}{i}" for i in range(3) for text in TEXTS]
 LEVELS = [i % 11 for i in range(len(POSTS))]
 BINARY = [i % 2 for i in range(len(POSTS))]
-FAST = {"epochs": 2, "batch_size": 8, "validation_fraction": 0.3}
+FAST = {"epochs": 2, "batch_size": 8, "validation_fraction": 0.3, "freeze_layers": 0}
 
 
 @pytest.fixture(scope="module")
@@ -40,7 +40,7 @@ def level_model(tiny_bert: Path) -> EncoderModel:
 
 
 def test_training_steps_change_the_weights_and_record_history(tiny_bert: Path) -> None:
-    model = EncoderModel(task="binary", backbone=str(tiny_bert), epochs=1, batch_size=8, validation_fraction=0.3)
+    model = EncoderModel(task="binary", backbone=str(tiny_bert), **{**FAST, "epochs": 1})
     untouched = EncoderModel(task="binary", backbone=str(tiny_bert))
     encoder, _, _ = untouched._load_backbone(show_progress=False)
     model.fit(POSTS, BINARY)
@@ -82,7 +82,7 @@ def test_save_load_round_trip_writes_the_exact_config(
         "decision": "auto",
         "target_recall": 0.8,
         "seed": 0,
-        "settings": {**RECIPES["fast"].to_dict(), "epochs": 2, "batch_size": 8, "validation_fraction": 0.3},
+        "settings": {**RECIPES["fast"].to_dict(), **FAST},
     }
     assert config["files"] == {
         "encoder": "encoder/model.safetensors",
@@ -117,7 +117,7 @@ def test_loading_refuses_remote_code(level_model: EncoderModel, tmp_path: Path) 
 
 
 def test_resume_after_an_interruption_gives_the_same_model(tiny_bert: Path, tmp_path: Path) -> None:
-    settings = {"backbone": str(tiny_bert), "epochs": 3, "batch_size": 8, "validation_fraction": 0.3}
+    settings = {"backbone": str(tiny_bert), **FAST, "epochs": 3}
     reference = EncoderModel(task="level", **settings).fit(POSTS, LEVELS)
 
     class Interrupted(EncoderModel):
@@ -227,6 +227,7 @@ def test_cli_train_predict_and_evaluate(tiny_bert: Path, tmp_path: Path) -> None
     out = tmp_path / "model"
     args = ["train", "--task", "level", "--model", "encoder", "--backbone", str(tiny_bert), "--epochs", "1"]
     args += ["--train", str(train_file), "--out", str(out), "--set", "batch_size=8", "--set", "validation_fraction=0.3"]
+    args += ["--set", "freeze_layers=0"]
     result = runner.invoke(main, [*args, "-q"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "saved encoder (level)" in result.output
@@ -249,7 +250,9 @@ def test_cli_train_predict_and_evaluate(tiny_bert: Path, tmp_path: Path) -> None
 
 
 def test_frozen_lower_layers_are_cached_and_give_the_full_networks_answer(tiny_bert: Path) -> None:
-    model = EncoderModel(task="level", backbone=str(tiny_bert), freeze_layers=1, **FAST).fit(POSTS, LEVELS)
+    settings = {**FAST, "freeze_layers": 6}  # the fast recipe's 6 on a 2-layer BERT: 1 is frozen, 1 is trained
+    model = EncoderModel(task="level", backbone=str(tiny_bert), **settings).fit(POSTS, LEVELS)
+    assert model.training_["frozen_layers"] == 1
     layer0 = model.network_.encoder.encoder.layer[0]
     assert not any(p.requires_grad for p in layer0.parameters())
     rows = model._encode(POSTS)

@@ -28,7 +28,10 @@ def tiny_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def members(tiny_bert: Path) -> list[dict]:
-    encoder = {"kind": "encoder", "params": {"backbone": str(tiny_bert), "epochs": 1, "batch_size": 8}}
+    encoder = {
+        "kind": "encoder",
+        "params": {"backbone": str(tiny_bert), "epochs": 1, "batch_size": 8, "freeze_layers": 0},
+    }
     return [{"kind": "char-linear", "params": {"cv_folds": 3}}, encoder]
 
 

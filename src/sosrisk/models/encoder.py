@@ -497,6 +497,15 @@ class EncoderModel(RiskModel):
 
         torch.manual_seed(self.seed)
         network = _classifier_class()(encoder, n_classes, self.resolved_pooling_, recipe.dropout)
+        n_layers = _layer_count(network.encoder)
+        if recipe.freeze_layers and recipe.freeze_layers >= n_layers:
+            logger.warning(
+                "the backbone has %d layers: freezing %d instead of %d so that one layer is fine-tuned",
+                n_layers,
+                n_layers - 1,
+                recipe.freeze_layers,
+            )
+            recipe = dataclasses.replace(recipe, freeze_layers=n_layers - 1)
         _freeze(network, recipe)
         self.network_ = network
         # Frozen lower layers: their output is computed once per post (no dropout) and cached, so each
@@ -602,6 +611,7 @@ class EncoderModel(RiskModel):
             "best_epoch": state["best_epoch"],
             "history": state["history"],
             "validation_posts": len(val_idx),
+            "frozen_layers": recipe.freeze_layers,
             "fine_tuning_seconds": round(time.perf_counter() - started, 1),
         }
         if len(val_idx):
@@ -859,17 +869,18 @@ def _freeze(network: Any, recipe: Recipe) -> None:
         layers = getattr(getattr(encoder, "encoder", None), "layer", None)
         if layers is None:
             raise ModelError("freeze_layers needs an encoder with encoder.layer; this backbone has none.")
-        if recipe.freeze_layers > len(layers):
-            raise ModelError(
-                f"The 'freeze_layers' setting must be at most {len(layers)} for this backbone. "
-                f"Got {recipe.freeze_layers} instead."
-            )
         if embeddings is not None:
             for parameter in embeddings.parameters():
                 parameter.requires_grad_(False)
         for layer in layers[: recipe.freeze_layers]:
             for parameter in layer.parameters():
                 parameter.requires_grad_(False)
+
+
+def _layer_count(encoder: Any) -> int:
+    """Transformer layers of ``encoder`` (0 when it has no ``encoder.layer`` list: nothing can be frozen)."""
+    layers = getattr(getattr(encoder, "encoder", None), "layer", None)
+    return len(layers) if layers is not None else 0
 
 
 def _class_weights(torch: Any, y_index: np.ndarray, n_classes: int, mode: str) -> Any:
@@ -1079,4 +1090,12 @@ class _TrainingCache:
             atomic_write_bytes(entry / "validation.safetensors", save_arrays(arrays))
 
 
-_HISTORY_KEYS = ("backbone_folder", "epochs_run", "best_epoch", "history", "validation_posts", "fine_tuning_seconds")
+_HISTORY_KEYS = (
+    "backbone_folder",
+    "epochs_run",
+    "best_epoch",
+    "history",
+    "validation_posts",
+    "frozen_layers",
+    "fine_tuning_seconds",
+)
