@@ -258,3 +258,22 @@ def test_frozen_lower_layers_are_cached_and_give_the_full_networks_answer(tiny_b
     rows = model._encode(POSTS)
     cached = model._cached_logits(model._frozen_outputs(rows, 1), 1)
     np.testing.assert_allclose(cached, model._network_logits(rows), atol=1e-5)
+
+
+def test_paper_recipe_stops_early_on_validation_loss_and_keeps_the_best_epoch(tiny_bert: Path) -> None:
+    settings = {"epochs": 6, "patience": 1, "learning_rate": 0.05, "batch_size": 8}  # lr high enough to overfit
+    model = EncoderModel(task="level", backbone=str(tiny_bert), recipe="sos1k-paper", **settings).fit(POSTS, LEVELS)
+    recipe = model.settings()
+    assert (recipe.select, recipe.schedule, recipe.max_length, recipe.validation_fraction) == (
+        "best_val_loss",
+        "constant",
+        150,
+        0.2,
+    )
+    history = model.training_["history"]
+    losses = [record["val_loss"] for record in history]
+    assert model.training_["best_epoch"] == 1 + int(np.argmin(losses))
+    assert len(history) <= 6
+    if len(history) < 6:  # stopped early: the last epoch did not improve on the best
+        assert losses[-1] >= min(losses)
+    assert "and the epoch, by validation loss" in model.cv_metrics_["protocol"]
