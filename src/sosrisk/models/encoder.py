@@ -485,7 +485,7 @@ class EncoderModel(RiskModel):
 
     def _train(self, texts: list[str], labels: np.ndarray, recipe: Recipe, key: str, *, show_progress: bool) -> None:
         torch, _ = _require_torch()
-        started = time.perf_counter()
+        started, cpu_started = time.perf_counter(), time.process_time()
         encoder, tokenizer, folder = self._load_backbone(show_progress)
         assert self.classes_ is not None
         n_classes = len(self.classes_)
@@ -613,6 +613,8 @@ class EncoderModel(RiskModel):
             "validation_posts": len(val_idx),
             "frozen_layers": recipe.freeze_layers,
             "fine_tuning_seconds": round(time.perf_counter() - started, 1),
+            "fine_tuning_cpu_seconds": round(time.process_time() - cpu_started, 1),
+            "torch_threads": torch.get_num_threads(),
         }
         if len(val_idx):
             val_logits = self._network_logits([ids[i] for i in val_idx])
@@ -1098,4 +1100,6 @@ _HISTORY_KEYS = (
     "validation_posts",
     "frozen_layers",
     "fine_tuning_seconds",
+    "fine_tuning_cpu_seconds",
+    "torch_threads",
 )
