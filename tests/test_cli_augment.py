@@ -90,6 +90,7 @@ def test_run_writes_a_file_that_train_reads_and_train_augment(
         ]
     )
     assert result.exit_code == 0, result.output
+    assert "so its numbers below are optimistic; 'sosrisk augment cv' gives an honest estimate" in result.output
     config = json.loads((model_dir / "config.json").read_text(encoding="utf-8"))
     assert config["training"]["augmentation"]["augment"] == "synonym:8"
     assert config["training"]["augmentation"]["original_sources"] == [str(train_file)]

@@ -127,6 +127,11 @@ def train(
         click.echo(f"note: {problem}", err=True)
     if augmentation is not None:
         model.training_["augmentation"] = augmentation
+        click.echo(
+            "note: augmented variants of a post fall into different folds of the model's own cross-validation, "
+            "so its numbers below are optimistic; 'sosrisk augment cv' gives an honest estimate",
+            err=True,
+        )
     model.save(out)
     if checkpoints.is_dir():
         import shutil
