@@ -294,6 +294,7 @@ def test_resume_refuses_changed_inputs(
     assert str(caught.value) == (
         f"{output} is already complete (no unfinished run in {parts}). Pass --overwrite to score it again."
     )
+    assert not parts.exists()  # a refused run leaves no work folder behind
 
 
 def test_urgent_posts_go_to_the_review_queue_once(tmp_path: Path, models: tuple[Path, Path]) -> None:

@@ -58,7 +58,10 @@ _TIERS = click.Choice(["distress", "wish", "plan", "imminent"])
     help="Input lines/rows per chunk (the unit of work, atomic output and resume).",
 )
 @click.option(
-    "--workers", type=click.IntRange(min=1), default=None, help="Processes (or Ray actors); default: all cores."
+    "--workers",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Processes, or Ray actors; default: every core (with --address: every CPU of the Ray cluster).",
 )
 @click.option("--resume", is_flag=True, help="Continue the unfinished run of the same command.")
 @click.option("--overwrite", is_flag=True, help="Replace an existing output or discard an unfinished run.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -130,6 +131,7 @@ def score(
     )
     output_path = Path(output)
     settings = replace(settings, output_format=output_format_of(output_path, settings.output_format))
+    workers_given = workers is not None
     workers = _check_workers(workers)
     specs = model_specs(_paths(model_dirs))
     tasks = [spec.task for spec in specs]
@@ -173,7 +175,7 @@ def score(
                 if settings.engine == "ray":
                     from .ray_engine import run_ray
 
-                    n_chunks = run_ray(context, finished, address)
+                    n_chunks = run_ray(context, finished, address, workers_given=workers_given)
                 else:
                     n_chunks = run_local(context, finished)
             except KeyboardInterrupt:
@@ -203,6 +205,8 @@ def score(
             summary_path_for(output_path),
             json.dumps({**summary.to_dict(), "manifest": manifest}, ensure_ascii=False, indent=2) + "\n",
         )
+        for path in (output_path, rejects_path, summary_path_for(output_path)):
+            _permissions_of_a_new_file(path)
         workdir.remove()
     logger.info(
         "scored %d posts (%d rejected, %d filtered) into %s in %.1f s",
@@ -213,6 +217,19 @@ def score(
         summary.seconds,
     )
     return summary
+
+
+def _permissions_of_a_new_file(path: Path) -> None:
+    """Give a file written through a private temporary file the permissions a new file gets (umask)."""
+    mask = 0o022
+    try:
+        for line in Path("/proc/self/status").read_text(encoding="ascii").splitlines():
+            if line.startswith("Umask:"):
+                mask = int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    with contextlib.suppress(OSError):
+        os.chmod(path, 0o666 & ~mask)
 
 
 def _paths(value: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:

@@ -248,7 +248,8 @@ def _run_in_pool(
             if index in finished:
                 _skip(context, finished[index])
                 continue
-            in_flight[pool.submit(_process_chunk, index, segments)] = index
+            future = guard_disk(index, context.workdir, functools.partial(pool.submit, _process_chunk, index, segments))
+            in_flight[future] = index
             collect(limit - 1)
         collect(0)
     except BaseException:
@@ -279,7 +280,9 @@ def guard_disk(index: int, workdir: WorkDir, call: Callable[[], Any]) -> Any:
     except cf.process.BrokenProcessPool as exc:
         raise ScoringError(
             f"A scoring worker process died while chunk {index} was being scored ({exc}); finished chunks "
-            f"are kept in {workdir.path}. Rerun the same command with --resume."
+            f"are kept in {workdir.path}. Rerun the same command with --resume. (Calling "
+            "sosrisk.scoring.score from your own script? Worker processes import its main module: guard the "
+            "script's entry point with `if __name__ == '__main__':`, or pass workers=1.)"
         ) from None
     except OSError as exc:
         what = "the disk is full" if exc.errno in {errno.ENOSPC, errno.EDQUOT} else os.strerror(exc.errno or 0)

@@ -142,8 +142,13 @@ def _ray_session(ray: Any, address: str | None, workers: int) -> Iterator[None]:
         ray.shutdown()
 
 
-def run_ray(context: RunContext, finished: dict[int, ChunkRecord], address: str | None) -> int:
-    """Score the unfinished records with Ray; return the number of chunks of the whole input."""
+def run_ray(
+    context: RunContext, finished: dict[int, ChunkRecord], address: str | None, *, workers_given: bool = True
+) -> int:
+    """Score the unfinished records with Ray; return the number of chunks of the whole input.
+
+    Without an explicit number of workers, a cluster gets one actor per CPU it has.
+    """
     ray = _import_ray()
     import pyarrow as pa
 
@@ -155,6 +160,9 @@ def run_ray(context: RunContext, finished: dict[int, ChunkRecord], address: str 
     resume_key = finished[done - 1].last_key if done else None
     sizes = [item.path.stat().st_size for item in context.items]
     with _ray_session(ray, address, context.workers):
+        actors = context.workers
+        if not workers_given and address not in (None, "local"):
+            actors = max(int(ray.cluster_resources().get("CPU", 1)), 1)
         data_context = ray.data.DataContext.get_current()
         saved = (data_context.execution_options.preserve_order, data_context.enable_progress_bars)
         data_context.execution_options.preserve_order = True
@@ -175,7 +183,7 @@ def run_ray(context: RunContext, finished: dict[int, ChunkRecord], address: str 
                 fn_constructor_kwargs={"packed": packed, "specs": context.specs, "keep_text": keep_text},
                 batch_size=min(settings.chunk_size, READ_BLOCK_ROWS),
                 batch_format="pyarrow",
-                compute=ray.data.ActorPoolStrategy(size=context.workers),
+                compute=ray.data.ActorPoolStrategy(size=actors),
                 num_cpus=1,
             )
             index = done

@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import re
+import tempfile
 from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -129,6 +130,10 @@ class WorkDir:
             yield self
         finally:
             self._lock = None
+            with contextlib.suppress(OSError):
+                if [entry.name for entry in os.scandir(self.path)] == ["lock"]:  # nothing was started here
+                    os.unlink(self.path / "lock")
+                    self.path.rmdir()
             handle.close()
 
     # ---------------------------------------------------------------- manifest
@@ -188,7 +193,8 @@ class WorkDir:
 
     def mark_done(self, record: ChunkRecord) -> None:
         """Commit a chunk: its part files must already be in place."""
-        atomic_write_text(self.done(record.index), json.dumps(record.to_dict()) + "\n")
+        with replace_atomically(self.done(record.index)) as handle:
+            handle.write(json.dumps(record.to_dict()) + "\n")
 
     def clear(self) -> None:
         """Remove the run's files (keeps the folder and its lock)."""
@@ -203,6 +209,30 @@ class WorkDir:
                 os.unlink(entry.path)
         with contextlib.suppress(OSError):
             self.path.rmdir()
+
+
+@contextlib.contextmanager
+def replace_atomically(path: Path, mode: str = "w") -> Iterator[IO[Any]]:
+    """Write ``path`` through a temporary file and one rename, without ``fsync``.
+
+    For chunk files only: a process crash can never leave a half-written one, and after a machine
+    crash a file that the rename outran is caught on resume (its Parquet footer, row count or JSON no
+    longer checks out) and the chunk is scored again. Skipping fsync saves tens of milliseconds per chunk.
+    """
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, mode, encoding=None if "b" in mode else "utf-8") as handle:
+            yield handle
+        os.replace(tmp_name, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp_name)
+        raise
+
+
+def dictionary_columns(schema: Any) -> list[str]:
+    """The columns worth dictionary-encoding in Parquet (repeated strings; never the probabilities)."""
+    return [name for name in ("source", "tier") if name in schema.names]
 
 
 def write_chunk(
@@ -250,12 +280,12 @@ def write_chunk(
         else:
             columns.append(keep.column(name))
     part = pa.Table.from_arrays(columns, schema=schema)
-    with atomic_write(workdir.part(index), "wb") as handle:
-        pq.write_table(part, handle)
+    with replace_atomically(workdir.part(index), "wb") as handle:
+        pq.write_table(part, handle, use_dictionary=dictionary_columns(schema))
     if record.rejected:
         rejected = table.filter(pc.invert(valid)).select(["file_index", "position", "id", "reason", "detail"])
         reasons: dict[str, int] = {}
-        with atomic_write(workdir.rejects(index)) as handle:
+        with replace_atomically(workdir.rejects(index)) as handle:
             for row in rejected.to_pylist():
                 reasons[row["reason"]] = reasons.get(row["reason"], 0) + 1
                 entry = {
@@ -297,7 +327,7 @@ def assemble(
     schema = output_schema(tasks, include_text=include_text)
     if output_format == "parquet":
         with atomic_write(output, "wb") as handle:
-            writer = pq.ParquetWriter(handle, schema)
+            writer = pq.ParquetWriter(handle, schema, use_dictionary=dictionary_columns(schema))
             try:
                 for index in range(n_chunks):
                     writer.write_table(pq.read_table(workdir.part(index), schema=schema))
