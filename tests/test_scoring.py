@@ -297,6 +297,37 @@ def test_resume_refuses_changed_inputs(
     assert not parts.exists()  # a refused run leaves no work folder behind
 
 
+def test_a_second_run_on_the_same_output_is_refused(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    import subprocess
+    import sys
+
+    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(10))
+    output = tmp_path / "out.parquet"
+    parts = parts_dir_for(output)
+    holder = (
+        "import sys, time\n"
+        "from pathlib import Path\n"
+        "from sosrisk.scoring.workdir import WorkDir\n"
+        "with WorkDir(Path(sys.argv[1])).locked():\n"
+        "    (Path(sys.argv[1]) / 'manifest.json').write_text('{}')\n"
+        "    print('locked', flush=True)\n"
+        "    sys.stdin.read()\n"
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-c", holder, str(parts)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert process.stdout is not None and process.stdout.readline() == "locked\n"
+        with pytest.raises(ScoringError) as caught:
+            score(models[0], source, output, workers=1, resume=True, show_progress=False)
+        assert str(caught.value) == (
+            f"Another 'sosrisk score' is writing to {parts} (its lock is held). Wait for it to finish, or stop "
+            "it and rerun with --resume."
+        )
+    finally:
+        process.communicate("", timeout=30)
+
+
 def test_urgent_posts_go_to_the_review_queue_once(tmp_path: Path, models: tuple[Path, Path]) -> None:
     pytest.importorskip("sqlalchemy", reason='the review queue needs pip install "sosrisk[serve]"')
     pytest.importorskip("alembic", reason='the review queue needs pip install "sosrisk[serve]"')

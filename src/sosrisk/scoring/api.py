@@ -14,7 +14,7 @@ from typing import Any
 
 from ..atomic import atomic_write_text
 from .inputs import InputFile, check_structure, find_inputs
-from .local import RunContext, run_local
+from .local import RunContext, run_local, worker_pool
 from .progress import score_progress
 from .queue import check_queue_available, enqueue_rows, queue_model_info
 from .results import ModelSpec, model_specs
@@ -155,8 +155,13 @@ def score(
         finished = _prepare(workdir, manifest, output_path, resume=resume, overwrite=overwrite)
         model_info = queue_model_info(specs)
         total_bytes = sum(item.path.stat().st_size for item in items)
-        with score_progress(total_bytes, f"scoring ({settings.engine})", enabled=show_progress) as progress:
-            progress_bytes = [0]
+        progress_bytes = [0]
+        context = RunContext(items, specs, settings, workdir, workers, _no_commit, progress_bytes)
+        pool_or_none = worker_pool(context) if settings.engine == "local" else contextlib.nullcontext()
+        with (
+            pool_or_none as pool,  # workers start before the progress bar's thread does
+            score_progress(total_bytes, f"scoring ({settings.engine})", enabled=show_progress) as progress,
+        ):
 
             def commit(record: ChunkRecord, queue_rows: list[dict[str, Any]]) -> None:
                 resumed = record.index in finished
@@ -170,14 +175,14 @@ def score(
                     posts=record.records, new_posts=0 if resumed else record.records, read_bytes=progress_bytes[0]
                 )
 
-            context = RunContext(items, specs, settings, workdir, workers, commit, progress_bytes)
+            context.commit = commit
             try:
                 if settings.engine == "ray":
                     from .ray_engine import run_ray
 
                     n_chunks = run_ray(context, finished, address, workers_given=workers_given)
                 else:
-                    n_chunks = run_local(context, finished)
+                    n_chunks = run_local(context, finished, pool)
             except KeyboardInterrupt:
                 raise ScoringInterrupted(
                     f"Interrupted after {summary.chunks} finished chunks ({summary.posts} posts); they are kept "
@@ -217,6 +222,10 @@ def score(
         summary.seconds,
     )
     return summary
+
+
+def _no_commit(record: ChunkRecord, queue_rows: list[dict[str, Any]]) -> None:
+    raise AssertionError("chunks are committed only once the run has started")
 
 
 def _permissions_of_a_new_file(path: Path) -> None:

@@ -10,6 +10,7 @@ memory stays flat however large the input is.
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import errno
 import functools
 import logging
@@ -129,6 +130,8 @@ def _init_worker(job: _ChunkJob, main_pid: int) -> None:
     threading.Thread(target=_exit_with, args=(main_pid,), name="sosrisk-watch-main", daemon=True).start()
     _STATE["job"] = job
     _STATE["models"] = LoadedModels.load(job.specs)
+    # One BLAS thread per worker: the workers already use every core, and idle OpenBLAS threads spin.
+    _STATE["blas"] = single_threaded_blas()
 
 
 def _exit_with(pid: int, interval: float = 0.5) -> None:
@@ -180,22 +183,49 @@ def process_chunk(
     return record, queue_rows
 
 
-def run_local(context: RunContext, finished: dict[int, ChunkRecord]) -> int:
-    """Score every unfinished chunk; return the number of chunks of the whole input."""
-    job = _ChunkJob(
+def chunk_job(context: RunContext) -> _ChunkJob:
+    """What the workers of a run need."""
+    return _ChunkJob(
         specs=context.specs,
         settings=context.settings,
         sources=context.sources,
         workdir=str(context.workdir.path),
         tasks=context.tasks,
     )
+
+
+@contextlib.contextmanager
+def worker_pool(context: RunContext) -> Iterator[cf.ProcessPoolExecutor | None]:
+    """The worker processes of a run, started now; ``None`` when chunks are scored in this process.
+
+    Enter it before any other thread of the run starts (the progress bar's): the workers are then
+    forked from this process, which has already imported everything, so they start at once.
+    """
+    if context.workers <= 1 or not all(spec.kind in PROCESS_KINDS for spec in context.specs):
+        yield None
+        return
+    pool = cf.ProcessPoolExecutor(
+        max_workers=context.workers,
+        mp_context=_worker_context(),
+        initializer=_init_worker,
+        initargs=(chunk_job(context), os.getpid()),
+    )
+    try:
+        for _ in range(context.workers):
+            pool.submit(int)  # start every worker now (a fork pool starts all of them on the first call)
+        yield pool
+    finally:
+        pool.shutdown(wait=True, cancel_futures=True)
+
+
+def run_local(context: RunContext, finished: dict[int, ChunkRecord], pool: cf.ProcessPoolExecutor | None = None) -> int:
+    """Score every unfinished chunk (in ``pool``, or in this process); return the number of chunks."""
     chunks = iter_chunks(
         context.items, context.settings.read_settings(), context.settings.chunk_size, context.progress_bytes
     )
-    use_processes = context.workers > 1 and all(spec.kind in PROCESS_KINDS for spec in context.specs)
-    if not use_processes:
-        return _run_in_process(context, job, chunks, finished)
-    return _run_in_pool(context, job, chunks, finished)
+    if pool is None:
+        return _run_in_process(context, chunk_job(context), chunks, finished)
+    return _run_in_pool(context, pool, chunks, finished)
 
 
 def _skip(context: RunContext, record: ChunkRecord) -> None:
@@ -208,6 +238,18 @@ def _run_in_process(
     models = LoadedModels.load(context.specs)
     if "torch" in sys.modules:  # encoder kinds: let torch use the cores we were given
         sys.modules["torch"].set_num_threads(context.workers)
+    numpy_only = all(spec.kind in PROCESS_KINDS for spec in context.specs)
+    with single_threaded_blas() if numpy_only else contextlib.nullcontext():
+        return _score_in_process(context, job, models, chunks, finished)
+
+
+def _score_in_process(
+    context: RunContext,
+    job: _ChunkJob,
+    models: LoadedModels,
+    chunks: Iterator[tuple[int, list[Segment]]],
+    finished: dict[int, ChunkRecord],
+) -> int:
     count = 0
     for index, segments in chunks:
         count = index + 1
@@ -222,14 +264,11 @@ def _run_in_process(
 
 
 def _run_in_pool(
-    context: RunContext, job: _ChunkJob, chunks: Iterator[tuple[int, list[Segment]]], finished: dict[int, ChunkRecord]
+    context: RunContext,
+    pool: cf.ProcessPoolExecutor,
+    chunks: Iterator[tuple[int, list[Segment]]],
+    finished: dict[int, ChunkRecord],
 ) -> int:
-    pool = cf.ProcessPoolExecutor(
-        max_workers=context.workers,
-        mp_context=_worker_context(),
-        initializer=_init_worker,
-        initargs=(job, os.getpid()),
-    )
     in_flight: dict[cf.Future[tuple[ChunkRecord, list[dict[str, Any]]]], int] = {}
     limit = 2 * context.workers
     count = 0
@@ -255,18 +294,31 @@ def _run_in_pool(
     except BaseException:
         for future in in_flight:
             future.cancel()
-        pool.shutdown(wait=True, cancel_futures=True)
         raise
-    pool.shutdown(wait=True)
     return count
 
 
+def single_threaded_blas() -> Any:
+    """Limit BLAS to one thread (restored on exit when used as a context manager); a no-op without threadpoolctl.
+
+    The numpy models make only small matrix products per batch, where extra BLAS threads only spin.
+    """
+    try:
+        from threadpoolctl import threadpool_limits
+    except ImportError:
+        return contextlib.nullcontext()
+    return threadpool_limits(limits=1, user_api="blas")
+
+
 def _worker_context() -> Any:
-    """Worker processes start from a fork server that has already imported the scoring code and model
-    kinds (fast start, no fork of this possibly threaded process); spawn where there is none."""
+    """How worker processes start: forked from this process when it has no other thread (instant, and
+    the imports are shared), else from a fork server that has imported the scoring code, else spawned."""
     import multiprocessing
 
-    if "forkserver" in multiprocessing.get_all_start_methods():
+    methods = multiprocessing.get_all_start_methods()
+    if "fork" in methods and threading.active_count() == 1:
+        return multiprocessing.get_context("fork")
+    if "forkserver" in methods:
         context = multiprocessing.get_context("forkserver")
         context.set_forkserver_preload(["sosrisk.scoring.local", "sosrisk.models.char_linear"])
         return context

@@ -23,8 +23,8 @@ from pathlib import Path
 from typing import Any
 
 from .inputs import InputFile, ReadSettings, iter_segments, parse_segments
-from .local import RunContext, guard_disk
-from .results import LoadedModels, ModelSpec, score_table
+from .local import RunContext, guard_disk, single_threaded_blas
+from .results import PROCESS_KINDS, LoadedModels, ModelSpec, score_table
 from .workdir import ChunkRecord, write_chunk
 
 logger = logging.getLogger(__name__)
@@ -71,6 +71,8 @@ class RayScorer:
             directories.append(directory)
         self._models = LoadedModels.load(specs, directories)
         self._keep_text = keep_text
+        if all(spec.kind in PROCESS_KINDS for spec in specs):
+            self._blas = single_threaded_blas()  # one actor per CPU already; idle BLAS threads would spin
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa

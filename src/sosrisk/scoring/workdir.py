@@ -3,7 +3,7 @@
 Layout of ``<output>.parts/``::
 
     manifest.json          what the run is: input, model and settings fingerprints (written once)
-    lock                   held (flock) while a run writes here
+    lock                   locked (a POSIX lock of the running process) while a run writes here
     part-000012.parquet    the output rows of chunk 12 (written atomically)
     rejects-000012.jsonl   its rejected rows, when it has any (written atomically)
     done-000012.json       chunk 12's counts: written last, atomically -- a chunk is finished iff this exists
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime as _dt
+import errno
 import json
 import logging
 import os
@@ -35,6 +36,7 @@ from .results import output_schema
 logger = logging.getLogger(__name__)
 
 MANIFEST_VERSION = 1
+OUTPUT_ROW_GROUP_ROWS = 65_536  # rows per Parquet row group of the output (some 30 MB held while writing one)
 MANIFEST_NAME = "manifest.json"
 _DONE_RE = re.compile(r"^done-(\d{6,})\.json$")
 
@@ -118,9 +120,16 @@ class WorkDir:
         self.path.mkdir(parents=True, exist_ok=True)
         handle = open(self.path / "lock", "w")  # noqa: SIM115 - held for the whole run
         try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
+            # a POSIX record lock belongs to this process only: forked workers do not hold it, and it goes
+            # away with the process however it ends
+            fcntl.lockf(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
             handle.close()
+            if exc.errno not in {errno.EACCES, errno.EAGAIN}:
+                raise ScoringError(
+                    f"Cannot lock {self.path / 'lock'} ({exc}); the work folder must be on a file system that "
+                    "supports POSIX locks. Choose an --output on a local disk."
+                ) from None
             raise ScoringError(
                 f"Another 'sosrisk score' is writing to {self.path} (its lock is held). Wait for it to "
                 "finish, or stop it and rerun with --resume."
@@ -322,6 +331,7 @@ def assemble(
     include_text: bool,
 ) -> None:
     """Join the chunks' parts, in order, into the output and the rejects file (each atomically)."""
+    import pyarrow as pa
     import pyarrow.parquet as pq
 
     schema = output_schema(tasks, include_text=include_text)
@@ -329,8 +339,19 @@ def assemble(
         with atomic_write(output, "wb") as handle:
             writer = pq.ParquetWriter(handle, schema, use_dictionary=dictionary_columns(schema))
             try:
+                # Parts are gathered into row groups of OUTPUT_ROW_GROUP_ROWS: the writer keeps metadata per
+                # row group until it closes, so one row group per chunk would grow with the input.
+                buffer: list[Any] = []
+                buffered = 0
                 for index in range(n_chunks):
-                    writer.write_table(pq.read_table(workdir.part(index), schema=schema))
+                    table = pq.read_table(workdir.part(index), schema=schema)
+                    buffer.append(table)
+                    buffered += table.num_rows
+                    if buffered >= OUTPUT_ROW_GROUP_ROWS:
+                        writer.write_table(pa.concat_tables(buffer), row_group_size=buffered)
+                        buffer, buffered = [], 0
+                if buffer:
+                    writer.write_table(pa.concat_tables(buffer), row_group_size=max(buffered, 1))
             finally:
                 writer.close()
     else:
