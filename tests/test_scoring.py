@@ -151,6 +151,12 @@ def test_gzip_parquet_csv_tsv_and_folders_give_the_same_scores(tmp_path: Path, m
     assert frame["id"].tolist() == [p["id"] for p in posts]
     reference = tmp_path / "reference.parquet"
     score(models[0], write_jsonl(tmp_path / "all.jsonl", posts), reference, workers=1, show_progress=False)
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], folder, folder / "b" / "scores.jsonl", workers=1, show_progress=False)
+    assert str(caught.value) == (
+        f"{folder / 'b' / 'scores.jsonl'} is inside the input folder {folder.resolve()}: a later run (or --resume) "
+        "would read it as input. Write the output and the rejects file outside the input folders."
+    )
     columns = ["id", "risk_level", "tier", *LEVEL_PROBABILITY_COLUMNS]
     pd.testing.assert_frame_equal(frame[columns], read_output(reference)[columns])
     assert summary.scored == 30

@@ -142,10 +142,12 @@ def score(
         )
     if settings.queue_db is not None:
         check_queue_available()
-    items = find_inputs(_paths(inputs), input_format=input_format)
+    input_paths = _paths(inputs)
+    rejects_path = Path(rejects) if rejects is not None else rejects_path_for(output_path)
+    _check_outside_inputs(input_paths, [output_path, rejects_path])
+    items = find_inputs(input_paths, input_format=input_format)
     for item in items:
         check_structure(item, settings.read_settings())
-    rejects_path = Path(rejects) if rejects is not None else rejects_path_for(output_path)
     summary = ScoreSummary(output=str(output_path), rejects=str(rejects_path), engine=settings.engine)
     manifest = _manifest(items, specs, settings)
     workdir = WorkDir(parts_dir_for(output_path))
@@ -239,6 +241,17 @@ def _permissions_of_a_new_file(path: Path) -> None:
         pass
     with contextlib.suppress(OSError):
         os.chmod(path, 0o666 & ~mask)
+
+
+def _check_outside_inputs(inputs: Sequence[Path], outputs: Sequence[Path]) -> None:
+    """Refuse to write into an input folder: the next run would read the output as input."""
+    for folder in (p.resolve() for p in inputs if p.is_dir()):
+        for path in outputs:
+            if path.resolve().is_relative_to(folder):
+                raise ScoringError(
+                    f"{path} is inside the input folder {folder}: a later run (or --resume) would read it as "
+                    "input. Write the output and the rejects file outside the input folders."
+                )
 
 
 def _paths(value: str | os.PathLike[str] | Sequence[str | os.PathLike[str]]) -> list[Path]:

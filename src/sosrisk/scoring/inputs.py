@@ -7,11 +7,12 @@ split in two so that the expensive half runs in parallel:
 * :func:`iter_segments` (one process, cheap): walks the files in order and cuts them into
   :class:`Segment` s of raw units -- raw JSONL/text lines as bytes, or CSV/Parquet rows as values --
   each with its file and position (1-based line for text formats, 1-based row for Parquet).
-* :func:`parse_segment` (any process): turns a segment into records: id, text, and either nothing
+* :func:`parse_segments` (any process): turns segments into records: id, text, and either nothing
   wrong or a reject reason (``missing_text``, ``empty_text``, ``not_text``, ``undecodable``,
   ``too_long``, ``bad_json``, ``not_an_object``, ``bad_row``).
 
-Memory is bounded by the segment size and by :data:`MAX_LINE_BYTES`-style limits, never by file size.
+Memory is bounded by the segment size and by :attr:`ReadSettings.max_line_bytes` (a longer line is
+rejected unread), never by the file size.
 """
 
 from __future__ import annotations
@@ -168,7 +169,8 @@ class Records:
         self.detail.append(detail)
 
     def to_arrow(self) -> Any:
-        """The records as a ``pyarrow.Table`` (columns as in :data:`RECORD_SCHEMA_FIELDS`)."""
+        """The records as a ``pyarrow.Table``: ``file_index``, ``position``, ``id``, ``text``, ``author``,
+        ``posted_at``, ``reason``, ``detail``."""
         import pyarrow as pa
 
         return pa.table(

@@ -290,7 +290,8 @@ def write_chunk(
             columns.append(keep.column(name))
     part = pa.Table.from_arrays(columns, schema=schema)
     with replace_atomically(workdir.part(index), "wb") as handle:
-        pq.write_table(part, handle, use_dictionary=dictionary_columns(schema))
+        # uncompressed: parts live minutes, and probabilities hardly compress (snappy saved ~10% for ~40% more CPU)
+        pq.write_table(part, handle, use_dictionary=dictionary_columns(schema), compression="none")
     if record.rejected:
         rejected = table.filter(pc.invert(valid)).select(["file_index", "position", "id", "reason", "detail"])
         reasons: dict[str, int] = {}
