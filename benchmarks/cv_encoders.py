@@ -41,6 +41,12 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "encoder-e5-fast": ("encoder", {"backbone": "e5-small"}),
     # the same recipe fine-tuning all 12 layers (only the word embeddings frozen): about twice the CPU time
     "encoder-e5-full": ("encoder", {"backbone": "e5-small", "freeze_layers": 0}),
+    # recipe variants tried against the fast recipe
+    "encoder-e5-8ep": ("encoder", {"backbone": "e5-small", "epochs": 8}),
+    "encoder-e5-3ep": ("encoder", {"backbone": "e5-small", "epochs": 3}),
+    "encoder-e5-lr2e-4": ("encoder", {"backbone": "e5-small", "learning_rate": 2e-4}),
+    "encoder-e5-freeze3": ("encoder", {"backbone": "e5-small", "freeze_layers": 3}),
+    "encoder-e5-balanced": ("encoder", {"backbone": "e5-small", "class_weight": "balanced"}),
     "ensemble-char+emb": ("ensemble", {"members": [CHAR, EMB]}),
     "ensemble-char+e5": ("ensemble", {"members": [CHAR, E5]}),
     "ensemble-char+emb+e5": ("ensemble", {"members": [CHAR, EMB, E5]}),

@@ -277,3 +277,24 @@ def test_paper_recipe_stops_early_on_validation_loss_and_keeps_the_best_epoch(ti
     if len(history) < 6:  # stopped early: the last epoch did not improve on the best
         assert losses[-1] >= min(losses)
     assert "and the epoch, by validation loss" in model.cv_metrics_["protocol"]
+
+
+def test_inference_threads_policy(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    from sosrisk.models import encoder as encoder_module
+
+    before = torch.get_num_threads()
+    monkeypatch.setattr(encoder_module, "_machine_busy", lambda: False)
+    with encoder_module.inference_threads(torch, 1) as used:
+        assert used == 1 == torch.get_num_threads()
+    assert torch.get_num_threads() == before
+    with encoder_module.inference_threads(torch, 500) as used:
+        assert used == before
+    monkeypatch.setattr(encoder_module, "_machine_busy", lambda: True)
+    with encoder_module.inference_threads(torch, 500) as used:
+        assert used == 1
+    monkeypatch.setenv("SOSRISK_TORCH_THREADS", "3")
+    with encoder_module.inference_threads(torch, 1) as used:
+        assert used == 3 == torch.get_num_threads()
+    assert torch.get_num_threads() == before

@@ -22,7 +22,14 @@ import numpy as np
 from ..progress import progress_bar
 from .base import ModelError, RiskModel
 from .calibration import DECISIONS, finalize_from_oof
-from .encoder import INFERENCE_BATCH, _backbone_marker, _load_backbone_tokenizer, _pooler_kwargs, _quiet_call
+from .encoder import (
+    INFERENCE_BATCH,
+    _backbone_marker,
+    _load_backbone_tokenizer,
+    _pooler_kwargs,
+    _quiet_call,
+    inference_threads,
+)
 from .encoder_backbone import E5_SMALL, check_model_type, resolve_encoder_backbone
 from .registry import register_model
 
@@ -102,6 +109,7 @@ class FrozenEmbedder:
         with (
             progress_bar(n_batches, "embedding posts", enabled=show_progress) as advance,
             torch.inference_mode(),
+            inference_threads(torch, len(rows)),
         ):
             for start in range(0, len(order), INFERENCE_BATCH):
                 index = order[start : start + INFERENCE_BATCH]

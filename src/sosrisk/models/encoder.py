@@ -25,6 +25,7 @@ model card. Loading reads JSON and safetensors only; ``trust_remote_code`` is ne
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
 import hashlib
@@ -694,7 +695,7 @@ class EncoderModel(RiskModel):
         order = np.argsort([len(r) for r in rows], kind="stable")
         was_training = self.network_.training
         self.network_.eval()
-        with torch.inference_mode():
+        with torch.inference_mode(), inference_threads(torch, len(rows)):
             for start in range(0, len(order), batch_size):
                 index = order[start : start + batch_size]
                 input_ids, mask = self._pad([rows[i] for i in index], torch)
@@ -800,6 +801,43 @@ class EncoderModel(RiskModel):
 
 
 # ---------------------------------------------------------------------- helpers
+
+
+SMALL_BATCH = 8
+
+
+@contextlib.contextmanager
+def inference_threads(torch: Any, n_posts: int) -> Iterator[int]:
+    """Run inference with a sensible torch thread count, restored afterwards; yields the count used.
+
+    ``$SOSRISK_TORCH_THREADS`` decides when set. Otherwise one thread for a few posts (the matrices of one
+    short post are too small to share, and waiting for a second thread costs more than it saves) or when
+    the machine is already busy (1-minute load average at least the number of cores: threads would wait
+    for each other's time slices); torch's default otherwise. On a shared 2-core machine one thread was
+    2x faster for batches and 16x faster for single posts than two.
+    """
+    before = torch.get_num_threads()
+    configured = os.environ.get("SOSRISK_TORCH_THREADS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        wanted = int(configured)
+    elif n_posts <= SMALL_BATCH or _machine_busy():
+        wanted = 1
+    else:
+        wanted = before
+    if wanted != before:
+        torch.set_num_threads(wanted)
+    try:
+        yield wanted
+    finally:
+        if wanted != before:
+            torch.set_num_threads(before)
+
+
+def _machine_busy() -> bool:
+    try:
+        return os.getloadavg()[0] >= (os.cpu_count() or 1)
+    except OSError:  # not available on this platform
+        return False
 
 
 def _quiet_call(function: Any, *args: Any, **kwargs: Any) -> Any:
