@@ -42,8 +42,8 @@ def wait_for_chunks(parts: Path, process: subprocess.Popen[bytes], count: int, t
 
 @pytest.mark.slow
 def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_output(tmp_path: Path, models: tuple[Path, Path]) -> None:
-    posts = generated_posts(12_000, seed=1)
-    for number in (17, 4_321, 11_000):
+    posts = generated_posts(30_000, seed=1)
+    for number in (17, 4_321, 29_000):
         posts[number] = {"id": posts[number]["id"]}  # rejects, in chunks before and after the kill
     source = write_jsonl(tmp_path / "posts.jsonl", posts)
     reference = tmp_path / "reference.parquet"
@@ -53,34 +53,34 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_output(tmp_path: Pat
     parts = parts_dir_for(output)
     args = cli(*models, "-i", source, "-o", output, "--chunk-size", "100", "--workers", "2", "-q")
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    wait_for_chunks(parts, process, 5)
+    wait_for_chunks(parts, process, 3)  # of 300: far from the end even on a fast idle machine
     os.kill(process.pid, signal.SIGKILL)
     process.communicate(timeout=30)
     assert process.returncode == -signal.SIGKILL
     finished = len(list(parts.glob("done-*.json")))
-    assert not output.exists() and 5 <= finished < 120
+    assert not output.exists() and 3 <= finished < 300
 
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300, check=False)
     assert resumed.returncode == 0, resumed.stderr
     first = resumed.stdout.splitlines()[0]
-    assert first.startswith("scored 11,997 posts, rejected 3, filtered 0; wrote 11,997 rows to ")
+    assert first.startswith("scored 29,997 posts, rejected 3, filtered 0; wrote 29,997 rows to ")
     assert " chunks from the earlier run)" in first
     got, want = pd.read_parquet(output), pd.read_parquet(reference)
     pd.testing.assert_frame_equal(got, want)
     assert got["position"].is_unique and len(got) + 3 == len(posts)
     rejects = [json.loads(line) for line in (tmp_path / "out.rejects.jsonl").read_text().splitlines()]
-    assert [r["position"] for r in rejects] == [18, 4_322, 11_001]
+    assert [r["position"] for r in rejects] == [18, 4_322, 29_001]
     assert not parts.exists()
 
 
 @pytest.mark.slow
 def test_ctrl_c_keeps_finished_chunks_for_resume(tmp_path: Path, models: tuple[Path, Path]) -> None:
-    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(6_000, seed=2))
+    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(20_000, seed=2))
     output = tmp_path / "out.jsonl"
     parts = parts_dir_for(output)
-    args = cli(models[0], "-i", source, "-o", output, "--chunk-size", "100", "--workers", "2", "-q")
+    args = cli(models[0], "-i", source, "-o", output, "--chunk-size", "50", "--workers", "2", "-q")
     process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    wait_for_chunks(parts, process, 3)
+    wait_for_chunks(parts, process, 3)  # of 400
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
     assert process.returncode == 1
@@ -89,7 +89,7 @@ def test_ctrl_c_keeps_finished_chunks_for_resume(tmp_path: Path, models: tuple[P
     resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300, check=False)
     assert resumed.returncode == 0, resumed.stderr
     frame = pd.read_json(output, lines=True, dtype=False)
-    assert frame["id"].tolist() == [f"p{i}" for i in range(6_000)]
+    assert frame["id"].tolist() == [f"p{i}" for i in range(20_000)]
 
 
 def resident_mib(pid: int) -> float:
