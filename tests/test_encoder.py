@@ -298,3 +298,14 @@ def test_inference_threads_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     with encoder_module.inference_threads(torch, 1) as used:
         assert used == 3 == torch.get_num_threads()
     assert torch.get_num_threads() == before
+
+
+def test_token_batches_cover_every_post_once_within_the_budget() -> None:
+    from sosrisk.models.encoder import token_batches
+
+    lengths = [5, 300, 40, 41, 7, 600, 39, 12]
+    batches = list(token_batches(lengths, max_posts=3, max_tokens=100))
+    assert sorted(i for b in batches for i in b) == list(range(8))
+    for batch in batches:
+        assert len(batch) <= 3
+        assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 100

@@ -29,6 +29,7 @@ from .encoder import (
     _pooler_kwargs,
     _quiet_call,
     inference_threads,
+    token_batches,
 )
 from .encoder_backbone import E5_SMALL, check_model_type, resolve_encoder_backbone
 from .registry import register_model
@@ -104,15 +105,13 @@ class FrozenEmbedder:
         rows = [e.ids for e in self.tokenizer.encode_batch([self.prefix + t for t in texts])]
         hidden = int(self.model.config.hidden_size)
         out = np.zeros((len(rows), hidden), dtype=np.float32)
-        order = np.argsort([len(r) for r in rows], kind="stable")
-        n_batches = (len(order) + INFERENCE_BATCH - 1) // INFERENCE_BATCH
+        batches = list(token_batches([len(r) for r in rows], max_posts=INFERENCE_BATCH))
         with (
-            progress_bar(n_batches, "embedding posts", enabled=show_progress) as advance,
+            progress_bar(len(batches), "embedding posts", enabled=show_progress) as advance,
             torch.inference_mode(),
             inference_threads(torch, len(rows)),
         ):
-            for start in range(0, len(order), INFERENCE_BATCH):
-                index = order[start : start + INFERENCE_BATCH]
+            for index in batches:
                 width = max(len(rows[i]) for i in index)
                 ids = np.full((len(index), width), self.pad_id, dtype=np.int64)
                 mask = np.zeros((len(index), width), dtype=np.int64)
