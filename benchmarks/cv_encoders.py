@@ -35,6 +35,7 @@ PAPER = {
 E5 = {"kind": "encoder", "params": {"backbone": "e5-small"}}
 CHAR = {"kind": "char-linear", "params": {}}
 EMB = {"kind": "embedding-linear", "params": {}}
+E5_8 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8}}
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "char-linear": ("char-linear", {}),
     "embedding-linear": ("embedding-linear", {}),
@@ -52,6 +53,11 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "ensemble-char+emb+e5": ("ensemble", {"members": [CHAR, EMB, E5]}),
     "ensemble-char+e5-even": ("ensemble", {"members": [CHAR, E5], "weights": [1, 1]}),
     "ensemble-char+emb+e5-even": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 1, 1]}),
+    "ensemble-char+e5x8-even": ("ensemble", {"members": [CHAR, E5_8], "weights": [1, 1]}),
+    "ensemble-char+emb+e5x8-even": ("ensemble", {"members": [CHAR, EMB, E5_8], "weights": [1, 1, 1]}),
+    # weights that did best when averaging the members' out-of-fold probabilities offline (argmax)
+    "ensemble-char+emb+e5-121": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 2, 1]}),
+    "ensemble-char+emb+e5-112": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 1, 2]}),
 }
 LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
 BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]
@@ -138,6 +144,13 @@ def main() -> int:
         help="only train these folds (1-5) of each configuration into the encoder cache, so that several "
         "processes can share one cross-validation; no results are written",
     )
+    parser.add_argument(
+        "--save-oof",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="also write each run's out-of-fold labels and probabilities to DIR/<config>-<task>.npz",
+    )
     args = parser.parse_args()
     os.environ.setdefault("SOSRISK_ENCODER_CACHE", "/tmp/sosrisk-encoder-cache")
     from sosrisk.training import cross_validate
@@ -151,13 +164,25 @@ def main() -> int:
     for config in args.configs:
         for task in args.tasks:
             key = f"{config}/{task}"
-            if key in payload["runs"] and not args.redo:
+            if key in payload["runs"] and not args.redo and args.save_oof is None:
                 print(f"[{key}] already in the results, skipped", file=sys.stderr)
                 continue
             kind, params = CONFIGS[config]
             print(f"[{key}] cross-validating ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
-            result = cross_validate(task, model=kind, root=root, params=params, show_progress=False).to_dict()
+            validation = cross_validate(task, model=kind, root=root, params=params, show_progress=False)
+            if args.save_oof is not None:
+                import numpy as np
+
+                args.save_oof.mkdir(parents=True, exist_ok=True)
+                np.savez(
+                    args.save_oof / f"{config}-{task}.npz",
+                    labels=validation.oof_labels,
+                    proba=validation.oof_proba,
+                    predictions=validation.oof_predictions,
+                    fold_sizes=np.array([int(m["n"]) for m in validation.per_fold]),
+                )
+            result = validation.to_dict()
             result["config"] = config
             result["wall_seconds"] = round(time.perf_counter() - started, 1)
             with _lock():  # several tasks may run in parallel processes: merge, never overwrite
