@@ -48,9 +48,11 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "encoder-e5-lr2e-4": ("encoder", {"backbone": "e5-small", "learning_rate": 2e-4}),
     "encoder-e5-freeze3": ("encoder", {"backbone": "e5-small", "freeze_layers": 3}),
     "encoder-e5-balanced": ("encoder", {"backbone": "e5-small", "class_weight": "balanced"}),
-    "ensemble-char+emb": ("ensemble", {"members": [CHAR, EMB]}),
-    "ensemble-char+e5": ("ensemble", {"members": [CHAR, E5]}),
-    "ensemble-char+emb+e5": ("ensemble", {"members": [CHAR, EMB, E5]}),
+    # weights fitted on the ensemble's validation split
+    "ensemble-char+emb": ("ensemble", {"members": [CHAR, EMB], "weights": "auto"}),
+    "ensemble-char+e5": ("ensemble", {"members": [CHAR, E5], "weights": "auto"}),
+    "ensemble-char+emb+e5": ("ensemble", {"members": [CHAR, EMB, E5], "weights": "auto"}),
+    # equal weights
     "ensemble-char+e5-even": ("ensemble", {"members": [CHAR, E5], "weights": [1, 1]}),
     "ensemble-char+emb+e5-even": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 1, 1]}),
     "ensemble-char+e5x8-even": ("ensemble", {"members": [CHAR, E5_8], "weights": [1, 1]}),

@@ -46,7 +46,7 @@ def test_fit_predicts_probabilities_and_records_members(ensemble: EnsembleModel)
     proba = ensemble.predict_proba(POSTS[:6])
     assert proba.shape == (6, 2)
     np.testing.assert_allclose(proba.sum(axis=1), 1.0)
-    assert ensemble.weights_ is not None and ensemble.weights_.sum() == pytest.approx(1.0)
+    assert ensemble.weights_ is not None and ensemble.weights_.tolist() == [0.5, 0.5]
     assert set(ensemble.cv_metrics_["members"]) == {"0-char-linear", "1-encoder"}
     assert ensemble.decision_.rule == "threshold"
     assert len(ensemble.member_probabilities(POSTS[:3])) == 2
@@ -60,7 +60,7 @@ def test_round_trip_writes_the_exact_config_and_member_directories(
     assert config["kind"] == "ensemble"
     assert config["params"] == {
         "members": members(tiny_bert),
-        "weights": "auto",
+        "weights": "even",
         "validation_fraction": 0.25,
         "seed": 0,
         "decision": "auto",
@@ -90,7 +90,7 @@ def test_loading_checks_the_member_kinds(ensemble: EnsembleModel, tmp_path: Path
 
 
 def test_fixed_weights_and_bad_parameters(tiny_bert: Path) -> None:
-    with pytest.raises(ModelError, match="must be 'auto' or 2 non-negative numbers"):
+    with pytest.raises(ModelError, match="must be 'even', 'auto' or 2 non-negative numbers"):
         EnsembleModel(task="binary", members=members(tiny_bert), weights=[1.0]).fit(POSTS, BINARY)
     with pytest.raises(ModelError, match="must be a list of at least two"):
         EnsembleModel(task="binary", members=["char-linear"]).fit(POSTS, BINARY)
@@ -99,6 +99,8 @@ def test_fixed_weights_and_bad_parameters(tiny_bert: Path) -> None:
     model = EnsembleModel(task="binary", members=["char-linear", "char-linear"], weights=[3, 1])
     model.fit(POSTS, BINARY)
     np.testing.assert_allclose(model.weights_, [0.75, 0.25])
+    fitted = EnsembleModel(task="binary", members=["char-linear", "char-linear"], weights="auto").fit(POSTS, BINARY)
+    assert fitted.weights_ is not None and fitted.weights_.sum() == pytest.approx(1.0)
 
 
 def test_weight_choice_prefers_the_better_member() -> None:

@@ -8,8 +8,9 @@ posts (the same split every encoder member uses for its own early stopping and c
 1. each encoder member is fine-tuned once; its validation-split logits are held out by construction;
 2. every other member is fitted on the rest of the posts and predicts the validation split, then is
    refitted on all posts (cheap for the linear kinds);
-3. the weights (``weights="auto"``) minimise the negative log-likelihood of the averaged, calibrated
-   probabilities on the validation split, over a grid on the simplex (or are given explicitly);
+3. the weights are equal (``weights="even"``, the default: it beat weights fitted on the validation split
+   in our cross-validation, see docs/encoders.md), fitted (``"auto"``: the lowest negative
+   log-likelihood of the average on the validation split, over a grid on the simplex), or given;
 4. the averaged validation probabilities go to :func:`~sosrisk.models.calibration.finalize_from_oof`,
    so the temperature, the ordinal decision rule and the binary threshold work as for every kind.
 
@@ -96,7 +97,8 @@ class EnsembleModel(RiskModel):
     members:
         A list of ``{"kind": ..., "params": {...}}`` (or kind names); default char-linear + e5-small encoder.
     weights:
-        ``"auto"``: chosen on the validation split (lowest NLL of the average); or one weight per member.
+        ``"even"`` (default): equal weights; ``"auto"``: chosen on the validation split (lowest NLL of the
+        average); or one non-negative weight per member.
     validation_fraction, seed:
         The held-out validation split; encoder members are given the same values so they share it.
     decision, target_recall:
@@ -112,7 +114,7 @@ class EnsembleModel(RiskModel):
         *,
         task: str = "level",
         members: list[Any] | None = None,
-        weights: str | list[float] = "auto",
+        weights: str | list[float] = "even",
         validation_fraction: float = 0.15,
         seed: int = 0,
         decision: str = "auto",
@@ -135,7 +137,7 @@ class EnsembleModel(RiskModel):
     # ------------------------------------------------------------------ settings
     def _validate_params(self) -> list[dict[str, Any]]:
         specs = _check_member_specs(self.members)
-        if self.weights != "auto":
+        if self.weights not in ("auto", "even"):
             weights = self.weights
             if (
                 not isinstance(weights, list)
@@ -144,8 +146,8 @@ class EnsembleModel(RiskModel):
                 or not sum(weights) > 0
             ):
                 raise ModelError(
-                    f"The 'weights' parameter of the ensemble must be 'auto' or {len(specs)} non-negative numbers "
-                    f"(one per member, not all zero). Got {weights!r} instead."
+                    f"The 'weights' parameter of the ensemble must be 'even', 'auto' or {len(specs)} non-negative "
+                    f"numbers (one per member, not all zero). Got {weights!r} instead."
                 )
         if not 0 < self.validation_fraction < 0.5:
             raise ModelError(
@@ -215,6 +217,8 @@ class EnsembleModel(RiskModel):
             logger.info("ensemble member %d (%s) fitted", index, spec["kind"])
         if self.weights == "auto":
             weights = choose_weights(held_out, y_index[val_idx])
+        elif self.weights == "even":
+            weights = np.full(len(held_out), 1 / len(held_out))
         else:
             given = np.asarray(self.weights, dtype=float)
             weights = given / given.sum()
