@@ -36,6 +36,7 @@ E5 = {"kind": "encoder", "params": {"backbone": "e5-small"}}
 CHAR = {"kind": "char-linear", "params": {}}
 EMB = {"kind": "embedding-linear", "params": {}}
 E5_8 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8}}
+E5_12 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 12}}
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "char-linear": ("char-linear", {}),
     "embedding-linear": ("embedding-linear", {}),
@@ -45,6 +46,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # recipe variants tried against the fast recipe
     "encoder-e5-8ep": ("encoder", {"backbone": "e5-small", "epochs": 8}),
     "encoder-e5-3ep": ("encoder", {"backbone": "e5-small", "epochs": 3}),
+    "encoder-e5-12ep": ("encoder", {"backbone": "e5-small", "epochs": 12}),
     "encoder-e5-lr2e-4": ("encoder", {"backbone": "e5-small", "learning_rate": 2e-4}),
     "encoder-e5-freeze3": ("encoder", {"backbone": "e5-small", "freeze_layers": 3}),
     "encoder-e5-balanced": ("encoder", {"backbone": "e5-small", "class_weight": "balanced"}),
@@ -57,6 +59,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "ensemble-char+emb+e5-even": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 1, 1]}),
     "ensemble-char+e5x8-even": ("ensemble", {"members": [CHAR, E5_8], "weights": [1, 1]}),
     "ensemble-char+emb+e5x8-even": ("ensemble", {"members": [CHAR, EMB, E5_8], "weights": [1, 1, 1]}),
+    "ensemble-char+emb+e5x12-even": ("ensemble", {"members": [CHAR, EMB, E5_12], "weights": [1, 1, 1]}),
     # weights that did best when averaging the members' out-of-fold probabilities offline (argmax)
     "ensemble-char+emb+e5-121": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 2, 1]}),
     "ensemble-char+emb+e5-112": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 1, 2]}),
