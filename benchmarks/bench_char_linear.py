@@ -89,6 +89,10 @@ def main() -> int:
             "same_argmax_share": same_argmax,
             "paper_test_set": PAPER[task],
         }
+        if task == "level":
+            # the ordinal decision rule against plain argmax on the same kind of model, both cross-validated
+            acv = cross_validate(task, root=root, params={"decision": "argmax"}, show_progress=False)
+            result["argmax_ablation"] = {k: v["mean"] for k, v in acv.summary.items()}
         if task == "binary":
             # the recall / precision trade-off of the binary threshold, each target cross-validated in full
             tradeoff = []
@@ -118,6 +122,19 @@ def main() -> int:
             f"same argmax on {same_argmax:.2%} of posts",
             "",
         ]
+        if task == "level":
+            a = result["argmax_ablation"]
+            md += [
+                "Decision rule chosen by the inner CV vs plain argmax (each a full five-fold CV):",
+                "",
+                "| decision | weighted F1 | QWK | MAE | within one | underestimated by >=3 |",
+                "|---|---|---|---|---|---|",
+                f"| chosen (default) | {mean['weighted_f1']:.4f} | {mean['qwk']:.4f} | {mean['mae']:.4f} | "
+                f"{mean['within_one']:.4f} | {mean['under_by_3plus']:.4f} |",
+                f"| argmax | {a['weighted_f1']:.4f} | {a['qwk']:.4f} | {a['mae']:.4f} | {a['within_one']:.4f} | "
+                f"{a['under_by_3plus']:.4f} |",
+                "",
+            ]
         if task == "binary":
             md += [
                 "Recall target of the high-risk threshold (each row a full five-fold CV):",
