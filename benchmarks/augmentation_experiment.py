@@ -50,7 +50,7 @@ KEYS = {
 # post in different inner folds make that cross-validation optimistic, and this shows whether it matters.
 SMALL: dict[str, list[str] | None] = {
     "level": ["pool-synonym:116", "pool-back-translation:116", "pool-llm:116", "synonym:116"],
-    "binary": ["pool-synonym:largest", "pool-back-translation:largest", "synonym:largest"],
+    "binary": ["pool-synonym:largest", "pool-back-translation:largest", "synonym:largest", "synonym:2xlargest"],
 }
 MODEL_SPECS: dict[str, tuple[str, dict[str, Any], dict[str, list[str] | None]]] = {
     "char-linear": ("char-linear", {}, {"level": None, "binary": None}),
