@@ -7,9 +7,14 @@ in the ``Authorization`` header and nowhere else (never logged, never written to
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .errors import LLMError
 from .ledger import Ledger, cached_chat
 from .options import ENV_API_KEY, ENV_BASE_URL, ENV_MODEL, LLMOptions
+
+if TYPE_CHECKING:
+    from .client import ChatClient, ChatReply
 
 __all__ = [
     "ENV_API_KEY",
