@@ -201,7 +201,8 @@ def augment_posts(
             if pool is not None:
                 candidates = pool.by_label.get(label, [])
                 flagged = guard.rejects([c.text for c in candidates])
-                result.rejected["closest to an evaluation post"] += sum(flagged)
+                if any(flagged):
+                    result.rejected["closest to an evaluation post"] += sum(flagged)
                 usable = [c for c, bad in zip(candidates, flagged, strict=True) if not bad]
                 made = rng.sample(usable, min(wanted, len(usable)))
             elif chosen.method == "synonym":

@@ -199,11 +199,13 @@ def generate_for_label(
         candidates, rejected = parse_generated(reply.content, chosen)
         result.rejected.update(rejected)
         keep = distinct(candidates, against=[*reference, *result.posts], threshold=chosen.duplicate_similarity)
-        result.rejected["duplicate of a training or generated post"] += len(candidates) - len(keep)
+        if len(candidates) > len(keep):
+            result.rejected["duplicate of a training or generated post"] += len(candidates) - len(keep)
         kept = [candidates[i] for i in keep]
         if reject is not None and kept:
             vetoed = reject(kept)
-            result.rejected["closest to an evaluation post"] += sum(vetoed)
+            if any(vetoed):
+                result.rejected["closest to an evaluation post"] += sum(vetoed)
             kept = [text for text, bad in zip(kept, vetoed, strict=True) if not bad]
         result.posts.extend(kept)
         idle = 0 if kept else idle + 1
