@@ -143,19 +143,15 @@ def test_clean_errors(trained: Path, tmp_path: Path) -> None:
     assert output == f"Error: {bad}:2: field 'risk_level': label 12 is outside 0 to 10\n"
     output = run("train", "--task", "level", "--train", str(bad), "--out", str(tmp_path / "x"), ok=False)
     assert output == f"Error: {bad}:2: field 'risk_level': label 12 is outside 0 to 10\n"
-    output = run(
-        "train",
-        "--task",
-        "level",
-        "--model",
-        "gpt-9",
-        "--out",
-        str(tmp_path / "x"),
-        "--data",
-        str(tmp_path),
-        ok=False,
+    from sosrisk.models import available_kinds
+
+    output = run("train", "--task", "level", "--model", "gpt-9", "--out", str(tmp_path / "x"), ok=False)
+    assert output == f"Error: Unknown model kind 'gpt-9'; known kinds: {', '.join(available_kinds())}.\n"
+    output = run("train", "--task", "level", "--out", str(tmp_path / "x"), "--data", str(tmp_path), ok=False)
+    assert output == (
+        f"Error: {tmp_path}: SOS-1K not found: expected suicideDataProcessing/data/fine-grained/fold1.tsv "
+        "here; pass the folder that holds 'suicideDataProcessing/' and 'ModelTrain/'\n"
     )
-    assert output.startswith(f"Error: {tmp_path}: SOS-1K not found")
     output = run("predict", str(trained), "x", "--input", str(bad), ok=False)
     assert "Give texts as arguments or --input FILE, not both." in output
 
