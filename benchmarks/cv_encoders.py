@@ -37,6 +37,9 @@ CHAR = {"kind": "char-linear", "params": {}}
 EMB = {"kind": "embedding-linear", "params": {}}
 E5_8 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8}}
 E5_12 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 12}}
+# the same encoders fine-tuned with other training seeds (same validation split): seed averaging
+E5_S = [{"kind": "encoder", "params": {"backbone": "e5-small", "training_seed": s}} for s in (1, 2)]
+E5_8_S = [{"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8, "training_seed": s}} for s in (1, 2)]
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "char-linear": ("char-linear", {}),
     "embedding-linear": ("embedding-linear", {}),
@@ -60,6 +63,12 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "ensemble-char+e5x8-even": ("ensemble", {"members": [CHAR, E5_8], "weights": [1, 1]}),
     "ensemble-char+emb+e5x8-even": ("ensemble", {"members": [CHAR, EMB, E5_8], "weights": [1, 1, 1]}),
     "ensemble-char+emb+e5x12-even": ("ensemble", {"members": [CHAR, EMB, E5_12], "weights": [1, 1, 1]}),
+    # three training seeds of the encoder share its third of the weight
+    "ensemble-char+emb+e5s3-even": ("ensemble", {"members": [CHAR, EMB, E5, *E5_S], "weights": [3, 3, 1, 1, 1]}),
+    "ensemble-char+emb+e5x8s3-even": (
+        "ensemble",
+        {"members": [CHAR, EMB, E5_8, *E5_8_S], "weights": [3, 3, 1, 1, 1]},
+    ),
     # weights that did best when averaging the members' out-of-fold probabilities offline (argmax)
     "ensemble-char+emb+e5-121": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 2, 1]}),
     "ensemble-char+emb+e5-112": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 1, 2]}),
@@ -82,6 +91,8 @@ DESCRIPTIONS = {
     "ensemble-char+e5x8-even": "char + e5 (8 ep), equal weights",
     "ensemble-char+emb+e5x8-even": "char + emb + e5 (8 ep), equal weights",
     "ensemble-char+emb+e5x12-even": "char + emb + e5 (12 ep), equal weights",
+    "ensemble-char+emb+e5s3-even": "char + emb + mean of e5 (4 ep) over 3 training seeds, equal weights",
+    "ensemble-char+emb+e5x8s3-even": "char + emb + mean of e5 (8 ep) over 3 training seeds, equal weights",
 }
 LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
 BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]

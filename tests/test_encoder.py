@@ -309,3 +309,20 @@ def test_token_batches_cover_every_post_once_within_the_budget() -> None:
     for batch in batches:
         assert len(batch) <= 3
         assert len(batch) == 1 or len(batch) * max(lengths[i] for i in batch) <= 100
+
+
+def test_training_seed_varies_the_run_but_not_the_validation_split(tiny_bert: Path, tmp_path: Path) -> None:
+    settings = {"backbone": str(tiny_bert), **{**FAST, "epochs": 1}}
+    first = EncoderModel(task="binary", **settings).fit(POSTS, BINARY)
+    same = EncoderModel(task="binary", training_seed=0, **settings).fit(POSTS, BINARY)
+    other = EncoderModel(task="binary", training_seed=7, **settings).fit(POSTS, BINARY)
+    np.testing.assert_array_equal(first.validation_["indices"], other.validation_["indices"])
+    np.testing.assert_allclose(first.predict_proba(POSTS), same.predict_proba(POSTS), atol=1e-6)
+    assert not np.allclose(first.predict_proba(POSTS), other.predict_proba(POSTS), atol=1e-4)
+    other.save(tmp_path / "m")
+    params = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))["params"]
+    assert params["seed"] == 0 and params["training_seed"] == 7
+    assert "training_seed" not in first.get_params()
+    np.testing.assert_allclose(load_model(tmp_path / "m").predict_proba(POSTS), other.predict_proba(POSTS), atol=1e-6)
+    with pytest.raises(ModelError, match=r"^The 'training_seed' parameter must be an int or None\. Got 'x' instead\.$"):
+        EncoderModel(training_seed="x").fit(POSTS, LEVELS)  # type: ignore[arg-type]

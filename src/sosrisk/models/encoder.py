@@ -288,7 +288,11 @@ class EncoderModel(RiskModel):
         As for ``char-linear``: the decision rule is chosen on the validation split's calibrated
         probabilities (binary: the threshold reaching ``target_recall`` of high-risk posts there).
     seed:
-        Seed of the validation split, the head's initialisation, shuffling and dropout.
+        Seed of the validation split, and of the head's initialisation, shuffling and dropout unless
+        ``training_seed`` is given.
+    training_seed:
+        Seed of the head's initialisation, shuffling and dropout only (``None``: ``seed``). Encoders that
+        differ only here hold out the same validation split: an ensemble of them averages seeds.
     checkpoint_dir:
         Write a checkpoint here after every epoch (not a model setting: not saved in config.json).
     resume:
@@ -310,6 +314,7 @@ class EncoderModel(RiskModel):
         decision: str = "auto",
         target_recall: float = 0.8,
         seed: int = 0,
+        training_seed: int | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         resume: bool = False,
         learning_rate: float | None = None,
@@ -337,6 +342,7 @@ class EncoderModel(RiskModel):
         self.decision = decision
         self.target_recall = target_recall
         self.seed = seed
+        self.training_seed = training_seed
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
         self.learning_rate = learning_rate
@@ -394,6 +400,10 @@ class EncoderModel(RiskModel):
             )
         if not _is_int(self.seed):
             raise ModelError(f"The 'seed' parameter must be an int. Got {self.seed!r} instead.")
+        if self.training_seed is not None and not _is_int(self.training_seed):
+            raise ModelError(
+                f"The 'training_seed' parameter must be an int or None. Got {self.training_seed!r} instead."
+            )
         if self.resume and self.checkpoint_dir is None:
             raise ModelError(
                 "resume=True needs checkpoint_dir: expected the folder of the interrupted run's checkpoint, "
@@ -410,13 +420,21 @@ class EncoderModel(RiskModel):
             "decision": self.decision,
             "target_recall": self.target_recall,
             "seed": self.seed,
+            # written only when set, so directories saved before it existed keep their exact config
+            **({"training_seed": self.training_seed} if self.training_seed is not None else {}),
             "settings": self.settings().to_dict(),
         }
+
+    @property
+    def init_seed(self) -> int:
+        """The seed of the head's initialisation, shuffling and dropout."""
+        return self.seed if self.training_seed is None else int(self.training_seed)
 
     @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Self:
         params = dict(config["params"])
-        allowed = {"backbone", "recipe", "pooling", "prefix", "decision", "target_recall", "seed", "settings"}
+        allowed = {"backbone", "recipe", "pooling", "prefix", "decision", "target_recall", "seed", "training_seed"}
+        allowed.add("settings")
         unknown = set(params) - allowed
         if unknown:
             raise ModelError(f"Unknown encoder params {sorted(unknown)} in config.json.")
@@ -459,6 +477,7 @@ class EncoderModel(RiskModel):
             "decision": self.decision,
             "target_recall": self.target_recall,
             "seed": self.seed,
+            **({"training_seed": self.training_seed} if self.training_seed is not None else {}),
             "settings": recipe.to_dict(),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
@@ -503,7 +522,7 @@ class EncoderModel(RiskModel):
         y_index = np.searchsorted(self.classes_, labels)
         train_idx, val_idx = validation_split(y_index, recipe.validation_fraction, self.seed)
 
-        torch.manual_seed(self.seed)
+        torch.manual_seed(self.init_seed)
         network = _classifier_class()(encoder, n_classes, self.resolved_pooling_, recipe.dropout)
         n_layers = _layer_count(network.encoder)
         if recipe.freeze_layers and recipe.freeze_layers >= n_layers:
@@ -564,8 +583,8 @@ class EncoderModel(RiskModel):
                 if recipe.patience is not None and state["stale"] >= recipe.patience:
                     break
                 network.train()
-                torch.manual_seed(self.seed * 100_003 + epoch)
-                rng = np.random.default_rng([self.seed, epoch])
+                torch.manual_seed(self.init_seed * 100_003 + epoch)
+                rng = np.random.default_rng([self.init_seed, epoch])
                 train_loss, n_seen = 0.0, 0
                 batches = list(_bucketed_batches(train_idx, lengths, recipe.batch_size, rng))
                 for position, batch in enumerate(batches):
