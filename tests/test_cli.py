@@ -85,6 +85,17 @@ def test_train_evaluate_json(trained: Path, tiny_tsv: Path, tmp_path: Path) -> N
     assert "confusion matrix (rows: true, columns: predicted):" in table
 
 
+def test_evaluate_json_keeps_stdout_one_object_and_reports_leakage_on_stderr(trained: Path, tiny_tsv: Path) -> None:
+    result = CliRunner().invoke(main, ["evaluate", str(trained), str(tiny_tsv), "--json"], catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert len(result.stdout.splitlines()) == 1
+    assert json.loads(result.stdout)["n"] == 66
+    assert result.stderr == (
+        f"note: {tiny_tsv}:2: leakage: 66 of 66 evaluation posts were in this model's training data; "
+        "these metrics overstate how it does on new posts\n"
+    )
+
+
 def test_predict_formats_and_stdin(trained: Path, tmp_path: Path) -> None:
     lines = run("predict", str(trained), "我已经吃了一整瓶药了", "今天好累", "--format", "jsonl").splitlines()
     records = [json.loads(line) for line in lines]

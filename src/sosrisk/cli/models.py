@@ -251,6 +251,10 @@ def evaluate(
         atomic_write_text(report_path, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(report["metrics"]))
+        for path in report["plots"]:
+            click.echo(f"wrote {path}", err=True)
+        for problem in report["problems"]:  # stdout stays one JSON object; leakage is never silent
+            click.echo(f"note: {problem}", err=True)
         return
     metrics = report["metrics"]
     click.echo(f"{model.kind} ({model.task}) on {int(metrics['n'])} posts")
