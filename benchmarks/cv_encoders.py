@@ -116,13 +116,21 @@ def load_previous() -> dict[str, Any]:
     return {"runs": {}}
 
 
+def _machines(payload: dict[str, Any]) -> str:
+    recorded = [f"{name}: {run['machine']}, {run['date']}" for name, run in payload["runs"].items() if "machine" in run]
+    return "; ".join(recorded) if recorded else "none yet"
+
+
 def render(payload: dict[str, Any]) -> str:
     env = payload["environment"]
     lines = [
         "# Encoders and ensembles: five-fold cross-validation on SOS-1K",
         "",
-        f"{env['date']} · {env['machine']['cpu']} ({env['machine']['cores']} cores, shared with other work) · "
+        f"Latest run: {env['date']} · {env['machine']['cpu']} ({env['machine']['cores']} cores) · "
         f"Python {env['python']} · commit {env['git_commit']} · {env['versions']}",
+        "",
+        "Runs without a machine in the JSON were made before 2026-12-03 on a 2-core Intel Xeon shared with other "
+        "work; later runs record their own machine and date (" + _machines(payload) + "). No GPU was used.",
         "",
         "Protocol: the five official SOS-1K development folds (999 posts): train on four, evaluate on the fifth; "
         "mean ± std over the folds. The paper's numbers are on its own 250-post test set (not available here), "
@@ -231,6 +239,9 @@ def main() -> int:
             result = validation.to_dict()
             result["config"] = config
             result["wall_seconds"] = round(time.perf_counter() - started, 1)
+            env = environment(packages)
+            result["machine"] = f"{env['machine']['cpu']} ({env['machine']['cores']} cores)"
+            result["date"] = env["date"]
             with _lock():  # several tasks may run in parallel processes: merge, never overwrite
                 payload = load_previous()
                 payload["runs"][key] = result
