@@ -327,6 +327,9 @@ def main(argv: list[str] | None = None) -> int:
         "The fine-tuned e5-small encoder (the fast recipe, as in --model best) ran only the GPT-4 pool at 116 for "
         "levels and the synonym pool at 'largest' for binary: each configuration costs 15-25 CPU-minutes on 2 cores; "
         "embedding-linear (frozen e5-small + logistic regression) covers more of the grid for the encoder family.",
+        "Machines: the fine-tuned encoder rows ran on 2026-12-03 on a 2-core AMD EPYC (the header's machine); every "
+        "other row ran earlier on a 2-core Intel Xeon shared with other work. Each row is deterministic given its "
+        "seed: the encoder baselines reproduced benchmarks/cv_encoders.py's runs to four decimals.",
         "Augmented posts are variants of training posts: the model's own inner cross-validation (which fits the "
         "calibration and picks the decision rule) then sees near-copies of a post across its inner folds and becomes "
         "optimistic (column 'model's own inner-CV F1'); char-linear-argmax takes the decision out of it.",
