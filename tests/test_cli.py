@@ -16,13 +16,14 @@ from sosrisk.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
-def run(*args: str, input: str | None = None, ok: bool = True) -> str:
+def run(*args: str, input: str | None = None, ok: bool = True, stdout: bool = False) -> str:
+    """The command's output (stdout and stderr, interleaved), or only its stdout with ``stdout=True``."""
     result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
     if ok:
         assert result.exit_code == 0, result.output
     else:
         assert result.exit_code != 0, result.output
-    return result.output
+    return result.stdout if stdout else result.output
 
 
 def all_commands() -> list[tuple[str, ...]]:
@@ -66,8 +67,8 @@ def trained(tmp_path: Path, tiny_tsv: Path) -> Path:
 
 
 def test_train_evaluate_json(trained: Path, tiny_tsv: Path, tmp_path: Path) -> None:
-    output = run("evaluate", str(trained), str(tiny_tsv), "--json", "--plots", str(tmp_path / "plots"))
-    metrics = json.loads(output.splitlines()[0])
+    output = run("evaluate", str(trained), str(tiny_tsv), "--json", "--plots", str(tmp_path / "plots"), stdout=True)
+    metrics = json.loads(output)
     for key in (
         "accuracy",
         "weighted_f1",
@@ -143,7 +144,7 @@ def test_binary_predict(tmp_path: Path) -> None:
     )
     record = json.loads(run("predict", str(tmp_path / "b"), "明天晚上就跳下去", "--format", "jsonl"))
     assert set(record) == {"id", "text", "high_risk", "high_risk_probability"}
-    metrics = json.loads(run("evaluate", str(tmp_path / "b"), str(path), "--json"))
+    metrics = json.loads(run("evaluate", str(tmp_path / "b"), str(path), "--json", stdout=True))
     assert {"high_risk_recall", "high_risk_precision", "high_risk_f1", "weighted_f1"} <= set(metrics)
 
 
@@ -180,5 +181,5 @@ def test_fetch_info_train_cv_on_the_local_copy(sos1k_root: Path, isolated_home: 
     assert report["problems"] == []
     run("train", "--task", "level", "--out", str(tmp_path / "lvl"), "--quiet")
     fold = sos1k_root / "suicideDataProcessing" / "data" / "fine-grained" / "fold1.tsv"
-    metrics = json.loads(run("evaluate", str(tmp_path / "lvl"), str(fold), "--json"))
+    metrics = json.loads(run("evaluate", str(tmp_path / "lvl"), str(fold), "--json", stdout=True))
     assert metrics["n"] == 200.0

@@ -240,7 +240,7 @@ def test_cli_train_predict_and_evaluate(tiny_bert: Path, tmp_path: Path) -> None
     assert len(record["level_probabilities"]) == 11
     evaluated = runner.invoke(main, ["evaluate", str(out), str(train_file), "--json"], catch_exceptions=False)
     assert evaluated.exit_code == 0, evaluated.output
-    assert "weighted_f1" in json.loads(evaluated.output.splitlines()[-1])
+    assert "weighted_f1" in json.loads(evaluated.stdout)
     resumed = runner.invoke(main, [*args, "--resume"])
     assert resumed.exit_code == 1
     assert "Nothing to resume: expected a checkpoint (state.json)" in resumed.output
