@@ -245,7 +245,7 @@ def main() -> int:
             with _lock():  # several tasks may run in parallel processes: merge, never overwrite
                 payload = load_previous()
                 payload["runs"][key] = result
-                payload["environment"] = environment(packages)
+                payload["environment"] = env
                 payload["data"] = str(root)
                 write_results(NAME, payload, render(payload))
             mean = result["mean"]

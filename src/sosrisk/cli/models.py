@@ -251,11 +251,16 @@ def evaluate(
         atomic_write_text(report_path, json.dumps(report, ensure_ascii=False, indent=2) + "\n")
     if as_json:
         click.echo(json.dumps(report["metrics"]))
-        for path in report["plots"]:
-            click.echo(f"wrote {path}", err=True)
-        for problem in report["problems"]:  # stdout stays one JSON object; leakage is never silent
-            click.echo(f"note: {problem}", err=True)
-        return
+    else:
+        _print_report(model, report)
+    for path in report["plots"]:  # with --json, stdout stays one JSON object
+        click.echo(f"wrote {path}", err=as_json)
+    for problem in report["problems"]:  # leakage and other notes are never silent
+        click.echo(f"note: {problem}", err=True)
+
+
+def _print_report(model: Any, report: dict[str, Any]) -> None:
+    """The evaluation report as a readable table."""
     metrics = report["metrics"]
     click.echo(f"{model.kind} ({model.task}) on {int(metrics['n'])} posts")
     for key, value in metrics.items():
@@ -271,10 +276,6 @@ def evaluate(
     click.echo("confusion matrix (rows: true, columns: predicted):")
     for label, row in zip(report["labels"], report["confusion_matrix"], strict=True):
         click.echo(f"  {label:>3} " + " ".join(f"{v:>4}" for v in row))
-    for path in report["plots"]:
-        click.echo(f"wrote {path}")
-    for problem in report["problems"]:
-        click.echo(f"note: {problem}", err=True)
 
 
 @click.command()

@@ -419,11 +419,16 @@ class EncoderModel(RiskModel):
             "prefix": self.resolved_prefix_ if self.resolved_prefix_ is not None else self.prefix,
             "decision": self.decision,
             "target_recall": self.target_recall,
-            "seed": self.seed,
-            # written only when set, so directories saved before it existed keep their exact config
-            **({"training_seed": self.training_seed} if self.training_seed is not None else {}),
+            **self._seeds(),
             "settings": self.settings().to_dict(),
         }
+
+    def _seeds(self) -> dict[str, int]:
+        """``seed``, and ``training_seed`` only when set: configs and run keys saved before it existed stay exact."""
+        seeds = {"seed": self.seed}
+        if self.training_seed is not None:
+            seeds["training_seed"] = self.training_seed
+        return seeds
 
     @property
     def init_seed(self) -> int:
@@ -433,8 +438,10 @@ class EncoderModel(RiskModel):
     @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Self:
         params = dict(config["params"])
-        allowed = {"backbone", "recipe", "pooling", "prefix", "decision", "target_recall", "seed", "training_seed"}
-        allowed.add("settings")
+        allowed = {
+            *("backbone", "recipe", "pooling", "prefix", "decision", "target_recall"),
+            *("seed", "training_seed", "settings"),
+        }
         unknown = set(params) - allowed
         if unknown:
             raise ModelError(f"Unknown encoder params {sorted(unknown)} in config.json.")
@@ -476,8 +483,7 @@ class EncoderModel(RiskModel):
             "prefix": self.prefix,
             "decision": self.decision,
             "target_recall": self.target_recall,
-            "seed": self.seed,
-            **({"training_seed": self.training_seed} if self.training_seed is not None else {}),
+            **self._seeds(),
             "settings": recipe.to_dict(),
         }
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
