@@ -11,9 +11,7 @@ import logging
 from typing import Any
 
 import numpy as np
-from scipy.optimize import minimize_scalar
 
-from ..metrics import evaluate_predictions
 from .base import RiskModel, softmax
 from .decision import DecisionRule, choose_binary_threshold, choose_level_rule, describe
 
@@ -24,6 +22,8 @@ DECISIONS = ("auto", "argmax", "expected_cost", "threshold")
 
 def fit_temperature(logits: np.ndarray, y_index: np.ndarray) -> float:
     """The temperature ``T`` minimising the negative log-likelihood of ``softmax(logits / T)``."""
+    from scipy.optimize import minimize_scalar  # imported when training only: loading a model stays light
+
     logits = np.asarray(logits, dtype=float)
     rows = np.arange(len(y_index))
 
@@ -53,6 +53,8 @@ def finalize_from_oof(
     ``argmax`` / ``expected_cost`` force a level rule; ``threshold`` forces the recall-targeted
     threshold for binary. Returns a report of the choice (also stored in ``cv_metrics_``).
     """
+    from ..metrics import evaluate_predictions  # sklearn: imported when training only
+
     if decision not in DECISIONS:
         raise ValueError(f"The 'decision' parameter must be one of {DECISIONS}. Got {decision!r} instead.")
     assert model.classes_ is not None

@@ -13,7 +13,6 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import f1_score, recall_score
 
 RULES = ("argmax", "expected_cost", "threshold")
 
@@ -121,7 +120,7 @@ def choose_level_rule(
     below the best candidate's, the rule with the highest quadratic weighted kappa wins; ties go to the
     earlier (simpler) candidate. Returns the rule and each candidate's weighted F1 and QWK.
     """
-    from sklearn.metrics import cohen_kappa_score
+    from sklearn.metrics import cohen_kappa_score, f1_score
 
     scores: dict[str, dict[str, float]] = {}
     measured = []
@@ -151,6 +150,8 @@ def choose_binary_threshold(
     With ``target_recall=None`` it is the threshold with the best weighted F1.
     Returns the rule and a report of the recall, precision and weighted F1 it reached out of fold.
     """
+    from sklearn.metrics import f1_score, recall_score
+
     p_high = np.asarray(oof_proba)[:, 1]
     y = np.asarray(y_true)
     if target_recall is not None and not 0.0 < target_recall <= 1.0:
