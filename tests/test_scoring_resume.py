@@ -100,7 +100,7 @@ def resident_mib(pid: int) -> float:
 @pytest.mark.slow
 @pytest.mark.skipif(not Path("/proc/self/statm").is_file(), reason="reads resident memory from /proc (Linux)")
 def test_memory_stays_flat_over_an_input_far_larger_than_a_chunk(tmp_path: Path, models: tuple[Path, Path]) -> None:
-    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(100_000, seed=9))
+    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(300_000, seed=9))
     output = tmp_path / "out.parquet"
     parts = parts_dir_for(output)
     args = cli(models[0], "-i", source, "-o", output, "--chunk-size", "500", "--workers", "1", "-q")
@@ -114,12 +114,13 @@ def test_memory_stays_flat_over_an_input_far_larger_than_a_chunk(tmp_path: Path,
             break  # the process just ended
         time.sleep(0.02)
     assert process.wait(timeout=300) == 0, process.communicate()[1]
-    assert len(pd.read_parquet(output, columns=["id"])) == 100_000
-    early = [rss for done, rss in samples if 10 <= done < 50]
-    late = [rss for done, rss in samples if 150 <= done < 200]
-    assembly = [rss for done, rss in samples if done == 200]  # all chunks done: joining the parts
+    assert len(pd.read_parquet(output, columns=["id"])) == 300_000
+    # The output grows while chunks are scored, gathering one row group (16,384 rows) at a time, and
+    # the allocator settles within the first hundred chunks. After that, memory must not move with the
+    # posts behind it: its floor must not rise (keeping 80 kB per chunk raised it by 34 MiB between these
+    # windows; without such a leak it moved by at most 6) and its peak stays within allocator noise.
+    early = [rss for done, rss in samples if 100 <= done < 300]
+    late = [rss for done, rss in samples if 400 <= done <= 600]  # 600: the last row group and the footer
     assert early and late, samples
-    # 4x as many chunks behind it: the peak may move by allocator noise only
-    assert max(late) - max(early) < 5, (max(early), max(late))
-    # joining the 200 parts holds one output row group at a time (65,536 rows while it is encoded), never all
-    assert not assembly or max(assembly) - max(early) < 60, (max(early), max(assembly))
+    assert min(late) - min(early) < 12, (min(early), min(late))
+    assert max(late) - max(early) < 15, (max(early), max(late))

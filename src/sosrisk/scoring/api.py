@@ -20,10 +20,10 @@ from .queue import check_queue_available, enqueue_rows, queue_model_info
 from .results import ModelSpec, model_specs
 from .settings import ScoreSettings, output_format_of
 from .workdir import (
+    Assembler,
     ChunkRecord,
     ScoringError,
     WorkDir,
-    assemble,
     parts_dir_for,
     rejects_path_for,
     summary_path_for,
@@ -160,8 +160,12 @@ def score(
         progress_bytes = [0]
         context = RunContext(items, specs, settings, workdir, workers, _no_commit, progress_bytes)
         pool_or_none = worker_pool(context) if settings.engine == "local" else contextlib.nullcontext()
+        assembler = Assembler(
+            workdir, settings.output_format or "parquet", tasks=tasks, include_text=settings.include_text
+        )
         with (
             pool_or_none as pool,  # workers start before the progress bar's thread does
+            assembler,
             score_progress(total_bytes, f"scoring ({settings.engine})", enabled=show_progress) as progress,
         ):
 
@@ -173,6 +177,7 @@ def score(
                         record.queued = _enqueue(settings, queue_rows, model_info, record.index, workdir)
                     workdir.mark_done(record)
                 summary.add(record, resumed=resumed)
+                assembler.add(record.index)  # the output grows while later chunks are scored
                 progress.update(
                     posts=record.records, new_posts=0 if resumed else record.records, read_bytes=progress_bytes[0]
                 )
@@ -191,21 +196,13 @@ def score(
                     f"in {workdir.path}. Rerun the same command with --resume to continue."
                 ) from None
             new_posts = progress.new_posts
-        missing = [index for index in range(n_chunks) if not workdir.done(index).is_file()]
-        if missing or summary.chunks != n_chunks:
-            raise ScoringError(
-                f"Chunks {missing[:5]} of {n_chunks} are not finished in {workdir.path}; this should not "
-                "happen. Rerun with --resume."
-            )
-        assemble(
-            workdir,
-            n_chunks,
-            output_path,
-            settings.output_format or "parquet",
-            rejects_path,
-            tasks=tasks,
-            include_text=settings.include_text,
-        )
+            missing = [index for index in range(n_chunks) if not workdir.done(index).is_file()]
+            if missing or summary.chunks != n_chunks:
+                raise ScoringError(
+                    f"Chunks {missing[:5]} of {n_chunks} are not finished in {workdir.path}; this should not "
+                    "happen. Rerun with --resume."
+                )
+            assembler.finish(n_chunks, output_path, rejects_path)
         summary.seconds = round(time.perf_counter() - started, 3)
         summary.posts_per_second = round(new_posts / summary.seconds, 1) if summary.seconds else 0.0
         atomic_write_text(

@@ -31,8 +31,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
+import numpy as np
+
+from ..data.columns import COLUMN_ALIASES
 from ..data.errors import DataError
-from ..data.posts import COLUMN_ALIASES
 
 # File suffix (after an optional .gz) -> input format.
 INPUT_SUFFIXES: dict[str, str] = {
@@ -109,11 +111,12 @@ class ReadSettings:
 class Segment:
     """Consecutive raw units of one file, ready to be parsed anywhere (it pickles cheaply).
 
-    ``kind == "lines"``: ``lines`` holds the raw bytes of physical lines ``first``, ``first + 1``, ...
-    (``None`` for a line longer than the limit, which was skipped unread); ``line_format`` says whether
-    each is a JSON object or a plain post. ``kind == "rows"``: ``rows`` holds already split rows as
-    ``(position, id, text, author, posted_at, reason, detail)`` where ``reason`` is set when the row was
-    already found bad.
+    ``kind == "lines"``: ``data`` holds the raw bytes of physical lines ``first``, ``first + 1``, ...
+    back to back, and ``ends`` (a numpy int64 array) where each ends in ``data`` (after its newline);
+    a line longer than the limit was skipped unread: an empty line stands in for it in ``data`` and its
+    offset is in ``too_long``. ``line_format`` says whether each line is a JSON object or a plain post.
+    ``kind == "rows"``: ``rows`` holds already split rows as ``(position, id, text, author, posted_at,
+    reason, detail)`` where ``reason`` is set when the row was already found bad.
     """
 
     file_index: int
@@ -121,14 +124,66 @@ class Segment:
     first: int = 1
     encoding: str = "utf-8"
     line_format: str = "jsonl"
-    lines: list[bytes | None] = field(default_factory=list)
+    data: bytes = b""
+    ends: Any = None
+    too_long: tuple[int, ...] = ()
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     end_bytes: int = 0  # how far into the file (bytes on disk) reading had got: for the progress bar
 
     @property
     def units(self) -> int:
         """How many input units (lines or rows) the segment covers."""
-        return len(self.lines) if self.kind == "lines" else len(self.rows)
+        if self.kind == "lines":
+            return 0 if self.ends is None else len(self.ends)
+        return len(self.rows)
+
+    def raw_lines(self) -> list[bytes | None]:
+        """The lines' raw bytes, one item per line (``None`` for a line skipped as too long)."""
+        if self.ends is None:
+            return []
+        data = self.data
+        lines: list[bytes | None] = []
+        start = 0
+        for end in self.ends.tolist():
+            lines.append(data[start:end])
+            start = end
+        for offset in self.too_long:
+            lines[offset] = None
+        return lines
+
+    def split(self, n: int) -> tuple[Segment, Segment | None]:
+        """The first ``n`` units and the rest (``None`` when nothing is left)."""
+        if self.units <= n:
+            return self, None
+        if self.kind == "lines":
+            cut = int(self.ends[n - 1])
+            head = Segment(
+                self.file_index,
+                "lines",
+                self.first,
+                self.encoding,
+                self.line_format,
+                data=self.data[:cut],
+                ends=self.ends[:n],
+                too_long=tuple(k for k in self.too_long if k < n),
+                end_bytes=self.end_bytes,
+            )
+            tail = Segment(
+                self.file_index,
+                "lines",
+                self.first + n,
+                self.encoding,
+                self.line_format,
+                data=self.data[cut:],
+                ends=self.ends[n:] - cut,
+                too_long=tuple(k - n for k in self.too_long if k >= n),
+                end_bytes=self.end_bytes,
+            )
+            return head, tail
+        rows_head, rows_tail = self.rows[:n], self.rows[n:]
+        head = Segment(self.file_index, "rows", self.first, rows=rows_head, end_bytes=self.end_bytes)
+        tail = Segment(self.file_index, "rows", rows_tail[0][0], rows=rows_tail, end_bytes=self.end_bytes)
+        return head, tail
 
 
 @dataclass
@@ -449,37 +504,102 @@ def iter_segments(
 
 def _line_segments(item: InputFile, file_index: int, settings: ReadSettings, size: int) -> Iterator[Segment]:
     encoding = detect_encoding(item)
-    limit = settings.max_line_bytes
     line_format = "jsonl" if item.format == "jsonl" else "text"
     with _open_binary(item) as handle:
         position = 1
-        lines: list[bytes | None] = []
-        while True:
-            raw = handle.readline(limit + 1)
-            if not raw:
-                break
-            if len(raw) > limit and not raw.endswith(b"\n"):
-                while True:  # drain the rest of an over-long line without keeping it
-                    rest = handle.readline(1 << 20)
-                    if not rest or rest.endswith(b"\n"):
-                        break
-                lines.append(None)
-            else:
-                lines.append(raw)
-            if len(lines) == size:
-                yield Segment(
-                    file_index,
-                    "lines",
-                    position,
-                    encoding,
-                    line_format,
-                    lines,
-                    end_bytes=position_bytes(handle, item),
-                )
-                position += len(lines)
-                lines = []
-        if lines:
-            yield Segment(file_index, "lines", position, encoding, line_format, lines)
+        pieces: list[bytes] = []
+        ends: list[np.ndarray] = []
+        too_long: list[int] = []
+        count = length = 0
+        for data, block_ends, block_long in _line_blocks(handle, settings.max_line_bytes):
+            start = 0  # the first line of the block not yet in a segment
+            while start < len(block_ends):
+                take = min(size - count, len(block_ends) - start)
+                base = int(block_ends[start - 1]) if start else 0
+                stop = int(block_ends[start + take - 1])
+                pieces.append(data[base:stop])
+                ends.append(block_ends[start : start + take] - base + length)
+                too_long.extend(k - start + count for k in block_long if start <= k < start + take)
+                count, length, start = count + take, length + stop - base, start + take
+                if count == size:
+                    yield Segment(
+                        file_index,
+                        "lines",
+                        position,
+                        encoding,
+                        line_format,
+                        data=b"".join(pieces),
+                        ends=np.concatenate(ends),
+                        too_long=tuple(too_long),
+                        end_bytes=position_bytes(handle, item),
+                    )
+                    position += count
+                    pieces, ends, too_long, count, length = [], [], [], 0, 0
+        if count:
+            yield Segment(
+                file_index,
+                "lines",
+                position,
+                encoding,
+                line_format,
+                data=b"".join(pieces),
+                ends=np.concatenate(ends),
+                too_long=tuple(too_long),
+            )
+
+
+_READ_BLOCK_BYTES = 1 << 22
+
+
+def _line_blocks(handle: IO[bytes], limit: int) -> Iterator[tuple[bytes, np.ndarray, list[int]]]:
+    """The file's lines a block at a time: ``(data, ends, too_long)``, as in a lines :class:`Segment`.
+
+    Newlines are found with numpy, not line by line in Python. A line whose content (without its
+    newline) is longer than ``limit`` bytes is never kept: an empty line stands in for it. Memory holds
+    one block plus at most ``limit`` bytes of an unfinished line, however long the lines are.
+    """
+    carry = b""  # the start of a line that goes on in the next block
+    while True:
+        block = handle.read(_READ_BLOCK_BYTES)
+        if not block:
+            if carry:  # the last line has no newline
+                if len(carry) > limit:
+                    yield b"\n", np.array([1], dtype=np.int64), [0]
+                else:
+                    yield carry, np.array([len(carry)], dtype=np.int64), []
+            return
+        buffer = carry + block if carry else block
+        newlines = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8) == 10)
+        if len(newlines):
+            cut = int(newlines[-1]) + 1
+            data, carry = buffer[:cut], buffer[cut:]
+            ends = newlines.astype(np.int64) + 1
+            sizes = np.diff(ends, prepend=0)
+            long = np.flatnonzero(sizes - 1 > limit)
+            if len(long):
+                data, ends = _blank_lines(data, ends, long)
+            yield data, ends, long.tolist()
+        else:
+            carry = buffer
+        if len(carry) > limit:  # an over-long line goes on: skip the rest of it unread
+            while True:
+                rest = handle.readline(1 << 20)
+                if not rest or rest.endswith(b"\n"):
+                    break
+            carry = b""
+            yield b"\n", np.array([1], dtype=np.int64), [0]
+
+
+def _blank_lines(data: bytes, ends: np.ndarray, lines: np.ndarray) -> tuple[bytes, np.ndarray]:
+    """``data`` with each line at the offsets ``lines`` replaced by an empty line, and the new ends."""
+    pieces, previous = [], 0
+    for line in lines.tolist():
+        pieces += [data[previous : int(ends[line - 1]) if line else 0], b"\n"]
+        previous = int(ends[line])
+    pieces.append(data[previous:])
+    sizes = np.diff(ends, prepend=0)
+    sizes[lines] = 1
+    return b"".join(pieces), np.cumsum(sizes)
 
 
 def _csv_segments(item: InputFile, file_index: int, settings: ReadSettings, size: int) -> Iterator[Segment]:
@@ -599,9 +719,10 @@ def _scalar_text(value: Any) -> str | None:
 def parse_segments(segments: Sequence[Segment], settings: ReadSettings) -> Any:
     """Parse segments into one records ``pyarrow.Table``, rejecting bad rows with a reason instead of raising.
 
-    JSONL segments take a fast path (Arrow's JSON parser, only the columns we read) when every line is
-    a plain UTF-8 object whose fields have consistent types; any segment it cannot read exactly like
-    the line-by-line parser falls back to that parser, so the records never depend on the path taken.
+    JSONL segments take a fast path (Arrow's JSON parser and Arrow compute, only the columns we read)
+    when every line is a plain UTF-8 object whose fields have consistent types; any segment it cannot
+    read exactly like the line-by-line parser falls back to that parser, so the records never depend on
+    the path taken.
     """
     import pyarrow as pa
 
@@ -636,7 +757,6 @@ def check_texts(
     *,
     reasons: list[str | None] | None = None,
     details: list[str | None] | None = None,
-    valid_utf8: bool = False,
 ) -> tuple[list[str | None], list[str | None], list[str | None]]:
     """:func:`check_text` over a column, fast for the common case (rows already rejected stay rejected)."""
     texts: list[str | None] = []
@@ -647,12 +767,7 @@ def check_texts(
             texts.append(None)
             out_reasons.append(reasons[i])
             out_details.append(details[i] if details is not None else None)
-        elif (
-            type(value) is str
-            and len(value) <= max_chars
-            and value.strip()
-            and (valid_utf8 or not _has_surrogates(value))
-        ):
+        elif type(value) is str and len(value) <= max_chars and value.strip() and not _has_surrogates(value):
             texts.append(value)
             out_reasons.append(None)
             out_details.append(None)
@@ -664,33 +779,117 @@ def check_texts(
     return texts, out_reasons, out_details
 
 
-def _parse_lines_fast(segment: Segment, settings: ReadSettings) -> Any | None:
-    """Parse a JSONL segment with Arrow; ``None`` when it cannot be read exactly like :func:`_parse_lines`."""
-    import pyarrow as pa
-    import pyarrow.json as pa_json
+# What ``bytes.strip()`` removes (a line of only these is blank), and what ``str.strip()`` removes (a text
+# of only these is empty); tests check both against Python itself.
+_BLANK_BYTES = b" \t\n\r\x0b\x0c"
+_TEXT_SPACE = (
+    "\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006\u2007"
+    "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
+)
+_HAS_NON_SPACE = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in _TEXT_SPACE) + "]"  # an RE2 character class
+_IS_BLANK_BYTE = np.zeros(256, dtype=bool)
+_IS_BLANK_BYTE[list(_BLANK_BYTES)] = True
 
-    if segment.encoding not in {"utf-8", "utf-8-sig"}:
+
+def _parse_lines_fast(segment: Segment, settings: ReadSettings) -> Any | None:
+    """Parse a JSONL segment with Arrow, column by column; ``None`` when it cannot be read exactly like
+    :func:`_parse_lines` (the caller then uses that). Only the rows it rejects are looked at in Python."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if segment.encoding not in {"utf-8", "utf-8-sig"} or segment.too_long or segment.units == 0:
         return None
-    lines = segment.lines
-    positions = []
-    for offset, raw in enumerate(lines):
-        if raw is None:
-            return None
-        if raw.strip():
-            positions.append(segment.first + offset)
-    if not positions:
-        return Records().to_arrow()
-    data = b"".join(line for line in lines if line is not None)
+    data = segment.data
     if codecs.BOM_UTF8 in data:
         return None
-    if not data.endswith(b"\n"):
-        data += b"\n"
+    try:
+        data.decode("utf-8")  # Arrow checks neither keys nor the fields it skips: a bad byte must not slip by
+    except UnicodeDecodeError:
+        return None
+    positions = _object_lines(segment)
+    if positions is None:
+        return None
+    if not len(positions):
+        return Records().to_arrow()
     text_names = [settings.text_column] if settings.text_column else list(COLUMN_ALIASES["text"])
     id_names = [settings.id_column] if settings.id_column else list(COLUMN_ALIASES["id"])
     extra_names = list(AUTHOR_ALIASES + POSTED_AT_ALIASES) if settings.extra_columns else []
-    if len(set(text_names + id_names + extra_names)) != len(text_names + id_names + extra_names):
+    table = _read_json_columns(data, text_names, id_names, extra_names)
+    # Arrow reads two objects on one line as two rows and skips blank lines: one row per non-blank line
+    # means each line held exactly one object
+    if table is None or table.num_rows != len(positions):
         return None
-    table = None
+    n = table.num_rows
+    text = _one_of(table, text_names)
+    post_id = _one_of(table, id_names)
+    authors = _one_of(table, list(AUTHOR_ALIASES)) if settings.extra_columns else pa.nulls(n, pa.string())
+    times = _one_of(table, list(POSTED_AT_ALIASES)) if settings.extra_columns else pa.nulls(n, pa.string())
+    if text is None or post_id is None or authors is None or times is None:
+        return None
+    accepted = pc.fill_null(
+        pc.and_kleene(
+            pc.match_substring_regex(text, _HAS_NON_SPACE), pc.less_equal(pc.utf8_length(text), settings.max_chars)
+        ),
+        False,
+    )
+    reasons: Any = pa.nulls(n, pa.string())
+    details: Any = pa.nulls(n, pa.string())
+    if not pc.all(accepted).as_py():
+        rejected = np.flatnonzero(~accepted.to_numpy(zero_copy_only=False))
+        reason_list: list[str | None] = [None] * n
+        detail_list: list[str | None] = [None] * n
+        missing = "no text: expected a string in " + " or ".join(repr(name) for name in text_names)
+        for row, value in zip(rejected.tolist(), text.take(pa.array(rejected)).to_pylist(), strict=True):
+            _, reason, detail = check_text(value, settings.max_chars)
+            reason_list[row], detail_list[row] = reason, missing if reason == "missing_text" else detail
+        reasons, details = pa.array(reason_list, pa.string()), pa.array(detail_list, pa.string())
+        text = pc.if_else(accepted, text, pa.scalar(None, pa.string()))
+    return pa.table(
+        {
+            "file_index": pa.array(np.full(n, segment.file_index, dtype=np.int32)),
+            "position": pa.array(positions, pa.int64()),
+            "id": _clean_values(post_id),
+            "text": text,
+            "author": _clean_values(authors),
+            "posted_at": _clean_values(times),
+            "reason": reasons,
+            "detail": details,
+        }
+    )
+
+
+def _object_lines(segment: Segment) -> np.ndarray | None:
+    """The line numbers of the segment's non-blank lines when every one of them starts with ``{``, else ``None``.
+
+    Lines holding anything but an object go to the line parser: Arrow reads a line ``null`` as a row
+    of nulls, and crashes (pyarrow 26) when the first row of its input is ``null``.
+    """
+    ends = segment.ends
+    starts = np.concatenate(([0], ends[:-1]))
+    first_bytes = np.frombuffer(segment.data, dtype=np.uint8)[starts]
+    nonblank = np.ones(len(ends), dtype=bool)
+    for line in np.flatnonzero(_IS_BLANK_BYTE[first_bytes]).tolist():  # rare: look at the whole line
+        stripped = segment.data[starts[line] : ends[line]].strip()
+        if stripped and not stripped.startswith(b"{"):
+            return None
+        nonblank[line] = bool(stripped)
+        first_bytes[line] = ord("{")
+    if not np.all(first_bytes == ord("{")):
+        return None
+    return segment.first + np.flatnonzero(nonblank)
+
+
+def _read_json_columns(data: bytes, text_names: list[str], id_names: list[str], extra_names: list[str]) -> Any:
+    """The named columns of JSONL ``data`` as an Arrow table (ids as strings, else as integers), or ``None``
+    when Arrow cannot read them with those types (or a name is listed twice)."""
+    import pyarrow as pa
+    import pyarrow.json as pa_json
+
+    names = text_names + id_names + extra_names
+    if len(set(names)) != len(names):
+        return None
+    if not data.endswith(b"\n"):
+        data += b"\n"
     for id_type in (pa.string(), pa.int64()):
         schema = pa.schema(
             [(n, pa.string()) for n in text_names]
@@ -698,57 +897,44 @@ def _parse_lines_fast(segment: Segment, settings: ReadSettings) -> Any | None:
             + [(n, pa.string()) for n in extra_names]
         )
         try:
-            table = pa_json.read_json(
+            return pa_json.read_json(
                 pa.BufferReader(data),
                 read_options=pa_json.ReadOptions(use_threads=False, block_size=len(data) + 1),
                 parse_options=pa_json.ParseOptions(
                     explicit_schema=schema, unexpected_field_behavior="ignore", newlines_in_values=False
                 ),
             )
-            break
         except (pa.ArrowInvalid, pa.ArrowTypeError, UnicodeDecodeError, ValueError):
             continue
-    if table is None or table.num_rows != len(positions):
-        return None
-    text_values = _one_of(table, text_names)
-    id_values = _one_of(table, id_names)
-    if text_values is None or id_values is None:
-        return None
-    authors = _one_of(table, list(AUTHOR_ALIASES)) if settings.extra_columns else [None] * len(positions)
-    times = _one_of(table, list(POSTED_AT_ALIASES)) if settings.extra_columns else [None] * len(positions)
-    if authors is None or times is None:
-        return None
-    texts, reasons, details = check_texts(text_values, settings.max_chars, valid_utf8=True)
-    if "missing_text" in reasons:
-        names = " or ".join(repr(n) for n in text_names)
-        missing = f"no text: expected a string in {names}"
-        details = [missing if r == "missing_text" else d for r, d in zip(reasons, details, strict=True)]
-    records = Records(
-        file_index=[segment.file_index] * len(positions),
-        position=positions,
-        id=[_scalar_text(v) for v in id_values],
-        text=texts,
-        author=[v if v is None or v.strip() else None for v in authors],
-        posted_at=[v if v is None or v.strip() else None for v in times],
-        reason=reasons,
-        detail=details,
-    )
-    return records.to_arrow()
+    return None
 
 
-def _one_of(table: Any, names: list[str]) -> list[Any] | None:
-    """The values of the first of ``names`` that has any, as the line parser would pick them (else ``None``).
+def _one_of(table: Any, names: list[str]) -> Any | None:
+    """The column of the first of ``names`` that has any values, as the line parser would pick it (else ``None``).
 
     The line parser takes, per row, the first alias present as a key; Arrow cannot tell a missing key
     from a null, so this is exact only when at most one of the aliases has values in the segment.
     """
+    import pyarrow as pa
+
     filled = [name for name in names if table.column(name).null_count < table.num_rows]
     if len(filled) > 1:
         return None
     if not filled:
-        return [None] * table.num_rows
-    values: list[Any] = table.column(filled[0]).to_pylist()
-    return values
+        return pa.nulls(table.num_rows, pa.string())
+    return table.column(filled[0])
+
+
+def _clean_values(column: Any) -> Any:
+    """An id / author / time column as :func:`_scalar_text` gives it: text, with blank strings as nulls."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_string(column.type):
+        return pc.cast(column, pa.string())  # integers, written as Python writes them
+    if column.null_count == len(column):
+        return column
+    return pc.if_else(pc.match_substring_regex(column, _HAS_NON_SPACE), column, pa.scalar(None, pa.string()))
 
 
 def check_text(value: Any, max_chars: int) -> tuple[str | None, str | None, str | None]:
@@ -784,7 +970,7 @@ def _parse_lines(segment: Segment, settings: ReadSettings, records: Records) -> 
     id_column = settings.id_column
     add = records.add
     file_index = segment.file_index
-    for offset, raw in enumerate(segment.lines):
+    for offset, raw in enumerate(segment.raw_lines()):
         position = segment.first + offset
         if raw is None:
             add(

@@ -57,36 +57,6 @@ class RunContext:
         return [spec.task for spec in self.specs]
 
 
-def split_segment(segment: Segment, n: int) -> tuple[Segment, Segment | None]:
-    """The first ``n`` units of a segment and the rest (``None`` when nothing is left)."""
-    if segment.units <= n:
-        return segment, None
-    if segment.kind == "lines":
-        head = Segment(
-            segment.file_index,
-            "lines",
-            segment.first,
-            segment.encoding,
-            segment.line_format,
-            segment.lines[:n],
-            end_bytes=segment.end_bytes,
-        )
-        tail = Segment(
-            segment.file_index,
-            "lines",
-            segment.first + n,
-            segment.encoding,
-            segment.line_format,
-            segment.lines[n:],
-            end_bytes=segment.end_bytes,
-        )
-        return head, tail
-    rows_head, rows_tail = segment.rows[:n], segment.rows[n:]
-    head = Segment(segment.file_index, "rows", segment.first, rows=rows_head, end_bytes=segment.end_bytes)
-    tail = Segment(segment.file_index, "rows", rows_tail[0][0], rows=rows_tail, end_bytes=segment.end_bytes)
-    return head, tail
-
-
 def iter_chunks(
     items: Sequence[InputFile], read: ReadSettings, chunk_size: int, progress_bytes: list[int] | None = None
 ) -> Iterator[tuple[int, list[Segment]]]:
@@ -98,7 +68,7 @@ def iter_chunks(
     for segment in iter_segments(items, read, segment_units=chunk_size, progress=progress_bytes):
         rest: Segment | None = segment
         while rest is not None:
-            head, rest = split_segment(rest, chunk_size - units)
+            head, rest = rest.split(chunk_size - units)
             current.append(head)
             units += head.units
             if units == chunk_size:
