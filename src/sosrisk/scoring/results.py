@@ -142,7 +142,10 @@ def score_table(records: Any, models: LoadedModels) -> Any:
     n = records.num_rows
     valid = pc.is_null(records.column("reason")).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(valid)
-    texts = records.column("text").take(pa.array(rows, pa.int64())).to_pylist() if len(rows) else []
+    if len(rows) == n:  # the common case: no rejects, no copy
+        texts = records.column("text").to_pylist()
+    else:
+        texts = records.column("text").take(pa.array(rows, pa.int64())).to_pylist() if len(rows) else []
     missing = ~valid
     table = records
     if models.level is not None:

@@ -281,7 +281,7 @@ def write_chunk(
         record.last_key = [int(keys.column(0)[-1].as_py()), int(keys.column(1)[-1].as_py())]
     source_names = pa.array(list(sources), pa.string())
     valid = pc.is_null(table.column("reason"))
-    scored = table.filter(valid)
+    scored = table if table.column("reason").null_count == table.num_rows else table.filter(valid)
     record.scored = scored.num_rows
     record.rejected = table.num_rows - scored.num_rows
     keep = scored
