@@ -4,12 +4,14 @@ against plain line-by-line reading and parsing on inputs built to trip them."""
 from __future__ import annotations
 
 import codecs
+import gzip
 import random
 import sys
 from pathlib import Path
 
 import pytest
 
+from sosrisk.data.errors import DataError
 from sosrisk.scoring import inputs
 from sosrisk.scoring.inputs import ReadSettings, Records, Segment, find_inputs, iter_segments, parse_segments
 
@@ -187,3 +189,47 @@ def test_lines_are_cut_at_every_block_boundary_like_readline(
         head, tail = whole.split(n)
         assert tail is not None and tail.first == whole.first + n
         assert head.raw_lines() + tail.raw_lines() == whole.raw_lines()
+
+
+def same_segment(a: Segment, b: Segment) -> bool:
+    fields = ("file_index", "first", "data", "too_long", "origin", "detached_bytes")
+    return all(getattr(a, f) == getattr(b, f) for f in fields) and bool((a.ends == b.ends).all())
+
+
+def test_a_worker_reads_a_detached_segment_back_from_the_file_and_notices_a_change(tmp_path: Path) -> None:
+    path = tmp_path / "posts.jsonl"
+    lines = [*PLAIN_LINES, b'{"id": "long", "text": "' + b"x" * 100 + b'"}', *PLAIN_LINES]
+    path.write_bytes(b"\n".join(lines))  # no newline after the last line
+    settings = ReadSettings()
+    segments = list(iter_segments(find_inputs([path]), settings, segment_units=5))
+    assert [s.origin is not None for s in segments] == [True, True, True, True]
+    for segment in segments:
+        assert segment.origin is not None
+        offset = segment.origin[1]
+        assert path.read_bytes()[offset : offset + len(segment.data)] == segment.data
+        detached = segment.detached()
+        assert detached.data == b"" and detached.detached_bytes == len(segment.data)
+        assert same_segment(detached.attached(), segment)
+        _, tail = segment.split(1)
+        assert tail is not None and same_segment(tail.detached().attached(), tail)
+    path.write_bytes(b"\n".join(lines[1:]))  # the file changes under a running scan
+    with pytest.raises(DataError, match="changed while it was being scored") as caught:
+        segments[1].detached().attached()
+    assert str(caught.value).startswith(f"{path.resolve()}:6:")
+
+
+def test_segments_holding_a_skipped_line_or_from_gzip_travel_with_their_bytes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(ReadSettings, "max_line_bytes", property(lambda self: 60))
+    lines = [*PLAIN_LINES[:3], b'{"id": "long", "text": "' + b"x" * 100 + b'"}', *PLAIN_LINES[3:6]]
+    plain = tmp_path / "posts.jsonl"
+    plain.write_bytes(b"\n".join(lines) + b"\n")
+    segments = list(iter_segments(find_inputs([plain]), ReadSettings(), segment_units=3))
+    assert [s.too_long for s in segments] == [(), (0,), ()]
+    # the block that held the skipped line is not the file's bytes any more: none of its segments is detached
+    assert [s.origin for s in segments] == [None, None, None]
+    assert all(s.detached() is s for s in segments)
+    packed = tmp_path / "posts.jsonl.gz"
+    packed.write_bytes(gzip.compress(plain.read_bytes()))
+    assert all(s.origin is None for s in iter_segments(find_inputs([packed]), ReadSettings(), segment_units=3))

@@ -27,7 +27,7 @@ import json
 import os
 import zlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -129,6 +129,8 @@ class Segment:
     too_long: tuple[int, ...] = ()
     rows: list[tuple[Any, ...]] = field(default_factory=list)
     end_bytes: int = 0  # how far into the file (bytes on disk) reading had got: for the progress bar
+    origin: tuple[str, int] | None = None  # (file, offset) when ``data`` is exactly the bytes there
+    detached_bytes: int = 0  # set by detached(): ``data`` was left out and is this long
 
     @property
     def units(self) -> int:
@@ -151,33 +153,55 @@ class Segment:
             lines[offset] = None
         return lines
 
+    def detached(self) -> Segment:
+        """This segment without its bytes when a worker can read them back from the file (plain files).
+
+        Sending a worker process the file offset instead of a megabyte of lines per chunk spares the
+        main process pickling them and both processes copying them through a pipe.
+        """
+        if self.kind != "lines" or self.origin is None or not self.data:
+            return self
+        return replace(self, data=b"", detached_bytes=len(self.data))
+
+    def attached(self) -> Segment:
+        """A :meth:`detached` segment with its bytes read back; a clear error if the file changed meanwhile."""
+        if not self.detached_bytes or self.origin is None:
+            return self
+        path, offset = self.origin
+        with open(path, "rb") as handle:
+            handle.seek(offset)
+            data = handle.read(self.detached_bytes)
+        intact = len(data) == self.detached_bytes
+        if intact:  # every line but the last still ends with a newline where it did
+            intact = bool(np.all(np.frombuffer(data, dtype=np.uint8)[self.ends[:-1] - 1] == 10))
+        if not intact:
+            raise DataError(
+                path,
+                f"the file changed while it was being scored (lines {self.first}-{self.first + self.units - 1} are "
+                "no longer where they were); score a file that is no longer being written",
+                line=self.first,
+            )
+        return replace(self, data=data, detached_bytes=0)
+
     def split(self, n: int) -> tuple[Segment, Segment | None]:
         """The first ``n`` units and the rest (``None`` when nothing is left)."""
         if self.units <= n:
             return self, None
         if self.kind == "lines":
             cut = int(self.ends[n - 1])
-            head = Segment(
-                self.file_index,
-                "lines",
-                self.first,
-                self.encoding,
-                self.line_format,
+            head = replace(
+                self,
                 data=self.data[:cut],
                 ends=self.ends[:n],
                 too_long=tuple(k for k in self.too_long if k < n),
-                end_bytes=self.end_bytes,
             )
-            tail = Segment(
-                self.file_index,
-                "lines",
-                self.first + n,
-                self.encoding,
-                self.line_format,
+            tail = replace(
+                self,
+                first=self.first + n,
                 data=self.data[cut:],
                 ends=self.ends[n:] - cut,
                 too_long=tuple(k - n for k in self.too_long if k >= n),
-                end_bytes=self.end_bytes,
+                origin=None if self.origin is None else (self.origin[0], self.origin[1] + cut),
             )
             return head, tail
         rows_head, rows_tail = self.rows[:n], self.rows[n:]
@@ -505,38 +529,18 @@ def iter_segments(
 def _line_segments(item: InputFile, file_index: int, settings: ReadSettings, size: int) -> Iterator[Segment]:
     encoding = detect_encoding(item)
     line_format = "jsonl" if item.format == "jsonl" else "text"
+    path = str(item.path.resolve())
     with _open_binary(item) as handle:
         position = 1
         pieces: list[bytes] = []
         ends: list[np.ndarray] = []
         too_long: list[int] = []
         count = length = 0
-        for data, block_ends, block_long in _line_blocks(handle, settings.max_line_bytes):
-            start = 0  # the first line of the block not yet in a segment
-            while start < len(block_ends):
-                take = min(size - count, len(block_ends) - start)
-                base = int(block_ends[start - 1]) if start else 0
-                stop = int(block_ends[start + take - 1])
-                pieces.append(data[base:stop])
-                ends.append(block_ends[start : start + take] - base + length)
-                too_long.extend(k - start + count for k in block_long if start <= k < start + take)
-                count, length, start = count + take, length + stop - base, start + take
-                if count == size:
-                    yield Segment(
-                        file_index,
-                        "lines",
-                        position,
-                        encoding,
-                        line_format,
-                        data=b"".join(pieces),
-                        ends=np.concatenate(ends),
-                        too_long=tuple(too_long),
-                        end_bytes=position_bytes(handle, item),
-                    )
-                    position += count
-                    pieces, ends, too_long, count, length = [], [], [], 0, 0
-        if count:
-            yield Segment(
+        origin: int | None = None  # where the segment's bytes start in the file, while they are its exact bytes
+
+        def segment(end_bytes: int = 0) -> Segment:
+            exact = not too_long and not item.compressed  # the data are the file's bytes from ``origin`` on
+            return Segment(
                 file_index,
                 "lines",
                 position,
@@ -545,28 +549,53 @@ def _line_segments(item: InputFile, file_index: int, settings: ReadSettings, siz
                 data=b"".join(pieces),
                 ends=np.concatenate(ends),
                 too_long=tuple(too_long),
+                end_bytes=end_bytes,
+                origin=(path, origin) if exact and origin is not None else None,
             )
+
+        for data, block_ends, block_long, block_start in _line_blocks(handle, settings.max_line_bytes):
+            start = 0  # the first line of the block not yet in a segment
+            while start < len(block_ends):
+                take = min(size - count, len(block_ends) - start)
+                base = int(block_ends[start - 1]) if start else 0
+                stop = int(block_ends[start + take - 1])
+                if not count:
+                    origin = None if block_start is None else block_start + base
+                elif block_start is None:
+                    origin = None
+                pieces.append(data[base:stop])
+                ends.append(block_ends[start : start + take] - base + length)
+                too_long.extend(k - start + count for k in block_long if start <= k < start + take)
+                count, length, start = count + take, length + stop - base, start + take
+                if count == size:
+                    yield segment(position_bytes(handle, item))
+                    position += count
+                    pieces, ends, too_long, count, length = [], [], [], 0, 0
+        if count:
+            yield segment()
 
 
 _READ_BLOCK_BYTES = 1 << 22
 
 
-def _line_blocks(handle: IO[bytes], limit: int) -> Iterator[tuple[bytes, np.ndarray, list[int]]]:
-    """The file's lines a block at a time: ``(data, ends, too_long)``, as in a lines :class:`Segment`.
+def _line_blocks(handle: IO[bytes], limit: int) -> Iterator[tuple[bytes, np.ndarray, list[int], int | None]]:
+    """The file's lines a block at a time: ``(data, ends, too_long, start)``, as in a lines :class:`Segment`,
+    with ``start`` the offset of ``data`` in the file (``None`` when ``data`` is not the file's bytes).
 
     Newlines are found with numpy, not line by line in Python. A line whose content (without its
     newline) is longer than ``limit`` bytes is never kept: an empty line stands in for it. Memory holds
     one block plus at most ``limit`` bytes of an unfinished line, however long the lines are.
     """
     carry = b""  # the start of a line that goes on in the next block
+    offset = 0  # where ``carry`` starts in the file
     while True:
         block = handle.read(_READ_BLOCK_BYTES)
         if not block:
             if carry:  # the last line has no newline
                 if len(carry) > limit:
-                    yield b"\n", np.array([1], dtype=np.int64), [0]
+                    yield b"\n", np.array([1], dtype=np.int64), [0], None
                 else:
-                    yield carry, np.array([len(carry)], dtype=np.int64), []
+                    yield carry, np.array([len(carry)], dtype=np.int64), [], offset
             return
         buffer = carry + block if carry else block
         newlines = np.flatnonzero(np.frombuffer(buffer, dtype=np.uint8) == 10)
@@ -576,18 +605,23 @@ def _line_blocks(handle: IO[bytes], limit: int) -> Iterator[tuple[bytes, np.ndar
             ends = newlines.astype(np.int64) + 1
             sizes = np.diff(ends, prepend=0)
             long = np.flatnonzero(sizes - 1 > limit)
+            start: int | None = offset
             if len(long):
                 data, ends = _blank_lines(data, ends, long)
-            yield data, ends, long.tolist()
+                start = None
+            yield data, ends, long.tolist(), start
+            offset += cut
         else:
             carry = buffer
         if len(carry) > limit:  # an over-long line goes on: skip the rest of it unread
+            offset += len(carry)
             while True:
                 rest = handle.readline(1 << 20)
+                offset += len(rest)
                 if not rest or rest.endswith(b"\n"):
                     break
             carry = b""
-            yield b"\n", np.array([1], dtype=np.int64), [0]
+            yield b"\n", np.array([1], dtype=np.int64), [0], None
 
 
 def _blank_lines(data: bytes, ends: np.ndarray, lines: np.ndarray) -> tuple[bytes, np.ndarray]:

@@ -99,7 +99,8 @@ def _init_worker(job: _ChunkJob, main_pid: int) -> None:
     # killed with -9 (and keep its pipes open); it watches the main process and leaves with it.
     threading.Thread(target=_exit_with, args=(main_pid,), name="sosrisk-watch-main", daemon=True).start()
     _STATE["job"] = job
-    _STATE["models"] = LoadedModels.load(job.specs)
+    if _STATE.get("models_of") != job.specs:  # not already loaded by the main process before it forked us
+        _STATE["models"] = LoadedModels.load(job.specs)
     # One BLAS thread per worker: the workers already use every core, and idle OpenBLAS threads spin.
     _STATE["blas"] = single_threaded_blas()
 
@@ -129,7 +130,7 @@ def _is_alive(pid: int) -> bool:
 def _process_chunk(index: int, segments: list[Segment]) -> tuple[ChunkRecord, list[dict[str, Any]]]:
     job: _ChunkJob = _STATE["job"]
     models: LoadedModels = _STATE["models"]
-    return process_chunk(job, models, index, segments)
+    return process_chunk(job, models, index, [segment.attached() for segment in segments])
 
 
 def process_chunk(
@@ -174,9 +175,17 @@ def worker_pool(context: RunContext) -> Iterator[cf.ProcessPoolExecutor | None]:
     if context.workers <= 1 or not all(spec.kind in PROCESS_KINDS for spec in context.specs):
         yield None
         return
+    start = _worker_context()
+    if start.get_start_method() == "fork":
+        # Load the models, and pandas (pyarrow imports it on first use), once, here: forked workers
+        # share them and start scoring at once, instead of each spending half a second on it.
+        import pandas  # noqa: F401
+
+        _STATE["models"] = LoadedModels.load(context.specs)
+        _STATE["models_of"] = context.specs
     pool = cf.ProcessPoolExecutor(
         max_workers=context.workers,
-        mp_context=_worker_context(),
+        mp_context=start,
         initializer=_init_worker,
         initargs=(chunk_job(context), os.getpid()),
     )
@@ -186,6 +195,8 @@ def worker_pool(context: RunContext) -> Iterator[cf.ProcessPoolExecutor | None]:
         yield pool
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
+        _STATE.pop("models", None)
+        _STATE.pop("models_of", None)
 
 
 def run_local(context: RunContext, finished: dict[int, ChunkRecord], pool: cf.ProcessPoolExecutor | None = None) -> int:
@@ -257,7 +268,8 @@ def _run_in_pool(
             if index in finished:
                 _skip(context, finished[index])
                 continue
-            future = guard_disk(index, context.workdir, functools.partial(pool.submit, _process_chunk, index, segments))
+            detached = [segment.detached() for segment in segments]
+            future = guard_disk(index, context.workdir, functools.partial(pool.submit, _process_chunk, index, detached))
             in_flight[future] = index
             collect(limit - 1)
         collect(0)
