@@ -303,6 +303,23 @@ def test_resume_refuses_changed_inputs(
     assert not parts.exists()  # a refused run leaves no work folder behind
 
 
+def test_a_work_folder_from_another_version_is_refused_on_resume_and_discarded_by_overwrite(
+    tmp_path: Path, models: tuple[Path, Path]
+) -> None:
+    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(10))
+    output = tmp_path / "out.parquet"
+    parts = parts_dir_for(output)
+    parts.mkdir()
+    (parts / "manifest.json").write_text('{"format_version": 1}\n')
+    (parts / "part-000000.parquet").write_bytes(b"old")
+    for resume in (True, False):
+        with pytest.raises(ScoringError, match=r"expected format_version 2, got 1\. Rerun with --overwrite"):
+            score(models[0], source, output, chunk_size=4, workers=1, resume=resume, show_progress=False)
+    summary = score(models[0], source, output, chunk_size=4, workers=1, overwrite=True, show_progress=False)
+    assert (summary.posts, summary.scored) == (10, 10)
+    assert not parts.exists()
+
+
 def test_a_second_run_on_the_same_output_is_refused(tmp_path: Path, models: tuple[Path, Path]) -> None:
     import subprocess
     import sys

@@ -277,7 +277,8 @@ def _prepare(
     workdir: WorkDir, manifest: dict[str, Any], output: Path, *, resume: bool, overwrite: bool
 ) -> dict[int, ChunkRecord]:
     """Start a new run, or check that the unfinished one matches and return its finished chunks."""
-    existing = workdir.read_manifest()
+    # --overwrite discards whatever is there, even a work folder this version cannot read
+    existing = None if overwrite else workdir.read_manifest()
     if existing is not None and resume and not overwrite:
         problems = _differences(existing, manifest)
         if problems:
