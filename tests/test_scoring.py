@@ -160,6 +160,10 @@ def test_gzip_parquet_csv_tsv_and_folders_give_the_same_scores(tmp_path: Path, m
     columns = ["id", "risk_level", "tier", *LEVEL_PROBABILITY_COLUMNS]
     pd.testing.assert_frame_equal(frame[columns], read_output(reference)[columns])
     assert summary.scored == 30
+    # worker processes (chunks that span files; plain chunks read back from disk, gzip ones sent whole)
+    parallel = tmp_path / "parallel.parquet"
+    score(models[0], folder, parallel, chunk_size=7, workers=2, show_progress=False)
+    pd.testing.assert_frame_equal(read_output(parallel), frame)
 
 
 def test_csv_tsv_rows_and_a_gbk_file(tmp_path: Path, models: tuple[Path, Path]) -> None:

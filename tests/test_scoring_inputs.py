@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import codecs
 import gzip
+import pickle
 import random
 import sys
 from pathlib import Path
@@ -233,3 +234,16 @@ def test_segments_holding_a_skipped_line_or_from_gzip_travel_with_their_bytes(
     packed = tmp_path / "posts.jsonl.gz"
     packed.write_bytes(gzip.compress(plain.read_bytes()))
     assert all(s.origin is None for s in iter_segments(find_inputs([packed]), ReadSettings(), segment_units=3))
+
+
+def test_a_data_error_raised_in_a_worker_arrives_whole() -> None:
+    error = DataError("/data/posts.jsonl", "the file changed while it was being scored", line=6, field="text")
+    arrived = pickle.loads(pickle.dumps(error))  # what a worker process sends back
+    assert type(arrived) is DataError
+    assert (str(arrived), arrived.path, arrived.line, arrived.field, arrived.detail) == (
+        str(error),
+        error.path,
+        6,
+        "text",
+        "the file changed while it was being scored",
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 
 def location(path: str | Path, line: int | None = None, field: str | None = None) -> str:
@@ -25,6 +26,15 @@ class DataError(ValueError):
         self.field = field
         self.detail = message
         super().__init__(f"{location(path, line, field)}: {message}")
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # raised in a worker process, it must arrive whole in the main one (the default pickling of an
+        # exception calls the class with its message alone)
+        return (_data_error, (self.path, self.detail, self.line, self.field))
+
+
+def _data_error(path: str, message: str, line: int | None, field: str | None) -> DataError:
+    return DataError(path, message, line=line, field=field)
 
 
 @dataclass(frozen=True)
