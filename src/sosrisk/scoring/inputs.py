@@ -33,8 +33,8 @@ from typing import IO, Any, Literal
 
 import numpy as np
 
-from ..data.columns import COLUMN_ALIASES
 from ..data.errors import DataError
+from ..data.posts import COLUMN_ALIASES
 
 # File suffix (after an optional .gz) -> input format.
 INPUT_SUFFIXES: dict[str, str] = {
@@ -204,10 +204,8 @@ class Segment:
                 origin=None if self.origin is None else (self.origin[0], self.origin[1] + cut),
             )
             return head, tail
-        rows_head, rows_tail = self.rows[:n], self.rows[n:]
-        head = Segment(self.file_index, "rows", self.first, rows=rows_head, end_bytes=self.end_bytes)
-        tail = Segment(self.file_index, "rows", rows_tail[0][0], rows=rows_tail, end_bytes=self.end_bytes)
-        return head, tail
+        rows_tail = self.rows[n:]
+        return replace(self, rows=self.rows[:n]), replace(self, first=rows_tail[0][0], rows=rows_tail)
 
 
 @dataclass
