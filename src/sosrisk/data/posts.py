@@ -22,9 +22,15 @@ import numpy as np
 import pandas as pd
 
 from ..scale import Task, check_task
-from .columns import COLUMN_ALIASES
 from .errors import DataError, Problem
 
+# Our column names and the names we accept for them in files (first is ours).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "text": ("text", "comment"),
+    "risk_level": ("risk_level", "myLabel"),
+    "high_risk": ("high_risk", "twoClass"),
+    "id": ("id", "post_id"),
+}
 LABEL_COLUMN: dict[str, str] = {"level": "risk_level", "binary": "high_risk"}
 FORMATS = ("tsv", "csv", "jsonl", "parquet", "lines")
 _SUFFIX_FORMAT = {
