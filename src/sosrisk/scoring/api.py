@@ -279,7 +279,7 @@ def _prepare(
     """Start a new run, or check that the unfinished one matches and return its finished chunks."""
     # --overwrite discards whatever is there, even a work folder this version cannot read
     existing = None if overwrite else workdir.read_manifest()
-    if existing is not None and resume and not overwrite:
+    if existing is not None and resume:
         problems = _differences(existing, manifest)
         if problems:
             raise ScoringError(
@@ -290,7 +290,7 @@ def _prepare(
         finished = workdir.finished_chunks()
         logger.info("resuming: %d chunks already finished in %s", len(finished), workdir.path)
         return finished
-    if existing is not None and not overwrite:
+    if existing is not None:
         raise ScoringError(
             f"An unfinished run is in {workdir.path}. Pass --resume to continue it, or --overwrite to "
             "discard it and start over."
