@@ -7,7 +7,8 @@ and Ray's raylet, object store and actors included):
 
 * ``naive``: ``pandas.read_json(lines=True)`` loads everything, then ``model.predict`` on all texts (with
   one BLAS thread, its fastest setting on this machine and the engines' setting too);
-* ``local, 1 core`` / ``local, N cores``: ``sosrisk.scoring.score`` with ``workers=1`` / ``workers=N``;
+* ``local, 1 core`` / ``local, N cores``: ``sosrisk.scoring.score`` with ``workers=1`` / ``workers=N``, in a
+  process that keeps the memory it frees as ``sosrisk score`` does (``sosrisk.scoring.allocator``);
 * ``ray, N cores``: the same with ``engine="ray"`` on a Ray instance started on this machine.
 
 Every engine's levels are checked against the naive loop's predictions. The naive loop and the local
@@ -54,7 +55,9 @@ def child(kind: str, model_dir: str, source: str, output: str, workers: int, chu
         posts = len(frame)
     else:
         from sosrisk.scoring import score
+        from sosrisk.scoring.allocator import keep_freed_memory
 
+        keep_freed_memory()  # as `sosrisk score` does; the workers do it themselves
         summary = score(
             model_dir,
             source,

@@ -124,3 +124,39 @@ def test_memory_stays_flat_over_an_input_far_larger_than_a_chunk(tmp_path: Path,
     assert early and late, samples
     assert min(late) - min(early) < 12, (min(early), min(late))
     assert max(late) - max(early) < 15, (max(early), max(late))
+
+
+_CHURN = """
+import resource, sys
+import numpy as np
+from sosrisk.scoring.allocator import keep_freed_memory
+
+if sys.argv[1] == "kept":
+    assert keep_freed_memory()
+
+def chunk():  # what scoring a chunk does to memory: a few MiB of arrays at once, all freed at the end
+    arrays = [np.ones(3 << 17) for _ in range(10)]  # ten arrays of 3 MiB
+    del arrays
+
+chunk()
+before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+for _ in range(20):
+    chunk()
+print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
+"""
+
+
+@pytest.mark.skipif(
+    not (hasattr(os, "confstr") and str(os.confstr("CS_GNU_LIBC_VERSION") or "").startswith("glibc")),
+    reason="tunes glibc's malloc",
+)
+def test_a_scoring_process_reuses_freed_memory_instead_of_faulting_it_back_in() -> None:
+    def faults(mode: str) -> int:
+        return int(
+            subprocess.run([sys.executable, "-c", _CHURN, mode], capture_output=True, text=True, check=True).stdout
+        )
+
+    default, kept = faults("default"), faults("kept")
+    # 20 chunks of 30 MiB are 150,000 pages: glibc's defaults hand the memory back and fault it in again
+    assert default > 50_000, default
+    assert kept < 2_000, kept

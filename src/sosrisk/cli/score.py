@@ -115,7 +115,9 @@ def score(
     go to the rejects file with their reason and position. See docs/scoring.md.
     """
     from ..scoring import score as run_score
+    from ..scoring.allocator import keep_freed_memory
 
+    keep_freed_memory()  # this process exists only for this run (see sosrisk.scoring.allocator)
     if address is not None and engine != "ray":
         raise click.UsageError("--address is for --engine ray.")
     summary = run_score(

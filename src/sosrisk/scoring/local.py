@@ -24,6 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .allocator import keep_freed_memory
 from .inputs import InputFile, ReadSettings, Segment, iter_segments, parse_segments
 from .results import PROCESS_KINDS, LoadedModels, ModelSpec, score_table
 from .settings import ScoreSettings
@@ -98,6 +99,7 @@ def _init_worker(job: _ChunkJob, main_pid: int) -> None:
     # A worker waits on a queue whose write end it holds itself, so it would outlive a main process
     # killed with -9 (and keep its pipes open); it watches the main process and leaves with it.
     threading.Thread(target=_exit_with, args=(main_pid,), name="sosrisk-watch-main", daemon=True).start()
+    keep_freed_memory()
     _STATE["job"] = job
     if _STATE.get("models_of") != job.specs:  # not already loaded by the main process before it forked us
         _STATE["models"] = LoadedModels.load(job.specs)

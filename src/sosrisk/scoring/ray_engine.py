@@ -22,6 +22,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from .allocator import keep_freed_memory
 from .inputs import InputFile, ReadSettings, iter_segments, parse_segments
 from .local import RunContext, guard_disk, single_threaded_blas
 from .results import PROCESS_KINDS, LoadedModels, ModelSpec, score_table
@@ -73,6 +74,7 @@ class RayScorer:
         self._keep_text = keep_text
         if all(spec.kind in PROCESS_KINDS for spec in specs):
             self._blas = single_threaded_blas()  # one actor per CPU already; idle BLAS threads would spin
+            keep_freed_memory()  # the actor process exists only to score
 
     def __call__(self, batch: Any) -> Any:
         import pyarrow as pa
