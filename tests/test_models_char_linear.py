@@ -13,7 +13,16 @@ from conftest import tiny_dataset
 from sosrisk.models import DecisionRule, ModelError, NotFittedError, load_model
 from sosrisk.models.char_linear import CharLinearModel, CharNgramFeaturizer
 
-MESSY = ["我  想\n\n死 ABC", "", "🌚🌚 emoji 好", "a", "Tab\tand\u3000ideographic  space", "刚刚吃了药。。。"]
+# the NUL exercises the text-by-text path of CharNgramFeaturizer._preprocess_batch (NUL is its separator)
+MESSY = [
+    "我  想\n\n死 ABC",
+    "",
+    "🌚🌚 emoji 好",
+    "a",
+    "Tab\tand\u3000ideographic  space",
+    "刚刚吃了药。。。",
+    "nul\x00  想死",
+]
 
 
 @pytest.mark.parametrize(("ngram_range", "sublinear"), [((1, 2), True), ((1, 3), False), ((2, 4), True)])

@@ -308,7 +308,7 @@ def _check_texts(texts: Sequence[str], *, allow_empty_list: bool = False) -> lis
     texts_list = list(texts)
     if not texts_list and not allow_empty_list:
         raise ModelError("Expected at least one text; got an empty list.")
-    for i, text in enumerate(texts_list):
-        if not isinstance(text, str):
-            raise ModelError(f"Text {i} is a {type(text).__name__}, expected str.")
+    if not all(issubclass(kind, str) for kind in set(map(type, texts_list))):  # one C pass over the list
+        i, text = next((i, t) for i, t in enumerate(texts_list) if not isinstance(t, str))
+        raise ModelError(f"Text {i} is a {type(text).__name__}, expected str.")
     return texts_list

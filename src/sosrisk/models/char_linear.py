@@ -148,13 +148,23 @@ class CharNgramFeaturizer:
 
     def transform(self, texts: list[str]) -> sp.csr_matrix:
         """The L2-normalised TF-IDF matrix ``(len(texts), n_features)``."""
+        return self.transform_csc(texts).tocsr()
+
+    def transform_csc(self, texts: list[str]) -> sp.csc_matrix:
+        """The same matrix as :meth:`transform`, column-major: the fastest to build, and as fast to multiply.
+
+        Entries arrive grouped by n-gram length, each group in text order, and every feature has one
+        length; so grouping them by feature (a stable counting sort) leaves each column's rows in order,
+        and repeated n-grams of a post end up side by side and are summed without sorting. Row-major,
+        every row's columns had to be sorted first: a quarter of the time of ``predict``.
+        """
         n_docs = len(texts)
         n_features = len(self.ngrams)
         docs = self._preprocess_batch(texts)
-        lengths = np.fromiter((len(d) for d in docs), dtype=np.int64, count=n_docs)
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
         total = int(lengths.sum())
         if total == 0:
-            return sp.csr_matrix((n_docs, n_features), dtype=np.float64)
+            return sp.csc_matrix((n_docs, n_features), dtype=np.float64)
         points = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32)
         points = np.minimum(points, len(self._char_ids) - 1)  # any code point beyond the table maps to unknown
         ids = self._char_ids[points]
@@ -184,26 +194,26 @@ class CharNgramFeaturizer:
             cols_parts.append(features[hit])
         rows = np.concatenate(rows_parts) if rows_parts else np.zeros(0, dtype=np.int64)
         cols = np.concatenate(cols_parts) if cols_parts else np.zeros(0, dtype=np.int64)
-        counts = sp.csr_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_docs, n_features))
-        counts.sum_duplicates()
+        # scipy sums repeated entries here; it sorts only columns whose rows are out of order (none are)
+        counts = sp.csc_matrix((np.ones(len(rows), dtype=np.float64), (rows, cols)), shape=(n_docs, n_features))
         data = counts.data
         if self.sublinear_tf:
             np.log(data, data)
             data += 1.0
-        data *= self.idf[counts.indices]
-        row_of_entry = np.repeat(np.arange(n_docs), np.diff(counts.indptr))
-        norms = np.sqrt(np.bincount(row_of_entry, weights=data * data, minlength=n_docs))
+        data *= self.idf[np.repeat(np.arange(n_features), np.diff(counts.indptr))]
+        # per row, entries are added in column order, as in the row-major matrix: the same sums to the bit
+        norms = np.sqrt(np.bincount(counts.indices, weights=data * data, minlength=n_docs))
         norms[norms == 0] = 1.0
-        data /= norms[row_of_entry]
+        data /= norms[counts.indices]
         return counts
 
     def _preprocess_batch(self, texts: list[str]) -> list[str]:
         """:meth:`preprocess` for many texts at once (one regex pass over the joined batch)."""
         separator = "\x00"
-        if any(separator in t for t in texts):
+        joined = separator.join(texts)
+        if joined.count(separator) != len(texts) - 1:  # a text holds the separator itself
             return [self.preprocess(t) for t in texts]
-        joined = self.preprocess(separator.join(texts))
-        return joined.split(separator)
+        return self.preprocess(joined).split(separator)
 
     def spans(self, text: str) -> list[tuple[int, int, int]]:
         """``(feature, start, end)`` of every in-vocabulary n-gram of ``text``, offsets into ``text``.
@@ -446,7 +456,7 @@ class CharLinearModel(RiskModel):
         step = max(int(batch_size), 4096)
         coef_t = np.ascontiguousarray(self.coef_.T)
         for start in range(0, len(texts), step):
-            features = self.featurizer_.transform(texts[start : start + step])
+            features = self.featurizer_.transform_csc(texts[start : start + step])
             out[start : start + step] = features @ coef_t + self.intercept_
         return out
 
