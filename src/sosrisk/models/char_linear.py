@@ -95,7 +95,7 @@ class CharNgramFeaturizer:
     Reproduces ``TfidfVectorizer(analyzer="char", lowercase=True, norm="l2", use_idf=True)`` with the
     given ``ngram_range`` and ``sublinear_tf`` for a fitted vocabulary (same preprocessing, same
     n-grams, same weights). Texts are turned into arrays of character ids, n-grams into integer codes,
-    and codes are looked up in the sorted vocabulary codes in one ``searchsorted`` per batch.
+    and codes are looked up in an open-addressing hash table of the vocabulary, a whole batch at once.
     """
 
     def __init__(
@@ -165,18 +165,19 @@ class CharNgramFeaturizer:
         total = int(lengths.sum())
         if total == 0:
             return sp.csc_matrix((n_docs, n_features), dtype=np.float64)
-        points = np.frombuffer("".join(docs).encode("utf-32-le"), dtype=np.uint32)
-        points = np.minimum(points, len(self._char_ids) - 1)  # any code point beyond the table maps to unknown
+        # the posts one after another, one character between each two; any character (a separator too,
+        # and any code point beyond the table) gets id 0 = unknown, so no n-gram spans two posts
+        points = np.frombuffer("\x00".join(docs).encode("utf-32-le"), dtype=np.uint32)
+        points = np.minimum(points, len(self._char_ids) - 1)
         ids = self._char_ids[points]
-        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-        # characters left in the post from each position on (itself included)
-        remaining = np.repeat(np.cumsum(lengths), lengths) - np.arange(total, dtype=np.int64)
+        ids[np.cumsum(lengths[:-1] + 1) - 1] = 0
+        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths + 1)[: len(ids)]
         rows_parts, cols_parts = [], []
         min_n, max_n = self.ngram_range
         code = ids
         known = ids != 0
         for n in range(1, max_n + 1):
-            valid_len = total - n + 1
+            valid_len = len(ids) - n + 1
             if valid_len <= 0:
                 break
             if n > 1:
@@ -184,7 +185,7 @@ class CharNgramFeaturizer:
                 known = known[:valid_len] & (ids[n - 1 :] != 0)
             if n < min_n:
                 continue
-            where = np.flatnonzero(known & (remaining[:valid_len] >= n))
+            where = np.flatnonzero(known)
             if n == 1:
                 features = self._unigram_features[code[where].astype(np.int64)]
             else:
