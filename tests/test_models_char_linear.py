@@ -13,7 +13,7 @@ from conftest import tiny_dataset
 from sosrisk.models import DecisionRule, ModelError, NotFittedError, load_model
 from sosrisk.models.char_linear import CharLinearModel, CharNgramFeaturizer
 
-# the NUL exercises the text-by-text path of CharNgramFeaturizer._preprocess_batch (NUL is its separator)
+# a NUL takes the text-by-text path of CharNgramFeaturizer._joined_points (NUL is its separator)
 MESSY = [
     "我  想\n\n死 ABC",
     "",
@@ -37,9 +37,10 @@ def test_featurizer_reproduces_sklearn(ngram_range: tuple[int, int], sublinear: 
         ngram_range=ngram_range,
         sublinear_tf=sublinear,
     )
-    queries = texts[:7] + MESSY
-    expected = vectorizer.transform(queries).toarray()
-    assert np.abs(featurizer.transform(queries).toarray() - expected).max() < 1e-12
+    # whole batches (one pass), a batch with a NUL (text by text), one text, texts without characters
+    for queries in (texts[:7] + MESSY[:-1], texts[:7] + MESSY, MESSY[2:3], ["", ""]):
+        expected = vectorizer.transform(queries).toarray()
+        assert np.abs(featurizer.transform(queries).toarray() - expected).max() < 1e-12, queries
 
 
 @pytest.fixture(scope="module")

@@ -70,22 +70,27 @@ class _CodeTable:
 
     def _slots(self, codes: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
-            return ((codes * self._MULTIPLIER) >> self._shift).astype(np.int64)
+            return ((codes * self._MULTIPLIER) >> self._shift).view(np.int64)  # < 2**bits: the view is exact
 
     def lookup(self, codes: np.ndarray) -> np.ndarray:
         """Feature index of every code, or -1 for codes outside the vocabulary."""
-        result = np.full(len(codes), -1, dtype=np.int64)
-        pending = np.arange(len(codes))
         slots = self._slots(codes)
-        for _ in range(self._max_probes):
+        keys = self._keys[slots]
+        found = keys == codes
+        result = np.where(found, self._values[slots], -1)
+        # the few codes whose first slot held another code probe on
+        pending = np.flatnonzero(~found & (keys != self._EMPTY))
+        slots = slots[pending]
+        for _ in range(self._max_probes - 1):
             if not len(pending):
                 break
+            slots = (slots + 1) & self._mask
             keys = self._keys[slots]
             found = keys == codes[pending]
             result[pending[found]] = self._values[slots[found]]
             unresolved = ~found & (keys != self._EMPTY)
             pending = pending[unresolved]
-            slots = (slots[unresolved] + 1) & self._mask
+            slots = slots[unresolved]
         return result
 
 
@@ -160,18 +165,15 @@ class CharNgramFeaturizer:
         """
         n_docs = len(texts)
         n_features = len(self.ngrams)
-        docs = self._preprocess_batch(texts)
-        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=n_docs)
-        total = int(lengths.sum())
-        if total == 0:
+        points, separators = self._joined_points(texts)
+        if len(points) == len(separators):  # no text has a character
             return sp.csc_matrix((n_docs, n_features), dtype=np.float64)
-        # the posts one after another, one character between each two; any character (a separator too,
-        # and any code point beyond the table) gets id 0 = unknown, so no n-gram spans two posts
-        points = np.frombuffer("\x00".join(docs).encode("utf-32-le"), dtype=np.uint32)
-        points = np.minimum(points, len(self._char_ids) - 1)
-        ids = self._char_ids[points]
-        ids[np.cumsum(lengths[:-1] + 1) - 1] = 0
-        doc_of = np.repeat(np.arange(n_docs, dtype=np.int64), lengths + 1)[: len(ids)]
+        # Separators (and code points beyond the table) get id 0 = unknown: no n-gram spans two posts.
+        ids = self._char_ids[np.minimum(points, len(self._char_ids) - 1)]
+        ids[separators] = 0
+        doc_of = np.zeros(len(ids), dtype=np.int64)  # the post of every position (a separator: the next one)
+        doc_of[separators] = 1
+        np.cumsum(doc_of, out=doc_of)
         rows_parts, cols_parts = [], []
         min_n, max_n = self.ngram_range
         code = ids
@@ -208,13 +210,21 @@ class CharNgramFeaturizer:
         data /= norms[counts.indices]
         return counts
 
-    def _preprocess_batch(self, texts: list[str]) -> list[str]:
-        """:meth:`preprocess` for many texts at once (one regex pass over the joined batch)."""
+    def _joined_points(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """Code points of the preprocessed texts joined by one separator each, and the separators' positions.
+
+        One regex pass over the joined batch, unless a text holds the separator (NUL) itself.
+        """
         separator = "\x00"
         joined = separator.join(texts)
-        if joined.count(separator) != len(texts) - 1:  # a text holds the separator itself
-            return [self.preprocess(t) for t in texts]
-        return self.preprocess(joined).split(separator)
+        if joined.count(separator) == len(texts) - 1:
+            # NUL is not whitespace and no character lowercases to it: only the separators are NULs
+            points = np.frombuffer(self.preprocess(joined).encode("utf-32-le"), dtype=np.uint32)
+            return points, np.flatnonzero(points == 0)
+        docs = [self.preprocess(t) for t in texts]
+        points = np.frombuffer(separator.join(docs).encode("utf-32-le"), dtype=np.uint32)
+        lengths = np.fromiter(map(len, docs), dtype=np.int64, count=len(docs))
+        return points, np.cumsum(lengths[:-1] + 1) - 1
 
     def spans(self, text: str) -> list[tuple[int, int, int]]:
         """``(feature, start, end)`` of every in-vocabulary n-gram of ``text``, offsets into ``text``.
