@@ -151,10 +151,11 @@ print(resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before)
     reason="tunes glibc's malloc",
 )
 def test_a_scoring_process_reuses_freed_memory_instead_of_faulting_it_back_in() -> None:
+    env = {name: value for name, value in os.environ.items() if not name.startswith("MALLOC_")}  # glibc defaults
+
     def faults(mode: str) -> int:
-        return int(
-            subprocess.run([sys.executable, "-c", _CHURN, mode], capture_output=True, text=True, check=True).stdout
-        )
+        args = [sys.executable, "-c", _CHURN, mode]
+        return int(subprocess.run(args, capture_output=True, text=True, check=True, env=env).stdout)
 
     default, kept = faults("default"), faults("kept")
     # 20 chunks of 30 MiB are 150,000 pages: glibc's defaults hand the memory back and fault it in again
