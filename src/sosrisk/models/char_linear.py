@@ -203,7 +203,7 @@ class CharNgramFeaturizer:
         if self.sublinear_tf:
             np.log(data, data)
             data += 1.0
-        data *= self.idf[np.repeat(np.arange(n_features), np.diff(counts.indptr))]
+        data *= np.repeat(self.idf, np.diff(counts.indptr))  # each column's idf, once per entry
         # per row, entries are added in column order, as in the row-major matrix: the same sums to the bit
         norms = np.sqrt(np.bincount(counts.indices, weights=data * data, minlength=n_docs))
         norms[norms == 0] = 1.0
