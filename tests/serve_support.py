@@ -1,13 +1,24 @@
-"""Shared fixtures of the service tests: tiny real models trained on posts we wrote, a real server."""
+"""Shared fixtures of the service tests: tiny real models trained on posts we wrote, a real server, and a
+fresh review-queue database on SQLite or PostgreSQL.
+
+PostgreSQL: the tests run against the server at ``SOSRISK_TEST_POSTGRES_URL`` (a role that may create
+databases, e.g. ``postgresql+psycopg://sosrisk_test:sosrisk_test@127.0.0.1:5432/postgres``; ``.ci/run`` starts
+Debian's PostgreSQL and sets it). Every test gets a database of its own, dropped afterwards. Without the
+variable the PostgreSQL runs skip with the reason; with ``SOSRISK_REQUIRE_POSTGRES=1`` (CI) they fail instead.
+"""
 
 from __future__ import annotations
 
+import os
 import threading
 import time
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+
+import pytest
 
 # Three short posts per level, written for these tests (not SOS-1K), and a high-risk flag of our own.
 POSTS_BY_LEVEL: dict[int, list[str]] = {
@@ -63,3 +74,76 @@ def running_server(app: Any) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+# ----------------------------------------------------------------------------------------- databases
+DIALECTS = ("sqlite", "postgresql")
+POSTGRES_ENV = "SOSRISK_TEST_POSTGRES_URL"
+REQUIRE_POSTGRES = os.environ.get("SOSRISK_REQUIRE_POSTGRES") == "1"
+
+
+def _postgres_unusable(reason: str) -> None:
+    """Skip (or, with SOSRISK_REQUIRE_POSTGRES=1, fail) a PostgreSQL run for ``reason``."""
+    if REQUIRE_POSTGRES:
+        pytest.fail(f"SOSRISK_REQUIRE_POSTGRES=1 but {reason}.")
+    pytest.skip(reason)
+
+
+def postgres_admin_url() -> Any:
+    """The URL of the test PostgreSQL server (a role that may create databases), or a skip / failure."""
+    import sqlalchemy as sa
+
+    raw = os.environ.get(POSTGRES_ENV, "").strip()
+    if not raw:
+        _postgres_unusable(
+            f"PostgreSQL is not configured: set {POSTGRES_ENV}=postgresql+psycopg://USER:PASSWORD@HOST:PORT/postgres "
+            "(a role with CREATEDB; .ci/run starts Debian's PostgreSQL and sets it)"
+        )
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        _postgres_unusable('the PostgreSQL driver is not installed (pip install -e ".[serve]")')
+    return sa.engine.make_url(raw)
+
+
+@contextmanager
+def database_url(dialect: str, folder: Path) -> Iterator[str]:
+    """A fresh, empty review-queue database: a SQLite file in ``folder``, or a new PostgreSQL database that
+    is dropped (with every connection to it) afterwards."""
+    if dialect == "sqlite":
+        yield f"sqlite:///{folder / 'queue.db'}"
+        return
+    import sqlalchemy as sa
+
+    admin_url = postgres_admin_url()
+    name = f"sosrisk_test_{uuid.uuid4().hex[:16]}"
+    admin = sa.create_engine(admin_url, isolation_level="AUTOCOMMIT", poolclass=sa.pool.NullPool)
+    try:
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'CREATE DATABASE "{name}"')
+    except sa.exc.OperationalError as exc:
+        admin.dispose()
+        _postgres_unusable(f"the PostgreSQL server at {admin_url.render_as_string()} cannot be used ({exc.orig})")
+    try:
+        yield admin_url.set(database=name).render_as_string(hide_password=False)
+    finally:
+        from sosrisk.serve.store import dispose_engines
+
+        dispose_engines()
+        with admin.connect() as connection:
+            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.dispose()
+
+
+def query(url: str, statement: Any, **params: Any) -> list[tuple[Any, ...]]:
+    """Rows of ``statement`` (SQL text or a SQLAlchemy select) read through a connection of its own."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.connect() as connection:
+            if isinstance(statement, str):
+                statement = sa.text(statement)
+            return [tuple(row) for row in connection.execute(statement, params)]
+    finally:
+        engine.dispose()

@@ -1,10 +1,10 @@
-"""Tests of the JSON API through the app's test client, on a real SQLite file and tiny real models."""
+"""Tests of the JSON API through the app's test client, on a real database (a SQLite file, and a PostgreSQL
+database where one is configured: see serve_support) and tiny real models."""
 
 from __future__ import annotations
 
 import asyncio
-import json
-import sqlite3
+import datetime as dt
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,9 +15,10 @@ import pytest
 pytest.importorskip("fastapi", reason='the service needs pip install "sosrisk[serve]"')
 pytest.importorskip("httpx", reason="the test client needs httpx")
 
+import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from serve_support import train_models
+from serve_support import DIALECTS, database_url, query, train_models
 from sosrisk.serve.accounts import create_token, revoke_token
 from sosrisk.serve.app import create_app
 from sosrisk.serve.explain import occlusion_phrases, occlusion_windows
@@ -36,14 +37,19 @@ def _fresh_engines() -> Iterator[None]:
     dispose_engines()
 
 
+@pytest.fixture(params=DIALECTS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh review-queue database of each dialect."""
+    with database_url(request.param, tmp_path) as url:
+        yield url
+
+
 class Service:
     """A test client of a fresh app on its own database, with one API token."""
 
-    def __init__(self, models: tuple[Path, Path], db: Path, **settings: Any) -> None:
-        self.db = db
-        self.settings = ServeSettings(
-            level_model=models[0], binary_model=models[1], db_url=f"sqlite:///{db}", **settings
-        )
+    def __init__(self, models: tuple[Path, Path], db_url: str, **settings: Any) -> None:
+        self.db_url = db_url
+        self.settings = ServeSettings(level_model=models[0], binary_model=models[1], db_url=db_url, **settings)
         self.app = create_app(self.settings)
         self.state = self.app.state.sosrisk
         self.token = create_token(self.state.engine, "hotline")
@@ -54,13 +60,12 @@ class Service:
         return self.client.post("/v1/assess", json=body, headers=self.headers, **kwargs)
 
     def rows(self, sql: str) -> list[tuple]:
-        with sqlite3.connect(self.db) as connection:
-            return connection.execute(sql).fetchall()
+        return query(self.db_url, sql)
 
 
 @pytest.fixture
-def service(models: tuple[Path, Path], tmp_path: Path) -> Iterator[Service]:
-    svc = Service(models, tmp_path / "queue.db")
+def service(models: tuple[Path, Path], db_url: str) -> Iterator[Service]:
+    svc = Service(models, db_url)
     with svc.client:
         yield svc
 
@@ -112,9 +117,12 @@ def test_assess_answers_every_field_and_queues_once(service: Service) -> None:
     assert [r["queue"] for r in again["results"]] == [
         {"post_id": r["queue"]["post_id"], "status": "already_queued"} for r in body["results"]
     ]
-    assert service.rows("SELECT external_id, source, author, posted_at FROM posts ORDER BY id") == [
-        ("a1", "weibo", None, "2024-05-01 00:00:00.000000"),
-        ("a2", "weibo", "树洞", "2024-05-01 01:00:00.000000"),
+    from sosrisk.serve.schema import posts
+
+    stored = sa.select(posts.c.external_id, posts.c.source, posts.c.author, posts.c.posted_at)
+    assert query(service.db_url, stored.order_by(posts.c.external_id)) == [
+        ("a1", "weibo", None, dt.datetime(2024, 5, 1, 0, 0)),
+        ("a2", "weibo", "树洞", dt.datetime(2024, 5, 1, 1, 0)),
         ("a3", "douban", None, None),
     ]
     assert service.rows("SELECT DISTINCT actor, event FROM audit_events WHERE event = 'post.queued'") == [
@@ -145,7 +153,7 @@ def test_tokens_are_required_checked_and_revocable(service: Service) -> None:
     revoke_token(service.state.engine, "hotline")
     assert service.assess({"posts": POSTS}).status_code == 401
     # only the token's hash is stored
-    assert service.token not in json.dumps(service.rows("SELECT * FROM api_tokens"))
+    assert service.token not in str(service.rows("SELECT * FROM api_tokens"))
 
 
 def test_model_card_has_metrics_and_limits(service: Service) -> None:
@@ -190,8 +198,8 @@ def test_invalid_fields_are_named_and_never_echoed(service: Service) -> None:
     assert service.rows("SELECT count(*) FROM posts") == [(0,)]
 
 
-def test_limits_refuse_whole_requests_and_store_nothing(models: tuple[Path, Path], tmp_path: Path) -> None:
-    svc = Service(models, tmp_path / "queue.db", max_posts=3, max_chars=20, max_body_bytes=2000)
+def test_limits_refuse_whole_requests_and_store_nothing(models: tuple[Path, Path], db_url: str) -> None:
+    svc = Service(models, db_url, max_posts=3, max_chars=20, max_body_bytes=2000)
     with svc.client:
         too_many = svc.assess({"posts": [{"id": str(i), "text": "好累"} for i in range(4)], "queue": True})
         assert too_many.status_code == 413
@@ -241,8 +249,8 @@ def _occupy(service: Service, release: threading.Event) -> threading.Thread:
     return thread
 
 
-def test_a_full_work_pool_answers_503_with_retry_after(models: tuple[Path, Path], tmp_path: Path) -> None:
-    svc = Service(models, tmp_path / "queue.db", workers=1, max_pending=1, retry_after_s=7)
+def test_a_full_work_pool_answers_503_with_retry_after(models: tuple[Path, Path], db_url: str) -> None:
+    svc = Service(models, db_url, workers=1, max_pending=1, retry_after_s=7)
     release = threading.Event()
     with svc.client:
         holder = _occupy(svc, release)
@@ -256,8 +264,8 @@ def test_a_full_work_pool_answers_503_with_retry_after(models: tuple[Path, Path]
         assert svc.assess({"posts": POSTS, "queue": True}).status_code == 200
 
 
-def test_a_batch_past_the_timeout_is_a_503_and_stores_nothing(models: tuple[Path, Path], tmp_path: Path) -> None:
-    svc = Service(models, tmp_path / "queue.db", workers=1, max_pending=2, request_timeout_s=0.3)
+def test_a_batch_past_the_timeout_is_a_503_and_stores_nothing(models: tuple[Path, Path], db_url: str) -> None:
+    svc = Service(models, db_url, workers=1, max_pending=2, request_timeout_s=0.3)
     release = threading.Event()
     with svc.client:
         holder = _occupy(svc, release)  # the only worker is busy: the request waits past its time
@@ -274,11 +282,11 @@ def test_a_batch_past_the_timeout_is_a_503_and_stores_nothing(models: tuple[Path
 
 def test_cors_is_off_unless_configured(models: tuple[Path, Path], tmp_path: Path) -> None:
     preflight = {"Origin": "https://team.example.org", "Access-Control-Request-Method": "POST"}
-    off = Service(models, tmp_path / "off.db")
+    off = Service(models, f"sqlite:///{tmp_path / 'off.db'}")
     with off.client:
         response = off.client.options("/v1/assess", headers=preflight)
         assert "access-control-allow-origin" not in response.headers
-    on = Service(models, tmp_path / "on.db", cors_origins=("https://team.example.org",))
+    on = Service(models, f"sqlite:///{tmp_path / 'on.db'}", cors_origins=("https://team.example.org",))
     with on.client:
         response = on.client.options("/v1/assess", headers=preflight)
         assert response.headers["access-control-allow-origin"] == "https://team.example.org"

@@ -1,4 +1,5 @@
-"""Tests of ``sosrisk serve --migrate``, ``users``, ``tokens`` and ``queue export`` through click's runner."""
+"""Tests of ``sosrisk serve --migrate``, ``users``, ``tokens`` and ``queue export`` through click's runner, on a
+SQLite file and, where one is configured, a PostgreSQL database (see serve_support)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,11 @@ pytest.importorskip("sqlalchemy", reason='the review queue needs pip install "so
 
 from click.testing import CliRunner
 
-from serve_support import PASSWORD
+from serve_support import DIALECTS, PASSWORD, database_url
 from sosrisk.assess import Assessment
 from sosrisk.cli import main
 from sosrisk.serve.accounts import User, token_name
-from sosrisk.serve.review import decide
+from sosrisk.serve.review import QueueFilters, decide, list_queue
 from sosrisk.serve.store import QueueItem, dispose_engines, enqueue_assessments, get_engine, head_revision
 
 
@@ -25,11 +26,11 @@ def _fresh_engines() -> Iterator[None]:
     dispose_engines()
 
 
-@pytest.fixture
-def db(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    url = f"sqlite:///{tmp_path / 'queue.db'}"
-    monkeypatch.setenv("SOSRISK_DB_URL", url)
-    return url
+@pytest.fixture(params=DIALECTS)
+def db(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    with database_url(request.param, tmp_path) as url:
+        monkeypatch.setenv("SOSRISK_DB_URL", url)
+        yield url
 
 
 def run(*args: str, input: str | None = None) -> tuple[int, str]:
@@ -95,7 +96,8 @@ def test_queue_export_writes_what_training_reads(db: str, tmp_path: Path) -> Non
     assessment = Assessment(risk_level=7, level_probabilities=[0.0] * 11, tier="plan", high_risk_probability=0.8)
     item = QueueItem("w1", '他说"再见"\t然后\n离开了', "weibo", None, None, assessment, {})
     enqueue_assessments(db, [item, QueueItem("w2", "没审核的", "weibo", None, None, assessment, {})])
-    decide(get_engine(db), 1, reviewer, level=8, action="contacted", high_risk=True)
+    post_id = next(post.id for post in list_queue(get_engine(db), QueueFilters())[0] if post.external_id == "w1")
+    decide(get_engine(db), post_id, reviewer, level=8, action="contacted", high_risk=True)
     out = tmp_path / "reviewed.tsv"
     assert run("queue", "export", "--out", str(out)) == (0, f"wrote 1 reviewed posts to {out}\n")
     assert out.read_text(encoding="utf-8") == 'comment\tmyLabel\n"他说""再见""\t然后\n离开了"\t8\n'

@@ -1,10 +1,10 @@
 """Tests of the triage pages and the review loop through the test client: login, CSRF, the queue order,
-claims, decisions with their audit trail, and the export that ``sosrisk train --train`` reads."""
+claims, decisions with their audit trail, and the export that ``sosrisk train --train`` reads; on a SQLite
+file and, where one is configured, a PostgreSQL database (see serve_support)."""
 
 from __future__ import annotations
 
 import re
-import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +15,7 @@ pytest.importorskip("httpx", reason="the test client needs httpx")
 
 from fastapi.testclient import TestClient
 
-from serve_support import PASSWORD, train_models
+from serve_support import DIALECTS, PASSWORD, database_url, query, train_models
 from sosrisk.assess import Assessment
 from sosrisk.data import read_posts
 from sosrisk.serve.accounts import add_user, remove_user
@@ -35,6 +35,13 @@ def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
 def _fresh_engines() -> Iterator[None]:
     yield
     dispose_engines()
+
+
+@pytest.fixture(params=DIALECTS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh review-queue database of each dialect."""
+    with database_url(request.param, tmp_path) as url:
+        yield url
 
 
 def queued(external_id: str, text: str, level: int, p_high: float, posted_at: str, source: str = "weibo") -> QueueItem:
@@ -74,9 +81,8 @@ URGENCY = ["imminent", "plan-sure", "plan-old", "plan-new", "low"]
 
 
 class Site:
-    def __init__(self, models: tuple[Path, Path], tmp_path: Path) -> None:
-        self.db = tmp_path / "queue.db"
-        self.url = f"sqlite:///{self.db}"
+    def __init__(self, models: tuple[Path, Path], db_url: str) -> None:
+        self.url = db_url
         settings = ServeSettings(level_model=models[0], binary_model=models[1], db_url=self.url, max_failed_logins=3)
         self.app = create_app(settings)
         self.engine = self.app.state.sosrisk.engine
@@ -88,13 +94,12 @@ class Site:
         return TestClient(self.app, base_url="https://testserver")
 
     def rows(self, sql: str) -> list[tuple]:
-        with sqlite3.connect(self.db) as connection:
-            return connection.execute(sql).fetchall()
+        return query(self.url, sql)
 
 
 @pytest.fixture
-def site(models: tuple[Path, Path], tmp_path: Path) -> Site:
-    return Site(models, tmp_path)
+def site(models: tuple[Path, Path], db_url: str) -> Site:
+    return Site(models, db_url)
 
 
 def csrf_of(html: str) -> str:
@@ -162,7 +167,7 @@ def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
 def test_the_queue_is_sorted_by_urgency_and_filters(site: Site) -> None:
     client = site.client()
     page = login(client, "li")
-    id_of = {external: i for i, (external,) in enumerate(site.rows("SELECT external_id FROM posts ORDER BY id"), 1)}
+    id_of = dict(site.rows("SELECT external_id, id FROM posts"))
     assert post_ids_in_order(page) == [id_of[name] for name in URGENCY]
     plan = client.get("/queue?tier=plan").text
     assert post_ids_in_order(plan) == [id_of[name] for name in ("plan-sure", "plan-old", "plan-new")]

@@ -1,21 +1,31 @@
-"""The real server: uvicorn on 127.0.0.1 (a free port), real HTTP clients, concurrent writers."""
+"""The real server: uvicorn on 127.0.0.1 (a free port), real HTTP clients, concurrent writers; on a SQLite file
+and, where one is configured, a PostgreSQL database (see serve_support)."""
 
 from __future__ import annotations
 
 import http.client
 import json
-import sqlite3
+import random
+import re
+import subprocess
+import sys
 import threading
+import time
 import urllib.parse
 from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 pytest.importorskip("fastapi", reason='the service needs pip install "sosrisk[serve]"')
 pytest.importorskip("uvicorn", reason='the service needs pip install "sosrisk[serve]"')
+pytest.importorskip("httpx", reason="the reviewers' clients need httpx")
 
-from serve_support import running_server, train_models
+import httpx
+
+from serve_support import DIALECTS, PASSWORD, database_url, query, running_server, train_models
 from sosrisk.serve.accounts import create_token
 from sosrisk.serve.app import create_app
 from sosrisk.serve.settings import ServeSettings
@@ -23,18 +33,24 @@ from sosrisk.serve.store import dispose_engines
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Any]]:
+def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    return train_models(tmp_path_factory.mktemp("models"))
+
+
+@pytest.fixture(scope="module", params=DIALECTS)
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, models: tuple[Path, Path]
+) -> Iterator[dict[str, Any]]:
     folder = tmp_path_factory.mktemp("server")
-    level, binary = train_models(folder / "models")
-    db = folder / "queue.db"
-    settings = ServeSettings(
-        level_model=level, binary_model=binary, db_url=f"sqlite:///{db}", max_body_bytes=20_000, max_pending=64
-    )
-    app = create_app(settings)
-    token = create_token(app.state.sosrisk.engine, "loader")
-    with running_server(app) as base_url:
-        yield {"url": base_url, "token": token, "db": db}
-    dispose_engines()
+    with database_url(request.param, folder) as db_url:
+        settings = ServeSettings(
+            level_model=models[0], binary_model=models[1], db_url=db_url, max_body_bytes=20_000, max_pending=64
+        )
+        app = create_app(settings)
+        token = create_token(app.state.sosrisk.engine, "loader")
+        with running_server(app) as base_url:
+            yield {"url": base_url, "token": token, "db_url": db_url}
+        dispose_engines()
 
 
 def request(server: dict[str, Any], method: str, path: str, body: Any = None, **headers: str) -> tuple[int, Any]:
@@ -85,10 +101,7 @@ def test_concurrent_clients_store_every_post_exactly_once(server: dict[str, Any]
     for thread in threads:
         thread.join()
     assert errors == []
-    with sqlite3.connect(server["db"]) as connection:
-        stored = connection.execute(
-            "SELECT count(*), count(DISTINCT external_id) FROM posts WHERE source = 'load'"
-        ).fetchone()
+    (stored,) = query(server["db_url"], "SELECT count(*), count(DISTINCT external_id) FROM posts WHERE source = 'load'")
     distinct_ids = 7 * 20 + 40  # ids p0 .. p179
     assert stored == (distinct_ids, distinct_ids)
     assert statuses.count("queued") == distinct_ids
@@ -109,8 +122,7 @@ def test_oversize_bodies_are_refused_by_length_and_while_streaming(server: dict[
     assert body == {
         "detail": "The request body is larger than the limit of 20000 bytes. Send fewer or shorter posts per request."
     }
-    with sqlite3.connect(server["db"]) as connection:
-        assert connection.execute("SELECT count(*) FROM posts WHERE source = 'oversize'").fetchone() == (0,)
+    assert query(server["db_url"], "SELECT count(*) FROM posts WHERE source = 'oversize'") == [(0,)]
 
 
 def test_malformed_json_and_missing_token_over_real_http(server: dict[str, Any]) -> None:
@@ -134,3 +146,171 @@ def test_no_post_text_reaches_the_logs(
     assert status == 200
     assert caplog.records, "the service logs something for each request"
     assert all(secret not in record.getMessage() for record in caplog.records)
+
+
+# ------------------------------------------------------------------------------- two instances, one database
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def _serve_processes(count: int, models: tuple[Path, Path], db_url: str, folder: Path) -> Iterator[list[str]]:
+    """``count`` processes of ``sosrisk serve`` on one database (as separate machines would run them),
+    started together; yields their base URLs."""
+    ports = [_free_port() for _ in range(count)]
+    logs = [(folder / f"serve-{port}.log").open("wb") for port in ports]
+    processes = []
+    for port, log in zip(ports, logs, strict=True):
+        command = [sys.executable, "-m", "sosrisk", "serve", "--level", str(models[0]), "--binary", str(models[1])]
+        command += ["--db", db_url, "--port", str(port), "--no-migrate", "--insecure-cookies", "--max-pending", "64"]
+        processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
+    urls = [f"http://127.0.0.1:{port}" for port in ports]
+    try:
+        deadline = time.monotonic() + 60
+        for url, port, process in zip(urls, ports, processes, strict=True):
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"sosrisk serve exited with {process.returncode}: {_read(folder, port)}")
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"sosrisk serve did not answer within 60 s: {_read(folder, port)}")
+                try:
+                    if httpx.get(f"{url}/healthz", timeout=2).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    pass
+                time.sleep(0.1)
+        yield urls
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+        for log in logs:
+            log.close()
+
+
+def _read(folder: Path, port: int) -> str:
+    return (folder / f"serve-{port}.log").read_text(encoding="utf-8", errors="replace")[-2000:]
+
+
+def _reviewer_session(url: str, username: str) -> tuple[httpx.Client, str]:
+    """A logged-in reviewer's client and the CSRF token of their forms."""
+    client = httpx.Client(base_url=url, follow_redirects=False, timeout=60)
+    form = client.get("/login").text
+    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+    response = client.post("/login", data={"username": username, "password": PASSWORD, "csrf": csrf})
+    if response.status_code != 303 or response.headers["location"] != "/queue":
+        client.close()
+        raise AssertionError(f"login as {username}: {response.status_code} {response.headers.get('location')}")
+    page = client.get("/queue").text
+    return client, re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dialect", DIALECTS)
+def test_two_instances_share_one_database(dialect: str, models: tuple[Path, Path], tmp_path: Path) -> None:
+    """Two service processes on one database: concurrent clients (retries, duplicate feeds, batches in any
+    order) store every post once; concurrent reviewers on both never hold or decide the same post."""
+    from sosrisk.serve.accounts import add_user
+    from sosrisk.serve.store import get_engine
+
+    with database_url(dialect, tmp_path) as db_url:
+        engine = get_engine(db_url)  # the schema, once, as 'sosrisk serve --migrate' would
+        token = create_token(engine, "feed")
+        reviewers = ["li", "wang", "zhao", "qian"]
+        for name in reviewers:
+            add_user(engine, name, PASSWORD)
+        with _serve_processes(2, models, db_url, tmp_path) as instances:
+            errors: list[str] = []
+            statuses: list[str] = []
+            lock = threading.Lock()
+
+            def client(worker: int) -> None:
+                rng = random.Random(worker)
+                with httpx.Client(timeout=60) as http:
+                    for batch in range(3):
+                        # neighbours overlap by half their ids; each batch in its own order, to both instances
+                        start = worker * 8 + batch * 4
+                        posts = [
+                            {"id": f"p{n}", "text": f"第{n}条：药已经买好了，今晚就走。", "source": "two"}
+                            for n in range(start, start + 8)
+                        ]
+                        rng.shuffle(posts)
+                        response = http.post(
+                            f"{instances[(worker + batch) % 2]}/v1/assess",
+                            json={"posts": posts, "queue": True, "explain": False},
+                            headers={"Authorization": f"Bearer {token}"},
+                        )
+                        with lock:
+                            if response.status_code != 200:
+                                errors.append(f"{response.status_code}: {response.text}")
+                            else:
+                                statuses.extend(r["queue"]["status"] for r in response.json()["results"])
+
+            threads = [threading.Thread(target=client, args=(k,)) for k in range(6)]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+            assert errors == []
+            distinct = len({n for k in range(6) for b in range(3) for n in range(k * 8 + b * 4, k * 8 + b * 4 + 8)})
+            assert query(db_url, "SELECT count(*), count(DISTINCT external_id) FROM posts") == [(distinct, distinct)]
+            assert statuses.count("queued") == distinct
+            assert len(statuses) == 6 * 3 * 8
+
+            claimed: dict[str, list[int]] = {name: [] for name in reviewers}
+            refused: list[str] = []
+
+            def review(index: int) -> None:
+                name = reviewers[index]
+                try:
+                    work_through_the_queue(name, *_reviewer_session(instances[index % 2], name))
+                except Exception as exc:  # reported by the assertion below, not lost in the thread
+                    with lock:
+                        refused.append(f"{name}: {exc!r}")
+
+            def work_through_the_queue(name: str, client: httpx.Client, csrf: str) -> None:
+                try:
+                    response = client.post("/queue/next", data={"csrf": csrf})
+                    while True:
+                        location = response.headers.get("location", "")
+                        found = re.match(r"/posts/(\d+)\?", location)
+                        if response.status_code != 303 or found is None:
+                            if not location.startswith("/queue?") or "msg=empty" not in location:
+                                with lock:
+                                    refused.append(f"{name}: {response.status_code} {location}")
+                            return
+                        post_id = int(found.group(1))
+                        claimed[name].append(post_id)
+                        # deciding releases the post and claims the next one (its address is the redirect)
+                        response = client.post(
+                            f"/posts/{post_id}/decision",
+                            data={"csrf": csrf, "level": "8", "action": "contacted", "note": name},
+                        )
+                finally:
+                    client.close()
+
+            threads = [threading.Thread(target=review, args=(k,)) for k in range(len(reviewers))]
+            for thread in threads:
+                thread.start()
+            for thread in threads:
+                thread.join()
+        assert refused == []
+        every_claim = [post_id for ids in claimed.values() for post_id in ids]
+        assert len(every_claim) == len(set(every_claim)) == distinct, "a post was handed to two reviewers"
+        assert sum(1 for ids in claimed.values() if ids) >= 2, "the reviewers did not work at the same time"
+        decided = query(db_url, "SELECT post_id, count(*), min(reviewer) FROM decisions GROUP BY post_id")
+        assert len(decided) == distinct and all(count == 1 for _, count, _ in decided)
+        owner = {post_id: name for name, ids in claimed.items() for post_id in ids}
+        assert all(owner[post_id] == reviewer for post_id, _, reviewer in decided)
+        assert query(db_url, "SELECT count(*) FROM posts WHERE status <> 'reviewed' OR assigned_to IS NOT NULL") == [
+            (0,)
+        ]

@@ -362,12 +362,16 @@ def enqueue(connection: Connection, items: Sequence[QueueItem], *, actor: str) -
         _check_item(index, item)
     received_at = utcnow()
     rows = [_row(item, received_at, index) for index, item in enumerate(items)]
-    results: list[Enqueued] = []
-    conflicts: list[tuple[str | None, str]] = []
-    for item, row in zip(items, rows, strict=True):
+    results: list[Enqueued | None] = [None] * len(items)
+    conflicts: list[tuple[int, str | None, str]] = []
+    # rows go in in key order, whatever the order of the batch: two transactions that insert overlapping
+    # keys then wait for each other in the same order instead of deadlocking (PostgreSQL)
+    order = sorted(range(len(items)), key=lambda index: (rows[index]["source"], rows[index]["external_id"]))
+    for index in order:
+        item, row = items[index], rows[index]
         post_id = _insert_new(connection, row)
         if post_id is not None:
-            results.append(Enqueued(post_id, item.source, item.external_id, True))
+            results[index] = Enqueued(post_id, item.source, item.external_id, True)
             record_event(
                 connection,
                 actor,
@@ -388,11 +392,11 @@ def enqueue(connection: Connection, items: Sequence[QueueItem], *, actor: str) -
             )
         ).one()
         if existing.text_sha256 != row["text_sha256"]:
-            conflicts.append((item.source, item.external_id))
-        results.append(Enqueued(int(existing.id), item.source, item.external_id, False))
+            conflicts.append((index, item.source, item.external_id))
+        results[index] = Enqueued(int(existing.id), item.source, item.external_id, False)
     if conflicts:
-        raise QueueConflict(conflicts)
-    return results
+        raise QueueConflict([(source, external_id) for _index, source, external_id in sorted(conflicts)])
+    return [result for result in results if result is not None]
 
 
 def enqueue_assessments(db_url: str, items: Sequence[QueueItem], *, actor: str = "batch") -> int:
