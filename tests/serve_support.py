@@ -147,3 +147,52 @@ def query(url: str, statement: Any, **params: Any) -> list[tuple[Any, ...]]:
             return [tuple(row) for row in connection.execute(statement, params)]
     finally:
         engine.dispose()
+
+
+def install_trap(url: str) -> None:
+    """Make the database itself refuse every post queued with source 'trap' (after the schema exists): a
+    real database error on an insert whose values hold the post (PostgreSQL even quotes the row in its
+    message: "Failing row contains (...)")."""
+    import sqlalchemy as sa
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            if connection.dialect.name == "sqlite":
+                connection.exec_driver_sql(
+                    "CREATE TRIGGER trap BEFORE INSERT ON posts WHEN NEW.source = 'trap' "
+                    "BEGIN SELECT RAISE(ABORT, 'trapped'); END"
+                )
+            else:
+                connection.exec_driver_sql("ALTER TABLE posts ADD CONSTRAINT trap CHECK (source <> 'trap')")
+    finally:
+        engine.dispose()
+
+
+@contextmanager
+def captured_logs(*levels: tuple[str, int]) -> Iterator[list[str]]:
+    """Every log record of the process as it would be written (message and traceback), from the root
+    logger and uvicorn's own (which do not propagate); ``levels`` lowers named loggers' levels meanwhile."""
+    import logging
+
+    records: list[str] = []
+    formatter = logging.Formatter("%(name)s %(levelname)s %(message)s")
+
+    class Collect(logging.Handler):
+        def emit(self, record: logging.LogRecord) -> None:
+            records.append(formatter.format(record))
+
+    handler = Collect(logging.DEBUG)
+    targets = [logging.getLogger(name) for name in ("", "uvicorn", "uvicorn.access", "sosrisk")]
+    saved = [(logging.getLogger(name), logging.getLogger(name).level) for name, _ in levels]
+    for name, level in levels:
+        logging.getLogger(name).setLevel(level)
+    for target in targets:
+        target.addHandler(handler)
+    try:
+        yield records
+    finally:
+        for target in targets:
+            target.removeHandler(handler)
+        for logger, level in saved:
+            logger.setLevel(level)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -336,3 +337,79 @@ def test_occlusion_finds_the_phrase_that_raises_the_score() -> None:
     # windows of 4 characters: 今天很累 / 。我买了 / 药，今晚 / 就走。; only removing the third lowers the score
     (phrases,) = occlusion_phrases(KeywordModel(), [text], [1], 5)  # type: ignore[arg-type]
     assert [(p.text, p.start, p.end, p.weight) for p in phrases] == [("药，今晚", 8, 12, 0.7)]
+
+
+def test_unstorable_characters_are_refused_naming_the_post(service: Service) -> None:
+    nul = "a NUL character (U+0000) at position"
+    cases = [
+        ({"id": "n1", "text": "药已经\u0000买好了"}, f"the text of post 'n1' holds {nul} 3"),
+        ({"id": "n\u00002", "text": "好累"}, f"the id of this post holds {nul} 1"),
+        ({"id": "n3", "text": "好累", "author": "树洞\u0000"}, f"the author of post 'n3' holds {nul} 2"),
+        ({"id": "n4", "text": "好累", "source": "\u0000"}, f"the source of post 'n4' holds {nul} 0"),
+    ]
+    for post, problem in cases:
+        response = service.assess({"posts": [POSTS[0], post], "queue": True})
+        assert response.status_code == 422
+        assert response.json()["detail"] == (
+            f"Invalid request: posts[1]: Value error, {problem}, which cannot be stored; remove it and send the "
+            "post again."
+        )
+        assert "买好" not in response.text and "树洞" not in response.text
+    # an unpaired surrogate cannot be encoded at all (JSON allows the escape): pydantic refuses it
+    body = b'{"queue": true, "posts": [{"id": "s1", "text": "\\u836f\\ud83d\\u4e70"}]}'
+    response = service.client.post(
+        "/v1/assess", content=body, headers={**service.headers, "content-type": "application/json"}
+    )
+    assert response.status_code == 422
+    assert response.json()["detail"] == (
+        "Invalid request: posts[0].text: Input should be a valid string, unable to parse raw data as a unicode string."
+    )
+    assert service.rows("SELECT count(*) FROM posts") == [(0,)]
+
+
+def test_a_database_error_is_a_500_that_never_shows_or_logs_the_post(service: Service) -> None:
+    from serve_support import captured_logs, install_trap
+
+    install_trap(service.db_url)
+    secret = "只给审核员看的秘密内容"
+    with captured_logs(("sosrisk", logging.DEBUG)) as logs:
+        post = {"id": "t1", "text": secret, "source": "trap", "author": "秘密作者"}
+        response = service.assess({"posts": [post], "queue": True})
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "Internal error: the review-queue database refused the operation. It was logged for the "
+        "service's administrator (without post text)."
+    }
+    assert any("database error in POST /v1/assess: IntegrityError" in record for record in logs)
+    assert all(secret not in record and "秘密作者" not in record for record in logs)
+    assert service.rows("SELECT count(*) FROM posts") == [(0,)]
+
+
+class ExplodingModel:
+    """A model that fails with the post's text in its message, as a buggy model might."""
+
+    kind = "exploding-test"
+    task = "level"
+    classes_ = tuple(range(11))
+
+    def predict_proba(self, texts: list[str], batch_size: int = 256) -> Any:
+        raise ValueError(f"cannot handle {texts[0]!r}")
+
+
+def test_an_unexpected_error_is_a_500_and_its_message_is_never_logged(
+    models: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from serve_support import captured_logs
+
+    svc = Service(models, f"sqlite:///{tmp_path / 'queue.db'}")
+    svc.state.models.level = ExplodingModel()
+    secret = "只给审核员看的秘密内容"
+    with svc.client, captured_logs(("sosrisk", logging.DEBUG)) as logs:
+        response = svc.assess({"posts": [{"id": "x1", "text": secret}], "queue": True})
+    assert response.status_code == 500
+    assert response.json() == {
+        "detail": "Internal error; it was logged for the service's administrator (without post text)."
+    }
+    assert any("unexpected ValueError in POST /v1/assess (messages not logged" in record for record in logs)
+    assert all(secret not in record for record in logs)
+    assert svc.rows("SELECT count(*) FROM posts") == [(0,)]

@@ -65,6 +65,11 @@ def test_users_add_list_remove(db: str) -> None:
         "Error: A reviewer password needs at least 10 characters. Got 5; choose a longer one (a passphrase of "
         "several words is easiest).\n"
     )
+    code, output = run("users", "add", "zhao", "--name", "赵\x00", "--password-stdin", input=PASSWORD + "\n")
+    assert (code, output) == (
+        1,
+        "Error: A display name must be at most 128 characters without control characters. Got '赵\\x00' instead.\n",
+    )
     code, output = run("users", "list")
     assert code == 0 and output.startswith("li\t李老师\tcreated ") and output.endswith("\tactive\n")
     assert run("users", "remove", "li") == (0, "removed reviewer li\n")

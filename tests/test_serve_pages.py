@@ -270,3 +270,24 @@ def test_highlight_segments_merge_overlapping_phrases() -> None:
         ("？", 3),
         ("药", 0),
     ]
+
+
+def test_text_no_database_can_store_is_refused_on_the_pages(site: Site) -> None:
+    client = site.client()
+    page = login(client, "li")
+    nxt = client.post("/queue/next", data={"csrf": csrf_of(page)})
+    post_id = int(re.search(r"/posts/(\d+)/decision", nxt.text).group(1))  # type: ignore[union-attr]
+    response = client.post(
+        f"/posts/{post_id}/decision",
+        data={"csrf": csrf_of(page), "level": "9", "action": "contacted", "note": "已联系\u0000家人"},
+    )
+    assert response.status_code == 422
+    assert "The note holds a NUL character (U+0000) at position 3, which cannot be stored; remove it and save " in (
+        response.text
+    )
+    assert site.rows("SELECT count(*) FROM decisions") == [(0,)]
+    bad_filter = client.get("/queue", params={"source": "wei\u0000bo"})
+    assert bad_filter.status_code == 422
+    assert bad_filter.json() == {
+        "detail": "The source filter holds a NUL character (U+0000) at position 3; no queued post has such a source."
+    }

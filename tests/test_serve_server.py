@@ -314,3 +314,23 @@ def test_two_instances_share_one_database(dialect: str, models: tuple[Path, Path
         assert query(db_url, "SELECT count(*) FROM posts WHERE status <> 'reviewed' OR assigned_to IS NOT NULL") == [
             (0,)
         ]
+
+
+def test_a_database_error_never_reaches_the_logs_with_the_post(server: dict[str, Any]) -> None:
+    """uvicorn and Starlette log an unhandled exception whole; a database error's message can quote the
+    row. The service answers 500 and logs only a description, on a real server at the default levels."""
+    from serve_support import captured_logs, install_trap
+
+    install_trap(server["db_url"])
+    secret = "只给审核员看的秘密内容"
+    with captured_logs() as logs:
+        post = {"id": "t1", "text": secret, "author": "秘密作者", "source": "trap"}
+        status, body = request(server, "POST", "/v1/assess", {"posts": [post], "queue": True})
+    assert status == 500
+    assert body == {
+        "detail": "Internal error: the review-queue database refused the operation. It was logged for the "
+        "service's administrator (without post text)."
+    }
+    assert any("database error in POST /v1/assess: IntegrityError" in record for record in logs)
+    assert all(secret not in record and "秘密作者" not in record for record in logs)
+    assert query(server["db_url"], "SELECT count(*) FROM posts WHERE source = 'trap'") == [(0,)]

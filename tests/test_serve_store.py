@@ -120,6 +120,20 @@ def test_bad_items_are_rejected_with_the_item_named(db_url: str) -> None:
         "item 1 (id '5'): posted_at: expected an ISO 8601 date-time like '2024-05-01T22:15:00+08:00'. "
         "Got '昨天晚上' instead."
     )
+    # NUL: PostgreSQL refuses it (and an error there used to quote the whole row); refused on every dialect
+    nul = item("7", "药已经\u0000买好了")
+    with pytest.raises(StoreError) as caught:
+        enqueue_assessments(url, [item("4", "好的"), nul])
+    assert str(caught.value) == (
+        "item 1 (id '7'): the text holds a NUL character (U+0000) at position 3, which the review queue cannot "
+        "store. Remove or replace it; nothing of this batch was queued."
+    )
+    with pytest.raises(StoreError) as caught:
+        enqueue_assessments(url, [item("8\u0000", "好的")])
+    assert str(caught.value) == (
+        "item 0: the external_id holds a NUL character (U+0000) at position 1, which the review queue cannot "
+        "store. Remove or replace it; nothing of this batch was queued."
+    )
     empty = item("6", "文字")
     empty.assessment = Assessment()
     with pytest.raises(StoreError) as caught:

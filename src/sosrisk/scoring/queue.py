@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import logging
+import re
 from collections.abc import Sequence
 from typing import Any
 
@@ -14,6 +15,10 @@ logger = logging.getLogger(__name__)
 # The review queue's limits (sosrisk.serve.store)
 MAX_ID_CHARS = 200
 MAX_AUTHOR_CHARS = 200
+# What no database of the queue can store as text: NUL (PostgreSQL refuses it) and unpaired surrogates
+# (not encodable as UTF-8). The store refuses a batch holding them; a scan replaces them instead.
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+REPLACEMENT = "\ufffd"
 
 
 def check_queue_available() -> None:
@@ -50,18 +55,23 @@ def enqueue_rows(db_url: str, rows: Sequence[dict[str, Any]], *, source: str, mo
 
     items = []
     bad_times = 0
+    replaced = 0
     for row in rows:
         posted_at = row.get("posted_at")
         if posted_at is not None and not _is_iso_time(posted_at):
             posted_at = None
             bad_times += 1
         author = row.get("author")
+        author = author[:MAX_AUTHOR_CHARS] if author is not None else None
+        post_id, text = external_id(row), row["text"]
+        storable = (_storable(post_id), _storable(text), _storable(author) if author is not None else None)
+        replaced += storable != (post_id, text, author)
         items.append(
             QueueItem(
-                external_id=external_id(row),
-                text=row["text"],
+                external_id=storable[0],
+                text=storable[1],
                 source=source,
-                author=author[:MAX_AUTHOR_CHARS] if author is not None else None,
+                author=storable[2],
                 posted_at=posted_at,
                 assessment=assessment_from_row(row),
                 model_info=model_info,
@@ -71,7 +81,20 @@ def enqueue_rows(db_url: str, rows: Sequence[dict[str, Any]], *, source: str, mo
         logger.warning(
             "%d queued posts have a posted_at that is not an ISO 8601 date-time; queued without it", bad_times
         )
+    if replaced:
+        logger.warning(
+            "%d queued posts held NUL characters or unpaired surrogates in their text, id or author, which no "
+            "database stores as text; they were queued with U+FFFD in their place",
+            replaced,
+        )
     return int(enqueue_assessments(db_url, items))
+
+
+def _storable(value: str) -> str:
+    """``value`` with every character the queue cannot store replaced by U+FFFD."""
+    if _UNSTORABLE.search(value) is None:
+        return value
+    return _UNSTORABLE.sub(REPLACEMENT, value)
 
 
 def external_id(row: dict[str, Any]) -> str:

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import re
 import secrets
+import unicodedata
 from dataclasses import dataclass
 
 import sqlalchemy as sa
@@ -23,6 +24,7 @@ from .store import StoreError, record_event, transaction, utcnow
 
 TOKEN_PREFIX = "sosrisk_"
 MIN_PASSWORD_CHARS = 10
+MAX_DISPLAY_NAME_CHARS = 128
 _USERNAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _TOKEN_NAME_RE = re.compile(r"^[A-Za-z0-9_.\-]{1,64}$")
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1}
@@ -93,6 +95,11 @@ def add_user(
     check_password_strength(password)
     now = utcnow()
     name = display_name or username
+    if len(name) > MAX_DISPLAY_NAME_CHARS or any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
+        raise StoreError(
+            f"A display name must be at most {MAX_DISPLAY_NAME_CHARS} characters without control characters. "
+            f"Got {name!r} instead."
+        )
     with transaction(engine) as connection:
         existing = connection.execute(sa.select(users).where(users.c.username == username)).first()
         if existing is not None and existing.removed_at is None:

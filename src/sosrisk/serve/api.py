@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import __version__
 from ..scale import tier_by_key
 from .accounts import token_name
 from .limits import Busy
-from .store import QueueConflict, QueueItem, StoreError, parse_time
+from .store import QueueConflict, QueueItem, StoreError, parse_time, text_problem
 
 if TYPE_CHECKING:
     from .app import ServiceState
@@ -58,6 +58,20 @@ class PostIn(BaseModel):
             except StoreError as exc:
                 raise ValueError(str(exc)) from None
         return value
+
+    @model_validator(mode="after")
+    def _storable(self) -> PostIn:
+        # NUL and unpaired surrogates cannot be stored (PostgreSQL refuses NUL; neither encodes as UTF-8):
+        # refused here, on every database, before anything is assessed or stored
+        for name in ("id", "text", "source", "author"):
+            value = getattr(self, name)
+            problem = text_problem(value) if value is not None else None
+            if problem is not None:
+                post = "this post" if name == "id" or text_problem(self.id) else f"post {self.id!r}"
+                raise ValueError(
+                    f"the {name} of {post} holds {problem}, which cannot be stored; remove it and send the post again"
+                )
+        return self
 
 
 class AssessRequest(BaseModel):

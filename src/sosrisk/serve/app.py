@@ -8,6 +8,7 @@ are sent with a strict Content-Security-Policy.
 from __future__ import annotations
 
 import logging
+import traceback
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ try:
 except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError('The service needs FastAPI. Install it with: pip install "sosrisk[serve]"') from exc
 
+import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .. import __version__
@@ -31,7 +33,7 @@ from ..assess import Assessment, assess
 from .explain import explain_assessments
 from .limits import BodyLimitMiddleware, WorkPool
 from .settings import ServedModels, ServeSettings
-from .store import Enqueued, QueueItem, enqueue, get_engine, transaction
+from .store import Enqueued, QueueItem, describe_database_error, enqueue, get_engine, is_unavailable, transaction
 
 logger = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -100,6 +102,52 @@ class SecurityHeadersMiddleware:
         await self.app(scope, receive, send_with_headers)
 
 
+class ErrorShieldMiddleware:
+    """The last resort for an exception no handler took: a 500 answer, and a log entry with the exception's
+    type and stack but never its message, which may quote a post (Starlette and uvicorn would log it whole).
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as exc:
+            logger.error(
+                "unexpected %s in %s %s (messages not logged: they may quote a post)\n%s",
+                _exception_chain(exc),
+                scope.get("method"),
+                scope.get("path"),
+                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+            )
+            if not started:
+                await JSONResponse(
+                    {"detail": "Internal error; it was logged for the service's administrator (without post text)."},
+                    status_code=500,
+                )(scope, receive, send)
+
+
+def _exception_chain(exc: BaseException) -> str:
+    """``TypeA <- TypeB``: the exception and the ones it was raised from, by type only."""
+    names: list[str] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(names) < 5:
+        names.append(type(seen).__name__)
+        seen = seen.__cause__ or seen.__context__
+    return " <- ".join(names)
+
+
 def _location(parts: Sequence[Any]) -> str:
     """A pydantic error location as the client wrote it: ``("body", "posts", 0, "text")`` -> ``posts[0].text``."""
     text = ""
@@ -166,10 +214,42 @@ def create_app(settings: ServeSettings) -> FastAPI:
             return pages.error_page(request, exc)
         return JSONResponse({"detail": exc.detail}, status_code=exc.status_code, headers=exc.headers)
 
+    @app.exception_handler(sa.exc.SQLAlchemyError)
+    async def _database_error(request: Request, exc: sa.exc.SQLAlchemyError) -> Any:
+        # handled here, not by Starlette's error middleware: uvicorn would log the driver's message, which
+        # can quote rows ("Failing row contains (...)"); the description never holds a value
+        described = describe_database_error(exc)
+        if is_unavailable(exc):
+            logger.warning("database unavailable in %s %s: %s", request.method, request.url.path, described)
+            wait = settings.retry_after_s
+            error = HTTPException(
+                503,
+                f"The review-queue database is unavailable; the request was not completed. Retry after {wait} s.",
+                headers={"Retry-After": str(wait)},
+            )
+        else:
+            logger.error(
+                "database error in %s %s: %s\n%s",
+                request.method,
+                request.url.path,
+                described,
+                "".join(traceback.format_tb(exc.__traceback__)).rstrip(),
+            )
+            error = HTTPException(
+                500,
+                "Internal error: the review-queue database refused the operation. It was logged for the "
+                "service's administrator (without post text).",
+            )
+        if pages.is_page(request):
+            return pages.error_page(request, error)
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=error.headers)
+
     app.include_router(api.router)
     app.include_router(pages.router)
     app.mount("/static", StaticFiles(directory=PACKAGE_DIR / "static"), name="static")
-    # outermost last: CORS (only when configured), then body limits, then the security headers
+    # outermost last: CORS (only when configured), then body limits, then the security headers, then the
+    # shield that turns an unhandled exception into a 500 without logging its message
+    app.add_middleware(ErrorShieldMiddleware)
     app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(BodyLimitMiddleware, max_bytes=settings.max_body_bytes, timeout_s=settings.request_timeout_s)
     if settings.cors_origins:

@@ -76,7 +76,11 @@ def is_page(request: Request) -> bool:
 def error_page(request: Request, exc: StarletteHTTPException) -> HTMLResponse:
     """An HTML error page for a refused page request."""
     return templates.TemplateResponse(
-        request, "error.html", {"status": exc.status_code, "detail": exc.detail, "user": None}, exc.status_code
+        request,
+        "error.html",
+        {"status": exc.status_code, "detail": exc.detail, "user": None},
+        exc.status_code,
+        headers=exc.headers,
     )
 
 

@@ -23,7 +23,7 @@ from sqlalchemy.engine import Connection, Engine
 from ..scale import check_level, check_task, tier_by_key
 from .accounts import User
 from .schema import decisions, posts, users
-from .store import StoreError, record_event, transaction, utcnow
+from .store import StoreError, record_event, text_problem, transaction, utcnow
 
 ACTIONS: dict[str, tuple[str, str]] = {
     "contacted": ("contacted the writer", "已联系"),
@@ -67,6 +67,9 @@ class QueueFilters:
             raise ReviewError(
                 f"The status filter must be one of {', '.join(STATUS_FILTERS)}. Got {self.status!r} instead."
             )
+        problem = text_problem(self.source) if self.source is not None else None
+        if problem is not None:
+            raise ReviewError(f"The source filter holds {problem}; no queued post has such a source.")
 
 
 @dataclass(frozen=True)
@@ -331,6 +334,9 @@ def decide(
         raise ReviewError(f"The action must be one of {', '.join(ACTIONS)}. Got {action!r} instead.")
     if len(note) > MAX_NOTE_CHARS:
         raise ReviewError(f"A note may have at most {MAX_NOTE_CHARS} characters. Got {len(note)}.")
+    problem = text_problem(note)
+    if problem is not None:
+        raise ReviewError(f"The note holds {problem}, which cannot be stored; remove it and save again.")
     now = utcnow()
     with transaction(engine) as connection:
         row = _lock_post(connection, post_id)

@@ -54,6 +54,11 @@ class StoreError(ValueError):
     """The database cannot be used as asked; the message says why and how to fix it."""
 
 
+class DatabaseUnavailable(StoreError):
+    """The database cannot be reached or cannot write now (server down, disk full, locked too long);
+    nothing of the operation was stored, and retrying later may work."""
+
+
 class QueueConflict(StoreError):
     """A post id that is already queued under the same source arrived with a different text."""
 
@@ -115,6 +120,59 @@ def parse_time(value: str, *, what: str = "time") -> _dt.datetime:
     return parsed
 
 
+def text_problem(value: str) -> str | None:
+    """Why ``value`` cannot be stored as text, or ``None``: a NUL character (PostgreSQL refuses it, and
+    it breaks exports) or an unpaired surrogate (not encodable as UTF-8). Never quotes the text."""
+    for position, char in enumerate(value):
+        if char == "\x00":
+            return f"a NUL character (U+0000) at position {position}"
+        if "\ud800" <= char <= "\udfff":
+            return f"an unpaired surrogate (U+{ord(char):04X}) at position {position}"
+    return None
+
+
+def describe_database_error(exc: BaseException) -> str:
+    """What went wrong with the database, safe to log and to show: the driver's error class, its SQLSTATE
+    or SQLite error name and, for connection-level (operational) errors, the first line of the driver's
+    message. Never the statement's parameters, nor the row values some drivers put in their messages
+    (PostgreSQL's "Failing row contains (...)")."""
+    original = getattr(exc, "orig", None) or exc
+    code = getattr(original, "sqlstate", None) or getattr(original, "sqlite_errorname", None)
+    details = [name for name in (type(original).__name__, code) if name and name != type(exc).__name__]
+    described = type(exc).__name__ + (f" ({' '.join(details)})" if details else "")
+    if is_unavailable(exc):
+        lines = str(original).strip().splitlines()
+        if lines and lines[0].strip():
+            described += f": {lines[0].strip()[:200]}"
+    return described
+
+
+def is_unavailable(exc: BaseException) -> bool:
+    """Whether a database error means "cannot reach or write now" (retry later) rather than a bad
+    statement or bad data: operational errors (server down, disk full, locked, deadlock), an exhausted
+    connection pool, a lost connection."""
+    if isinstance(exc, sa.exc.TimeoutError | sa.exc.DisconnectionError):
+        return True
+    if isinstance(exc, sa.exc.DBAPIError):
+        return exc.connection_invalidated or isinstance(exc, sa.exc.OperationalError | sa.exc.InterfaceError)
+    return False
+
+
+def database_error(exc: sa.exc.SQLAlchemyError) -> StoreError:
+    """A :class:`StoreError` (or :class:`DatabaseUnavailable`) for a failed database operation whose
+    message names the error without any value of the statement."""
+    described = describe_database_error(exc)
+    if is_unavailable(exc):
+        return DatabaseUnavailable(
+            f"The review-queue database is unavailable ({described}); nothing was stored. Retry later; if it "
+            "persists, check that the database server runs and that its disk is not full."
+        )
+    return StoreError(
+        f"The review-queue database refused the operation ({described}); nothing was stored. This points to a "
+        "damaged database or a bug; the values involved are never shown."
+    )
+
+
 def default_db_url() -> str:
     """The default database: ``queue.db`` in the ``serve`` folder of the data home."""
     return f"sqlite:///{data_home() / 'serve' / 'queue.db'}"
@@ -157,8 +215,9 @@ def _create_engine(db_url: str) -> Engine:
             f"'postgresql+psycopg://user@host/db'. Got {db_url!r} instead."
         ) from None
     if url.get_backend_name() != "sqlite":
+        # hide_parameters: an error's message never carries the statement's values (post texts, authors)
         try:
-            return sa.create_engine(url, pool_pre_ping=True)
+            return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
         except ModuleNotFoundError as exc:
             raise ImportError(
                 f"The database driver {exc.name!r} for {url.drivername} is not installed. For PostgreSQL: "
@@ -168,7 +227,7 @@ def _create_engine(db_url: str) -> Engine:
     memory = database in ("", ":memory:")
     if not memory:
         Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
-    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}}
+    kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}, "hide_parameters": True}
     if memory:
         kwargs["poolclass"] = sa.pool.StaticPool
     engine = sa.create_engine(url, **kwargs)
@@ -285,6 +344,14 @@ def _check_item(index: int, item: QueueItem) -> None:
     where = f"item {index} (id {item.external_id!r})"
     if not isinstance(item.external_id, str) or not item.external_id.strip():
         raise StoreError(f"item {index}: expected a non-empty str external_id. Got {item.external_id!r}.")
+    for name in ("external_id", "text", "source", "author"):
+        value = getattr(item, name)
+        problem = text_problem(value) if isinstance(value, str) else None
+        if problem is not None:
+            raise StoreError(
+                f"{f'item {index}' if name == 'external_id' else where}: the {name} holds {problem}, which the "
+                "review queue cannot store. Remove or replace it; nothing of this batch was queued."
+            )
     if len(item.external_id) > MAX_EXTERNAL_ID_CHARS:
         raise StoreError(f"{where}: the id has {len(item.external_id)} characters; at most 200 are allowed.")
     if not isinstance(item.text, str) or not item.text.strip():
@@ -404,14 +471,19 @@ def enqueue_assessments(db_url: str, items: Sequence[QueueItem], *, actor: str =
 
     Idempotent on ``(source, external_id)``: items already queued (by an earlier call, or earlier in
     ``items``) are skipped. The whole call is one transaction, committed before it returns; on a
-    :class:`QueueConflict` or any other error nothing of it is stored. The schema is created or upgraded
-    on first use.
+    :class:`QueueConflict` or any other error nothing of it is stored. A database error becomes a
+    :class:`StoreError` (:class:`DatabaseUnavailable` when retrying later may work) that never quotes a
+    post. The schema is created or upgraded on first use.
     """
     if not items:
         return 0
     engine = get_engine(db_url)
-    with transaction(engine) as connection:
-        results = enqueue(connection, items, actor=actor)
+    try:
+        with transaction(engine) as connection:
+            results = enqueue(connection, items, actor=actor)
+    except sa.exc.SQLAlchemyError as exc:
+        # the driver's error may quote the rows (post texts, authors): only a safe description goes on
+        raise database_error(exc) from None
     newly = sum(result.newly_queued for result in results)
     logger.info("queued %d new posts (%d already queued)", newly, len(results) - newly)
     return newly
