@@ -82,13 +82,13 @@ def test_enqueue_is_idempotent_on_source_and_id(db_url: str) -> None:
     again = [item("2", "今天好累"), item("3", "明天去天台"), item("1", "别的来源", source=None)]
     assert enqueue_assessments(url, again) == 2
     columns = (posts.c.source, posts.c.external_id, posts.c.text, posts.c.posted_at, posts.c.status)
-    stored = query(url, sa.select(*columns).order_by(posts.c.source, posts.c.external_id))
+    stored = query(url, sa.select(*columns).order_by(posts.c.id))
     posted = dt.datetime(2024, 5, 1, 14, 15)
     assert stored == [
-        ("", "1", "别的来源", posted, "pending"),
         ("weibo", "1", "我想结束这一切", posted, "pending"),
         ("weibo", "2", "今天好累", posted, "pending"),
         ("weibo", "3", "明天去天台", posted, "pending"),
+        ("", "1", "别的来源", posted, "pending"),
     ]
     events = query(url, "SELECT actor, event, post_id FROM audit_events ORDER BY id")
     # (PostgreSQL's ids may have gaps: an insert skipped on conflict still takes a number)

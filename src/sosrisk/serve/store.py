@@ -429,16 +429,14 @@ def enqueue(connection: Connection, items: Sequence[QueueItem], *, actor: str) -
         _check_item(index, item)
     received_at = utcnow()
     rows = [_row(item, received_at, index) for index, item in enumerate(items)]
-    results: list[Enqueued | None] = [None] * len(items)
-    conflicts: list[tuple[int, str | None, str]] = []
-    # rows go in in key order, whatever the order of the batch: two transactions that insert overlapping
-    # keys then wait for each other in the same order instead of deadlocking (PostgreSQL)
-    order = sorted(range(len(items)), key=lambda index: (rows[index]["source"], rows[index]["external_id"]))
-    for index in order:
-        item, row = items[index], rows[index]
+    results: list[Enqueued] = []
+    conflicts: list[tuple[str | None, str]] = []
+    if connection.dialect.name == "postgresql":
+        _lock_keys(connection, rows)
+    for item, row in zip(items, rows, strict=True):
         post_id = _insert_new(connection, row)
         if post_id is not None:
-            results[index] = Enqueued(post_id, item.source, item.external_id, True)
+            results.append(Enqueued(post_id, item.source, item.external_id, True))
             record_event(
                 connection,
                 actor,
@@ -459,11 +457,31 @@ def enqueue(connection: Connection, items: Sequence[QueueItem], *, actor: str) -
             )
         ).one()
         if existing.text_sha256 != row["text_sha256"]:
-            conflicts.append((index, item.source, item.external_id))
-        results[index] = Enqueued(int(existing.id), item.source, item.external_id, False)
+            conflicts.append((item.source, item.external_id))
+        results.append(Enqueued(int(existing.id), item.source, item.external_id, False))
     if conflicts:
-        raise QueueConflict([(source, external_id) for _index, source, external_id in sorted(conflicts)])
-    return [result for result in results if result is not None]
+        raise QueueConflict(conflicts)
+    return results
+
+
+def _lock_keys(connection: Connection, rows: Sequence[dict[str, Any]]) -> None:
+    """PostgreSQL: take a transaction-scoped advisory lock on every ``(source, external_id)`` of ``rows``,
+    in one global order, before inserting any. Two transactions queueing overlapping posts in different
+    orders would otherwise each wait for a row the other inserted first: a deadlock. The posts still go
+    in in the batch's order (their ids follow it); a hash collision only makes two batches wait."""
+    keys = sorted(
+        {
+            int.from_bytes(
+                hashlib.blake2b(f"{row['source']}\x1f{row['external_id']}".encode(), digest_size=8).digest(),
+                "big",
+                signed=True,
+            )
+            for row in rows
+        }
+    )
+    connection.execute(
+        sa.text("SELECT pg_advisory_xact_lock(key) FROM unnest(CAST(:keys AS bigint[])) AS key"), {"keys": keys}
+    )
 
 
 def enqueue_assessments(db_url: str, items: Sequence[QueueItem], *, actor: str = "batch") -> int:
