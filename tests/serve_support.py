@@ -56,11 +56,13 @@ def train_models(folder: Path) -> tuple[Path, Path]:
 
 @contextmanager
 def running_server(app: Any) -> Iterator[str]:
-    """Run ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread; yields its base URL."""
+    """Run ``app`` with uvicorn on 127.0.0.1 (a free port) in a thread, configured as ``sosrisk serve`` runs
+    it; yields its base URL."""
     import uvicorn
 
-    config = uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="on")
-    server = uvicorn.Server(config)
+    from sosrisk.serve.server import server_config
+
+    server = uvicorn.Server(server_config(app, host="127.0.0.1", port=0, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20

@@ -158,7 +158,9 @@ def _free_port() -> int:
 
 
 @contextmanager
-def _serve_processes(count: int, models: tuple[Path, Path], db_url: str, folder: Path) -> Iterator[list[str]]:
+def _serve_processes(
+    count: int, models: tuple[Path, Path], db_url: str, folder: Path, *options: str
+) -> Iterator[list[str]]:
     """``count`` processes of ``sosrisk serve`` on one database (as separate machines would run them),
     started together; yields their base URLs."""
     ports = [_free_port() for _ in range(count)]
@@ -167,6 +169,7 @@ def _serve_processes(count: int, models: tuple[Path, Path], db_url: str, folder:
     for port, log in zip(ports, logs, strict=True):
         command = [sys.executable, "-m", "sosrisk", "serve", "--level", str(models[0]), "--binary", str(models[1])]
         command += ["--db", db_url, "--port", str(port), "--no-migrate", "--insecure-cookies", "--max-pending", "64"]
+        command += options
         processes.append(subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT))
     urls = [f"http://127.0.0.1:{port}" for port in ports]
     try:
@@ -334,3 +337,69 @@ def test_a_database_error_never_reaches_the_logs_with_the_post(server: dict[str,
     assert any("database error in POST /v1/assess: IntegrityError" in record for record in logs)
     assert all(secret not in record and "秘密作者" not in record for record in logs)
     assert query(server["db_url"], "SELECT count(*) FROM posts WHERE source = 'trap'") == [(0,)]
+
+
+# ---------------------------------------------------------------------------------- idle and slow clients
+def test_idle_connections_neither_block_health_nor_stay_open(models: tuple[Path, Path], tmp_path: Path) -> None:
+    """300 connections that send nothing (more than uvicorn's old limit of 256) and one that sends its head
+    a line at a time: /healthz still answers, and the server closes them all after the header timeout."""
+    import socket
+
+    from sosrisk.serve.store import get_engine
+
+    with database_url("sqlite", tmp_path) as db_url:
+        get_engine(db_url)
+        with _serve_processes(1, models, db_url, tmp_path, "--header-timeout", "2") as (url,):
+            port = int(url.rsplit(":", 1)[1])
+            opened = time.monotonic()
+            idle = [socket.create_connection(("127.0.0.1", port), timeout=15) for _ in range(300)]
+            slow = socket.create_connection(("127.0.0.1", port), timeout=15)
+            slow.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            try:
+                health = httpx.get(f"{url}/healthz", timeout=10)
+                assert health.status_code == 200, health.text
+                assert time.monotonic() - opened < 2, "the idle connections were closed before /healthz was asked"
+                for connection in idle:
+                    assert connection.recv(1024) == b""  # closed by the server, without a word: it sent nothing
+                answer = b""
+                while chunk := slow.recv(4096):
+                    answer += chunk
+                assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+                assert answer.endswith(b'{"detail": "The request head did not arrive within 2 s. Send it again."}')
+                closed_after = time.monotonic() - opened
+                assert 1.5 < closed_after < 12, closed_after
+                # and the server takes new clients as before
+                assert httpx.get(f"{url}/healthz", timeout=10).status_code == 200
+            finally:
+                for connection in [*idle, slow]:
+                    connection.close()
+
+
+def test_connections_over_the_limit_are_refused_with_retry_after(models: tuple[Path, Path], tmp_path: Path) -> None:
+    import socket
+
+    settings = ServeSettings(
+        level_model=models[0], binary_model=models[1], db_url=f"sqlite:///{tmp_path / 'queue.db'}", max_connections=5
+    )
+    app = create_app(settings)
+    with running_server(app) as url:
+        port = int(url.rsplit(":", 1)[1])
+        held = [socket.create_connection(("127.0.0.1", port), timeout=10) for _ in range(5)]
+        try:
+            time.sleep(0.2)  # the server has seen them
+            extra = socket.create_connection(("127.0.0.1", port), timeout=10)
+            extra.sendall(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            answer = b""
+            while chunk := extra.recv(4096):
+                answer += chunk
+            extra.close()
+            head, _, body = answer.partition(b"\r\n\r\n")
+            assert head.split(b"\r\n")[0] == b"HTTP/1.1 503 Service Unavailable"
+            assert b"retry-after: 2" in head.split(b"\r\n")
+            assert json.loads(body) == {"detail": "The service has 5 open connections, its limit. Retry after 2 s."}
+        finally:
+            for connection in held:
+                connection.close()
+        time.sleep(0.2)
+        assert request({"url": url, "token": ""}, "GET", "/healthz")[0] == 200
+    dispose_engines()

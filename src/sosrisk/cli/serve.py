@@ -46,6 +46,17 @@ def _engine(db_url: str | None) -> Engine:
 @click.option("--max-chars", default=5000, show_default=True, type=click.IntRange(1), help="Characters per post.")
 @click.option("--max-body-bytes", default=1_048_576, show_default=True, type=click.IntRange(1))
 @click.option("--timeout", "timeout_s", default=30.0, show_default=True, type=click.FloatRange(0, min_open=True))
+@click.option(
+    "--header-timeout",
+    "header_timeout_s",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(0, min_open=True),
+    help="Seconds a connection may take to send its request head before it is closed.",
+)
+@click.option(
+    "--max-connections", default=512, show_default=True, type=click.IntRange(1), help="Open connections at most."
+)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Model threads.")
 @click.option("--max-pending", default=8, show_default=True, type=click.IntRange(1), help="Requests admitted.")
 @click.option("--cors-origin", "cors_origins", multiple=True, help="Allow browser calls from this origin.")
@@ -67,6 +78,8 @@ def serve(
     max_chars: int,
     max_body_bytes: int,
     timeout_s: float,
+    header_timeout_s: float,
+    max_connections: int,
     workers: int,
     max_pending: int,
     cors_origins: tuple[str, ...],
@@ -85,9 +98,8 @@ def serve(
         revision = migrate_database(_db_url(db_url))
         click.echo(f"database schema at revision {revision}")
         return
-    import uvicorn
-
     from ..serve.app import create_app
+    from ..serve.server import run_server, server_config
     from ..serve.settings import ServeSettings, resolve_model_dirs
 
     level_dir, binary_dir = resolve_model_dirs(model_dir, level, binary)
@@ -99,6 +111,8 @@ def serve(
         max_chars=max_chars,
         max_body_bytes=max_body_bytes,
         request_timeout_s=timeout_s,
+        header_timeout_s=header_timeout_s,
+        max_connections=max_connections,
         workers=workers,
         max_pending=max_pending,
         cors_origins=cors_origins,
@@ -107,7 +121,7 @@ def serve(
     )
     app = create_app(settings)
     click.echo(f"sosrisk serving on http://{host}:{port}/ (API reference: /docs)", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="info", limit_concurrency=256, timeout_keep_alive=5)
+    run_server(server_config(app, host=host, port=port))
 
 
 @click.group()

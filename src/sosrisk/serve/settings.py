@@ -30,6 +30,11 @@ class ServeSettings:
         per post (422). Nothing of a refused request is stored.
     request_timeout_s:
         Longest time to receive a body (408) and to assess a batch (503).
+    header_timeout_s:
+        Longest time a connection may take to send a complete request head, from when it opens (or from its
+        first byte after a response); then it is closed. Idle or slow connections cannot pile up.
+    max_connections:
+        Open connections at most; one more is answered 503 with ``Retry-After`` and closed.
     workers, max_pending:
         Threads that run the models, and requests admitted at once (running + waiting); beyond that the
         service answers 503 with ``Retry-After: retry_after_s`` instead of piling up work.
@@ -54,6 +59,8 @@ class ServeSettings:
     max_posts: int = 100
     max_chars: int = 5000
     request_timeout_s: float = 30.0
+    header_timeout_s: float = 10.0
+    max_connections: int = 512
     workers: int = 1
     max_pending: int = 8
     retry_after_s: int = 2
@@ -75,12 +82,20 @@ class ServeSettings:
             value = getattr(self, name)
             if value is not None:
                 object.__setattr__(self, name, Path(value))
-        positive_ints = ("max_body_bytes", "max_posts", "max_chars", "workers", "max_pending", "explain_top_k")
+        positive_ints = (
+            "max_body_bytes",
+            "max_posts",
+            "max_chars",
+            "workers",
+            "max_pending",
+            "explain_top_k",
+            "max_connections",
+        )
         for name in (*positive_ints, "retry_after_s", "max_failed_logins"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SettingsError(f"The {name!r} setting must be an int >= 1. Got {value!r} instead.")
-        for name in ("request_timeout_s", "session_hours", "claim_minutes"):
+        for name in ("request_timeout_s", "header_timeout_s", "session_hours", "claim_minutes"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise SettingsError(f"The {name!r} setting must be a number > 0. Got {value!r} instead.")
