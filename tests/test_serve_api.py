@@ -413,3 +413,82 @@ def test_an_unexpected_error_is_a_500_and_its_message_is_never_logged(
     assert any("unexpected ValueError in POST /v1/assess (messages not logged" in record for record in logs)
     assert all(secret not in record for record in logs)
     assert svc.rows("SELECT count(*) FROM posts") == [(0,)]
+
+
+# ------------------------------------------------------------------------------- an unavailable database
+def test_sqlite_on_a_full_disk_answers_503_with_retry_after_and_health_says_so(
+    models: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from serve_support import captured_logs, fill_disk, small_disk
+
+    with small_disk(tmp_path / "disk", 40) as disk:
+        svc = Service(models, f"sqlite:///{disk / 'queue.db'}", retry_after_s=5, health_interval_s=0)
+        with svc.client:
+            assert svc.client.get("/healthz").status_code == 200
+            assert svc.assess({"posts": POSTS[:1], "queue": True}).status_code == 200
+            filler = fill_disk(disk)
+            response = svc.assess({"posts": POSTS[1:], "queue": True})
+            assert response.status_code == 503
+            assert response.headers["retry-after"] == "5"
+            assert response.json() == {
+                "detail": "The review-queue database is unavailable; the request was not completed. Retry after 5 s."
+            }
+            with captured_logs() as logs:
+                health = svc.client.get("/healthz")
+            assert health.status_code == 503 and health.headers["retry-after"] == "5"
+            assert health.json() == {
+                "status": "unavailable",
+                "version": "0.1.0",
+                "models": ["binary", "level"],
+                "detail": "The review-queue database cannot take writes now (the reason is in the service's log). "
+                "Retry after 5 s.",
+            }
+            assert any(
+                "health check: the database cannot take writes: a test write failed (OperationalError "
+                "(SQLITE_FULL): database or disk is full)" in record
+                for record in logs
+            )
+            filler.unlink()
+            assert svc.client.get("/healthz").status_code == 200
+            assert svc.assess({"posts": POSTS[1:], "queue": True}).status_code == 200
+        assert svc.rows("SELECT external_id FROM posts ORDER BY external_id") == [("a1",), ("a2",), ("a3",)]
+
+
+def test_postgresql_going_down_answers_503_with_retry_after_and_health_says_so(
+    models: tuple[Path, Path], tmp_path: Path
+) -> None:
+    from serve_support import TcpRelay, captured_logs
+
+    with database_url("postgresql", tmp_path) as direct_url:
+        url = sa.engine.make_url(direct_url)
+        relay = TcpRelay(url.host or "127.0.0.1", url.port or 5432).start()
+        try:
+            through = url.set(host="127.0.0.1", port=relay.port).render_as_string(hide_password=False)
+            svc = Service(models, through, retry_after_s=3, health_interval_s=0)
+            with svc.client:
+                assert svc.client.get("/healthz").status_code == 200
+                relay.stop()  # the server is gone: open connections cut, new ones refused
+                response = svc.assess({"posts": POSTS, "queue": True})
+                assert response.status_code == 503
+                assert response.headers["retry-after"] == "3"
+                assert response.json() == {
+                    "detail": "The review-queue database is unavailable; the request was not completed. Retry "
+                    "after 3 s."
+                }
+                with captured_logs() as logs:
+                    health = svc.client.get("/healthz")
+                assert health.status_code == 503 and health.headers["retry-after"] == "3"
+                assert health.json()["detail"] == (
+                    "The review-queue database cannot take writes now (the reason is in the service's log). "
+                    "Retry after 3 s."
+                )
+                assert any(
+                    "health check: the database cannot take writes: a test write failed (OperationalError" in record
+                    for record in logs
+                )
+                relay.start()  # back
+                assert svc.client.get("/healthz").status_code == 200
+                assert svc.assess({"posts": POSTS, "queue": True}).status_code == 200
+        finally:
+            relay.stop()
+        assert query(direct_url, "SELECT count(*) FROM posts") == [(3,)]

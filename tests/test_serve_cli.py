@@ -121,3 +121,22 @@ def test_every_service_command_is_documented() -> None:
         for name in path:
             command = command.commands[name]  # type: ignore[attr-defined]
         assert command.help, f"sosrisk {' '.join(path)} has no help text"
+
+
+def test_an_unreachable_database_is_one_clean_line(tmp_path: Path) -> None:
+    pytest.importorskip("psycopg", reason="the PostgreSQL driver is not installed")
+    code, output = run("users", "list", "--db", "postgresql+psycopg://nobody@127.0.0.1:1/none")
+    assert code == 1
+    assert output.startswith("Error: The review-queue database is unavailable (OperationalError: connection failed")
+    assert output.endswith(
+        "); nothing was stored. Retry later; if it persists, check that the database server runs and that its "
+        "disk is not full.\n"
+    )
+    assert output.count("\n") == 1
+    (tmp_path / "a-file").write_text("", encoding="utf-8")
+    code, output = run("users", "list", "--db", f"sqlite:///{tmp_path / 'a-file' / 'queue.db'}")
+    assert (code, output) == (
+        1,
+        f"Error: Cannot create the folder {tmp_path / 'a-file'} of the SQLite database (File exists). Choose "
+        "another --db sqlite:////path/queue.db.\n",
+    )

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import __version__
@@ -168,15 +169,28 @@ def require_token(request: Request) -> str:
 
 
 # ------------------------------------------------------------------------------------------------ routes
-@router.get("/healthz", tags=["service"])
-def healthz(request: Request) -> dict[str, Any]:
-    """Liveness and readiness: the database answers and the models are loaded."""
-    import sqlalchemy as sa
-
+@router.get(
+    "/healthz",
+    tags=["service"],
+    responses={503: {"description": "The database cannot take writes now; retry after Retry-After seconds."}},
+)
+def healthz(request: Request) -> Any:
+    """Readiness: the models are loaded and the database takes writes (a committed test write, and for
+    SQLite at least 16 MiB free on its disk). Otherwise 503 with ``Retry-After`` and the reason."""
     state: ServiceState = request.app.state.sosrisk
-    with state.engine.connect() as connection:
-        connection.execute(sa.text("SELECT 1"))
-    return {"status": "ok", "version": __version__, "models": sorted(state.models.models())}
+    body = {"status": "ok", "version": __version__, "models": sorted(state.models.models())}
+    problem = state.database_problem()
+    if problem is None:
+        return body
+    wait = state.settings.retry_after_s
+    logger.warning("health check: the database cannot take writes: %s", problem)
+    # the reason (driver messages, server addresses) goes to the log only: /healthz needs no token
+    detail = (
+        f"The review-queue database cannot take writes now (the reason is in the service's log). Retry after {wait} s."
+    )
+    return JSONResponse(
+        {**body, "status": "unavailable", "detail": detail}, status_code=503, headers={"Retry-After": str(wait)}
+    )
 
 
 @router.get("/v1/model", tags=["assess"], responses={401: ERRORS[401]})

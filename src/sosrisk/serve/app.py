@@ -8,10 +8,12 @@ are sent with a strict Content-Security-Policy.
 from __future__ import annotations
 
 import logging
+import threading
+import time
 import traceback
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -33,7 +35,16 @@ from ..assess import Assessment, assess
 from .explain import explain_assessments
 from .limits import BodyLimitMiddleware, WorkPool
 from .settings import ServedModels, ServeSettings
-from .store import Enqueued, QueueItem, describe_database_error, enqueue, get_engine, is_unavailable, transaction
+from .store import (
+    Enqueued,
+    QueueItem,
+    database_problem,
+    describe_database_error,
+    enqueue,
+    get_engine,
+    is_unavailable,
+    transaction,
+)
 
 logger = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -52,6 +63,25 @@ class ServiceState:
     engine: Engine
     pool: WorkPool
     model_info: dict[str, Any]
+    _healthy_at: float | None = field(default=None, init=False, repr=False)
+    _health_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
+
+    def database_problem(self) -> str | None:
+        """Why the database cannot take writes now, or ``None`` (see :func:`~sosrisk.serve.store.database_problem`).
+
+        A healthy answer is reused for ``settings.health_interval_s``; a problem is probed again on every
+        call, and a request that met an unavailable database forgets the healthy answer."""
+        with self._health_lock:
+            healthy_at = self._healthy_at
+            if healthy_at is not None and time.monotonic() - healthy_at < self.settings.health_interval_s:
+                return None
+            problem = database_problem(self.engine)
+            self._healthy_at = time.monotonic() if problem is None else None
+            return problem
+
+    def database_failed(self) -> None:
+        """A request met an unavailable database: the next health check probes it again."""
+        self._healthy_at = None
 
     def score(
         self, texts: Sequence[str], with_explanations: bool
@@ -221,6 +251,7 @@ def create_app(settings: ServeSettings) -> FastAPI:
         described = describe_database_error(exc)
         if is_unavailable(exc):
             logger.warning("database unavailable in %s %s: %s", request.method, request.url.path, described)
+            state.database_failed()
             wait = settings.retry_after_s
             error = HTTPException(
                 503,

@@ -35,6 +35,9 @@ class ServeSettings:
         first byte after a response); then it is closed. Idle or slow connections cannot pile up.
     max_connections:
         Open connections at most; one more is answered 503 with ``Retry-After`` and closed.
+    health_interval_s:
+        ``/healthz`` probes the database with a write at most this often while it is healthy (0: on every
+        call); an unhealthy database is probed on every call, so recovery shows at once.
     workers, max_pending:
         Threads that run the models, and requests admitted at once (running + waiting); beyond that the
         service answers 503 with ``Retry-After: retry_after_s`` instead of piling up work.
@@ -61,6 +64,7 @@ class ServeSettings:
     request_timeout_s: float = 30.0
     header_timeout_s: float = 10.0
     max_connections: int = 512
+    health_interval_s: float = 2.0
     workers: int = 1
     max_pending: int = 8
     retry_after_s: int = 2
@@ -99,6 +103,9 @@ class ServeSettings:
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
                 raise SettingsError(f"The {name!r} setting must be a number > 0. Got {value!r} instead.")
+        value = self.health_interval_s
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise SettingsError(f"The 'health_interval_s' setting must be a number >= 0. Got {value!r} instead.")
         if self.max_pending < self.workers:
             raise SettingsError(
                 f"The 'max_pending' setting ({self.max_pending}) must be at least 'workers' ({self.workers})."

@@ -21,6 +21,7 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import shutil
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -185,15 +186,25 @@ _ENGINES_LOCK = threading.Lock()
 
 def get_engine(db_url: str, *, migrate_schema: bool = True) -> Engine:
     """The process-wide engine of ``db_url``; with ``migrate_schema`` the schema is brought to the latest
-    revision on first use (otherwise a database that is not at the latest revision is an error)."""
+    revision on first use (otherwise a database that is not at the latest revision is an error).
+
+    A database that cannot be reached raises :class:`DatabaseUnavailable` (never the driver's message
+    whole)."""
     with _ENGINES_LOCK:
         engine = _ENGINES.get(db_url)
         if engine is None:
             engine = _create_engine(db_url)
-            if migrate_schema:
-                migrate(engine)
-            else:
-                check_schema(engine)
+            try:
+                if migrate_schema:
+                    migrate(engine)
+                else:
+                    check_schema(engine)
+            except sa.exc.SQLAlchemyError as exc:
+                engine.dispose()
+                raise database_error(exc) from None
+            except BaseException:
+                engine.dispose()
+                raise
             _ENGINES[db_url] = engine
         return engine
 
@@ -216,8 +227,12 @@ def _create_engine(db_url: str) -> Engine:
         ) from None
     if url.get_backend_name() != "sqlite":
         # hide_parameters: an error's message never carries the statement's values (post texts, authors)
+        options: dict[str, Any] = {"pool_pre_ping": True, "hide_parameters": True}
+        if url.get_backend_name() == "postgresql" and "connect_timeout" not in url.query:
+            # a server that does not answer fails a request (503) in seconds instead of hanging it
+            options["connect_args"] = {"connect_timeout": 10}
         try:
-            return sa.create_engine(url, pool_pre_ping=True, hide_parameters=True)
+            return sa.create_engine(url, **options)
         except ModuleNotFoundError as exc:
             raise ImportError(
                 f"The database driver {exc.name!r} for {url.drivername} is not installed. For PostgreSQL: "
@@ -226,7 +241,14 @@ def _create_engine(db_url: str) -> Engine:
     database = url.database or ""
     memory = database in ("", ":memory:")
     if not memory:
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+        folder = Path(database).expanduser().parent
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StoreError(
+                f"Cannot create the folder {folder} of the SQLite database ({exc.strerror}). Choose another "
+                "--db sqlite:////path/queue.db."
+            ) from None
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}, "hide_parameters": True}
     if memory:
         kwargs["poolclass"] = sa.pool.StaticPool
@@ -304,6 +326,33 @@ def check_schema(engine: Engine) -> None:
             f"The database {engine.url.render_as_string(hide_password=True)} {found}; this sosrisk "
             f"needs revision {head}. Run 'sosrisk serve --migrate' (or start without --no-migrate)."
         )
+
+
+MIN_FREE_BYTES = 16 * 2**20
+
+
+def database_problem(engine: Engine) -> str | None:
+    """Why the database cannot take writes now, or ``None``: it is probed with a committed write (a no-op
+    update of Alembic's version row), and a SQLite file's disk must have at least 16 MiB free (a full disk
+    does not always fail a small write at once, but it fails the next post)."""
+    try:
+        with engine.begin() as connection:
+            connection.execute(sa.text("UPDATE alembic_version SET version_num = version_num"))
+    except sa.exc.SQLAlchemyError as exc:
+        return f"a test write failed ({describe_database_error(exc)})"
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if database and database != ":memory:":
+        folder = Path(database).expanduser().resolve().parent
+        try:
+            free = shutil.disk_usage(folder).free
+        except OSError as exc:
+            return f"the free space of {folder} cannot be read ({exc.strerror})"
+        if free < MIN_FREE_BYTES:
+            return (
+                f"the disk holding the SQLite file has {free / 2**20:.1f} MiB free, less than the "
+                f"{MIN_FREE_BYTES // 2**20} MiB it needs"
+            )
+    return None
 
 
 @contextmanager
