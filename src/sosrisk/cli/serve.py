@@ -57,6 +57,14 @@ def _engine(db_url: str | None) -> Engine:
 @click.option(
     "--max-connections", default=512, show_default=True, type=click.IntRange(1), help="Open connections at most."
 )
+@click.option(
+    "--health-interval",
+    "health_interval_s",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(0),
+    help="Seconds a healthy /healthz answer is reused before the database is probed with a write again.",
+)
 @click.option("--workers", default=1, show_default=True, type=click.IntRange(1), help="Model threads.")
 @click.option("--max-pending", default=8, show_default=True, type=click.IntRange(1), help="Requests admitted.")
 @click.option("--cors-origin", "cors_origins", multiple=True, help="Allow browser calls from this origin.")
@@ -80,6 +88,7 @@ def serve(
     timeout_s: float,
     header_timeout_s: float,
     max_connections: int,
+    health_interval_s: float,
     workers: int,
     max_pending: int,
     cors_origins: tuple[str, ...],
@@ -113,6 +122,7 @@ def serve(
         request_timeout_s=timeout_s,
         header_timeout_s=header_timeout_s,
         max_connections=max_connections,
+        health_interval_s=health_interval_s,
         workers=workers,
         max_pending=max_pending,
         cors_origins=cors_origins,
