@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -81,17 +82,18 @@ URGENCY = ["imminent", "plan-sure", "plan-old", "plan-new", "low"]
 
 
 class Site:
-    def __init__(self, models: tuple[Path, Path], db_url: str) -> None:
+    def __init__(self, models: tuple[Path, Path], db_url: str, **overrides: Any) -> None:
         self.url = db_url
-        settings = ServeSettings(level_model=models[0], binary_model=models[1], db_url=self.url, max_failed_logins=3)
+        options = {"max_failed_logins": 3, **overrides}
+        settings = ServeSettings(level_model=models[0], binary_model=models[1], db_url=self.url, **options)
         self.app = create_app(settings)
         self.engine = self.app.state.sosrisk.engine
         self.li = add_user(self.engine, "li", PASSWORD, display_name="李老师")
         self.wang = add_user(self.engine, "wang", PASSWORD, display_name="王同学")
         enqueue_assessments(self.url, ITEMS)
 
-    def client(self) -> TestClient:
-        return TestClient(self.app, base_url="https://testserver")
+    def client(self, address: str = "testclient") -> TestClient:
+        return TestClient(self.app, base_url="https://testserver", client=(address, 50000))
 
     def rows(self, sql: str) -> list[tuple]:
         return query(self.url, sql)
@@ -146,6 +148,40 @@ def test_wrong_passwords_are_refused_and_then_locked_out(site: Site) -> None:
         site.rows("SELECT actor, event FROM audit_events WHERE event LIKE 'login%'")
         == [("login:li", "login.failed")] * 3
     )
+
+
+def test_one_client_cannot_lock_a_reviewer_out_for_others(site: Site) -> None:
+    attacker, reviewer = site.client("203.0.113.9"), site.client("198.51.100.7")
+    for _ in range(3):
+        login(attacker, "li", "guessing wrong!")
+    assert "Too many failed logins; try again in 15 minutes." in login(attacker, "li")
+    page = login(reviewer, "li")  # the reviewer, from another address, is not locked out
+    assert "审核队列" in page and "李老师" in page
+    assert (
+        site.rows("SELECT detail FROM audit_events WHERE event = 'login.failed'") == [('{"client":"203.0.113.9"}',)] * 3
+    )
+
+
+def test_one_client_cannot_try_names_without_end(models: tuple[Path, Path], db_url: str) -> None:
+    site = Site(models, db_url, max_failed_logins_per_client=4)
+    sprayer = site.client("203.0.113.9")
+    for name in ("zhang", "zhao", "qian", "sun"):
+        assert "Wrong username or password." in login(sprayer, name, "a common password")
+    page = login(sprayer, "li")  # the limit holds for every name, even with the right password
+    assert "Too many failed logins from this address; try again in 15 minutes." in page
+    refused = site.rows("SELECT count(*) FROM audit_events WHERE event = 'login.failed'")
+    assert refused == [(4,)], "refused attempts are not even tried (no password is hashed for them)"
+    assert "李老师" in login(site.client("198.51.100.7"), "li")
+
+
+def test_failures_from_many_clients_lock_a_name(models: tuple[Path, Path], db_url: str) -> None:
+    site = Site(models, db_url, max_failed_logins=2, max_failed_logins_per_name=5)
+    for number in range(3):
+        client = site.client(f"203.0.113.{number}")
+        for _ in range(2):
+            login(client, "li", "guessing wrong!")
+    assert "Too many failed logins; try again in 15 minutes." in login(site.client("198.51.100.7"), "li")
+    assert "王同学" in login(site.client("198.51.100.7"), "wang")
 
 
 def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:

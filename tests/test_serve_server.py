@@ -403,3 +403,21 @@ def test_connections_over_the_limit_are_refused_with_retry_after(models: tuple[P
         time.sleep(0.2)
         assert request({"url": url, "token": ""}, "GET", "/healthz")[0] == 200
     dispose_engines()
+
+
+def test_behind_a_local_proxy_the_login_limits_count_the_forwarded_client(server: dict[str, Any]) -> None:
+    """A reverse proxy on the same machine (127.0.0.1, trusted by default) names the client in
+    X-Forwarded-For; failed logins are counted for that client, not for the proxy."""
+    with httpx.Client(base_url=server["url"], follow_redirects=False, timeout=30) as client:
+        form = client.get("/login").text
+        csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
+        response = client.post(
+            "/login",
+            data={"username": "proxied", "password": "wrong password!", "csrf": csrf},
+            # the login cookie is Secure (HTTPS, as behind the proxy): sent by hand over this plain connection
+            headers={"X-Forwarded-For": "203.0.113.77", "Cookie": f"sosrisk_login_csrf={csrf}"},
+        )
+    assert response.status_code == 303
+    assert query(server["db_url"], "SELECT detail FROM audit_events WHERE actor = 'login:proxied'") == [
+        ('{"client":"203.0.113.77"}',)
+    ]

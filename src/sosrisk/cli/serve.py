@@ -69,6 +69,13 @@ def _engine(db_url: str | None) -> Engine:
 @click.option("--max-pending", default=8, show_default=True, type=click.IntRange(1), help="Requests admitted.")
 @click.option("--cors-origin", "cors_origins", multiple=True, help="Allow browser calls from this origin.")
 @click.option(
+    "--forwarded-allow-ips",
+    default=None,
+    metavar="IPS",
+    help="Reverse proxies (comma-separated addresses, or '*') whose X-Forwarded-For names the client "
+    "[default: $FORWARDED_ALLOW_IPS or 127.0.0.1].",
+)
+@click.option(
     "--insecure-cookies",
     is_flag=True,
     help="Send the login cookie over plain HTTP too (only on a trusted network or behind a TLS proxy).",
@@ -92,6 +99,7 @@ def serve(
     workers: int,
     max_pending: int,
     cors_origins: tuple[str, ...],
+    forwarded_allow_ips: str | None,
     insecure_cookies: bool,
 ) -> None:
     """Serve the assessment API and the triage pages for MODEL_DIR.
@@ -131,7 +139,7 @@ def serve(
     )
     app = create_app(settings)
     click.echo(f"sosrisk serving on http://{host}:{port}/ (API reference: /docs)", err=True)
-    run_server(server_config(app, host=host, port=port))
+    run_server(server_config(app, host=host, port=port, forwarded_allow_ips=forwarded_allow_ips))
 
 
 @click.group()

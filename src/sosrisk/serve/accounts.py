@@ -20,7 +20,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from .schema import api_tokens, audit_events, posts, sessions, users
-from .store import StoreError, record_event, transaction, utcnow
+from .store import StoreError, record_event, to_json, transaction, utcnow
 
 TOKEN_PREFIX = "sosrisk_"
 MIN_PASSWORD_CHARS = 10
@@ -148,37 +148,58 @@ def list_users(engine: Engine) -> list[tuple[str, str, _dt.datetime, _dt.datetim
         return [tuple(row) for row in result]
 
 
-def authenticate(engine: Engine, username: str, password: str) -> User | None:
-    """The active reviewer with these credentials, or ``None`` (a failed attempt is audited)."""
-    with transaction(engine) as connection:
-        row = connection.execute(
-            sa.select(users).where(users.c.username == username, users.c.removed_at.is_(None))
-        ).first()
+def _login_actor(username: str) -> str:
+    """The audit actor of a login attempt: ``login:<name>``, or ``login:?`` for a name no account can have."""
+    return f"login:{username}" if _USERNAME_RE.match(username) else "login:?"
+
+
+def authenticate(engine: Engine, username: str, password: str, *, client: str = "unknown") -> User | None:
+    """The active reviewer with these credentials, or ``None``. A failed attempt is audited with the
+    name it claimed and the client's address (``detail`` ``{"client": ...}``), which the login limits count."""
+    if not _USERNAME_RE.match(username):
+        row = None  # no account can have this name: no lookup, and no password hashing to spend
+        ok = False
+    else:
+        with engine.connect() as connection:
+            row = connection.execute(
+                sa.select(users).where(users.c.username == username, users.c.removed_at.is_(None))
+            ).first()
         ok = row is not None and verify_password(password, row.password_hash)
         if row is None:
             hash_password(password)  # spend the same time as for a real account
-        # a failed attempt's actor is the name it claimed: the lock-out below counts them
-        record_event(connection, f"{'user' if ok else 'login'}:{username[:64]}", "login" if ok else "login.failed")
+    with transaction(engine) as connection:
+        if ok:
+            record_event(connection, f"user:{username}", "login")
+        else:
+            record_event(connection, _login_actor(username), "login.failed", detail={"client": client})
     if not ok or row is None:
         return None
     return User(int(row.id), row.username, row.display_name)
 
 
-def recent_failed_logins(engine: Engine, username: str, *, minutes: int) -> int:
-    """How many failed logins for ``username`` the audit trail holds from the last ``minutes``."""
+@dataclass(frozen=True)
+class FailedLogins:
+    """Failed logins within the window: of this name from this client, from this client, of this name."""
+
+    name_from_client: int
+    client: int
+    name: int
+
+
+def recent_failed_logins(engine: Engine, username: str, client: str, *, minutes: int) -> FailedLogins:
+    """How many failed logins the audit trail holds from the last ``minutes``, counted three ways."""
     since = utcnow() - _dt.timedelta(minutes=minutes)
+    by_name = audit_events.c.actor == _login_actor(username)
+    by_client = audit_events.c.detail == to_json({"client": client})
     with engine.connect() as connection:
-        return int(
-            connection.execute(
-                sa.select(sa.func.count())
-                .select_from(audit_events)
-                .where(
-                    audit_events.c.event == "login.failed",
-                    audit_events.c.actor == f"login:{username[:64]}",
-                    audit_events.c.at >= since,
-                )
-            ).scalar_one()
-        )
+        row = connection.execute(
+            sa.select(
+                sa.func.coalesce(sa.func.sum(sa.case((sa.and_(by_name, by_client), 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((by_client, 1), else_=0)), 0),
+                sa.func.coalesce(sa.func.sum(sa.case((by_name, 1), else_=0)), 0),
+            ).where(audit_events.c.event == "login.failed", audit_events.c.at >= since)
+        ).one()
+    return FailedLogins(int(row[0]), int(row[1]), int(row[2]))
 
 
 # --------------------------------------------------------------------------------------------- sessions

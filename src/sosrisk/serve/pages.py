@@ -10,6 +10,7 @@ from __future__ import annotations
 import datetime as _dt
 import hmac
 import io
+import logging
 import secrets
 import urllib.parse
 from dataclasses import dataclass
@@ -53,6 +54,7 @@ from .store import utcnow
 if TYPE_CHECKING:
     from .app import ServiceState
 
+logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
 templates = Jinja2Templates(directory=str(Path(__file__).resolve().parent / "templates"))
 SESSION_COOKIE = "sosrisk_session"
@@ -183,11 +185,21 @@ def login(
             "登录表单已过期。 The login form has expired (CSRF check failed). Reload the page and try again.",
         )
     target = _safe_next(next)
-    failed = recent_failed_logins(state.engine, username, minutes=FAILED_LOGIN_WINDOW_MINUTES)
-    if failed >= state.settings.max_failed_logins:
+    client = request.client.host if request.client else "unknown"
+    settings = state.settings
+    failed = recent_failed_logins(state.engine, username, client, minutes=FAILED_LOGIN_WINDOW_MINUTES)
+    message = None
+    if failed.client >= settings.max_failed_logins_per_client:
+        message = (
+            "此地址登录失败次数过多，请 15 分钟后再试。 "
+            "Too many failed logins from this address; try again in 15 minutes."
+        )
+    elif failed.name_from_client >= settings.max_failed_logins or failed.name >= settings.max_failed_logins_per_name:
         message = "登录失败次数过多，请 15 分钟后再试。 Too many failed logins; try again in 15 minutes."
+    if message is not None:
+        logger.warning("login refused: too many failed logins (%s from this client)", failed.client)
         return RedirectResponse("/login?" + urllib.parse.urlencode({"error": message, "next": target}), 303)
-    user = authenticate(state.engine, username, password)
+    user = authenticate(state.engine, username, password, client=client)
     if user is None:
         message = "用户名或密码错误。 Wrong username or password."
         return RedirectResponse("/login?" + urllib.parse.urlencode({"error": message, "next": target}), 303)

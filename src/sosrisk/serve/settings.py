@@ -49,8 +49,12 @@ class ServeSettings:
         Send the session cookie only over HTTPS. Turn off only for plain HTTP on a trusted network.
     session_hours, claim_minutes:
         How long a login lasts, and how long a reviewer's claim on a post holds before it lapses.
-    max_failed_logins:
-        Failed logins per username within 15 minutes before further attempts are refused.
+    max_failed_logins, max_failed_logins_per_client, max_failed_logins_per_name:
+        Failed logins within 15 minutes before further attempts are refused (before any password is
+        hashed): for one name from one client (its address), from one client for any names, and for one
+        name from all clients. One client can thus neither lock a reviewer out for others nor try names
+        without end; only failures from many addresses (``per_name`` / ``max_failed_logins`` of them)
+        lock a name for everyone.
     migrate:
         Bring the database schema up to date at start-up (otherwise an outdated schema is an error).
     """
@@ -74,6 +78,8 @@ class ServeSettings:
     session_hours: float = 12.0
     claim_minutes: float = 10.0
     max_failed_logins: int = 10
+    max_failed_logins_per_client: int = 30
+    max_failed_logins_per_name: int = 100
     migrate: bool = True
 
     def __post_init__(self) -> None:
@@ -95,7 +101,8 @@ class ServeSettings:
             "explain_top_k",
             "max_connections",
         )
-        for name in (*positive_ints, "retry_after_s", "max_failed_logins"):
+        login_limits = ("max_failed_logins", "max_failed_logins_per_client", "max_failed_logins_per_name")
+        for name in (*positive_ints, "retry_after_s", *login_limits):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 1:
                 raise SettingsError(f"The {name!r} setting must be an int >= 1. Got {value!r} instead.")
