@@ -140,3 +140,35 @@ def test_an_unreachable_database_is_one_clean_line(tmp_path: Path) -> None:
         f"Error: Cannot create the folder {tmp_path / 'a-file'} of the SQLite database (File exists). Choose "
         "another --db sqlite:////path/queue.db.\n",
     )
+
+
+# Texts that break a naive TSV: a bare carriage return (written unquoted by Python's csv writer, it split the
+# row), CRLF, LF, tab, quotes, separators other readers treat as line breaks, spaces at both ends.
+AWKWARD_TEXTS = [
+    "我不想\r活了",
+    "遗书\r\n写好了",
+    "今晚\n就走",
+    '他说"再见"\t然后离开了',
+    '"',
+    "\r好",
+    "  前后有空格  ",
+    "行\u2028分隔\u2029段落\x0b\x0c\x1c\x1d\x1e\x85结束",
+    "comment\tmyLabel",
+]
+
+
+def test_the_review_loop_round_trips_any_text(db: str, tmp_path: Path) -> None:
+    from sosrisk.data import read_posts
+    from sosrisk.serve.accounts import add_user
+
+    reviewer: User = add_user(get_engine(db), "li", PASSWORD)
+    assessment = Assessment(risk_level=7, level_probabilities=[0.0] * 11, tier="plan", high_risk_probability=0.8)
+    items = [QueueItem(f"w{n}", text, "weibo", None, None, assessment, {}) for n, text in enumerate(AWKWARD_TEXTS)]
+    enqueue_assessments(db, items)
+    for post in sorted(list_queue(get_engine(db), QueueFilters())[0], key=lambda post: int(post.external_id[1:])):
+        decide(get_engine(db), post.id, reviewer, level=int(post.external_id[1:]) % 11, action="contacted")
+    out = tmp_path / "reviewed.tsv"
+    assert run("queue", "export", "--out", str(out)) == (0, f"wrote {len(AWKWARD_TEXTS)} reviewed posts to {out}\n")
+    posts = read_posts(out, task="level")  # what 'sosrisk train --train' reads
+    assert posts.texts == AWKWARD_TEXTS
+    assert posts.labels("level").tolist() == [n % 11 for n in range(len(AWKWARD_TEXTS))]

@@ -9,7 +9,6 @@ before and after, action, note) and to the audit trail; the post keeps its lates
 
 from __future__ import annotations
 
-import csv
 import datetime as _dt
 import json
 from collections.abc import Sequence
@@ -401,11 +400,19 @@ def export_reviewed(engine: Engine, task: str, out: IO[str], *, actor: str) -> i
             .order_by(posts.c.reviewed_at, posts.c.id)
         ).all()
         record_event(connection, actor, "export", detail={"task": task, "posts": len(rows)})
-    writer = csv.writer(out, delimiter="\t", lineterminator="\n")
-    writer.writerow(["comment", EXPORT_COLUMNS[task]])
+    out.write(f"comment\t{EXPORT_COLUMNS[task]}\n")
     for row in rows:
-        writer.writerow([row.text, int(row.label)])
+        out.write(f"{_tsv_field(row.text)}\t{int(row.label)}\n")
     return len(rows)
+
+
+def _tsv_field(text: str) -> str:
+    """``text`` as one TSV field that a CSV reader gives back unchanged: quoted when it holds a tab, a quote,
+    or a line break of any kind. (Python's csv writer leaves a bare carriage return unquoted when lines
+    end with a newline, and the reader then splits the row there.)"""
+    if any(char in text for char in '\t"\r\n'):
+        return '"' + text.replace('"', '""') + '"'
+    return text
 
 
 def export_reviewed_file(db_url: str, task: str, path: str | Path, *, actor: str = "cli") -> int:
