@@ -492,3 +492,15 @@ def test_postgresql_going_down_answers_503_with_retry_after_and_health_says_so(
         finally:
             relay.stop()
         assert query(direct_url, "SELECT count(*) FROM posts") == [(3,)]
+
+
+def test_booleans_and_strings_are_strict(service: Service) -> None:
+    for body, problem in (
+        ({"posts": POSTS[:1], "queue": "yes"}, "queue: Input should be a valid boolean"),
+        ({"posts": POSTS[:1], "explain": 0}, "explain: Input should be a valid boolean"),
+        ({"posts": [{"id": 7, "text": "好累"}]}, "posts[0].id: Input should be a valid string"),
+    ):
+        response = service.assess(body)
+        assert response.status_code == 422
+        assert response.json()["detail"] == f"Invalid request: {problem}."
+    assert service.rows("SELECT count(*) FROM posts") == [(0,)]

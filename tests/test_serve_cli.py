@@ -77,6 +77,38 @@ def test_users_add_list_remove(db: str) -> None:
     assert (code, output) == (1, "Error: No active reviewer named 'li'. List them with 'sosrisk users list'.\n")
 
 
+def test_a_removed_reviewers_name_is_not_silently_reused(db: str) -> None:
+    import datetime as dt
+
+    from sosrisk.serve.accounts import authenticate
+
+    assert run("users", "add", "li", "--name", "李老师", "--password-stdin", input=PASSWORD + "\n")[0] == 0
+    assert run("users", "remove", "li") == (0, "removed reviewer li\n")
+    today = dt.datetime.now(dt.UTC).strftime("%Y-%m-%d")
+    code, output = run("users", "add", "li", "--name", "李同学", "--password-stdin", input=PASSWORD + "\n")
+    assert (code, output) == (
+        1,
+        f"Error: A reviewer named 'li' was removed on {today}; names are not reused, so that decisions and the "
+        "audit trail keep naming one person. If it is the same person, run 'sosrisk users restore li'; "
+        "otherwise choose another name.\n",
+    )
+    new_password = "a brand new passphrase"
+    code, output = run("users", "restore", "li", "--password-stdin", input=new_password + "\n")
+    assert (code, output) == (0, "restored reviewer li (李老师)\n")
+    engine = get_engine(db)
+    assert authenticate(engine, "li", PASSWORD) is None and authenticate(engine, "li", new_password) is not None
+    code, output = run("users", "restore", "li", "--password-stdin", input=new_password + "\n")
+    assert (code, output) == (
+        1,
+        "Error: Only a removed reviewer can be restored; 'li' is active. List them with 'sosrisk users list'.\n",
+    )
+    code, output = run("users", "restore", "wang", "--password-stdin", input=new_password + "\n")
+    assert (code, output) == (
+        1,
+        "Error: Only a removed reviewer can be restored; 'wang' does not exist. List them with 'sosrisk users list'.\n",
+    )
+
+
 def test_tokens_create_list_revoke(db: str) -> None:
     result = CliRunner().invoke(main, ["tokens", "create", "hotline"], catch_exceptions=False)
     assert result.exit_code == 0
@@ -113,8 +145,8 @@ def test_queue_export_writes_what_training_reads(db: str, tmp_path: Path) -> Non
 
 
 def test_every_service_command_is_documented() -> None:
-    for path in (["serve"], ["users", "add"], ["users", "remove"], ["users", "list"], ["tokens", "create"],
-                 ["tokens", "revoke"], ["tokens", "list"], ["queue", "export"]):  # fmt: skip
+    for path in (["serve"], ["users", "add"], ["users", "remove"], ["users", "restore"], ["users", "list"],
+                 ["tokens", "create"], ["tokens", "revoke"], ["tokens", "list"], ["queue", "export"]):  # fmt: skip
         code, output = run(*path, "--help")
         assert code == 0 and "Usage:" in output
         command = main

@@ -322,6 +322,15 @@ def test_text_no_database_can_store_is_refused_on_the_pages(site: Site) -> None:
         response.text
     )
     assert site.rows("SELECT count(*) FROM decisions") == [(0,)]
+    response = client.post(
+        f"/posts/{post_id}/decision",
+        data={"csrf": csrf_of(page), "level": "9", "action": "contacted", "high_risk": "yes"},
+    )
+    assert response.status_code == 422
+    assert response.json() == {
+        "detail": "The high-risk flag must be '1', '0' or empty (not judged). Got 'yes' instead."
+    }
+    assert site.rows("SELECT count(*) FROM decisions") == [(0,)]
     bad_filter = client.get("/queue", params={"source": "wei\u0000bo"})
     assert bad_filter.status_code == 422
     assert bad_filter.json() == {

@@ -190,3 +190,25 @@ def test_parse_time_takes_naive_times_as_utc() -> None:
     assert str(parse_time("2024-05-01T22:15:00+08:00")) == "2024-05-01 14:15:00"
     assert str(parse_time("2024-05-01T22:15:00Z")) == "2024-05-01 22:15:00"
     assert str(parse_time("2024-05-01 22:15")) == "2024-05-01 22:15:00"
+
+
+def test_the_sqlite_files_are_readable_by_their_owner_only(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    old_umask = os.umask(0o022)  # the common default, under which SQLite makes its files 0644
+    try:
+        url = f"sqlite:///{tmp_path / 'serve' / 'queue.db'}"
+        assert enqueue_assessments(url, [item("1", "我想结束这一切")]) == 1
+        modes = {path.name: stat.S_IMODE(path.stat().st_mode) for path in (tmp_path / "serve").iterdir()}
+        assert modes == {"queue.db": 0o600, "queue.db-wal": 0o600, "queue.db-shm": 0o600}
+        assert stat.S_IMODE((tmp_path / "serve").stat().st_mode) == 0o700
+        dispose_engines()
+        # a database made world-readable before (by an older version, or by hand) is closed to others
+        old = tmp_path / "old.db"
+        sqlite3.connect(old).close()
+        os.chmod(old, 0o644)
+        get_engine(f"sqlite:///{old}")
+        assert stat.S_IMODE(old.stat().st_mode) == 0o640
+    finally:
+        os.umask(old_umask)

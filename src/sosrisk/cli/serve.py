@@ -164,6 +164,23 @@ def users_add(username: str, display_name: str | None, password_stdin: bool, db_
     click.echo(f"added reviewer {user.username} ({user.display_name})")
 
 
+@users.command("restore")
+@click.argument("username")
+@click.option("--name", "display_name", default=None, help="A new display name (default: the old one).")
+@click.option("--password-stdin", is_flag=True, help="Read the password from standard input (scripts).")
+@db_option
+def users_restore(username: str, display_name: str | None, password_stdin: bool, db_url: str | None) -> None:
+    """Bring back a removed reviewer, the same person (asks for a new password); their decisions stay theirs."""
+    from ..serve.accounts import restore_user
+
+    if password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = click.prompt("New password", hide_input=True, confirmation_prompt=True)
+    user = restore_user(_engine(db_url), username, password, display_name=display_name)
+    click.echo(f"restored reviewer {user.username} ({user.display_name})")
+
+
 @users.command("remove")
 @click.argument("username")
 @db_option

@@ -86,7 +86,8 @@ def check_password_strength(password: str) -> None:
 def add_user(
     engine: Engine, username: str, password: str, *, display_name: str | None = None, actor: str = "cli"
 ) -> User:
-    """Create a reviewer account (or re-activate a removed one with a new password)."""
+    """Create a reviewer account. A removed reviewer's name is not reused (their decisions keep naming one
+    person): :func:`restore_user` brings the same person back."""
     if not _USERNAME_RE.match(username):
         raise StoreError(
             "A username must be 1-64 letters, digits, '.', '_' or '-'. "
@@ -95,11 +96,8 @@ def add_user(
     check_password_strength(password)
     now = utcnow()
     name = display_name or username
-    if len(name) > MAX_DISPLAY_NAME_CHARS or any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
-        raise StoreError(
-            f"A display name must be at most {MAX_DISPLAY_NAME_CHARS} characters without control characters. "
-            f"Got {name!r} instead."
-        )
+    _check_display_name(name)
+    password_hash = hash_password(password)
     with transaction(engine) as connection:
         existing = connection.execute(sa.select(users).where(users.c.username == username)).first()
         if existing is not None and existing.removed_at is None:
@@ -107,18 +105,54 @@ def add_user(
                 f"A reviewer named {username!r} already exists. Remove it first "
                 f"('sosrisk users remove {username}') or choose another name."
             )
-        values = {"display_name": name, "password_hash": hash_password(password), "removed_at": None}
         if existing is not None:
-            connection.execute(users.update().where(users.c.id == existing.id).values(**values))
-            user_id = int(existing.id)
-        else:
-            user_id = int(
-                connection.execute(
-                    users.insert().values(username=username, created_at=now, **values)
-                ).inserted_primary_key[0]  # type: ignore[index]
+            raise StoreError(
+                f"A reviewer named {username!r} was removed on {existing.removed_at:%Y-%m-%d}; names are not "
+                "reused, so that decisions and the audit trail keep naming one person. If it is the same "
+                f"person, run 'sosrisk users restore {username}'; otherwise choose another name."
             )
+        values = {"display_name": name, "password_hash": password_hash, "removed_at": None}
+        user_id = int(
+            connection.execute(users.insert().values(username=username, created_at=now, **values)).inserted_primary_key[
+                0
+            ]  # type: ignore[index]
+        )
         record_event(connection, actor, "user.added", detail={"username": username})
     return User(user_id, username, name)
+
+
+def restore_user(
+    engine: Engine, username: str, password: str, *, display_name: str | None = None, actor: str = "cli"
+) -> User:
+    """Bring back a removed reviewer (the same person: their earlier decisions stay theirs) with a new
+    password, and a new display name if one is given."""
+    check_password_strength(password)
+    if display_name is not None:
+        _check_display_name(display_name)
+    password_hash = hash_password(password)
+    with transaction(engine) as connection:
+        row = connection.execute(sa.select(users).where(users.c.username == username)).first()
+        if row is None or row.removed_at is None:
+            state = "is active" if row is not None else "does not exist"
+            raise StoreError(
+                f"Only a removed reviewer can be restored; {username!r} {state}. List them with 'sosrisk users list'."
+            )
+        name = display_name or row.display_name
+        connection.execute(
+            users.update()
+            .where(users.c.id == row.id)
+            .values(display_name=name, password_hash=password_hash, removed_at=None)
+        )
+        record_event(connection, actor, "user.restored", detail={"username": username})
+    return User(int(row.id), username, name)
+
+
+def _check_display_name(name: str) -> None:
+    if len(name) > MAX_DISPLAY_NAME_CHARS or any(unicodedata.category(char) in ("Cc", "Cs") for char in name):
+        raise StoreError(
+            f"A display name must be at most {MAX_DISPLAY_NAME_CHARS} characters without control characters. "
+            f"Got {name!r} instead."
+        )
 
 
 def remove_user(engine: Engine, username: str, *, actor: str = "cli") -> None:

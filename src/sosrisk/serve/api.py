@@ -33,7 +33,8 @@ router = APIRouter()
 class PostIn(BaseModel):
     """One post to assess."""
 
-    model_config = ConfigDict(extra="forbid")
+    # strict: no value is coerced ("yes" is not true, 1 is not "1")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     id: str = Field(min_length=1, max_length=200, description="The client's id of the post.")
     text: str = Field(min_length=1, description="The post text (Chinese).")
@@ -78,7 +79,7 @@ class PostIn(BaseModel):
 class AssessRequest(BaseModel):
     """A batch of posts; ``queue`` puts them in the review queue (idempotent on source + id)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     posts: list[PostIn] = Field(min_length=1)
     queue: bool = Field(False, description="Store the posts in the review queue for the triage page.")

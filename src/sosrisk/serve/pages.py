@@ -368,6 +368,10 @@ def post_decision(
     _check_csrf(reviewer, csrf)
     state = _state(request)
     filters = _filters(tier, status, source)
+    if high_risk not in ("", "0", "1"):
+        raise HTTPException(
+            422, f"The high-risk flag must be '1', '0' or empty (not judged). Got {high_risk[:20]!r} instead."
+        )
     flag = {"1": True, "0": False}.get(high_risk)
     try:
         decide(state.engine, post_id, reviewer.user, level=level, action=action, note=note.strip(), high_risk=flag)

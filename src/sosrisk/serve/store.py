@@ -21,7 +21,9 @@ import datetime as _dt
 import hashlib
 import json
 import logging
+import os
 import shutil
+import stat
 import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -243,12 +245,14 @@ def _create_engine(db_url: str) -> Engine:
     if not memory:
         folder = Path(database).expanduser().parent
         try:
-            folder.mkdir(parents=True, exist_ok=True)
+            if not folder.is_dir():
+                folder.mkdir(mode=0o700, parents=True)
         except OSError as exc:
             raise StoreError(
                 f"Cannot create the folder {folder} of the SQLite database ({exc.strerror}). Choose another "
                 "--db sqlite:////path/queue.db."
             ) from None
+        _private_database_file(Path(database).expanduser())
     kwargs: dict[str, Any] = {"connect_args": {"check_same_thread": False, "timeout": 30}, "hide_parameters": True}
     if memory:
         kwargs["poolclass"] = sa.pool.StaticPool
@@ -272,6 +276,39 @@ def _create_engine(db_url: str) -> Engine:
         connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
+
+
+def _private_database_file(database: Path) -> None:
+    """Create the SQLite file readable and writable by its owner only (0600) before SQLite does (it would
+    make it 0644, and gives its -wal and -shm files the database file's mode). An existing database, WAL or
+    shared-memory file that every user may read loses those rights, with a warning: it holds post texts."""
+    try:
+        descriptor = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
+    except OSError as exc:
+        raise StoreError(
+            f"Cannot create the SQLite database {database} ({exc.strerror}). Choose another "
+            "--db sqlite:////path/queue.db."
+        ) from None
+    else:
+        os.close(descriptor)
+        return
+    for path in (database, *(database.with_name(database.name + suffix) for suffix in ("-wal", "-shm", "-journal"))):
+        try:
+            mode = stat.S_IMODE(path.stat().st_mode)
+            if mode & 0o007:
+                os.chmod(path, mode & ~0o007)
+                logger.warning(
+                    "%s was open to every user (mode %03o) and holds post texts; it is now %03o",
+                    path,
+                    mode,
+                    mode & ~0o007,
+                )
+        except FileNotFoundError:
+            continue
+        except OSError as exc:
+            logger.warning("%s is open to every user and its mode cannot be changed (%s)", path, exc.strerror)
 
 
 def _alembic_config(connection: Connection) -> Any:
