@@ -9,7 +9,7 @@ request (limits, validation, conflict, time-out) stores nothing.
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from fastapi import APIRouter, Depends, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -20,10 +20,8 @@ from .. import __version__
 from ..scale import tier_by_key
 from .accounts import token_name
 from .limits import Busy
+from .state import ServiceState
 from .store import QueueConflict, QueueItem, StoreError, parse_time, text_problem
-
-if TYPE_CHECKING:
-    from .app import ServiceState
 
 logger = logging.getLogger(__name__)
 router = APIRouter()

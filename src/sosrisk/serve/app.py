@@ -1,19 +1,20 @@
 """The FastAPI application: the JSON API, the triage pages and their static files.
 
 ``create_app(settings)`` loads the models, opens (and by default migrates) the database and returns the
-app; ``sosrisk serve`` runs it with uvicorn. Every asset is served from this package (no CDN), and pages
-are sent with a strict Content-Security-Policy.
+app; ``sosrisk serve`` runs it with uvicorn (:mod:`sosrisk.serve.server`). Every asset is served from this
+package (no CDN), and pages are sent with a strict Content-Security-Policy.
+
+The rooms of ``sosrisk.serve``, each using only those below it (``tests/test_serve_imports.py`` checks):
+``server`` > ``app`` > ``pages``, ``api`` > ``state`` > ``settings`` > ``explain``, ``limits`` >
+``review`` > ``accounts`` > ``store`` > ``schema``.
 """
 
 from __future__ import annotations
 
 import logging
-import threading
-import time
 import traceback
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -28,23 +29,13 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise ImportError('The service needs FastAPI. Install it with: pip install "sosrisk[serve]"') from exc
 
 import sqlalchemy as sa
-from sqlalchemy.engine import Engine
 
 from .. import __version__
-from ..assess import Assessment, assess
-from .explain import explain_assessments
+from . import api, pages
 from .limits import BodyLimitMiddleware, WorkPool
 from .settings import ServedModels, ServeSettings
-from .store import (
-    Enqueued,
-    QueueItem,
-    database_problem,
-    describe_database_error,
-    enqueue,
-    get_engine,
-    is_unavailable,
-    transaction,
-)
+from .state import ServiceState
+from .store import describe_database_error, get_engine, is_unavailable
 
 logger = logging.getLogger(__name__)
 PACKAGE_DIR = Path(__file__).resolve().parent
@@ -52,57 +43,6 @@ CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "form-action 'self'; frame-ancestors 'none'; base-uri 'none'"
 )
-
-
-@dataclass
-class ServiceState:
-    """What the routes share: settings, models, database engine and the bounded work pool."""
-
-    settings: ServeSettings
-    models: ServedModels
-    engine: Engine
-    pool: WorkPool
-    model_info: dict[str, Any]
-    _healthy_at: float | None = field(default=None, init=False, repr=False)
-    _health_lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False)
-
-    def database_problem(self) -> str | None:
-        """Why the database cannot take writes now, or ``None`` (see :func:`~sosrisk.serve.store.database_problem`).
-
-        A healthy answer is reused for ``settings.health_interval_s``; a problem is probed again on every
-        call, and a request that met an unavailable database forgets the healthy answer."""
-        with self._health_lock:
-            healthy_at = self._healthy_at
-            if healthy_at is not None and time.monotonic() - healthy_at < self.settings.health_interval_s:
-                return None
-            problem = database_problem(self.engine)
-            self._healthy_at = time.monotonic() if problem is None else None
-            return problem
-
-    def database_failed(self) -> None:
-        """A request met an unavailable database: the next health check probes it again."""
-        self._healthy_at = None
-
-    def score(
-        self, texts: Sequence[str], with_explanations: bool
-    ) -> tuple[list[Assessment], list[list[dict[str, Any]]]]:
-        """Assess ``texts`` (and explain them): runs on a worker thread of the pool."""
-        assessments = assess(texts, level_model=self.models.level, binary_model=self.models.binary)
-        if not with_explanations:
-            return assessments, [[] for _ in texts]
-        explanations = explain_assessments(
-            texts,
-            assessments,
-            level_model=self.models.level,
-            binary_model=self.models.binary,
-            top_k=self.settings.explain_top_k,
-        )
-        return assessments, explanations
-
-    def enqueue(self, items: Sequence[QueueItem], actor: str) -> list[Enqueued]:
-        """Queue assessed posts in one committed transaction."""
-        with transaction(self.engine) as connection:
-            return enqueue(connection, items, actor=actor)
 
 
 class SecurityHeadersMiddleware:
@@ -206,8 +146,6 @@ def _validation_message(exc: RequestValidationError) -> tuple[int, dict[str, Any
 def create_app(settings: ServeSettings) -> FastAPI:
     """Build the service for ``settings``: load models, open the database, wire the routes."""
     from fastapi.middleware.cors import CORSMiddleware
-
-    from . import api, pages
 
     models = ServedModels.load(settings)
     engine = get_engine(settings.db_url, migrate_schema=settings.migrate)

@@ -15,7 +15,7 @@ import secrets
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from fastapi import APIRouter, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
@@ -49,10 +49,8 @@ from .review import (
     queue_sources,
     release,
 )
+from .state import ServiceState
 from .store import utcnow
-
-if TYPE_CHECKING:
-    from .app import ServiceState
 
 logger = logging.getLogger(__name__)
 router = APIRouter(include_in_schema=False)
