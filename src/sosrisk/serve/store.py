@@ -22,6 +22,7 @@ import hashlib
 import json
 import logging
 import os
+import re
 import shutil
 import stat
 import threading
@@ -123,15 +124,19 @@ def parse_time(value: str, *, what: str = "time") -> _dt.datetime:
     return parsed
 
 
+_UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
 def text_problem(value: str) -> str | None:
     """Why ``value`` cannot be stored as text, or ``None``: a NUL character (PostgreSQL refuses it, and
     it breaks exports) or an unpaired surrogate (not encodable as UTF-8). Never quotes the text."""
-    for position, char in enumerate(value):
-        if char == "\x00":
-            return f"a NUL character (U+0000) at position {position}"
-        if "\ud800" <= char <= "\udfff":
-            return f"an unpaired surrogate (U+{ord(char):04X}) at position {position}"
-    return None
+    found = _UNSTORABLE.search(value)
+    if found is None:
+        return None
+    char, position = found.group(), found.start()
+    if char == "\x00":
+        return f"a NUL character (U+0000) at position {position}"
+    return f"an unpaired surrogate (U+{ord(char):04X}) at position {position}"
 
 
 def describe_database_error(exc: BaseException) -> str:
