@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 import logging
+import re
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -486,6 +487,13 @@ def test_postgresql_going_down_answers_503_with_retry_after_and_health_says_so(
                     "health check: the database cannot take writes: a test write failed (OperationalError" in record
                     for record in logs
                 )
+                # the pages answer the same, as a page
+                form = svc.client.get("/login")
+                csrf = re.search(r'name="csrf" value="([^"]+)"', form.text).group(1)  # type: ignore[union-attr]
+                page = svc.client.post("/login", data={"username": "li", "password": "whatever it is", "csrf": csrf})
+                assert page.status_code == 503 and page.headers["retry-after"] == "3"
+                assert page.headers["content-type"].startswith("text/html")
+                assert "The review-queue database is unavailable; the request was not completed." in page.text
                 relay.start()  # back
                 assert svc.client.get("/healthz").status_code == 200
                 assert svc.assess({"posts": POSTS, "queue": True}).status_code == 200
