@@ -175,7 +175,7 @@ def require_token(request: Request) -> str:
 )
 def healthz(request: Request) -> Any:
     """Readiness: the models are loaded and the database takes writes (a committed test write, and for
-    SQLite at least 16 MiB free on its disk). Otherwise 503 with ``Retry-After`` and the reason."""
+    SQLite at least 16 MiB free on its disk). Otherwise 503 with ``Retry-After``; the reason is logged."""
     state: ServiceState = request.app.state.sosrisk
     body = {"status": "ok", "version": __version__, "models": sorted(state.models.models())}
     problem = state.database_problem()
