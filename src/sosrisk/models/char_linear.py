@@ -261,6 +261,29 @@ class CharNgramFeaturizer:
         return found
 
 
+def fit_char_featurizer(
+    texts: list[str], *, ngram_range: tuple[int, int], min_df: int = 1, sublinear_tf: bool = True
+) -> tuple[CharNgramFeaturizer, sp.csr_matrix]:
+    """Fit scikit-learn's ``TfidfVectorizer`` on ``texts``; return its fast featurizer and the training matrix."""
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    vectorizer = TfidfVectorizer(
+        analyzer="char",
+        ngram_range=ngram_range,
+        min_df=min_df,
+        sublinear_tf=sublinear_tf,
+        lowercase=True,
+        dtype=np.float64,
+    )
+    matrix = vectorizer.fit_transform(texts)
+    vocabulary = vectorizer.vocabulary_
+    ngrams = np.empty(len(vocabulary), dtype=f"<U{ngram_range[1]}")
+    for gram, index in vocabulary.items():
+        ngrams[index] = gram
+    featurizer = CharNgramFeaturizer(ngrams, vectorizer.idf_, ngram_range=ngram_range, sublinear_tf=sublinear_tf)
+    return featurizer, matrix
+
+
 @dataclass(frozen=True)
 class Contribution:
     """One n-gram's exact share of a post's score: where it is in the text and how much it added."""
@@ -380,27 +403,10 @@ class CharLinearModel(RiskModel):
 
     # ------------------------------------------------------------------ training
     def _fit_once(self, texts: list[str], y: np.ndarray) -> tuple[CharNgramFeaturizer, np.ndarray, np.ndarray]:
-        from sklearn.feature_extraction.text import TfidfVectorizer
         from sklearn.linear_model import LogisticRegression
 
-        vectorizer = TfidfVectorizer(
-            analyzer="char",
-            ngram_range=self.ngram_range,
-            min_df=self.min_df,
-            sublinear_tf=self.sublinear_tf,
-            lowercase=True,
-            dtype=np.float64,
-        )
-        matrix = vectorizer.fit_transform(texts)
-        vocabulary = vectorizer.vocabulary_
-        ngrams = np.empty(len(vocabulary), dtype=f"<U{self.ngram_range[1]}")
-        for gram, index in vocabulary.items():
-            ngrams[index] = gram
-        featurizer = CharNgramFeaturizer(
-            ngrams,
-            vectorizer.idf_,
-            ngram_range=self.ngram_range,
-            sublinear_tf=self.sublinear_tf,
+        featurizer, matrix = fit_char_featurizer(
+            texts, ngram_range=self.ngram_range, min_df=self.min_df, sublinear_tf=self.sublinear_tf
         )
         classes = np.unique(y)
         clf = LogisticRegression(
