@@ -1,0 +1,297 @@
+"""The safety net: transparent rules for explicit danger that can only raise a post to human review.
+
+A model trained on about a thousand posts misses some plainly written attempts and farewells (an overdose
+in progress described in everyday words, "this is my last post"). These rules catch what is explicit:
+means already taken or acquired, a plan with a time, a farewell or last post, a pact or a search for a
+method. A rule hit
+
+- puts the post in scope whatever the scope gate says,
+- raises its level to the rule's ``floor`` (never lowers it), and
+- flags it as high risk,
+
+and every hit is reported (family, rule, the matched span) in the assessment and on the triage page, so a
+reviewer sees why. Rules never lower anything: a post no rule matches keeps the model's answer.
+
+Rules work clause by clause (a clause ends at Chinese or Western sentence punctuation). A match is
+dropped when its clause negates it (不 / 没 / 别 / 不会 ... before the matched verb), when the post
+reports about someone else (news, fiction, a film, a friend), or when the clause talks about the past.
+Each rule family's precision and recall on the SOS-1K folds and its hits on ordinary text are measured by
+``benchmarks/bench_scope.py``; only families that earn their place ship in :data:`RULE_SET`.
+
+The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
+pattern changes the version.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+RULES_VERSION = "rules-1"
+
+# Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
+_CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
+# Words that make a clause not about the writer's own present act.
+_NEGATION = re.compile(r"(不|没|别|未|莫|勿|不会|不要|不想|不能|不敢|没有|从没|从来没|绝不|再也不|不再|不可能)$")
+_PAST = re.compile(r"(以前|曾经|当年|那时候?|那段时间|去年|前年|小时候|上次|之前|后来被|被救|洗胃|获救|抢救过来)")
+# A post that reports on news, fiction or teaching is about someone else: no rule fires on it.
+_REPORTED = re.compile(
+    r"(据|报道|新闻|通报|警方|民警|记者|消防员|小说|电影|剧中|剧里|电视剧|动漫|话剧|歌词|这首歌|主角|男主|女主|角色|反派|"
+    r"纪录片|历史上|课上|讲座|研究显示|专家|(男|女)子|一名|一位|该男|该女)"
+)
+# Someone else as the subject of the clause before the match ("my friend took ..."): the rule does not fire.
+_OTHER_SUBJECT = re.compile(
+    r"(他|她|他们|她们|朋友|同学|室友|同事|闺蜜|家人|孩子|女儿|儿子|表[弟妹哥姐]|哥哥?|姐姐?|弟弟?|妹妹?|男朋友|女朋友|"
+    r"老公|老婆|学生|邻居|网友|有人|别人)"
+)
+
+_TIME = (
+    r"(今晚|今天晚上|今夜|明天|明晚|明早|后天|大后天|这周末?|周末|下周[一二三四五六日天]?|下个?星期|周[一二三四五六日天]|"
+    r"星期[一二三四五六日天]|月底|月初|年底|过完年|过完生日|生日那天|考完试?|考完最后一门|下个月|这几天|这两天|过几天|"
+    r"[0-9一二三四五六七八九十]+号|[0-9一二三四五六七八九十]+点|等.{1,8}(那天|以后|之后))"
+)
+_DIE = (
+    r"(去死|自杀|寻死|轻生|跳下去|跳楼|跳河|跳江|跳海|跳桥|烧炭|割腕|(?<!树)上吊|自缢|卧轨|吞药|服药|喝药|结束(这一切|自己|生命|我的生命)|"
+    r"离开这个世界|了结自己|动手(?!术)|吞下?[^，,]{0,4}药|(安眠药|药)[^，,]{0,3}(全|都)(吃|吞)(了|掉|下去)?)"
+)
+_LETHAL_DRUGS = r"(安眠药|安定|艾司唑仑|佐匹克隆|农药|敌敌畏|百草枯|老鼠药|耗子药|氰化物)"
+_MEANS = r"(安眠药|安定|艾司唑仑|佐匹克隆|农药|敌敌畏|百草枯|老鼠药|木炭|炭|刀片|药片|药|绳子|麻绳)"
+_ACQUIRED = r"(买好|买齐|备齐|备好|攒够|攒好|攒了|存够|存了|准备好|准备齐|藏好|到手|买回来|已经买)"
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One rule: a family, a name, the pattern that fires it and the level it raises a post to."""
+
+    family: str
+    name: str
+    pattern: re.Pattern[str]
+    floor: int
+    description: str
+    # the rule only fires when the whole post also matches this (a second, independent cue)
+    requires: re.Pattern[str] | None = None
+
+
+@dataclass(frozen=True)
+class RuleHit:
+    """A rule that fired on a post: which one, the level it raises to, and where (offsets into the text)."""
+
+    family: str
+    rule: str
+    floor: int
+    start: int
+    end: int
+
+    def to_dict(self) -> dict[str, object]:
+        """JSON-ready."""
+        return {"family": self.family, "rule": self.rule, "floor": self.floor, "start": self.start, "end": self.end}
+
+
+def _rule(family: str, name: str, pattern: str, floor: int, description: str, requires: str | None = None) -> Rule:
+    return Rule(family, name, re.compile(pattern), floor, description, re.compile(requires) if requires else None)
+
+
+_DEATH_CUE = r"(死|自杀|轻生|结束|遗书|再见|永别|离开这个世界|走了|不想活|活不下去|撑不下去)"
+# what follows a time may cross one comma ("考完最后一门，我就从楼上跳下去"), never a sentence end
+_GAP = r"[^。！？!?；;，,]{0,8}[，,]?[^。！？!?；;，,]{0,8}"
+
+_PILLS_AMOUNT = (
+    r"(一整瓶|整瓶|一瓶|一整盒|整盒|一大把|一把|所有的?|全部的?|几十|几百|[0-9]{2,}|[二三四五六七八九]十|[一二三四五六七八九]百)"
+)
+_HIGH_PLACE = r"(天台|楼顶|顶楼|楼顶上|桥上|桥的栏杆|栏杆|窗台|窗户外|悬崖|江边|河边|海边|铁轨)"
+_EDGE_CUE = r"(跳|再见|永别|结束|最后|拦不住|拦住我|不怕|不会再|下去|死|不回来|不回头)"
+
+RULE_SET: tuple[Rule, ...] = (
+    # ---- an attempt in progress: means taken or being used now (level 10: "possibly in progress")
+    _rule(
+        "attempt",
+        "overdose_taken",
+        r"(吃|吞|喝|服)(了|下|下了|完|掉|光)[^，,]{0,6}" + _PILLS_AMOUNT + r"[^，,]{0,4}(药|片|粒)|"
+        r"把?" + _PILLS_AMOUNT + r"[^，,]{0,4}(药|片|粒)[^，,]{0,3}(都|全)?(吃|吞|喝)(了|下|完|掉|光)",
+        10,
+        "a large amount of pills already taken",
+    ),
+    _rule(
+        "attempt",
+        "poison_taken",
+        r"(吃|吞|喝|服)(了|下|下了|完|掉|光)[^，,]{0,6}" + _LETHAL_DRUGS,
+        10,
+        "sleeping pills or poison already taken",
+    ),
+    _rule(
+        "attempt",
+        "pills_and_waiting",
+        r"(药|片)[^，,]{0,4}(吃|吞|喝)(下去|下|完|了)",
+        10,
+        "pills taken and the writer waiting for the end",
+        requires=r"(等死|快了|再见|结束了|永别|对不起大家|不用救|走了|不想醒)",
+    ),
+    _rule(
+        "attempt",
+        "cut_now",
+        r"((割|划)(开|破|了)[^，,]{0,4}(手腕|腕|动脉|血管)|(手腕|动脉|血管)[^，,]{0,4}(割|划)(开|破|了)|血(止不住|一直在流|流了好多))",
+        10,
+        "wrist or artery already cut, bleeding now",
+    ),
+    _rule(
+        "attempt",
+        "at_the_edge",
+        r"((现在|正|已经|此刻|马上)[^，,]{0,4}(站|坐|在|爬上)|(站|坐|爬)(在|上|到))[^，,]{0,6}" + _HIGH_PLACE,
+        10,
+        "standing on a roof, a bridge or a ledge now",
+        requires=_EDGE_CUE,
+    ),
+    _rule(
+        "attempt",
+        "gas_or_charcoal_lit",
+        r"((炭|碳)[^，,]{0,4}(点上|点着|点燃|烧起来|已经点)|(煤气|燃气)[^，,]{0,4}(打开|开着|已经开))",
+        10,
+        "charcoal lit or gas turned on",
+    ),
+    _rule(
+        "attempt",
+        "noose_ready",
+        r"绳子?[^，,]{0,4}(挂好|系好|套上|套好|已经挂)",
+        10,
+        "a noose hung",
+    ),
+    # ---- a farewell or a last post (level 8: planned, the end close)
+    _rule(
+        "farewell",
+        "last_post",
+        r"(这是|这会是|应该是)[^，,]{0,8}最后一(条|篇|次|句|个|封)(微博|动态|朋友圈|消息|说说|留言|话|晚安|信)|"
+        r"最后一封(信|遗书)|最后一次说晚安",
+        8,
+        "says this is the writer's last post or letter",
+        requires=r"^(?![^。！？]*(今年|本年|年度|20[0-9]{2}年|这个月|本月|本周|这周|今天的))",
+    ),
+    _rule(
+        "farewell",
+        "note_written",
+        r"((写好|写完|写下|留下|留好)了?[^，,]{0,3}遗书|遗书[^，,]{0,3}(写好|写完|放在|留在|已经写)|这是我的遗书)",
+        8,
+        "a suicide note written",
+    ),
+    _rule(
+        "farewell",
+        "goodbye_world",
+        r"(永别了|再见了?[^，,]{0,2}(这个)?世界|先走一步|来生再见|下辈子再见|下辈子见|不用救我|别来找我|不要找我|"
+        r"我应该已经不在了|我已经不在了|不用再等我|别再等我|不要再等我)",
+        8,
+        "a goodbye to the world or to the readers",
+    ),
+    # ---- a plan with a time (level 8: "planned, date roughly set")
+    _rule(
+        "plan_with_time",
+        "time_and_act",
+        _TIME + _GAP + _DIE,
+        8,
+        "a time and a way to die in one sentence",
+    ),
+    _rule(
+        "plan_with_time",
+        "after_this_then_die",
+        r"(等|考完|过完|忙完|办完|送走|交代完)[^。！？!?；;]{1,12}(以后|之后|那天)?[，,]?我?就[^，,]{0,4}" + _DIE,
+        8,
+        "dying set for after an event",
+    ),
+    _rule(
+        "plan_with_time",
+        "last_days",
+        r"活着的最后一(天|周|晚|个月|个星期)|(最后|剩下)的(几天|日子)[^，,]{0,6}(安排|交代)",
+        8,
+        "the writer's last days counted",
+    ),
+    _rule(
+        "plan_with_time",
+        "act_and_time",
+        _DIE + r"[^，,]{0,4}(的日子|的时间)?[^，,]{0,3}(定在|就在|选在)",
+        8,
+        "a date set for dying",
+    ),
+    # ---- means acquired (level 7: "method decided, date unclear")
+    _rule(
+        "means_acquired",
+        "means_ready",
+        _MEANS + r"[^，,]{0,6}" + _ACQUIRED + r"|" + _ACQUIRED + r"[^，,]{0,4}" + _MEANS,
+        7,
+        "pills, poison, charcoal, a blade or a rope acquired",
+        requires=_DEATH_CUE + r"|" + _LETHAL_DRUGS + r"|木炭|刀片|攒",
+    ),
+    # ---- a pact or a search for a method (level 6: "suicide being planned")
+    _rule(
+        "pact_or_method",
+        "pact",
+        r"(约死|约自杀|约烧炭|约跳|一起(去)?(死|自杀|烧炭|跳楼|跳河|走吧))",
+        6,
+        "looking for others to die with",
+    ),
+    _rule(
+        "pact_or_method",
+        "method_search",
+        r"((怎么|怎样|如何|哪种)(死|自杀)[^，,]{0,4}(不疼|不痛|最快|最舒服|没有?痛苦|最好)|"
+        r"(哪里|哪儿|怎么|怎样)(能|可以)?买[^，,]{0,4}" + _LETHAL_DRUGS + r")",
+        6,
+        "asking for a painless or quick method, or where to get poison",
+    ),
+)
+# Families whose phrases are about the writer by their nature ("先走一步"): the other-subject check is skipped.
+_FIRST_PERSON_FAMILIES = frozenset({"farewell"})
+
+
+def _clauses(text: str) -> list[tuple[int, str]]:
+    """``(offset, clause)`` pairs of ``text``."""
+    out: list[tuple[int, str]] = []
+    start = 0
+    for match in _CLAUSE_SPLIT.finditer(text):
+        if match.start() > start:
+            out.append((start, text[start : match.start()]))
+        start = match.end()
+    if start < len(text):
+        out.append((start, text[start:]))
+    return out
+
+
+def _negated(clause: str, at: int) -> bool:
+    """Whether the words just before position ``at`` of the clause negate what follows."""
+    return bool(_NEGATION.search(clause[max(0, at - 4) : at]))
+
+
+def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
+    """Every rule of ``rules`` that fires on ``text``, at most one hit per rule."""
+    if not text or _REPORTED.search(text):
+        return []
+    hits: list[RuleHit] = []
+    clauses = _clauses(text)
+    for rule in rules:
+        if rule.requires is not None and not rule.requires.search(text):
+            continue
+        for offset, clause in clauses:
+            if _PAST.search(clause):
+                continue
+            match = next(
+                (
+                    m
+                    for m in rule.pattern.finditer(clause)
+                    if not _negated(clause, m.start())
+                    and (rule.family in _FIRST_PERSON_FAMILIES or not _OTHER_SUBJECT.search(clause[: m.start()]))
+                ),
+                None,
+            )
+            if match is not None:
+                hits.append(RuleHit(rule.family, rule.name, rule.floor, offset + match.start(), offset + match.end()))
+                break
+    return hits
+
+
+def rule_floors(hits_per_text: Sequence[Sequence[RuleHit]]) -> np.ndarray:
+    """The highest floor of each text's hits, or -1 where no rule fired."""
+    return np.array([max((h.floor for h in hits), default=-1) for hits in hits_per_text], dtype=np.int64)
+
+
+def families() -> list[str]:
+    """The rule families in :data:`RULE_SET`, in order."""
+    return list(dict.fromkeys(rule.family for rule in RULE_SET))

@@ -1,0 +1,171 @@
+"""The scope stage of a model: the gate and the safety-net rules, decided once per post before any model runs.
+
+``ScopeStage.decide(texts)`` answers, for every post:
+
+- ``scope_probability``: the gate's probability that the post is about the writer's own suicidal thoughts,
+  plans, self-harm or crisis;
+- ``in_scope``: the gate's probability reaches its threshold, **or** a safety-net rule fired (rules can only
+  raise a post to human review, never lower it);
+- ``rule_hits`` and ``floors``: the rules that fired and the level each raises the post to.
+
+A post out of scope gets level 0 and low risk, and is never queued; the model itself never runs on it, which
+is what makes an expensive model usable on a stream of mostly ordinary posts. A blank post is out of scope.
+
+The stage is saved in a model directory's ``scope/`` folder (``scope.json`` + ``gate.npz``), so ``predict``,
+``evaluate``, ``score`` and ``serve`` use it without any flag.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..models.base import ModelError
+from .encoder import check_identity
+from .gate import ScopeGate
+from .rules import RULES_VERSION, RuleHit, match_rules, rule_floors
+
+logger = logging.getLogger(__name__)
+
+SCOPE_DIR = "scope"
+SCOPE_CONFIG = "scope.json"
+SCOPE_FORMAT_VERSION = 1
+_CONFIG_FIELDS = frozenset({"format_version", "gate", "encoder", "rules_version", "training"})
+
+
+@dataclass
+class ScopeDecision:
+    """What the scope stage decided for a batch of posts (arrays in the order of the posts)."""
+
+    scope_probability: np.ndarray
+    gate_in_scope: np.ndarray
+    in_scope: np.ndarray
+    floors: np.ndarray
+    rule_hits: list[list[RuleHit]] = field(default_factory=list)
+
+    def take(self, rows: np.ndarray) -> ScopeDecision:
+        """The decision for a subset of the posts."""
+        return ScopeDecision(
+            self.scope_probability[rows],
+            self.gate_in_scope[rows],
+            self.in_scope[rows],
+            self.floors[rows],
+            [self.rule_hits[i] for i in rows],
+        )
+
+    @property
+    def by_rule_only(self) -> np.ndarray:
+        """Posts in scope only because a rule fired (the gate alone would have left them out)."""
+        return self.in_scope & ~self.gate_in_scope
+
+
+class ScopeStage:
+    """The gate (with its threshold) and the rule set; see the module docstring."""
+
+    def __init__(self, gate: ScopeGate, *, rules: bool = True, training: dict[str, Any] | None = None) -> None:
+        self.gate = gate
+        self.rules = rules
+        self.training = dict(training or {})
+        self.rules_version = RULES_VERSION if rules else None
+
+    @property
+    def threshold(self) -> float:
+        """The gate's threshold."""
+        return self.gate.threshold_
+
+    def decide(self, texts: Sequence[str]) -> ScopeDecision:
+        """Gate and rules for every text (blank texts are out of scope and skip the encoder)."""
+        texts = list(texts)
+        n = len(texts)
+        probability = np.zeros(n)
+        filled = np.fromiter((bool(t.strip()) for t in texts), dtype=bool, count=n)
+        rows = np.flatnonzero(filled)
+        if len(rows):
+            probability[rows] = self.gate.probability([texts[i] for i in rows])
+        hits = [match_rules(t) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
+        floors = rule_floors(hits)
+        gate_in = filled & (probability >= self.gate.threshold_)
+        return ScopeDecision(probability, gate_in, gate_in | (filled & (floors >= 0)), floors, hits)
+
+    def describe(self) -> dict[str, Any]:
+        """What a model card and ``GET /v1/model`` say about the stage."""
+        return {
+            "gate": "logistic regression on USE multilingual v3 embeddings + char 1-2-gram TF-IDF",
+            "threshold": round(self.gate.threshold_, 6),
+            "retention_target": self.gate.retention,
+            "rules_version": self.rules_version,
+            "training": self.training,
+            "gate_report": self.gate.report_,
+        }
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, model_dir: Path) -> str:
+        """Write ``scope/`` (``scope.json`` last) into a model directory; returns the folder name."""
+        from ..atomic import atomic_write_text
+        from .encoder import SentenceEncoder
+
+        folder = model_dir / SCOPE_DIR
+        folder.mkdir(parents=True, exist_ok=True)
+        gate_file = self.gate.save(folder)
+        config = {
+            "format_version": SCOPE_FORMAT_VERSION,
+            "gate": {
+                "file": gate_file,
+                "params": self.gate.params(),
+                "threshold": self.gate.threshold_,
+                "report": self.gate.report_,
+            },
+            "encoder": SentenceEncoder.shared().identity.to_dict(),
+            "rules_version": self.rules_version,
+            "training": self.training,
+        }
+        atomic_write_text(folder / SCOPE_CONFIG, json.dumps(config, ensure_ascii=False, indent=2) + "\n")
+        return SCOPE_DIR
+
+    @classmethod
+    def load(cls, model_dir: Path, folder_name: str) -> ScopeStage:
+        """Read the ``scope/`` folder of a model directory."""
+        if folder_name != SCOPE_DIR:
+            raise ModelError(f"{model_dir}: expected files.scope = {SCOPE_DIR!r} in config.json, got {folder_name!r}.")
+        folder = model_dir / SCOPE_DIR
+        path = folder / SCOPE_CONFIG
+        if not path.is_file():
+            raise ModelError(f"{path} is missing: the model directory's scope stage is incomplete. Retrain the model.")
+        try:
+            config = json.loads(path.read_text(encoding="utf-8"))
+        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+            raise ModelError(f"{path}: not valid UTF-8 JSON ({exc}). Retrain the model.") from None
+        if not isinstance(config, dict) or set(config) - _CONFIG_FIELDS:
+            raise ModelError(f"{path}: unexpected content; this file was not written by sosrisk.")
+        if config.get("format_version") != SCOPE_FORMAT_VERSION:
+            raise ModelError(
+                f"{path}: scope format_version {config.get('format_version')!r} is not supported "
+                f"(expected {SCOPE_FORMAT_VERSION}). Retrain the model."
+            )
+        gate_config = config.get("gate")
+        if not isinstance(gate_config, dict) or gate_config.get("file") != "gate.npz":
+            raise ModelError(f"{path}: the 'gate' entry must name gate.npz.")
+        if not isinstance(config.get("encoder"), dict):
+            raise ModelError(f"{path}: the 'encoder' entry is missing.")
+        check_identity(config["encoder"], str(path))
+        params = gate_config.get("params")
+        if not isinstance(params, dict):
+            raise ModelError(f"{path}: the gate's 'params' must be an object.")
+        gate = ScopeGate.load(folder, params, gate_config.get("threshold"))  # type: ignore[arg-type]
+        gate.report_ = dict(gate_config.get("report") or {})
+        rules_version = config.get("rules_version")
+        stage = cls(gate, rules=rules_version is not None, training=config.get("training"))
+        if rules_version is not None and rules_version != RULES_VERSION:
+            logger.warning(
+                "%s was saved with safety-net rules %s; this sosrisk applies rules %s",
+                model_dir,
+                config.get("rules_version"),
+                RULES_VERSION,
+            )
+        return stage

@@ -1,0 +1,183 @@
+"""Training the scope stage, and the out-of-scope posts the risk models also learn from.
+
+:func:`fit_scope` trains the gate of :mod:`sosrisk.scope.gate` on a model's in-scope training posts against
+the training parts of the ordinary-text sources (:mod:`sosrisk.scope.corpora`; never their held-out parts,
+never the People's Daily corpus) and the team's hard negatives. :func:`risk_negatives` gives the ordinary
+posts that the risk models themselves see as level 0 / low risk: the gate keeps 99% of the at-risk posts in
+scope, so some ordinary posts pass it, and a model that has seen ordinary text does not read "烦死了" as an
+attempt. Both are deterministic for given settings.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..models.base import ModelError
+from .gate import ScopeGate
+from .hard_negatives import VERSION as HARD_NEGATIVES_VERSION
+from .hard_negatives import hard_negatives
+from .stage import ScopeStage
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_SOURCES: tuple[str, ...] = ("reviews", "tatoeba", "news-headlines", "fun-content", "taobao-dialogue")
+HARD_NEGATIVES = "hard-negatives"
+
+
+@dataclass(frozen=True)
+class ScopeSettings:
+    """How the scope stage and the extra out-of-scope training posts are made (chosen in benchmarks/bench_scope.py).
+
+    Parameters
+    ----------
+    enabled:
+        ``False`` trains a model without a scope stage and without extra posts (research on SOS-1K alone).
+    sources:
+        Ordinary-text sources whose training parts are out-of-scope examples for the gate.
+    per_source:
+        At most this many sentences of each source (a fixed, text-hashed sample).
+    hard_negatives:
+        Also train the gate on the team's template sentences (:mod:`sosrisk.scope.hard_negatives`).
+    risk_negatives:
+        Ordinary posts added to the risk model's training data as level 0 / low risk.
+    retention:
+        Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
+    rules:
+        Apply the safety-net rules (:mod:`sosrisk.scope.rules`); ``False`` only for measuring what they add.
+    out_of_scope_files:
+        Post files of the user's own out-of-scope posts (any format ``read_posts`` reads; labels ignored),
+        each one more source for the gate (and for the risk models' extra posts).
+    gate:
+        Settings of :class:`~sosrisk.scope.gate.ScopeGate` (``C``, ``char_weight`` ...).
+    """
+
+    enabled: bool = True
+    sources: tuple[str, ...] = DEFAULT_SOURCES
+    out_of_scope_files: tuple[str, ...] = ()
+    per_source: int = 5000
+    hard_negatives: bool = True
+    risk_negatives: int = 1000
+    retention: float = 0.99
+    rules: bool = True
+    gate: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        from .corpora import SOURCES
+
+        unknown = [s for s in self.sources if s not in SOURCES]
+        if unknown:
+            raise ModelError(f"Unknown ordinary-text sources {unknown}; known: {', '.join(SOURCES)}.")
+        if self.enabled and not self.sources and not self.hard_negatives and not self.out_of_scope_files:
+            raise ModelError("The scope stage needs at least one out-of-scope source or the hard negatives.")
+        if not isinstance(self.per_source, int) or self.per_source < 1:
+            raise ModelError(f"'per_source' must be an int >= 1. Got {self.per_source!r} instead.")
+        if not isinstance(self.risk_negatives, int) or self.risk_negatives < 0:
+            raise ModelError(f"'risk_negatives' must be an int >= 0. Got {self.risk_negatives!r} instead.")
+        if not 0 < self.retention <= 1:
+            raise ModelError(f"'retention' must be within (0, 1]. Got {self.retention!r} instead.")
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready."""
+        out = asdict(self)
+        out["sources"] = list(self.sources)
+        out["out_of_scope_files"] = [Path(f).name for f in self.out_of_scope_files]
+        return out
+
+    @classmethod
+    def from_value(cls, value: bool | ScopeSettings | dict[str, Any] | None) -> ScopeSettings:
+        """Settings from ``True``/``None`` (defaults), ``False`` (off), a dict or settings."""
+        if isinstance(value, ScopeSettings):
+            return value
+        if value is None or value is True:
+            return cls()
+        if value is False:
+            return cls(enabled=False)
+        if isinstance(value, dict):
+            data = dict(value)
+            for key in ("sources", "out_of_scope_files"):
+                if key in data:
+                    data[key] = tuple(str(v) for v in data[key])
+            try:
+                return cls(**data)
+            except TypeError as exc:
+                raise ModelError(f"Bad scope settings: {exc}.") from None
+        raise ModelError(f"Scope settings must be a bool, a dict or ScopeSettings. Got {value!r} instead.")
+
+
+def _stable_sample(texts: Sequence[str], n: int, salt: str) -> list[str]:
+    """At most ``n`` of ``texts``, chosen by a hash of each text (the same sample on every machine)."""
+    if len(texts) <= n:
+        return list(texts)
+    keyed = sorted(texts, key=lambda t: hashlib.sha256(f"{salt}\0{t}".encode()).digest())
+    return keyed[:n]
+
+
+def gate_negatives(settings: ScopeSettings, root: Path | None = None) -> dict[str, list[str]]:
+    """Out-of-scope training posts for the gate, by source (training parts only, sampled, deduplicated)."""
+    from .corpora import read_source
+
+    out: dict[str, list[str]] = {}
+    for name in settings.sources:
+        out[name] = _stable_sample(read_source(name, part="train", root=root), settings.per_source, name)
+    for file in settings.out_of_scope_files:
+        from ..data import read_posts
+
+        posts = read_posts(file)
+        out[f"file:{Path(file).name}"] = _stable_sample(list(dict.fromkeys(posts.texts)), settings.per_source, file)
+    if settings.hard_negatives:
+        out[HARD_NEGATIVES] = [sentence for _, sentence in hard_negatives()]
+    return out
+
+
+def risk_negatives(settings: ScopeSettings, negatives: dict[str, list[str]]) -> list[str]:
+    """``settings.risk_negatives`` out-of-scope posts, an equal share from every source, for the risk models."""
+    n = settings.risk_negatives
+    if n == 0 or not negatives:
+        return []
+    share = int(np.ceil(n / len(negatives)))
+    picked: list[str] = []
+    for name, texts in negatives.items():
+        picked.extend(_stable_sample(texts, share, f"risk:{name}"))
+    return _stable_sample(picked, n, "risk")
+
+
+def at_risk_mask(task: str, labels: np.ndarray) -> np.ndarray:
+    """The posts whose retention the gate guarantees: level 6+ (a plan or worse) or labelled high risk."""
+    labels = np.asarray(labels)
+    return labels >= 6 if task == "level" else labels == 1
+
+
+def fit_scope(
+    in_scope: Sequence[str],
+    at_risk: np.ndarray,
+    settings: ScopeSettings,
+    negatives: dict[str, list[str]],
+    *,
+    show_progress: bool = False,
+) -> ScopeStage:
+    """Train the gate on ``in_scope`` posts against ``negatives``; returns the stage (gate + rules)."""
+    gate = ScopeGate(retention=settings.retention, **settings.gate)
+    gate.fit(in_scope, at_risk, negatives, show_progress=show_progress)
+    training = {
+        "settings": settings.to_dict(),
+        "hard_negatives_version": HARD_NEGATIVES_VERSION if settings.hard_negatives else None,
+        "out_of_scope_posts": {name: len(texts) for name, texts in negatives.items()},
+        "out_of_scope_fingerprint": _fingerprint(negatives),
+    }
+    return ScopeStage(gate, rules=settings.rules, training=training)
+
+
+def _fingerprint(negatives: dict[str, list[str]]) -> str:
+    digest = hashlib.sha256()
+    for name in sorted(negatives):
+        digest.update(name.encode() + b"\n")
+        for text in negatives[name]:
+            digest.update(text.encode() + b"\0")
+    return "sha256:" + digest.hexdigest()
