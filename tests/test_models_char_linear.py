@@ -79,7 +79,9 @@ def test_round_trip_writes_exact_config(level_model: CharLinearModel, tmp_path: 
         "training",
         "cv_metrics",
         "files",
+        "scope",
     }
+    assert config["scope"] is None  # fitted directly, not through train_model: no scope stage
     assert config["format_version"] == 1
     assert config["kind"] == "char-linear"
     assert config["task"] == "level"

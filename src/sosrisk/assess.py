@@ -1,19 +1,28 @@
 """Assessments: what sosrisk answers for one post, shared by the CLI, the service and batch scoring.
 
 An assessment carries the level (with its probabilities, tier and definition) from a ``level`` model,
-the high-risk flag (with its probability) from a ``binary`` model, or both when both are given.
+the high-risk flag (with its probability) from a ``binary`` model, or both when both are given, and the
+scope decision: whether the post is about the writer's own suicidal thoughts, plans, self-harm or crisis
+at all (``in_scope``, ``scope_probability``, ``scope_reason``), and the safety-net rules that fired
+(``rule_hits``). A post out of scope gets level 0 and low risk. The scope is decided once per post, by the
+level model's scope stage when it has one, else the binary model's.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .models.base import ModelError, RiskModel
 from .scale import N_LEVELS, level, tier_of
+
+if TYPE_CHECKING:
+    from .scope.stage import ScopeDecision
+
+SCOPE_REASONS = ("in_scope", "rule", "out_of_scope", "blank")
 
 
 @dataclass
@@ -30,6 +39,10 @@ class Assessment:
     expected_level: float | None = None
     high_risk: bool | None = None
     high_risk_probability: float | None = None
+    in_scope: bool | None = None
+    scope_probability: float | None = None
+    scope_reason: str | None = None
+    rule_hits: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """All fields as a JSON-ready dict."""
@@ -38,6 +51,8 @@ class Assessment:
     def flat(self) -> dict[str, Any]:
         """One flat row (probabilities as ``p_level_0`` ... ``p_level_10``) for CSV and tables."""
         row = {k: v for k, v in asdict(self).items() if k != "level_probabilities"}
+        if self.rule_hits is not None:
+            row["rule_hits"] = format_rule_hits(self.rule_hits)
         if self.level_probabilities is not None:
             for value, p in enumerate(self.level_probabilities):
                 row[f"p_level_{value}"] = p
@@ -61,10 +76,18 @@ def assess(
     results = [Assessment() for _ in texts]
     if not results:
         return results
+    texts = list(texts)
+    scope = decide_scope(texts, level_model, binary_model)
+    if scope is not None:
+        for result, text, reason, row in zip(results, texts, scope_reasons(texts, scope), range(len(texts)), strict=True):
+            result.in_scope = bool(scope.in_scope[row])
+            result.scope_probability = round(float(scope.scope_probability[row]), 6)
+            result.scope_reason = reason
+            result.rule_hits = [hit.to_dict() for hit in scope.rule_hits[row]]
     if level_model is not None:
-        proba = level_model.predict_proba(texts, batch_size=batch_size)
+        details = level_model.predict_details(texts, batch_size=batch_size, scope=scope)
+        proba, labels = details.proba, details.labels
         assert level_model.classes_ is not None and len(level_model.classes_) == N_LEVELS
-        labels = level_model.decision_.decide(proba, level_model.classes_)
         expected = proba @ np.arange(N_LEVELS)
         for result, value, row, mean in zip(results, labels, proba, expected, strict=True):
             entry = level(int(value))
@@ -78,10 +101,39 @@ def assess(
             result.tier_name = tier.name_en
             result.expected_level = round(float(mean), 4)
     if binary_model is not None:
-        proba = binary_model.predict_proba(texts, batch_size=batch_size)
-        assert binary_model.classes_ is not None
-        labels = binary_model.decision_.decide(proba, binary_model.classes_)
+        details = binary_model.predict_details(texts, batch_size=batch_size, scope=scope)
+        proba, labels = details.proba, details.labels
         for result, value, row in zip(results, labels, proba, strict=True):
             result.high_risk = bool(value == 1)
             result.high_risk_probability = round(float(row[1]), 6)
     return results
+
+
+def decide_scope(
+    texts: Sequence[str], level_model: RiskModel | None, binary_model: RiskModel | None
+) -> ScopeDecision | None:
+    """The scope decision for ``texts``: the level model's stage if it has one, else the binary model's, else none."""
+    for model in (level_model, binary_model):
+        if model is not None and model.scope_ is not None:
+            return model.scope_.decide(texts)
+    return None
+
+
+def scope_reasons(texts: Sequence[str], scope: ScopeDecision) -> list[str]:
+    """Why each post is in or out of scope: ``in_scope`` (the gate), ``rule``, ``out_of_scope`` or ``blank``."""
+    reasons = []
+    for text, gate_in, in_scope in zip(texts, scope.gate_in_scope, scope.in_scope, strict=True):
+        if not text.strip():
+            reasons.append("blank")
+        elif gate_in:
+            reasons.append("in_scope")
+        elif in_scope:
+            reasons.append("rule")
+        else:
+            reasons.append("out_of_scope")
+    return reasons
+
+
+def format_rule_hits(hits: Sequence[dict[str, Any]]) -> str:
+    """Rule hits in one table cell: ``family/rule`` joined by ``;`` (empty when no rule fired)."""
+    return ";".join(f"{hit['family']}/{hit['rule']}" for hit in hits)

@@ -134,6 +134,25 @@ def confusion(task: str, y_true: np.ndarray, y_pred: np.ndarray) -> np.ndarray:
     return confusion_matrix(y_true, y_pred, labels=list(labels_for(task)))
 
 
+def scope_metrics(task: str, y_true: np.ndarray, scope: Any) -> dict[str, float]:
+    """What the scope stage did on labelled posts (empty when the model has no scope stage).
+
+    ``out_of_scope_share``: posts the stage put out of scope; ``at_risk_in_scope``: the share of at-risk posts
+    (level 6+ for levels, high risk for binary) kept in scope; ``rule_raised_share``: posts a safety-net rule
+    raised.
+    """
+    if scope is None:
+        return {}
+    y_true = np.asarray(y_true)
+    at_risk = y_true >= 6 if task == "level" else y_true == 1
+    in_scope = np.asarray(scope.in_scope, dtype=bool)
+    return {
+        "out_of_scope_share": float(1 - in_scope.mean()) if len(in_scope) else 0.0,
+        "at_risk_in_scope": float(in_scope[at_risk].mean()) if at_risk.any() else float("nan"),
+        "rule_raised_share": float((np.asarray(scope.floors) >= 0).mean()) if len(in_scope) else 0.0,
+    }
+
+
 def summarize_folds(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:
     """Mean and standard deviation (ddof=1) of each metric over folds: ``{key: {mean, std}}``."""
     keys = [k for k in per_fold[0] if k != "n"]

@@ -7,16 +7,19 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .data import PostSet, find_leaks, load_folds, read_many
 from .data.errors import Problem
-from .metrics import evaluate_predictions, summarize_folds
+from .metrics import evaluate_predictions, scope_metrics, summarize_folds
 from .models import RiskModel, get_model_class
 from .models.base import ModelError
 from .scale import Task, check_task
+
+if TYPE_CHECKING:
+    from .scope.training import ScopeSettings
 
 logger = logging.getLogger(__name__)
 
@@ -52,19 +55,57 @@ def train_model(
     train_files: Sequence[str | Path] | None = None,
     root: str | Path | None = None,
     params: dict[str, Any] | None = None,
+    scope: bool | ScopeSettings | dict[str, Any] | None = True,
     show_progress: bool = True,
 ) -> tuple[RiskModel, PostSet]:
-    """Train a model of kind ``model`` for ``task``; returns the fitted model and the training posts."""
+    """Train a model of kind ``model`` for ``task``; returns the fitted model and the training posts.
+
+    With ``scope`` (the default), the model gets a scope stage trained on these posts against ordinary
+    text, and learns from ``risk_negatives`` ordinary posts as level 0 / low risk (see
+    :class:`sosrisk.scope.training.ScopeSettings`); ``scope=False`` trains on the posts alone.
+    """
+    from .scope.training import ScopeSettings
+
+    settings = ScopeSettings.from_value(scope)
     posts = training_data(task, train_files, root)
     if len(posts) == 0:
         raise ModelError("No training posts: every training file is empty.")
     estimator = make_model(model, task, params)
     started = time.perf_counter()
-    estimator.fit(posts.texts, posts.labels(task), show_progress=show_progress)
+    fit_with_scope(estimator, posts.texts, posts.labels(task), settings, show_progress=show_progress)
     estimator.training_["seconds"] = round(time.perf_counter() - started, 2)
     estimator.training_["sources"] = sorted({str(s) for s in posts.frame["source"]})
     logger.info("trained %s for %s on %d posts in %.1f s", model, task, len(posts), estimator.training_["seconds"])
     return estimator, posts
+
+
+def fit_with_scope(
+    estimator: RiskModel,
+    texts: list[str],
+    labels: np.ndarray,
+    settings: ScopeSettings,
+    *,
+    negatives: dict[str, list[str]] | None = None,
+    show_progress: bool = False,
+) -> RiskModel:
+    """Fit ``estimator`` on ``texts`` (+ ordinary posts as label 0) and give it a scope stage trained on ``texts``.
+
+    ``negatives`` (by source) may be passed in when several models share them (cross-validation).
+    """
+    from .scope.training import at_risk_mask, fit_scope, gate_negatives, risk_negatives
+
+    if not settings.enabled:
+        estimator.fit(texts, labels, show_progress=show_progress)
+        estimator.training_["scope"] = None
+        return estimator
+    if negatives is None:
+        negatives = gate_negatives(settings)
+    extra = risk_negatives(settings, negatives)
+    y = np.asarray(labels, dtype=np.int64)
+    estimator.fit(list(texts) + extra, np.concatenate([y, np.zeros(len(extra), dtype=np.int64)]), show_progress=show_progress)
+    estimator.scope_ = fit_scope(texts, at_risk_mask(estimator.task, y), settings, negatives, show_progress=show_progress)
+    estimator.training_["scope"] = {"risk_negatives": len(extra), "in_scope_posts": len(texts)}
+    return estimator
 
 
 @dataclass
@@ -105,13 +146,20 @@ def cross_validate(
     root: str | Path | None = None,
     params: dict[str, Any] | None = None,
     folds: Sequence[PostSet] | None = None,
+    scope: bool | ScopeSettings | dict[str, Any] | None = True,
     show_progress: bool = True,
 ) -> CrossValidation:
     """Cross-validate over the five official folds: for each fold, train on the other four and evaluate.
 
-    Text shared between a training part and its evaluation fold is reported as a leak.
+    Each fold's model is trained as :func:`train_model` trains one (with its own scope stage, fitted on
+    the four training folds only). Text shared between a training part and its evaluation fold is
+    reported as a leak.
     """
+    from .scope.training import ScopeSettings, gate_negatives
+
     check_task(task)
+    settings = ScopeSettings.from_value(scope)
+    negatives = gate_negatives(settings) if settings.enabled else None
     parts = list(folds) if folds is not None else load_folds(task, root)
     per_fold: list[dict[str, float]] = []
     labels, predictions, probas = [], [], []
@@ -124,12 +172,12 @@ def cross_validate(
             train = PostSet.concat([p for j, p in enumerate(parts) if j != k])
             problems.extend(find_leaks(train, held_out))
             estimator = make_model(model, task, params)
-            estimator.fit(train.texts, train.labels(task), show_progress=False)
-            proba = estimator.predict_proba(held_out.texts)
-            assert estimator.classes_ is not None
-            pred = estimator.decision_.decide(proba, estimator.classes_)
+            fit_with_scope(estimator, train.texts, train.labels(task), settings, negatives=negatives)
+            details = estimator.predict_details(held_out.texts)
+            pred, proba = details.labels, details.proba
             y = held_out.labels(task)
             metrics = evaluate_predictions(task, y, pred, proba)
+            metrics.update(scope_metrics(task, y, details.scope))
             metrics["fold"] = float(k + 1)
             per_fold.append(metrics)
             labels.append(y)
@@ -145,7 +193,7 @@ def cross_validate(
         oof_labels=np.concatenate(labels),
         oof_predictions=np.concatenate(predictions),
         oof_proba=np.vstack(probas),
-        params=make_model(model, task, params).get_params(),
+        params={**make_model(model, task, params).get_params(), "scope": settings.to_dict()},
         seconds=time.perf_counter() - started,
         problems=problems,
     )

@@ -11,7 +11,15 @@ from typing import Any
 
 import click
 
-from .options import data_root_option, parse_settings, quiet_option, set_option, task_option
+from .options import (
+    data_root_option,
+    parse_settings,
+    quiet_option,
+    scope_options,
+    scope_settings,
+    set_option,
+    task_option,
+)
 
 model_option = click.option(
     "--model",
@@ -77,6 +85,7 @@ def _params(settings: tuple[str, ...], target_recall: float | None, **encoder_op
     metavar="METHOD[:SIZE]",
     help="Augment the training posts first (see 'sosrisk augment'), e.g. pool-llm:116 or synonym:largest.",
 )
+@scope_options
 @quiet_option
 def train(
     task: str,
@@ -91,9 +100,16 @@ def train(
     epochs: int | None,
     resume: bool,
     augment_spec: str | None,
+    no_scope: bool,
+    scope_sources: str | None,
+    out_of_scope_files: tuple[Path, ...],
     quiet: bool,
 ) -> None:
-    """Train a model and save it as a model directory (config.json + weights, no pickle)."""
+    """Train a model and save it as a model directory (config.json + weights, no pickle).
+
+    By default the directory also holds a scope stage: a gate that tells posts about the writer's own
+    suicide risk from ordinary text, and safety-net rules (see README, "Out of scope").
+    """
     from ..models import get_model_class
     from ..training import train_model
 
@@ -121,6 +137,7 @@ def train(
         train_files=list(train_files) or None,
         root=data_root,
         params=params,
+        scope=scope_settings(no_scope, scope_sources, out_of_scope_files),
         show_progress=not quiet,
     )
     for problem in posts.problems:
@@ -143,6 +160,14 @@ def train(
     if summary:
         decision = model.cv_metrics_["selection"]["decision"]
         click.echo(f"cross-validated inside the training data: {summary}; decision: {decision}")
+    if model.scope_ is not None:
+        report = model.scope_.gate.report_
+        sources = ", ".join(f"{name} {count}" for name, count in report["out_of_scope_posts"].items())
+        click.echo(
+            f"scope gate: threshold {report['threshold']:.4f} keeps {report['oof_kept_at_risk']:.1%} of the at-risk "
+            f"and {report['oof_kept_in_scope']:.1%} of all training posts in scope (out of fold); "
+            f"out-of-scope posts: {sources}"
+        )
 
 
 @click.command()
@@ -161,6 +186,7 @@ def train(
     default=None,
     help="Write the out-of-fold predictions as JSONL (fold, label, prediction, probabilities).",
 )
+@scope_options
 @quiet_option
 def cv(
     task: str,
@@ -173,6 +199,9 @@ def cv(
     epochs: int | None,
     as_json: bool,
     save_predictions: Path | None,
+    no_scope: bool,
+    scope_sources: str | None,
+    out_of_scope_files: tuple[Path, ...],
     quiet: bool,
 ) -> None:
     """Cross-validate over the five official folds: per-fold and mean +/- std metrics."""
@@ -183,6 +212,7 @@ def cv(
         model=model_kind,
         root=data_root,
         params=_params(settings, target_recall, backbone=backbone, recipe=recipe, epochs=epochs),
+        scope=scope_settings(no_scope, scope_sources, out_of_scope_files),
         show_progress=not quiet,
     )
     report = result.to_dict()
@@ -205,7 +235,7 @@ def cv(
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    keys = _metric_keys(task)
+    keys = _metric_keys(task) + [k for k in ("out_of_scope_share", "at_risk_in_scope") if k in result.per_fold[0]]
     lines = ["fold  " + "  ".join(f"{k:>13}" for k in keys)]
     for fold in result.per_fold:
         lines.append(f"{int(fold['fold']):>4}  " + "  ".join(f"{fold[k]:>13.4f}" for k in keys))

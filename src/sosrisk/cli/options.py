@@ -48,3 +48,42 @@ set_option = click.option(
     metavar="KEY=VALUE",
     help="A model setting, e.g. --set C=3 --set ngram_range=[1,3] (repeatable).",
 )
+
+
+def scope_options(function: F) -> F:
+    """``--no-scope``, ``--scope-sources`` and ``--out-of-scope``: how a model's scope stage is trained."""
+    function = click.option(
+        "--out-of-scope",
+        "out_of_scope_files",
+        multiple=True,
+        type=click.Path(dir_okay=False, exists=True, path_type=Path),
+        help="A file of your own out-of-scope posts (any post format; labels ignored) for the scope gate (repeatable).",
+    )(function)
+    function = click.option(
+        "--scope-sources",
+        default=None,
+        metavar="NAMES",
+        help="Comma-separated ordinary-text sources the scope gate learns from, or 'none' "
+        "(default: every source; see 'sosrisk data ordinary').",
+    )(function)
+    function = click.option(
+        "--no-scope",
+        is_flag=True,
+        help="Train without the scope stage and without ordinary posts (research on SOS-1K alone).",
+    )(function)
+    return function
+
+
+def scope_settings(no_scope: bool, scope_sources: str | None, out_of_scope_files: tuple[Path, ...]) -> Any:
+    """The :class:`~sosrisk.scope.training.ScopeSettings` of the scope options."""
+    from ..scope.training import ScopeSettings
+
+    if no_scope:
+        if scope_sources is not None or out_of_scope_files:
+            raise click.UsageError("--no-scope cannot be combined with --scope-sources or --out-of-scope.")
+        return ScopeSettings(enabled=False)
+    values: dict[str, Any] = {"out_of_scope_files": tuple(str(f) for f in out_of_scope_files)}
+    if scope_sources is not None:
+        names = [] if scope_sources.strip() == "none" else [n.strip() for n in scope_sources.split(",") if n.strip()]
+        values["sources"] = tuple(names)
+    return ScopeSettings(**values)

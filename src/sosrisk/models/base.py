@@ -13,8 +13,9 @@ import json
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self
 
 import numpy as np
 
@@ -22,6 +23,9 @@ from .. import __version__
 from ..atomic import atomic_write, atomic_write_text
 from ..scale import Task, check_task, labels_for
 from .decision import DecisionRule
+
+if TYPE_CHECKING:
+    from ..scope.stage import ScopeDecision, ScopeStage
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +46,7 @@ CONFIG_FIELDS = frozenset(
         "training",
         "cv_metrics",
         "files",
+        "scope",
     }
 )
 
@@ -52,6 +57,19 @@ class ModelError(ValueError):
 
 class NotFittedError(ModelError):
     """A model was used for prediction before it was fitted or loaded."""
+
+
+@dataclass
+class Predictions:
+    """A model's answers for a batch: labels (after the decision rule and the safety-net rules), probabilities,
+    and the scope decision (``None`` when the model has no scope stage or it was not applied).
+
+    Posts out of scope have probability 1 for label 0 (level 0, low risk) and the model never ran on them.
+    """
+
+    labels: np.ndarray
+    proba: np.ndarray
+    scope: ScopeDecision | None = None
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
@@ -101,6 +119,7 @@ class RiskModel(ABC):
         self.training_: dict[str, Any] = {}
         self.cv_metrics_: dict[str, Any] = {}
         self.training_hashes_: np.ndarray | None = None
+        self.scope_: ScopeStage | None = None
 
     # ----------------------------------------------------------------- subclass hooks
     @abstractmethod
@@ -138,6 +157,7 @@ class RiskModel(ABC):
         self.classes_ = np.asarray(allowed, dtype=np.int64)
         self.temperature_ = 1.0
         self.decision_ = DecisionRule("threshold", threshold=0.5) if task == "binary" else DecisionRule()
+        self.scope_ = None  # a scope stage belongs to one training run (see sosrisk.training.train_model)
         self._fit(texts_list, y, show_progress=show_progress)
         self.training_hashes_ = np.unique(text_hashes(texts_list))
         self.training_ = {
@@ -148,20 +168,57 @@ class RiskModel(ABC):
         }
         return self
 
-    def predict_proba(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
-        """Calibrated probabilities ``(n, n_classes)``; columns follow ``classes_``."""
+    def predict_details(
+        self,
+        texts: Sequence[str],
+        *,
+        batch_size: int = 256,
+        scope: ScopeDecision | None = None,
+        apply_scope: bool = True,
+    ) -> Predictions:
+        """Labels, probabilities and the scope decision for ``texts``: the one place every caller predicts through.
+
+        With a scope stage (and ``apply_scope``), the stage decides first; the model runs only on posts in
+        scope, posts out of scope get label 0 with probability 1, and safety-net rules raise the label of
+        the posts they fire on (a level to the rule's floor, the binary label to high risk); they never
+        lower it. ``scope`` passes a decision already made (by the other task's model, say) instead.
+        """
         self._check_fitted()
+        assert self.classes_ is not None
         texts_list = _check_texts(texts, allow_empty_list=True)
-        if not texts_list:
-            assert self.classes_ is not None
+        n = len(texts_list)
+        if scope is None and apply_scope and self.scope_ is not None:
+            scope = self.scope_.decide(texts_list)
+        if scope is None:
+            proba = self._calibrated(texts_list, batch_size)
+            labels = self.decision_.decide(proba, self.classes_) if n else np.zeros(0, dtype=np.int64)
+            return Predictions(np.asarray(labels, dtype=np.int64), proba, None)
+        if len(scope.in_scope) != n:
+            raise ModelError(f"The scope decision covers {len(scope.in_scope)} posts, not the {n} given.")
+        proba = np.zeros((n, len(self.classes_)))
+        proba[:, 0] = 1.0
+        rows = np.flatnonzero(scope.in_scope)
+        if len(rows):
+            proba[rows] = self._calibrated([texts_list[i] for i in rows], batch_size)
+        labels = np.asarray(self.decision_.decide(proba, self.classes_), dtype=np.int64) if n else np.zeros(0, np.int64)
+        raised = np.flatnonzero(scope.floors >= 0)
+        if len(raised):
+            labels[raised] = np.maximum(labels[raised], scope.floors[raised]) if self.task == "level" else 1
+        return Predictions(labels, proba, scope)
+
+    def _calibrated(self, texts: list[str], batch_size: int) -> np.ndarray:
+        assert self.classes_ is not None
+        if not texts:
             return np.zeros((0, len(self.classes_)))
-        return softmax(self._logits(texts_list, batch_size=batch_size) / self.temperature_)
+        return softmax(self._logits(texts, batch_size=batch_size) / self.temperature_)
+
+    def predict_proba(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
+        """Calibrated probabilities ``(n, n_classes)``; columns follow ``classes_`` (out of scope: label 0)."""
+        return self.predict_details(texts, batch_size=batch_size).proba
 
     def predict(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
-        """Labels chosen by the model's decision rule (levels 0-10, or 0/1 for binary)."""
-        proba = self.predict_proba(texts, batch_size=batch_size)
-        assert self.classes_ is not None
-        return self.decision_.decide(proba, self.classes_) if len(proba) else np.zeros(0, dtype=np.int64)
+        """Labels (levels 0-10, or 0/1 for binary): the decision rule, the scope stage and the safety-net rules."""
+        return self.predict_details(texts, batch_size=batch_size).labels
 
     def predict_one(self, text: str) -> int:
         """The label of one text; delegates to :meth:`predict`."""
@@ -208,6 +265,7 @@ class RiskModel(ABC):
             "decision": self.decision_.to_dict(),
             "training": self.training_,
             "cv_metrics": self.cv_metrics_,
+            "scope": self.scope_.describe() if self.scope_ is not None else None,
         }
 
     def save(self, directory: str | Path) -> Path:
@@ -220,6 +278,12 @@ class RiskModel(ABC):
             with atomic_write(path / TRAINING_HASHES_FILE, "wb") as handle:
                 np.savez_compressed(handle, hashes=self.training_hashes_)
             files["training_hashes"] = TRAINING_HASHES_FILE
+        if self.scope_ is not None:
+            files["scope"] = self.scope_.save(path)
+        elif (path / "scope").is_dir():  # a stale stage of an earlier model saved here must not ship with this one
+            import shutil
+
+            shutil.rmtree(path / "scope")
         config = self.config()
         config["files"] = files
         atomic_write_text(path / CONFIG_NAME, json.dumps(config, ensure_ascii=False, indent=2) + "\n")
@@ -248,6 +312,11 @@ class RiskModel(ABC):
         model.training_ = dict(config.get("training") or {})
         model.cv_metrics_ = dict(config.get("cv_metrics") or {})
         files = dict(config["files"])
+        scope_name = files.pop("scope", None)
+        if scope_name is not None:
+            from ..scope.stage import ScopeStage
+
+            model.scope_ = ScopeStage.load(path, scope_name)
         hashes_name = files.pop("training_hashes", None)
         if hashes_name is not None:
             if hashes_name != TRAINING_HASHES_FILE:

@@ -8,6 +8,7 @@ post. :func:`assessment_from_row` turns an output row back into an ``Assessment`
 from __future__ import annotations
 
 import hashlib
+import json
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from ..assess import Assessment
+from ..assess import Assessment, decide_scope, scope_reasons
 from ..models.base import ModelError, RiskModel, read_config
 from ..scale import N_LEVELS, TIERS, level, tier_by_key
 
@@ -116,6 +117,7 @@ def output_columns(tasks: Sequence[str], *, include_text: bool) -> list[tuple[st
     columns = [("source", "string"), ("position", "int64"), ("id", "string")]
     if include_text:
         columns.append(("text", "string"))
+    columns += [("in_scope", "bool_"), ("scope_probability", "float64"), ("scope_reason", "string"), ("rule_hits", "string")]
     if "level" in tasks:
         columns += [("risk_level", "int8"), ("tier", "string"), ("expected_level", "float64")]
         columns += [(name, "float64") for name in LEVEL_PROBABILITY_COLUMNS]
@@ -148,12 +150,26 @@ def score_table(records: Any, models: LoadedModels) -> Any:
         texts = records.column("text").take(pa.array(rows, pa.int64())).to_pylist() if len(rows) else []
     missing = ~valid
     table = records
+    scope = decide_scope(texts, models.level, models.binary)
+    in_scope = np.ones(n, dtype=bool)
+    scope_probability = np.ones(n)
+    hits = np.full(n, None, dtype=object)
+    reasons = np.full(n, None, dtype=object)
+    if scope is not None:
+        reasons[rows] = scope_reasons(texts, scope)
+        in_scope[rows] = scope.in_scope
+        scope_probability[rows] = np.round(scope.scope_probability, 6)
+        hits[rows] = [json.dumps([h.to_dict() for h in row_hits]) for row_hits in scope.rule_hits]
+    no_scope = missing | (scope is None)  # null where nothing was decided
+    table = table.append_column("in_scope", pa.array(in_scope, pa.bool_(), mask=no_scope))
+    table = table.append_column("scope_probability", pa.array(scope_probability, pa.float64(), mask=no_scope))
+    table = table.append_column("scope_reason", pa.array(reasons, pa.string()))
+    table = table.append_column("rule_hits", pa.array(hits, pa.string()))
     if models.level is not None:
         model = models.level
-        proba = model.predict_proba(texts, batch_size=models.batch_size) if texts else np.zeros((0, N_LEVELS))
+        details = model.predict_details(texts, batch_size=models.batch_size, scope=scope)
+        proba, labels = details.proba, details.labels
         assert model.classes_ is not None and len(model.classes_) == N_LEVELS
-        labels = model.decision_.decide(proba, model.classes_) if len(texts) else np.zeros(0, dtype=np.int64)
-        labels = np.asarray(labels, dtype=np.int64)
         level_values = np.zeros(n, dtype=np.int8)
         level_values[rows] = labels
         expected = np.zeros(n)
@@ -172,9 +188,8 @@ def score_table(records: Any, models: LoadedModels) -> Any:
             table = table.append_column(name, pa.array(probabilities[:, value], pa.float64(), mask=missing))
     if models.binary is not None:
         model = models.binary
-        proba = model.predict_proba(texts, batch_size=models.batch_size) if texts else np.zeros((0, 2))
-        assert model.classes_ is not None
-        labels = model.decision_.decide(proba, model.classes_) if len(texts) else np.zeros(0, dtype=np.int64)
+        details = model.predict_details(texts, batch_size=models.batch_size, scope=scope)
+        proba, labels = details.proba, details.labels
         flags = np.zeros(n, dtype=bool)
         flags[rows] = np.asarray(labels) == 1
         high = np.zeros(n)
@@ -202,4 +217,9 @@ def assessment_from_row(row: dict[str, Any]) -> Assessment:
     if row.get("high_risk") is not None:
         result.high_risk = bool(row["high_risk"])
         result.high_risk_probability = float(row["high_risk_probability"])
+    if row.get("in_scope") is not None:
+        result.in_scope = bool(row["in_scope"])
+        result.scope_probability = float(row["scope_probability"])
+        result.scope_reason = str(row["scope_reason"])
+        result.rule_hits = json.loads(row["rule_hits"]) if row.get("rule_hits") else []
     return result

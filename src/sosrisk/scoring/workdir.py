@@ -267,8 +267,8 @@ def write_chunk(
     """Write a scored chunk's output part and rejects part (atomically); return its record and queue rows.
 
     ``table`` is a records table with result columns (:func:`~sosrisk.scoring.results.score_table`).
-    The queue rows are the scored posts at or above ``queue_rank`` (or flagged high risk), with their
-    text, author and time, when ``queue_rank`` is not ``None``.
+    The queue rows are the scored posts in scope at or above ``queue_rank`` (or flagged high risk), with
+    their text, author and time, when ``queue_rank`` is not ``None``.
     """
     import numpy as np
     import pyarrow as pa
@@ -323,6 +323,8 @@ def write_chunk(
             urgent |= scored.column("tier_rank").to_numpy() >= queue_rank
         if "high_risk" in scored.column_names:
             urgent |= scored.column("high_risk").to_numpy(zero_copy_only=False).astype(bool)
+        if scored.column("in_scope").null_count < scored.num_rows:  # a post out of scope is never queued
+            urgent &= scored.column("in_scope").fill_null(True).to_numpy(zero_copy_only=False).astype(bool)
         if urgent.any():
             for row in scored.filter(pa.array(urgent)).to_pylist():
                 row["source"] = sources[row.pop("file_index")]
