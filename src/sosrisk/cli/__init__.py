@@ -51,6 +51,7 @@ def main(verbose: int) -> None:
 
 def _register() -> None:
     from . import backbone as backbone_commands
+    from . import behaviour as behaviour_commands
     from . import data as data_commands
     from . import models as model_commands
     from . import score as score_commands
@@ -58,7 +59,8 @@ def _register() -> None:
 
     main.add_command(data_commands.data)
     main.add_command(backbone_commands.backbone)
-    for command in [*model_commands.COMMANDS, *score_commands.COMMANDS, *serve_commands.COMMANDS]:
+    commands = [*model_commands.COMMANDS, *behaviour_commands.COMMANDS, *score_commands.COMMANDS]
+    for command in [*commands, *serve_commands.COMMANDS]:
         main.add_command(command)
     from . import annotate as annotate_commands
     from . import augment as augment_commands

@@ -1,0 +1,192 @@
+"""A behavioural test suite in the style of CheckList (Ribeiro et al., ACL 2020), written by the sosrisk team.
+
+Groups of short posts we wrote ourselves (never taken from SOS-1K), each with the answer a crisis team
+needs from sosrisk:
+
+=======================  ==============================================================================
+group                    must reach
+=======================  ==============================================================================
+hyperbole                at most level 3 and not high risk (everyday "烦死了", "热死了")
+negation_recovery        at most level 5 and not high risk (denial, recovery, a past crisis)
+third_person             at most level 3 and not high risk (news, fiction, lyrics, lectures)
+help_for_others          at most level 3 and not high risk (asking how to help someone else)
+wish_no_method           in scope and at least level 4 (a wish to die, no method)
+plan_with_time           at least level 6 and high risk (a method and a time)
+attempt_in_progress      at least level 6 and high risk (means taken or being used now)
+farewell                 at least level 6 and high risk (a last post, a note, a goodbye)
+=======================  ==============================================================================
+
+Three kinds of check: ``mft`` (minimum functionality: the post alone must reach the group's answer),
+``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
+``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
+
+Two files: ``cases.tsv``, the suite we developed the scope stage and the rules with, and ``holdout.tsv``,
+written after every setting was frozen and run once, so its pass rates are not tuned to.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import Any
+
+from ..assess import Assessment, assess
+from ..models.base import ModelError, RiskModel
+from ..scale import tier_of
+
+SUITES = ("cases", "holdout")
+CHECKS = ("mft", "inv", "dir_up", "dir_down")
+
+
+@dataclass(frozen=True)
+class Group:
+    """A group of cases and what every one of its posts must reach."""
+
+    key: str
+    title: str
+    max_level: int | None = None
+    min_level: int | None = None
+    high_risk: bool | None = None
+    in_scope: bool | None = None
+
+    def expectation(self) -> str:
+        """The group's requirement in words."""
+        parts = []
+        if self.in_scope:
+            parts.append("in scope")
+        if self.min_level is not None:
+            parts.append(f"level >= {self.min_level}")
+        if self.max_level is not None:
+            parts.append(f"level <= {self.max_level}")
+        if self.high_risk is not None:
+            parts.append("high risk" if self.high_risk else "not high risk")
+        return ", ".join(parts)
+
+
+GROUPS: dict[str, Group] = {
+    g.key: g
+    for g in (
+        Group("hyperbole", "everyday hyperbole", max_level=3, high_risk=False),
+        Group("negation_recovery", "negation and recovery", max_level=5, high_risk=False),
+        Group("third_person", "third person, news, fiction, lyrics", max_level=3, high_risk=False),
+        Group("help_for_others", "help-seeking for others", max_level=3, high_risk=False),
+        Group("wish_no_method", "wish without method", min_level=4, in_scope=True),
+        Group("plan_with_time", "explicit plan with time", min_level=6, high_risk=True),
+        Group("attempt_in_progress", "attempt in progress", min_level=6, high_risk=True),
+        Group("farewell", "farewell, last post", min_level=6, high_risk=True),
+    )
+}
+
+
+@dataclass(frozen=True)
+class Case:
+    """One check: a group, its kind, a post, and for ``inv``/``dir_*`` the changed post."""
+
+    suite: str
+    line: int
+    group: str
+    check: str
+    text: str
+    variant: str = ""
+
+
+def load_cases(suite: str = "cases") -> list[Case]:
+    """The cases of one suite file (``cases`` or ``holdout``), validated."""
+    if suite not in SUITES:
+        raise ValueError(f"Unknown behavioural suite {suite!r}; expected one of {SUITES}.")
+    name = f"{suite}.tsv"
+    text = resources.files(__package__).joinpath(name).read_text(encoding="utf-8")
+    cases = []
+    reader = csv.DictReader(text.splitlines(), delimiter="\t", quoting=csv.QUOTE_NONE)
+    for line, row in enumerate(reader, start=2):
+        group, check, post, variant = row["group"], row["check"], row["text"], row.get("variant") or ""
+        if group not in GROUPS or check not in CHECKS or not post or (check != "mft") != bool(variant):
+            raise ValueError(f"{name}:{line}: bad case (group {group!r}, check {check!r}).")
+        cases.append(Case(suite, line, group, check, post, variant))
+    return cases
+
+
+@dataclass
+class CaseResult:
+    """A case and whether it passed, with the answers behind it."""
+
+    case: Case
+    passed: bool
+    answers: list[dict[str, Any]] = field(default_factory=list)
+
+
+def _meets(group: Group, answer: Assessment) -> bool:
+    if group.in_scope and answer.in_scope is False:
+        return False
+    if answer.risk_level is not None:
+        if group.min_level is not None and answer.risk_level < group.min_level:
+            return False
+        if group.max_level is not None and answer.risk_level > group.max_level:
+            return False
+    return not (group.high_risk is not None and answer.high_risk is not None and answer.high_risk != group.high_risk)
+
+
+def _order(answer: Assessment) -> tuple[int, int]:
+    """(tier rank, high-risk flag) of an answer, for invariance and direction."""
+    rank = tier_of(answer.risk_level).rank if answer.risk_level is not None else 0
+    return rank, int(bool(answer.high_risk))
+
+
+def _summary(answer: Assessment) -> dict[str, Any]:
+    return {
+        "risk_level": answer.risk_level,
+        "high_risk": answer.high_risk,
+        "in_scope": answer.in_scope,
+        "rules": [h["rule"] for h in answer.rule_hits or []],
+    }
+
+
+def run_cases(
+    cases: Sequence[Case], *, level_model: RiskModel | None = None, binary_model: RiskModel | None = None
+) -> list[CaseResult]:
+    """Assess every post of ``cases`` with the models and judge each case."""
+    if level_model is None and binary_model is None:
+        raise ModelError("Expected a level model, a binary model or both; got neither.")
+    texts = list(dict.fromkeys([c.text for c in cases] + [c.variant for c in cases if c.variant]))
+    answers = dict(zip(texts, assess(texts, level_model=level_model, binary_model=binary_model), strict=True))
+    results = []
+    for case in cases:
+        first = answers[case.text]
+        if case.check == "mft":
+            results.append(CaseResult(case, _meets(GROUPS[case.group], first), [_summary(first)]))
+            continue
+        second = answers[case.variant]
+        a, b = _order(first), _order(second)
+        if case.check == "inv":
+            passed = a == b
+        elif case.check == "dir_up":
+            passed = b[0] >= a[0] and b[1] >= a[1]
+        else:
+            passed = b[0] <= a[0] and b[1] <= a[1]
+        results.append(CaseResult(case, passed, [_summary(first), _summary(second)]))
+    return results
+
+
+def pass_rates(results: Sequence[CaseResult]) -> list[dict[str, Any]]:
+    """One row per group (in :data:`GROUPS` order): cases, passed, pass rate, per check kind, the requirement."""
+    rows = []
+    for key, group in GROUPS.items():
+        mine = [r for r in results if r.case.group == key]
+        if not mine:
+            continue
+        row: dict[str, Any] = {
+            "group": key,
+            "title": group.title,
+            "must_reach": group.expectation(),
+            "cases": len(mine),
+            "passed": sum(r.passed for r in mine),
+        }
+        row["pass_rate"] = row["passed"] / row["cases"]
+        for check in CHECKS:
+            of_kind = [r for r in mine if r.case.check == check]
+            if of_kind:
+                row[check] = f"{sum(r.passed for r in of_kind)}/{len(of_kind)}"
+        rows.append(row)
+    return rows
