@@ -22,6 +22,7 @@ from .. import __version__
 from ..atomic import atomic_write, atomic_write_text
 from ..scale import Task, check_task, labels_for
 from .decision import DecisionRule
+from .errors import ModelError, NotFittedError
 
 logger = logging.getLogger(__name__)
 
@@ -44,14 +45,6 @@ CONFIG_FIELDS = frozenset(
         "files",
     }
 )
-
-
-class ModelError(ValueError):
-    """A model directory or a model call is not usable; the message says why and how to fix it."""
-
-
-class NotFittedError(ModelError):
-    """A model was used for prediction before it was fitted or loaded."""
 
 
 def softmax(logits: np.ndarray) -> np.ndarray:
