@@ -261,7 +261,7 @@ def _check_workers(workers: int | None) -> int:
     if workers is None:
         return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"The number of workers must be an int >= 1. Got {workers!r} instead.")
+        raise ScoringError(f"The number of workers must be an int >= 1. Got {workers!r} instead.")
     return workers
 
 
