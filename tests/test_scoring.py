@@ -298,11 +298,49 @@ def test_resume_refuses_changed_inputs(
     )
     summary = score(models[0], source, output, chunk_size=4, workers=1, overwrite=True, show_progress=False)
     assert (summary.posts, summary.resumed_chunks) == (11, 0)
-    # resuming a run that already finished is refused too (nothing to resume, the output is complete)
+    assert not parts.exists()
+
+
+def test_resuming_a_finished_run_succeeds_with_nothing_to_do_and_a_different_run_is_refused(
+    tmp_path: Path, models: tuple[Path, Path]
+) -> None:
+    source = write_jsonl(tmp_path / "posts.jsonl", [*generated_posts(9), {"id": "blank", "text": " "}])
+    output = tmp_path / "out.parquet"
+    parts = parts_dir_for(output)
+    first = score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    written = output.stat().st_mtime_ns
+    again = score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    assert again.already_complete and not first.already_complete
+    assert (again.posts, again.scored, again.rejected, again.chunks, again.resumed_chunks) == (10, 9, 1, 3, 3)
+    assert output.stat().st_mtime_ns == written and not parts.exists()  # nothing was scored or rewritten
+    result = CliRunner().invoke(
+        main, ["score", str(models[0]), "-i", str(source), "-o", str(output), "--chunk-size", "4", "--resume", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"nothing left to do: {output} is already complete for these inputs, models and settings (9 posts scored, "
+        "1 rejected, 9 rows written)\n"
+    )
+    with pytest.raises(ScoringError) as caught:  # another setting
+        score(models[0], source, output, chunk_size=5, workers=1, resume=True, show_progress=False)
+    assert str(caught.value) == (
+        f"{output} is already complete, from another run: setting 'chunk_size' was 4, now 5. Pass --overwrite to "
+        "score it again with these inputs, models and settings, or choose another --output."
+    )
+    with pytest.raises(ScoringError) as caught:  # another model
+        score(models[1], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    assert str(caught.value).startswith(f"{output} is already complete, from another run: the models differ")
+    write_jsonl(source, generated_posts(10))  # another input
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    assert str(caught.value).startswith(f"{output} is already complete, from another run: input {source.resolve()} ")
+    (tmp_path / "out.summary.json").unlink()
     with pytest.raises(ScoringError) as caught:
         score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
     assert str(caught.value) == (
-        f"{output} is already complete (no unfinished run in {parts}). Pass --overwrite to score it again."
+        f"{output} exists, but {tmp_path / 'out.summary.json'} (the record of the run that wrote it) is missing or "
+        "damaged, so there is no telling whether it comes from these inputs, models and settings. Pass --overwrite "
+        "to score it again, or choose another --output."
     )
     assert not parts.exists()  # a refused run leaves no work folder behind
 

@@ -54,6 +54,7 @@ class ScoreSummary:
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     posts_per_second: float = 0.0
+    already_complete: bool = False  # --resume found the output complete for the same run: nothing was done
 
     def add(self, record: ChunkRecord, *, resumed: bool) -> None:
         """Count one finished chunk."""
@@ -154,6 +155,8 @@ def score(
     if not resume and not overwrite and output_path.exists():
         raise ScoringError(f"{output_path} already exists. Pass --overwrite to replace it, or choose another --output.")
     with workdir.locked():
+        if resume and not overwrite and workdir.read_manifest() is None and output_path.exists():
+            return _completed_run(output_path, rejects_path, manifest, workdir)
         finished = _prepare(workdir, manifest, output_path, resume=resume, overwrite=overwrite)
         model_info = queue_model_info(specs)
         total_bytes = sum(item.path.stat().st_size for item in items)
@@ -295,13 +298,40 @@ def _prepare(
             f"An unfinished run is in {workdir.path}. Pass --resume to continue it, or --overwrite to "
             "discard it and start over."
         )
-    if resume and existing is None and output.exists() and not overwrite:
-        raise ScoringError(
-            f"{output} is already complete (no unfinished run in {workdir.path}). Pass --overwrite to score it again."
-        )
     workdir.clear()
     workdir.write_manifest(manifest)
     return {}
+
+
+def _completed_run(output: Path, rejects: Path, manifest: dict[str, Any], workdir: WorkDir) -> ScoreSummary:
+    """``--resume`` of a run that already finished: its summary when the inputs, models and settings are the same.
+
+    A scheduled job or a retry loop can then always pass ``--resume``; a different run is still refused.
+    """
+    summary_path = summary_path_for(output)
+    try:
+        recorded = json.loads(summary_path.read_text(encoding="utf-8"))
+        counts = {key: recorded[key] for key in ScoreSummary.__dataclass_fields__ if key in recorded}
+        summary = ScoreSummary(**counts)
+        old_manifest = recorded["manifest"]
+        problems = _differences(old_manifest, manifest)
+    except (OSError, ValueError, TypeError, KeyError):
+        raise ScoringError(
+            f"{output} exists, but {summary_path} (the record of the run that wrote it) is missing or damaged, so "
+            "there is no telling whether it comes from these inputs, models and settings. Pass --overwrite to "
+            "score it again, or choose another --output."
+        ) from None
+    if summary.rejects != str(rejects):
+        problems.append(f"the rejects file was {summary.rejects}, now {rejects}")
+    elif not rejects.is_file():
+        problems.append(f"its rejects file {rejects} is missing")
+    if problems:
+        raise ScoringError(
+            f"{output} is already complete, from another run: " + "; ".join(problems) + ". Pass --overwrite to "
+            "score it again with these inputs, models and settings, or choose another --output."
+        )
+    logger.info("nothing to resume: %s is already complete for this run", output)
+    return replace(summary, already_complete=True, resumed_chunks=summary.chunks, seconds=0.0, posts_per_second=0.0)
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
