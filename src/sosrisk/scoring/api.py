@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
-from .inputs import InputFile, check_structure, find_inputs
+from ..data.reader import InputFile, check_structure, find_inputs
 from .local import RunContext, run_local, worker_pool
 from .progress import score_progress
 from .queue import check_queue_available, enqueue_rows, queue_model_info

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.reader import InputFile, ReadSettings, Segment, iter_segments, parse_segments
 from .allocator import keep_freed_memory
-from .inputs import InputFile, ReadSettings, Segment, iter_segments, parse_segments
 from .results import PROCESS_KINDS, LoadedModels, ModelSpec, score_table
 from .settings import ScoreSettings
 from .workdir import ChunkRecord, ScoringError, WorkDir, write_chunk

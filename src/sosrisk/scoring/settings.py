@@ -7,8 +7,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.reader import INPUT_FORMATS, ReadSettings
 from ..scale import TIERS, tier_by_key
-from .inputs import INPUT_FORMATS, ReadSettings
 from .workdir import ScoringError
 
 ENGINES = ("local", "ray")

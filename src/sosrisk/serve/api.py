@@ -16,6 +16,7 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from .. import __version__
+from ..data.reader import is_blank_text
 from ..scale import tier_by_key
 from .accounts import token_name
 from .limits import Busy
@@ -45,7 +46,7 @@ class PostIn(BaseModel):
     @field_validator("text")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if is_blank_text(value):  # white space, control and invisible characters only, as the scorer sees it
             raise ValueError("the text is blank; send the post's words")
         return value
 
