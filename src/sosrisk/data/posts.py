@@ -23,7 +23,15 @@ import pandas as pd
 
 from ..scale import Task, check_task
 from .errors import DataError, Problem
-from .reader import InputFile, ReadSettings, check_structure, input_format_of, iter_segments, parse_segments
+from .reader import (
+    InputFile,
+    ReadSettings,
+    check_structure,
+    input_format_of,
+    iter_segments,
+    parse_segments,
+    reject_field,
+)
 
 LABEL_COLUMN: dict[str, str] = {"level": "risk_level", "binary": "high_risk"}
 _OFFICIAL = {"risk_level": "myLabel", "high_risk": "twoClass"}
@@ -223,7 +231,7 @@ def read_posts(
         ):
             try:
                 if reason is not None:
-                    raise DataError(file, detail, line=position, field=_reject_field(reason, detail))
+                    raise DataError(file, detail, line=position, field=reject_field(reason, detail))
                 labels = {}
                 for role, value in (("risk_level", level), ("high_risk", high)):
                     try:
@@ -255,19 +263,6 @@ def read_posts(
 def read_many(paths: Sequence[str | Path], **kwargs: Any) -> PostSet:
     """Read several files with :func:`read_posts` and join them (duplicates across files are reported)."""
     return PostSet.concat([read_posts(p, **kwargs) for p in paths])
-
-
-def _reject_field(reason: str, detail: str) -> str | None:
-    """The field a reject is about (``None`` when it is about the whole line or row)."""
-    if reason == "nul_character":
-        return {"id": "id", "author": "author", "time": "posted_at"}.get(detail.split()[1], "text")
-    if (
-        reason in {"bad_json", "not_an_object", "bad_row"}
-        or detail.endswith("of the line")
-        or " of the line:" in detail
-    ):
-        return None
-    return "text"
 
 
 def _label(file: Path, line: int, value: str | None, role: str, *, required: bool) -> int | None:

@@ -32,7 +32,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
@@ -743,6 +743,7 @@ def _csv_segments(item: InputFile, file_index: int, settings: ReadSettings, size
             reader = csv.reader(text, delimiter=delimiter)
             header: list[str] | None = None
             index: dict[str, int | None] = {}
+            make_row = _csv_row_maker([], index)
             rows: list[tuple[Any, ...]] = []
             start = 1
             while True:
@@ -765,9 +766,10 @@ def _csv_segments(item: InputFile, file_index: int, settings: ReadSettings, size
                         continue  # blank line
                     if header is None:
                         header, index = _csv_header(item, cells, settings, line)
+                        make_row = _csv_row_maker(header, index)
                         if header:
                             continue
-                    rows.append(_csv_row(line, cells, header, index, item))
+                    rows.append(make_row(line, cells))
                 if len(rows) >= size:
                     yield Segment(file_index, "rows", rows[0][0], rows=rows, end_bytes=position_bytes(raw, item))
                     rows = []
@@ -777,23 +779,37 @@ def _csv_segments(item: InputFile, file_index: int, settings: ReadSettings, size
         csv.field_size_limit(previous_limit)
 
 
-def _csv_row(
-    line: int, cells: list[str], header: list[str], index: dict[str, int | None], item: InputFile
-) -> tuple[Any, ...]:
-    if header and len(cells) != len(header):
-        detail = (
-            f"expected {len(header)} columns ({', '.join(header)}), found {len(cells)}; "
-            "check for an unescaped delimiter or quote in the text"
+def _csv_row_maker(header: list[str], index: dict[str, int | None]) -> Callable[[int, list[str]], tuple[Any, ...]]:
+    """A function turning a CSV/TSV record into a row of a :class:`Segment` (hot: called once per record)."""
+    columns = len(header)
+    wrong_count = (
+        f"expected {columns} columns ({', '.join(header)}), found {{}}; check for an unescaped delimiter or quote in "
+        "the text"
+    )
+    i_id, i_text, i_author, i_time, i_level, i_high = (
+        index.get(role) for role in ("id", "text", "author", "posted_at", "risk_level", "high_risk")
+    )
+
+    def make_row(line: int, cells: list[str]) -> tuple[Any, ...]:
+        count = len(cells)
+        if columns and count != columns:
+            return (line, None, None, None, None, None, None, "bad_row", wrong_count.format(count))
+        post_id = cells[i_id] if i_id is not None and i_id < count else None
+        if post_id is not None and not post_id.strip():
+            post_id = None
+        return (
+            line,
+            post_id,
+            cells[i_text] if i_text is not None and i_text < count else None,
+            cells[i_author] if i_author is not None and i_author < count else None,
+            cells[i_time] if i_time is not None and i_time < count else None,
+            cells[i_level] if i_level is not None and i_level < count else None,
+            cells[i_high] if i_high is not None and i_high < count else None,
+            None,
+            None,
         )
-        return (line, None, None, None, None, None, None, "bad_row", detail)
-    values = []
-    for role in ("id", "text", "author", "posted_at", "risk_level", "high_risk"):
-        column = index.get(role)
-        values.append(cells[column] if column is not None and column < len(cells) else None)
-    post_id, text, author, posted_at, level, high = values
-    if post_id is not None and not post_id.strip():
-        post_id = None
-    return (line, post_id, text, author, posted_at, level, high, None, None)
+
+    return make_row
 
 
 def _parquet_segments(item: InputFile, file_index: int, settings: ReadSettings, size: int) -> Iterator[Segment]:
@@ -913,6 +929,19 @@ def _reject_nul_fields(reasons: list[str | None], details: list[str | None], *co
         for row, value in enumerate(column):
             if value is not None and "\x00" in value and reasons[row] is None:
                 reasons[row], details[row] = "nul_character", nul_detail(name)
+
+
+def reject_field(reason: str, detail: str) -> str | None:
+    """The field a reject is about (``None`` when it is about the whole line or row)."""
+    if reason == "nul_character":
+        return {"id": "id", "author": "author", "time": "posted_at"}.get(detail.split()[1], "text")
+    if (
+        reason in {"bad_json", "not_an_object", "bad_row"}
+        or detail.endswith("of the line")
+        or " of the line:" in detail
+    ):
+        return None
+    return "text"
 
 
 def nul_detail(field_name: str) -> str:
