@@ -36,6 +36,8 @@ def describe_os_error(exc: OSError, *, advice: bool = True) -> str:
         what, fix = f"the file grew past the size this process may write ({reason})", "Free space or raise the limit."
     elif exc.errno in {errno.EACCES, errno.EPERM, errno.EROFS}:
         what, fix = reason, "Choose a location you can write to."
+    elif exc.errno in {errno.ENOTDIR, errno.EEXIST}:
+        what, fix = "a part of the path is a file, not a folder", "Check the path."
     else:
         what, fix = reason, "Check the path."
     return f"{what}. {fix}" if advice else what

@@ -413,7 +413,7 @@ def detect_encoding(item: InputFile) -> str:
         with _open_binary(item) as handle:
             sample = handle.read(_SAMPLE_BYTES)
     except (OSError, EOFError) as exc:
-        raise DataError(item.path, f"cannot read the file ({exc})") from None
+        raise DataError(item.path, f"cannot read the file ({exc}); it may be truncated or damaged") from None
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if len(sample) == _SAMPLE_BYTES and b"\n" in sample:
@@ -612,7 +612,9 @@ def iter_segments(
                 break
             except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated (gzip) file
                 raise DataError(
-                    item.path, f"cannot read the file past this point ({type(exc).__name__}: {exc})"
+                    item.path,
+                    f"cannot read the file past this point ({type(exc).__name__}: {exc}); it may be truncated or "
+                    "damaged",
                 ) from None
             if progress is not None:
                 progress[0] = done_bytes + min(segment.end_bytes, size)
@@ -935,11 +937,8 @@ def reject_field(reason: str, detail: str) -> str | None:
     """The field a reject is about (``None`` when it is about the whole line or row)."""
     if reason == "nul_character":
         return {"id": "id", "author": "author", "time": "posted_at"}.get(detail.split()[1], "text")
-    if (
-        reason in {"bad_json", "not_an_object", "bad_row"}
-        or detail.endswith("of the line")
-        or " of the line:" in detail
-    ):
+    whole_line = " of the line" in detail or detail.startswith("the line ")  # undecodable or over-long lines
+    if reason in {"bad_json", "not_an_object", "bad_row"} or whole_line:
         return None
     return "text"
 

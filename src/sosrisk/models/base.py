@@ -20,7 +20,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from .. import __version__
-from ..atomic import atomic_write, atomic_write_text
+from ..atomic import WriteError, atomic_write, atomic_write_text
 from ..scale import Task, check_task, labels_for
 from .decision import DecisionRule
 from .errors import ModelError, NotFittedError
@@ -208,7 +208,10 @@ class RiskModel(ABC):
         """Write the model directory (``config.json`` last, so a half-saved directory never loads)."""
         self._check_fitted()
         path = Path(directory)
-        path.mkdir(parents=True, exist_ok=True)
+        try:
+            path.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise WriteError.of(path, exc) from None
         files = self._save_weights(path)
         if self.training_hashes_ is not None:
             with atomic_write(path / TRAINING_HASHES_FILE, "wb") as handle:
