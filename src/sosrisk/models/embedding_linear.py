@@ -180,6 +180,7 @@ class EmbeddingLinearModel(RiskModel):
         self.coef_: np.ndarray | None = None
         self.intercept_: np.ndarray | None = None
         self._embedder: FrozenEmbedder | None = None
+        self._loaded_from: Path | None = None  # the model directory it was read from: then nothing is downloaded
 
     def _validate_params(self) -> None:
         if self.pooling not in {"auto", "mean", "cls"}:
@@ -222,7 +223,15 @@ class EmbeddingLinearModel(RiskModel):
         if self._embedder is None:
             from ..atomic import sha256_file
 
-            folder = resolve_encoder_backbone(self.backbone, show_progress=show_progress)
+            # a model loaded from its directory never downloads: a hub id must already be in the hub cache
+            try:
+                folder = resolve_encoder_backbone(
+                    self.backbone, show_progress=show_progress, download=self._loaded_from is None
+                )
+            except ModelError as exc:
+                if self._loaded_from is None:
+                    raise
+                raise ModelError(f"{self._loaded_from}: {exc}") from None
             sha = sha256_file(folder / "config.json")
             marker = _backbone_marker(folder)
             if marker and isinstance(marker.get("source"), dict):
@@ -341,6 +350,7 @@ class EmbeddingLinearModel(RiskModel):
         self.mean_, self.scale_ = arrays["mean"], arrays["scale"]
         self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
         self.backbone_sha256_ = str(arrays["backbone_sha256"])
+        self._loaded_from = directory
 
     @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Self:
