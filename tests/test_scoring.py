@@ -307,7 +307,7 @@ def test_resume_refuses_changed_inputs(
         score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
     assert str(caught.value) == (
         f"Cannot resume the unfinished run in {parts}: input {source.resolve()} changed since the run started "
-        "(size, sha256_head_tail). Resume with the same inputs, models and settings, or pass "
+        "(size, sha256). Resume with the same inputs, models and settings, or pass "
         "--overwrite to discard its finished chunks and start over."
     )
     summary = score(models[0], source, output, chunk_size=4, workers=1, overwrite=True, show_progress=False)
@@ -369,7 +369,7 @@ def test_a_work_folder_from_another_version_is_refused_on_resume_and_discarded_b
     (parts / "manifest.json").write_text('{"format_version": 1}\n')
     (parts / "part-000000.parquet").write_bytes(b"old")
     for resume in (True, False):
-        with pytest.raises(ScoringError, match=r"expected format_version 2, got 1\. Rerun with --overwrite"):
+        with pytest.raises(ScoringError, match=r"expected format_version 3, got 1\. Rerun with --overwrite"):
             score(models[0], source, output, chunk_size=4, workers=1, resume=resume, show_progress=False)
     summary = score(models[0], source, output, chunk_size=4, workers=1, overwrite=True, show_progress=False)
     assert (summary.posts, summary.scored) == (10, 10)
@@ -525,3 +525,38 @@ def test_nul_characters_in_csv_and_parquet_fields_are_rejects(tmp_path: Path, mo
     records = parse_segments(list(iter_segments(find_inputs([parquet_file]), read, segment_units=10)), read)
     assert records.column("reason").to_pylist() == [None, "nul_character", "nul_character", "empty_text"]
     assert records.column("detail").to_pylist()[1] == nul("author")
+
+
+def test_resume_notices_an_edit_in_the_middle_of_a_file_with_the_same_size_and_time(
+    tmp_path: Path, models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sosrisk.scoring.local as local
+
+    posts = generated_posts(6000, seed=2)  # about 400 KB: far more than the first and last 64 KiB
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    output = tmp_path / "out.parquet"
+    original = local.write_chunk
+
+    def full_at_chunk_1(workdir: Any, index: int, *args: Any, **kwargs: Any) -> Any:
+        if index == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(workdir, index, *args, **kwargs)
+
+    monkeypatch.setattr(local, "write_chunk", full_at_chunk_1)
+    with pytest.raises(ScoringError, match="rerun the same command with --resume"):
+        score(models[0], source, output, chunk_size=1000, workers=1, show_progress=False)
+    monkeypatch.undo()
+    before = source.stat()
+    data = bytearray(source.read_bytes())
+    middle = data.index(b'"p3000"')
+    data[middle : middle + 7] = b'"q3000"'  # another id, same length, in the middle of the file
+    source.write_bytes(bytes(data))
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert source.stat().st_size == before.st_size and source.stat().st_mtime_ns == before.st_mtime_ns
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=1000, workers=1, resume=True, show_progress=False)
+    assert str(caught.value) == (
+        f"Cannot resume the unfinished run in {parts_dir_for(output)}: input {source.resolve()} changed since the run "
+        "started (sha256). Resume with the same inputs, models and settings, or pass --overwrite to discard its "
+        "finished chunks and start over."
+    )

@@ -347,7 +347,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     else:
         for path, entry in new_inputs.items():
             before = old_inputs[path]
-            changed = [k for k in ("size", "mtime_ns", "sha256_head_tail") if before.get(k) != entry.get(k)]
+            changed = [k for k in ("size", "mtime_ns", "sha256") if before.get(k) != entry.get(k)]
             if changed:
                 problems.append(f"input {path} changed since the run started ({', '.join(changed)})")
     old_models = [(m["task"], m["fingerprint"]) for m in old.get("models", [])]

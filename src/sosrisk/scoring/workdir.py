@@ -35,7 +35,7 @@ from .results import output_schema
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 2  # 2: parts are Arrow IPC files (were Parquet)
+MANIFEST_VERSION = 3  # 2: parts are Arrow IPC files (were Parquet); 3: inputs fingerprinted by their whole sha256
 OUTPUT_ROW_GROUP_ROWS = 16_384  # rows per Parquet row group of the output (about 8 MB held while gathering one)
 MANIFEST_NAME = "manifest.json"
 _DONE_RE = re.compile(r"^done-(\d{6,})\.json$")
