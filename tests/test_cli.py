@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import click
@@ -375,3 +376,19 @@ def test_bad_inputs_give_one_error_line_and_no_traceback(
     result = CliRunner().invoke(main, [a.format(**names) for a in args], catch_exceptions=False)
     assert result.exit_code == 1, result.output
     assert result.output == f"Error: {message.format(**names)}\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its permissions")
+def test_unreadable_inputs_and_models_give_one_error_line(bad_things: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    posts = tmp_path / "posts.tsv"
+    posts.write_text("text\n好累\n", encoding="utf-8")
+    posts.chmod(0)
+    model = Path(shutil.copytree(bad_things["good"], tmp_path / "model"))
+    (model / "config.json").chmod(0)
+    good = str(bad_things["good"])
+    output = run("predict", good, "--input", str(posts), ok=False)
+    assert output == f"Error: {posts}: cannot read the file (Permission denied); make it readable for this user\n"
+    output = run("predict", str(model), "好累", ok=False)
+    assert output == f"Error: {model / 'config.json'}: cannot be read (Permission denied).\n"

@@ -416,7 +416,7 @@ def detect_encoding(item: InputFile) -> str:
         with _open_binary(item) as handle:
             sample = handle.read(_SAMPLE_BYTES)
     except (OSError, EOFError) as exc:
-        raise DataError(item.path, f"cannot read the file ({exc}); it may be truncated or damaged") from None
+        raise DataError(item.path, _read_problem(exc)) from None
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if len(sample) == _SAMPLE_BYTES and b"\n" in sample:
@@ -434,6 +434,15 @@ def detect_encoding(item: InputFile) -> str:
         except UnicodeDecodeError:
             gb_bad += 1
     return "gb18030" if utf8_bad and gb_bad < utf8_bad else "utf-8"
+
+
+def _read_problem(exc: BaseException) -> str:
+    """Why a file cannot be read, and what to do."""
+    if isinstance(exc, PermissionError):
+        return f"cannot read the file ({exc.strerror}); make it readable for this user"
+    if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno is not None:
+        return f"cannot read the file ({exc.strerror})"
+    return f"cannot read the file ({exc}); it may be truncated or damaged"
 
 
 def position_bytes(handle: IO[bytes], item: InputFile) -> int:
