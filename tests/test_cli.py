@@ -392,3 +392,9 @@ def test_unreadable_inputs_and_models_give_one_error_line(bad_things: dict[str, 
     assert output == f"Error: {posts}: cannot read the file (Permission denied); make it readable for this user\n"
     output = run("predict", str(model), "好累", ok=False)
     assert output == f"Error: {model / 'config.json'}: cannot be read (Permission denied).\n"
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    output = run("predict", good, "好累", "--output", str(read_only / "out.jsonl"), ok=False)
+    assert output == (
+        f"Error: Cannot write {read_only / 'out.jsonl'}: Permission denied. Choose a location you can write to.\n"
+    )
