@@ -560,3 +560,29 @@ def test_resume_notices_an_edit_in_the_middle_of_a_file_with_the_same_size_and_t
         "started (sha256). Resume with the same inputs, models and settings, or pass --overwrite to discard its "
         "finished chunks and start over."
     )
+
+
+def test_a_damaged_model_fails_with_its_own_error_when_workers_do_not_fork(
+    tmp_path: Path, models: tuple[Path, Path]
+) -> None:
+    import shutil
+    import threading
+
+    from sosrisk.models import ModelError
+
+    damaged = Path(shutil.copytree(models[0], tmp_path / "level"))
+    (damaged / "weights.npz").write_bytes(b"")
+    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(10))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)  # with another thread, workers start without fork
+    other.start()
+    try:
+        with pytest.raises(ModelError) as caught:
+            score(damaged, source, tmp_path / "out.parquet", workers=2, show_progress=False)
+    finally:
+        stop.set()
+        other.join()
+    assert str(caught.value) == (
+        f"{damaged / 'weights.npz'}: not a readable .npz archive (File is not a zip file); it may be truncated or "
+        "damaged. Restore the model directory from where it came, or train the model again."
+    )

@@ -185,6 +185,8 @@ def worker_pool(context: RunContext) -> Iterator[cf.ProcessPoolExecutor | None]:
 
         _STATE["models"] = LoadedModels.load(context.specs)
         _STATE["models_of"] = context.specs
+    else:  # the workers load the models themselves: a damaged model must fail here, with its own error
+        LoadedModels.load(context.specs)
     pool = cf.ProcessPoolExecutor(
         max_workers=context.workers,
         mp_context=start,

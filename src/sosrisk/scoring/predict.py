@@ -243,8 +243,9 @@ def _answers_in_pool(job: _Job, chunks: Iterator[tuple[int, list[Segment]]], wor
     from .local import _worker_context
 
     start = _worker_context()
+    models = LoadedModels.load(job.specs)  # here first: a damaged model fails with its own error
     if start.get_start_method() == "fork":  # forked workers share the models loaded once here
-        _STATE["models"] = LoadedModels.load(job.specs)
+        _STATE["models"] = models
         _STATE["models_of"] = job.specs
     pool = cf.ProcessPoolExecutor(max_workers=workers, mp_context=start, initializer=_init_worker, initargs=(job,))
     pending: collections.deque[cf.Future[_Answer]] = collections.deque()
