@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
 from pathlib import Path
 
 import click
@@ -183,3 +184,217 @@ def test_fetch_info_train_cv_on_the_local_copy(sos1k_root: Path, isolated_home: 
     fold = sos1k_root / "suicideDataProcessing" / "data" / "fine-grained" / "fold1.tsv"
     metrics = json.loads(run("evaluate", str(tmp_path / "lvl"), str(fold), "--json", stdout=True))
     assert metrics["n"] == 200.0
+
+
+RESTORE = "Restore the model directory from where it came, or train the model again."
+NOT_AN_ARCHIVE = "not a readable .npz archive (File is not a zip file); it may be truncated or damaged. " + RESTORE
+
+
+@pytest.fixture(scope="module")
+def bad_things(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Damaged model directories and bad input files, built once."""
+    import gzip
+    import shutil
+
+    from conftest import tiny_dataset
+    from sosrisk.models.char_linear import CharLinearModel
+
+    root = tmp_path_factory.mktemp("bad")
+    texts, labels = tiny_dataset("level")
+    good = CharLinearModel(task="level", cv_folds=3).fit(texts, labels).save(root / "good")
+    things: dict[str, Path] = {"good": good}
+    for name in ("truncated", "empty", "pickled", "non_utf8", "object"):
+        things[name] = Path(shutil.copytree(good, root / name))
+    weights = (good / "weights.npz").read_bytes()
+    (things["truncated"] / "weights.npz").write_bytes(weights[: len(weights) // 2])
+    (things["empty"] / "weights.npz").write_bytes(b"")
+    (things["pickled"] / "training_hashes.npz").write_bytes(b"\x80\x04K\x01.")
+    config = (good / "config.json").read_bytes()
+    (things["non_utf8"] / "config.json").write_bytes(config.replace(b'"char-linear"', b'"char\xff"'))
+    import numpy as np
+
+    with open(things["object"] / "weights.npz", "wb") as handle:
+        arrays = {"ngrams": np.array([{"a": 1}], dtype=object), "coef": np.ones((11, 1)), "intercept": np.ones(11)}
+        np.savez(handle, idf=np.ones(1), **arrays)
+    things["not_a_model"] = root / "folder"
+    things["not_a_model"].mkdir()
+    things["posts"] = root / "posts.jsonl"
+    things["posts"].write_text('{"id": "1", "text": "好累"}\n', encoding="utf-8")
+    things["labelled"] = root / "labelled.tsv"
+    rows = "".join(f"{text}\t{label}\n" for text, label in zip(texts, labels, strict=True))
+    things["labelled"].write_text("comment\tmyLabel\n" + rows, encoding="utf-8")
+    things["docx"] = root / "posts.docx"
+    things["docx"].write_bytes(b"PK\x03\x04")
+    things["truncated_gz"] = root / "posts.jsonl.gz"
+    things["truncated_gz"].write_bytes(gzip.compress(things["posts"].read_bytes() * 50)[:30])
+    things["not_parquet"] = root / "posts.parquet"
+    things["not_parquet"].write_text("text\n好累\n", encoding="utf-8")
+    things["empty_tsv"] = root / "empty.tsv"
+    things["empty_tsv"].write_bytes(b"")
+    things["wrong_header"] = root / "wrong.csv"
+    things["wrong_header"].write_text("content\n好累\n", encoding="utf-8")
+    things["a_file"] = root / "a_file"
+    things["a_file"].write_text("not a folder\n", encoding="utf-8")
+    things["not_a_db"] = root / "queue.db"
+    things["not_a_db"].write_text("not a database\n", encoding="utf-8")
+    return things
+
+
+def bad_input_table() -> list[tuple[str, list[str], str]]:
+    """(case, arguments, the one error line): every command against damaged models, inputs and outputs.
+
+    Paths are written ``{name}`` and filled from :func:`bad_things`.
+    """
+    score = ["score", "{good}", "-i", "{posts}", "-o", "{out}/scores.parquet", "-q"]
+    return [
+        (
+            "predict: truncated weights",
+            ["predict", "{truncated}", "好累"],
+            "{truncated}/weights.npz: " + NOT_AN_ARCHIVE,
+        ),
+        ("evaluate: empty weights", ["evaluate", "{empty}", "{labelled}"], "{empty}/weights.npz: " + NOT_AN_ARCHIVE),
+        (
+            "score: pickled hashes",
+            ["score", "{pickled}", "-i", "{posts}", "-o", "{out}/s.parquet", "-q"],
+            "{pickled}/training_hashes.npz: " + NOT_AN_ARCHIVE,
+        ),
+        (
+            "predict: object arrays",
+            ["predict", "{object}", "好累"],
+            "{object}/weights.npz: array 'ngrams' holds Python objects, which would have to be unpickled; refused. "
+            + RESTORE,
+        ),
+        (
+            "score: non-UTF-8 config",
+            ["score", "{non_utf8}", "-i", "{posts}", "-o", "{out}/s.parquet", "-q"],
+            "{non_utf8}/config.json: not UTF-8 (undecodable byte at position {byte}); sosrisk writes it as UTF-8. "
+            + RESTORE,
+        ),
+        (
+            "predict: not a model",
+            ["predict", "{not_a_model}", "好累"],
+            "{not_a_model}: not a model directory: expected config.json, or a folder holding level/ and/or binary/ "
+            "model directories",
+        ),
+        (
+            "score: not a model",
+            ["score", "{not_a_model}", "-i", "{posts}", "-o", "{out}/s.parquet", "-q"],
+            "{not_a_model} is not a sosrisk model directory: config.json is missing.",
+        ),
+        (
+            "predict: unknown suffix",
+            ["predict", "{good}", "--input", "{docx}"],
+            "{docx}: cannot tell the input format from the name; expected a suffix among .csv, .json, .jsonl, "
+            ".ndjson, .parquet, .pq, .tsv, .txt (optionally followed by .gz), or pass --input-format",
+        ),
+        (
+            "score: truncated gzip",
+            ["score", "{good}", "-i", "{truncated_gz}", "-o", "{out}/s.parquet", "-q"],
+            "{truncated_gz}: cannot read the file (Compressed file ended before the end-of-stream marker was "
+            "reached); it may be truncated or damaged",
+        ),
+        (
+            "predict: not Parquet",
+            ["predict", "{good}", "--input", "{not_parquet}"],
+            "{not_parquet}: not a readable Parquet file (Parquet magic bytes not found in footer. Either the file is "
+            "corrupted or this is not a parquet file.)",
+        ),
+        (
+            "score: a header naming no text column",
+            ["score", "{good}", "-i", "{wrong_header}", "-o", "{out}/s.parquet", "-q"],
+            "{wrong_header}:1: field 'text': no header naming the text column: expected 'text' (or 'comment') among "
+            "the first row's columns ['content']; a file without a header must hold a text and an integer label "
+            "per row. Add a header row, or name the column with --text-column (one post per line: use a .txt file)",
+        ),
+        (
+            "evaluate: empty file",
+            ["evaluate", "{good}", "{empty_tsv}"],
+            "{empty_tsv}: no posts to evaluate: expected a text column and a 'risk_level' (or official 'myLabel') "
+            "label for each post, found no posts",
+        ),
+        (
+            "predict: empty file",
+            ["predict", "{good}", "--input", "{empty_tsv}"],
+            "{empty_tsv}: holds no posts: expected at least one non-blank line, or a row with a text",
+        ),
+        (
+            "train: unknown suffix",
+            ["train", "--task", "level", "--train", "{docx}", "--out", "{out}/m"],
+            "{docx}: cannot tell the input format from the name; expected a suffix among .csv, .json, .jsonl, "
+            ".ndjson, .parquet, .pq, .tsv, .txt (optionally followed by .gz), or pass --input-format",
+        ),
+        (
+            "score: unknown output suffix",
+            [*score[:5], "{out}/scores.xyz", "-q"],
+            "Cannot tell the output format from 'scores.xyz': expected a suffix among .jsonl, .ndjson, .parquet, "
+            ".pq, or pass --format parquet|jsonl.",
+        ),
+        (
+            "score: output inside a file",
+            [*score[:5], "{a_file}/scores.parquet", "-q"],
+            "Cannot create the run's work folder {a_file}/scores.parquet.parts beside the output: a part of the path "
+            "is a file, not a folder. Check the path.",
+        ),
+        (
+            "predict: output inside a file",
+            ["predict", "{good}", "好累", "--output", "{a_file}/out.jsonl"],
+            "Cannot write {a_file}/out.jsonl: a part of the path is a file, not a folder. Check the path.",
+        ),
+        (
+            "train: model inside a file",
+            ["train", "--task", "level", "--train", "{labelled}", "--out", "{a_file}/m", "-q", "--set", "cv_folds=3"],
+            "Cannot write {a_file}/m: a part of the path is a file, not a folder. Check the path.",
+        ),
+        (
+            "evaluate: report inside a file",
+            ["evaluate", "{good}", "{labelled}", "--report", "{a_file}/report.json"],
+            "Cannot write {a_file}/report.json: a part of the path is a file, not a folder. Check the path.",
+        ),
+        (
+            "tokens: a folder as the database",
+            ["tokens", "list", "--db", "sqlite:///{not_a_model}"],
+            "The database cannot be used (unable to open database file). Check --db (or SOSRISK_DB_URL): it must "
+            "name a database that sosrisk created or can create, that this machine can reach.",
+        ),
+        (
+            "tokens: not a database",
+            ["tokens", "list", "--db", "sqlite:///{not_a_db}"],
+            "The database cannot be used (file is not a database). Check --db (or SOSRISK_DB_URL): it must name a "
+            "database that sosrisk created or can create, that this machine can reach.",
+        ),
+    ]
+
+
+@pytest.mark.parametrize(("case", "args", "message"), bad_input_table(), ids=[row[0] for row in bad_input_table()])
+def test_bad_inputs_give_one_error_line_and_no_traceback(
+    bad_things: dict[str, Path], tmp_path: Path, case: str, args: list[str], message: str
+) -> None:
+    names = {**{k: str(v) for k, v in bad_things.items()}, "out": str(tmp_path)}
+    config = (bad_things["non_utf8"] / "config.json").read_bytes()
+    names["byte"] = str(config.find(b"\xff"))
+    # catch_exceptions=False: any exception the CLI does not turn into a clean error fails the test
+    result = CliRunner().invoke(main, [a.format(**names) for a in args], catch_exceptions=False)
+    assert result.exit_code == 1, result.output
+    assert result.output == f"Error: {message.format(**names)}\n"
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root reads every file whatever its permissions")
+def test_unreadable_inputs_and_models_give_one_error_line(bad_things: dict[str, Path], tmp_path: Path) -> None:
+    import shutil
+
+    posts = tmp_path / "posts.tsv"
+    posts.write_text("text\n好累\n", encoding="utf-8")
+    posts.chmod(0)
+    model = Path(shutil.copytree(bad_things["good"], tmp_path / "model"))
+    (model / "config.json").chmod(0)
+    good = str(bad_things["good"])
+    output = run("predict", good, "--input", str(posts), ok=False)
+    assert output == f"Error: {posts}: cannot read the file (Permission denied); make it readable for this user\n"
+    output = run("predict", str(model), "好累", ok=False)
+    assert output == f"Error: {model / 'config.json'}: cannot be read (Permission denied).\n"
+    read_only = tmp_path / "read-only"
+    read_only.mkdir(mode=0o555)
+    output = run("predict", good, "好累", "--output", str(read_only / "out.jsonl"), ok=False)
+    assert output == (
+        f"Error: Cannot write {read_only / 'out.jsonl'}: Permission denied. Choose a location you can write to.\n"
+    )

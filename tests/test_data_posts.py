@@ -103,14 +103,16 @@ def test_missing_label_column(tmp_path: Path) -> None:
 def test_missing_text_column(tmp_path: Path) -> None:
     path = write(tmp_path / "m.csv", "body,myLabel\n好累,1\n".encode())
     assert error_of(path) == (
-        f"{path}:1: field 'text': missing column: expected 'text' (or official 'comment'); "
-        "the file has columns ['body', 'myLabel']"
+        f"{path}:1: field 'text': missing text column: expected 'text' (or 'comment'); the header has "
+        "['body', 'myLabel']. Name it with --text-column"
     )
 
 
 def test_empty_text(tmp_path: Path) -> None:
     path = write(tmp_path / "e.tsv", "comment\tmyLabel\n好累\t1\n   \t2\n".encode())
-    assert error_of(path, task="level") == f"{path}:3: field 'text': empty text"
+    assert error_of(path, task="level") == (
+        f"{path}:3: field 'text': the text is empty (only white space or invisible characters)"
+    )
 
 
 def test_label_not_an_integer(tmp_path: Path) -> None:
@@ -140,8 +142,8 @@ def test_missing_label_value(tmp_path: Path) -> None:
 def test_undecodable_bytes(tmp_path: Path) -> None:
     path = write(tmp_path / "u.tsv", b"comment\tmyLabel\nok\t1\nbad \xff\xfe\x80\t2\n")
     assert error_of(path) == (
-        f"{path}:3: field 'text': undecodable bytes b'\\xff\\xfe\\x80\\t' at byte 25: the file is neither "
-        "UTF-8, nor GBK/GB18030. Re-save it as UTF-8."
+        f"{path}:3: field 'text': undecodable bytes in the text: the file is neither all UTF-8 nor all "
+        "GBK/GB18030; re-save it as UTF-8"
     )
 
 
@@ -161,8 +163,8 @@ def test_not_json(tmp_path: Path) -> None:
 def test_unknown_suffix_and_missing_file(tmp_path: Path) -> None:
     path = write(tmp_path / "x.docx", b"")
     assert error_of(path) == (
-        f"{path}: cannot tell the format from the suffix '.docx'; expected one of .csv, .json, .jsonl, "
-        ".ndjson, .parquet, .pq, .tsv, .txt or pass format="
+        f"{path}: cannot tell the input format from the name; expected a suffix among .csv, .json, .jsonl, "
+        ".ndjson, .parquet, .pq, .tsv, .txt (optionally followed by .gz), or pass --input-format"
     )
     assert error_of(tmp_path / "nope.tsv") == f"{tmp_path / 'nope.tsv'}: no such file"
 
@@ -187,7 +189,9 @@ def test_report_mode_keeps_going_and_lists_bad_rows(tmp_path: Path) -> None:
     path = write(tmp_path / "pool.tsv", "comment\tmyLabel\n好累\t1\n\t1\n想死\t4\n".encode())
     posts = read_posts(path, task="level", errors="report")
     assert posts.texts == ["好累", "想死"]
-    assert [str(p) for p in posts.problems] == [f"{path}:3: left out: field 'text': empty text"]
+    assert [str(p) for p in posts.problems] == [
+        f"{path}:3: left out: field 'text': the text is empty (only white space or invisible characters)"
+    ]
 
 
 def test_labels_error_names_the_first_unlabelled_post(tmp_path: Path) -> None:

@@ -53,3 +53,39 @@ def test_a_different_backbone_is_refused(tmp_path: Path) -> None:
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     with pytest.raises(ModelError, match="is not the one this model was trained on"):
         load_model(tmp_path / "m").predict_proba(POSTS[:1])
+
+
+def test_a_loaded_model_never_touches_the_network_for_its_backbone(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import socket
+
+    from sosrisk.models.decision import DecisionRule
+
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))  # an empty hub cache
+    monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
+    connections: list[object] = []
+
+    def no_network(*args: object, **kwargs: object) -> None:
+        connections.append(args)
+        raise OSError("no network in this test")
+
+    monkeypatch.setattr(socket, "create_connection", no_network)
+    monkeypatch.setattr(socket.socket, "connect", no_network)
+    model = EmbeddingLinearModel(task="binary", backbone="someone/a-model-not-in-the-cache")
+    model.classes_ = np.array([0, 1])
+    model.decision_ = DecisionRule("threshold", threshold=0.5)
+    model.mean_, model.scale_ = np.zeros(4), np.ones(4)
+    model.coef_, model.intercept_ = np.zeros((2, 4)), np.zeros(2)
+    model.backbone_sha256_ = "0" * 64
+    directory = model.save(tmp_path / "m")
+    loaded = load_model(directory)
+    with pytest.raises(ModelError) as info:
+        loaded.predict(["好累"])
+    assert str(info.value) == (
+        f"{directory}: The backbone 'someone/a-model-not-in-the-cache' is a hub id that is not in the local hub "
+        "cache, and loading a model directory never downloads anything. Fix: put the checkpoint in the hub cache on "
+        "this machine (download it where there is internet and copy the cache), or retrain the model with a local "
+        "checkpoint folder or 'e5-small'."
+    )
+    assert connections == []

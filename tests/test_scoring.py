@@ -77,6 +77,13 @@ def test_scores_match_assess_for_both_models(tmp_path: Path, models: tuple[Path,
     assert "text" not in read_output(jsonl).columns
 
 
+EMPTY = "the text is empty (only white space or invisible characters)"
+
+
+def nul(field: str) -> str:
+    return f"the {field} holds a NUL character (U+0000), which is not kept by databases; remove it"
+
+
 def test_bad_rows_go_to_rejects_and_the_run_goes_on(tmp_path: Path, models: tuple[Path, Path]) -> None:
     lines = [
         '{"id": "a", "text": "我想死。"}',
@@ -91,6 +98,9 @@ def test_bad_rows_go_to_rejects_and_the_run_goes_on(tmp_path: Path, models: tupl
         '{"id": "g", "comment": "今天好累"}',
         '{"id": "h", "text": "' + "x" * 1_100_000 + '"}',
         '{"id": "i", "text": "最后一条"}',
+        '{"id": "j", "text": "\\u200b\\u2060\\ufeff \\u3164"}',  # invisible: blank
+        '{"id": "k", "text": "好累\\u0000"}',
+        '{"id": "l\\u0000", "text": "好累"}',
     ]
     source = tmp_path / "posts.jsonl"
     source.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
@@ -101,7 +111,7 @@ def test_bad_rows_go_to_rejects_and_the_run_goes_on(tmp_path: Path, models: tupl
     assert read_jsonl(tmp_path / "out.rejects.jsonl") == [
         {"source": str(source), "position": 2, "id": "b", "reason": "missing_text",
          "detail": "no text: expected a string in 'text' or 'comment'"},
-        {"source": str(source), "position": 4, "id": "c", "reason": "empty_text", "detail": "the text is empty"},
+        {"source": str(source), "position": 4, "id": "c", "reason": "empty_text", "detail": EMPTY},
         {"source": str(source), "position": 5, "id": None, "reason": "undecodable",
          "detail": "undecodable bytes at byte 21 of the line: the file is read as utf-8"},
         {"source": str(source), "position": 6, "id": "e", "reason": "too_long",
@@ -113,14 +123,18 @@ def test_bad_rows_go_to_rejects_and_the_run_goes_on(tmp_path: Path, models: tupl
         {"source": str(source), "position": 9, "id": "7", "reason": "not_text", "detail": "expected a string, got int"},
         {"source": str(source), "position": 11, "id": None, "reason": "too_long",
          "detail": "the line is longer than 1048576 bytes"},
+        {"source": str(source), "position": 13, "id": "j", "reason": "empty_text", "detail": EMPTY},
+        {"source": str(source), "position": 14, "id": "k", "reason": "nul_character", "detail": nul("text")},
+        {"source": str(source), "position": 15, "id": "l\x00", "reason": "nul_character", "detail": nul("id")},
     ]  # fmt: skip
-    assert (summary.posts, summary.scored, summary.rejected) == (11, 3, 8)
+    assert (summary.posts, summary.scored, summary.rejected) == (14, 3, 11)
     assert summary.rejects_by_reason == {
         "bad_json": 1,
-        "empty_text": 1,
+        "empty_text": 2,
         "missing_text": 1,
         "not_an_object": 1,
         "not_text": 1,
+        "nul_character": 2,
         "too_long": 2,
         "undecodable": 1,
     }
@@ -179,7 +193,7 @@ def test_csv_tsv_rows_and_a_gbk_file(tmp_path: Path, models: tuple[Path, Path]) 
         {"source": str(csv_file), "position": 5, "id": None, "reason": "bad_row",
          "detail": "expected 3 columns (post_id, text, extra), found 4; check for an unescaped delimiter or "
                    "quote in the text"},
-        {"source": str(csv_file), "position": 6, "id": "4", "reason": "empty_text", "detail": "the text is empty"},
+        {"source": str(csv_file), "position": 6, "id": "4", "reason": "empty_text", "detail": EMPTY},
         {"source": str(csv_file), "position": 7, "id": "5", "reason": "too_long",
          "detail": "the text has 30 characters; at most 20 are scored"},
     ]  # fmt: skip
@@ -293,16 +307,54 @@ def test_resume_refuses_changed_inputs(
         score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
     assert str(caught.value) == (
         f"Cannot resume the unfinished run in {parts}: input {source.resolve()} changed since the run started "
-        "(size, sha256_head_tail). Resume with the same inputs, models and settings, or pass "
+        "(size, sha256). Resume with the same inputs, models and settings, or pass "
         "--overwrite to discard its finished chunks and start over."
     )
     summary = score(models[0], source, output, chunk_size=4, workers=1, overwrite=True, show_progress=False)
     assert (summary.posts, summary.resumed_chunks) == (11, 0)
-    # resuming a run that already finished is refused too (nothing to resume, the output is complete)
+    assert not parts.exists()
+
+
+def test_resuming_a_finished_run_succeeds_with_nothing_to_do_and_a_different_run_is_refused(
+    tmp_path: Path, models: tuple[Path, Path]
+) -> None:
+    source = write_jsonl(tmp_path / "posts.jsonl", [*generated_posts(9), {"id": "blank", "text": " "}])
+    output = tmp_path / "out.parquet"
+    parts = parts_dir_for(output)
+    first = score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    written = output.stat().st_mtime_ns
+    again = score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    assert again.already_complete and not first.already_complete
+    assert (again.posts, again.scored, again.rejected, again.chunks, again.resumed_chunks) == (10, 9, 1, 3, 3)
+    assert output.stat().st_mtime_ns == written and not parts.exists()  # nothing was scored or rewritten
+    result = CliRunner().invoke(
+        main, ["score", str(models[0]), "-i", str(source), "-o", str(output), "--chunk-size", "4", "--resume", "-q"]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.output == (
+        f"nothing left to do: {output} is already complete for these inputs, models and settings (9 posts scored, "
+        "1 rejected, 9 rows written)\n"
+    )
+    with pytest.raises(ScoringError) as caught:  # another setting
+        score(models[0], source, output, chunk_size=5, workers=1, resume=True, show_progress=False)
+    assert str(caught.value) == (
+        f"{output} is already complete, from another run: setting 'chunk_size' was 4, now 5. Pass --overwrite to "
+        "score it again with these inputs, models and settings, or choose another --output."
+    )
+    with pytest.raises(ScoringError) as caught:  # another model
+        score(models[1], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    assert str(caught.value).startswith(f"{output} is already complete, from another run: the models differ")
+    write_jsonl(source, generated_posts(10))  # another input
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    assert str(caught.value).startswith(f"{output} is already complete, from another run: input {source.resolve()} ")
+    (tmp_path / "out.summary.json").unlink()
     with pytest.raises(ScoringError) as caught:
         score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
     assert str(caught.value) == (
-        f"{output} is already complete (no unfinished run in {parts}). Pass --overwrite to score it again."
+        f"{output} exists, but {tmp_path / 'out.summary.json'} (the record of the run that wrote it) is missing or "
+        "damaged, so there is no telling whether it comes from these inputs, models and settings. Pass --overwrite "
+        "to score it again, or choose another --output."
     )
     assert not parts.exists()  # a refused run leaves no work folder behind
 
@@ -317,7 +369,7 @@ def test_a_work_folder_from_another_version_is_refused_on_resume_and_discarded_b
     (parts / "manifest.json").write_text('{"format_version": 1}\n')
     (parts / "part-000000.parquet").write_bytes(b"old")
     for resume in (True, False):
-        with pytest.raises(ScoringError, match=r"expected format_version 2, got 1\. Rerun with --overwrite"):
+        with pytest.raises(ScoringError, match=r"expected format_version 3, got 1\. Rerun with --overwrite"):
             score(models[0], source, output, chunk_size=4, workers=1, resume=resume, show_progress=False)
     summary = score(models[0], source, output, chunk_size=4, workers=1, overwrite=True, show_progress=False)
     assert (summary.posts, summary.scored) == (10, 10)
@@ -417,3 +469,120 @@ def test_the_cli_scores_and_reports(tmp_path: Path, models: tuple[Path, Path]) -
     )
     result = runner.invoke(main, [*args, "--overwrite", "--address", "auto"], catch_exceptions=False)
     assert result.exit_code == 2 and "--address is for --engine ray." in result.output
+
+
+def test_a_first_row_naming_no_text_column_stops_the_run_before_anything_is_scored(
+    tmp_path: Path, models: tuple[Path, Path]
+) -> None:
+    from sosrisk.data import DataError
+
+    for name, data, columns in [
+        ("one.csv", "content\n我不想活了\n", ["content"]),
+        ("two.tsv", "content\tlabel\n我不想活了\t4\n", ["content", "label"]),
+    ]:
+        source = tmp_path / name
+        source.write_text(data, encoding="utf-8")
+        output = tmp_path / f"{name}.jsonl"
+        with pytest.raises(DataError) as caught:
+            score(models[0], source, output, workers=1, show_progress=False)
+        assert str(caught.value) == (
+            f"{source}:1: field 'text': no header naming the text column: expected 'text' (or 'comment') among "
+            f"the first row's columns {columns}; a file without a header must hold a text and an integer label per "
+            "row. Add a header row, or name the column with --text-column (one post per line: use a .txt file)"
+        )
+        assert not output.exists() and not parts_dir_for(output).exists()
+        summary = score(models[0], source, output, text_column="content", workers=1, show_progress=False)
+        assert (summary.scored, summary.rejected) == (1, 0)
+    headerless = tmp_path / "headerless.tsv"
+    headerless.write_text("我不想活了\t4\n今天好累\t0\n", encoding="utf-8")  # text and an integer label: posts
+    summary = score(models[0], headerless, output, overwrite=True, workers=1, show_progress=False)
+    assert (summary.scored, read_output(output)["position"].tolist()) == (2, [1, 2])
+
+
+def test_nul_characters_in_csv_and_parquet_fields_are_rejects(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    rows = {
+        "id": ["a", "b\x00", "c", "d"],
+        "text": ["今天好累", "今天好累", "好累\x00", "\u200b\u200c"],
+        "author": ["x", "y", "z", "w"],
+    }
+    csv_file = tmp_path / "posts.csv"
+    pd.DataFrame(rows).to_csv(csv_file, index=False)
+    parquet_file = tmp_path / "posts.parquet"
+    pd.DataFrame({**rows, "author": ["x", "y\x00", "z", "w"], "id": ["a", "b", "c", "d"]}).to_parquet(parquet_file)
+    score(models[0], csv_file, tmp_path / "csv.jsonl", workers=1, show_progress=False)
+    assert [(r["position"], r["reason"], r["detail"]) for r in read_jsonl(tmp_path / "csv.rejects.jsonl")] == [
+        (3, "nul_character", nul("id")),
+        (4, "nul_character", nul("text")),
+        (5, "empty_text", EMPTY),
+    ]
+    score(models[0], parquet_file, tmp_path / "pq.jsonl", workers=1, queue_db=None, show_progress=False)
+    rejects = read_jsonl(tmp_path / "pq.rejects.jsonl")
+    assert [(r["position"], r["reason"]) for r in rejects] == [(3, "nul_character"), (4, "empty_text")]
+    # the author is read (and checked) when posts go to the review queue
+    from sosrisk.data.reader import ReadSettings, find_inputs, iter_segments, parse_segments
+
+    read = ReadSettings(extra_columns=True)
+    records = parse_segments(list(iter_segments(find_inputs([parquet_file]), read, segment_units=10)), read)
+    assert records.column("reason").to_pylist() == [None, "nul_character", "nul_character", "empty_text"]
+    assert records.column("detail").to_pylist()[1] == nul("author")
+
+
+def test_resume_notices_an_edit_in_the_middle_of_a_file_with_the_same_size_and_time(
+    tmp_path: Path, models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sosrisk.scoring.local as local
+
+    posts = generated_posts(6000, seed=2)  # about 400 KB: far more than the first and last 64 KiB
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    output = tmp_path / "out.parquet"
+    original = local.write_chunk
+
+    def full_at_chunk_1(workdir: Any, index: int, *args: Any, **kwargs: Any) -> Any:
+        if index == 1:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return original(workdir, index, *args, **kwargs)
+
+    monkeypatch.setattr(local, "write_chunk", full_at_chunk_1)
+    with pytest.raises(ScoringError, match="rerun the same command with --resume"):
+        score(models[0], source, output, chunk_size=1000, workers=1, show_progress=False)
+    monkeypatch.undo()
+    before = source.stat()
+    data = bytearray(source.read_bytes())
+    middle = data.index(b'"p3000"')
+    data[middle : middle + 7] = b'"q3000"'  # another id, same length, in the middle of the file
+    source.write_bytes(bytes(data))
+    os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert source.stat().st_size == before.st_size and source.stat().st_mtime_ns == before.st_mtime_ns
+    with pytest.raises(ScoringError) as caught:
+        score(models[0], source, output, chunk_size=1000, workers=1, resume=True, show_progress=False)
+    assert str(caught.value) == (
+        f"Cannot resume the unfinished run in {parts_dir_for(output)}: input {source.resolve()} changed since the run "
+        "started (sha256). Resume with the same inputs, models and settings, or pass --overwrite to discard its "
+        "finished chunks and start over."
+    )
+
+
+def test_a_damaged_model_fails_with_its_own_error_when_workers_do_not_fork(
+    tmp_path: Path, models: tuple[Path, Path]
+) -> None:
+    import shutil
+    import threading
+
+    from sosrisk.models import ModelError
+
+    damaged = Path(shutil.copytree(models[0], tmp_path / "level"))
+    (damaged / "weights.npz").write_bytes(b"")
+    source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(10))
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait, daemon=True)  # with another thread, workers start without fork
+    other.start()
+    try:
+        with pytest.raises(ModelError) as caught:
+            score(damaged, source, tmp_path / "out.parquet", workers=2, show_progress=False)
+    finally:
+        stop.set()
+        other.join()
+    assert str(caught.value) == (
+        f"{damaged / 'weights.npz'}: not a readable .npz archive (File is not a zip file); it may be truncated or "
+        "damaged. Restore the model directory from where it came, or train the model again."
+    )

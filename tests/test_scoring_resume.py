@@ -161,3 +161,34 @@ def test_a_scoring_process_reuses_freed_memory_instead_of_faulting_it_back_in() 
     # 20 chunks of 30 MiB are 150,000 pages: glibc's defaults hand the memory back and fault it in again
     assert default > 50_000, default
     assert kept < 2_000, kept
+
+
+def test_a_full_disk_while_the_output_grows_gives_one_message_and_resumes(
+    tmp_path: Path, models: tuple[Path, Path]
+) -> None:
+    import resource
+
+    posts = generated_posts(20_000, seed=5)
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    reference = tmp_path / "reference.parquet"
+    score(models[0], source, reference, chunk_size=2000, workers=1, show_progress=False)
+    output = tmp_path / "out.parquet"
+    args = cli(models[0], "-i", source, "-o", output, "--chunk-size", "2000", "--workers", "1", "-q")
+
+    def small_files() -> None:  # chunk parts fit, the growing Parquet output does not (EFBIG, as a full disk)
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 19, 1 << 19))
+
+    done = subprocess.run(args, capture_output=True, text=True, preexec_fn=small_files, timeout=300, check=False)
+    parts = parts_dir_for(output)
+    assert done.returncode == 1
+    assert done.stderr.startswith("Error: Writing the output failed while appending chunk ")
+    assert done.stderr.endswith(
+        ": the file grew past the size this process may write (File too large). Finished chunks are kept in "
+        f"{parts}: free space (or fix the problem) and rerun the same command with --resume.\n"
+    )
+    assert len(done.stderr.splitlines()) == 1  # one message, no traceback
+    assert not output.exists() and list(parts.glob("done-*.json"))
+    resumed = subprocess.run([*args, "--resume"], capture_output=True, text=True, timeout=300, check=False)
+    assert resumed.returncode == 0, resumed.stderr
+    pd.testing.assert_frame_equal(pd.read_parquet(output), pd.read_parquet(reference))

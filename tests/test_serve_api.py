@@ -179,8 +179,9 @@ def test_malformed_json_is_a_400(service: Service) -> None:
 
 
 def test_invalid_fields_are_named_and_never_echoed(service: Service) -> None:
+    invisible = " \u200b\u2060 "  # shows nothing: blank
     response = service.assess(
-        {"posts": [{"id": "1", "text": "秘密的话", "colour": "red"}, {"id": "2", "text": "  "}], "queue": True}
+        {"posts": [{"id": "1", "text": "秘密的话", "colour": "red"}, {"id": "2", "text": invisible}], "queue": True}
     )
     assert response.status_code == 422
     assert response.json() == {

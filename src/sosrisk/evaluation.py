@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .data import read_many
+from .data import DataError, read_many
 from .metrics import full_report, reliability_table
 from .models import RiskModel
 from .scale import labels_for
@@ -28,7 +28,12 @@ def evaluate_model(
     """
     posts = read_many(list(files), task=model.task)
     if len(posts) == 0:
-        raise ValueError(f"No posts to evaluate in {', '.join(str(f) for f in files)}: the files are empty.")
+        column, official = ("risk_level", "myLabel") if model.task == "level" else ("high_risk", "twoClass")
+        raise DataError(
+            ", ".join(str(f) for f in files),
+            f"no posts to evaluate: expected a text column and a '{column}' (or official '{official}') label "
+            "for each post, found no posts",
+        )
     y_true = posts.labels(model.task)
     proba = model.predict_proba(posts.texts, batch_size=batch_size)
     assert model.classes_ is not None

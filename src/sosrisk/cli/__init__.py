@@ -19,17 +19,39 @@ class SosriskGroup(click.Group):
     """A click group that shows library errors as one clean line instead of a traceback."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        from ..atomic import WriteError
         from ..data.errors import DataError
-        from ..models.base import ModelError
+        from ..models.errors import ModelError
 
         try:
             return super().invoke(ctx)
-        except (DataError, ModelError, FileNotFoundError, ImportError) as exc:
+        except (DataError, ModelError, WriteError, FileNotFoundError, ImportError) as exc:
             raise click.ClickException(str(exc)) from exc
         except ValueError as exc:
             if type(exc).__module__.startswith("sosrisk"):
                 raise click.ClickException(str(exc)) from exc
             raise
+        except Exception as exc:
+            database_problem = _database_problem(exc)
+            if database_problem is None:
+                raise  # anything else is a bug: its traceback must show
+            raise click.ClickException(database_problem) from exc
+
+
+def _database_problem(exc: Exception) -> str | None:
+    """A clean message when the database named by --db cannot be opened or is not a database, else ``None``.
+
+    Only the driver's own reason is shown (never the SQL or its parameters, which may hold post texts);
+    errors of the statements themselves (integrity, programming) are bugs and keep their traceback.
+    """
+    sqlalchemy_exc = sys.modules.get("sqlalchemy.exc")
+    if sqlalchemy_exc is None or type(exc) not in (sqlalchemy_exc.OperationalError, sqlalchemy_exc.DatabaseError):
+        return None
+    reason = str(getattr(exc, "orig", None) or type(exc).__name__).splitlines()[0]
+    return (
+        f"The database cannot be used ({reason}). Check --db (or SOSRISK_DB_URL): it must name a database "
+        "that sosrisk created or can create, that this machine can reach."
+    )
 
 
 @click.group(cls=SosriskGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
+import contextlib
 import json
 import sys
 from pathlib import Path
@@ -316,16 +315,22 @@ def _print_report(model: Any, report: dict[str, Any]) -> None:
     "input_file",
     type=click.Path(dir_okay=False, exists=True, path_type=Path),
     default=None,
-    help="Post file (TSV/CSV/JSONL/Parquet with a text column, or .txt with one post per line).",
+    help="Post file (TSV/CSV/JSONL/Parquet with a text column, or .txt with one post per line; .gz too).",
 )
 @click.option(
     "--output",
     type=click.Path(dir_okay=False, path_type=Path),
     default=None,
-    help="Write here instead of standard output.",
+    help="Write here (all or nothing) instead of standard output.",
 )
 @click.option("--format", "fmt", type=click.Choice(["table", "jsonl", "csv"]), default="table", show_default=True)
 @click.option("--no-text", is_flag=True, help="Leave the post text out of the output.")
+@click.option("--text-column", default=None, help="--input: column / JSON key of the text (default: text or comment).")
+@click.option("--id-column", default=None, help="--input: column / JSON key of the post id (default: id or post_id).")
+@click.option(
+    "--max-chars", type=click.IntRange(min=1), default=20_000, show_default=True, help="Longer texts are refused."
+)
+@quiet_option
 def predict(
     model_dir: Path,
     texts: tuple[str, ...],
@@ -333,82 +338,52 @@ def predict(
     output: Path | None,
     fmt: str,
     no_text: bool,
+    text_column: str | None,
+    id_column: str | None,
+    max_chars: int,
+    quiet: bool,
 ) -> None:
     """Assess posts given as arguments, in --input FILE, or one per line on standard input.
 
-    Each answer carries the level (or the high-risk flag), the probabilities, the tier and the
-    level's definition.
+    MODEL_DIR is a level or a binary model, or a folder holding level/ and/or binary/; a second model
+    directory may follow it (a level model and a binary model give both answers). Each answer carries
+    the level (with its probabilities, tier and definition) and/or the high-risk flag. Labels in the file
+    are ignored; a bad row stops the command with its file and line (use 'sosrisk score' to set bad rows
+    aside instead).
     """
-    from ..assess import assess
-    from ..models import load_model
+    from ..scoring.allocator import keep_freed_memory
+    from ..scoring.predict import predict as run_predict
 
+    keep_freed_memory()  # this process exists only for this command (see sosrisk.scoring.allocator)
+    model_dirs = [model_dir]
+    if texts and (Path(texts[0]) / "config.json").is_file():  # a second model directory
+        model_dirs.append(Path(texts[0]))
+        texts = texts[1:]
     if texts and input_file is not None:
         raise click.UsageError("Give texts as arguments or --input FILE, not both.")
-    ids: list[str]
-    if input_file is not None:
-        from ..data import read_posts
-
-        posts = read_posts(input_file)
-        post_texts = posts.texts
-        ids = [
-            str(v) if v is not None else f"{input_file.name}:{line}"
-            for v, line in zip(posts.frame["id"], posts.frame["line"], strict=True)
-        ]
-    elif texts:
-        post_texts = list(texts)
-        ids = [str(i) for i in range(1, len(texts) + 1)]
-    else:
+    source = "argument"
+    post_texts: list[str] | None = list(texts) if texts else None
+    if input_file is None and post_texts is None:
+        source = "standard input"
         post_texts = [line.rstrip("\r\n") for line in sys.stdin if line.strip()]
-        ids = [str(i) for i in range(1, len(post_texts) + 1)]
-    model = load_model(model_dir)
-    kwargs = {"level_model": model} if model.task == "level" else {"binary_model": model}
-    results = assess(post_texts, **kwargs)  # type: ignore[arg-type]
-    records = []
-    for post_id, text, result in zip(ids, post_texts, results, strict=True):
-        record: dict[str, Any] = {"id": post_id}
-        if not no_text:
-            record["text"] = text
-        record.update({k: v for k, v in result.to_dict().items() if v is not None})
-        records.append(record)
-    rendered = _render(records, fmt, model.task)
-    if output is not None:
-        from ..atomic import atomic_write_text
+    options: dict[str, Any] = {
+        "input_file": input_file,
+        "texts": post_texts,
+        "text_source": source,
+        "fmt": fmt,
+        "include_text": not no_text,
+        "max_chars": max_chars,
+        "text_column": text_column,
+        "id_column": id_column,
+        "show_progress": not quiet,
+    }
+    from ..atomic import atomic_write
 
-        atomic_write_text(output, rendered)
-    else:
-        click.echo(rendered, nl=False)
-
-
-def _render(records: list[dict[str, Any]], fmt: str, task: str) -> str:
-    if fmt == "jsonl":
-        return "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
-    if fmt == "csv":
-        rows = []
-        for record in records:
-            row = {k: v for k, v in record.items() if k != "level_probabilities"}
-            for value, p in enumerate(record.get("level_probabilities") or []):
-                row[f"p_level_{value}"] = p
-            rows.append(row)
-        buffer = io.StringIO()
-        if rows:
-            writer = csv.DictWriter(buffer, fieldnames=list(rows[0]), lineterminator="\n")
-            writer.writeheader()
-            writer.writerows(rows)
-        return buffer.getvalue()
-    lines = []
-    for record in records:
-        text = record.get("text", "")
-        short = text if len(text) <= 40 else text[:39] + "…"
-        if task == "level":
-            top = max(record["level_probabilities"])
-            lines.append(
-                f"{record['id']:>4}  level {record['risk_level']:>2} ({record['tier']}, p={top:.2f})  "
-                f"{record['level_name']}: {record['definition_en']}\n      {short}"
-            )
-        else:
-            flag = "HIGH" if record["high_risk"] else "low "
-            lines.append(f"{record['id']:>4}  {flag} risk (p_high={record['high_risk_probability']:.2f})  {short}")
-    return "\n".join(lines) + ("\n" if lines else "")
+    target: contextlib.AbstractContextManager[Any] = (
+        atomic_write(output, "wb") if output is not None else contextlib.nullcontext(sys.stdout.buffer)
+    )
+    with target as handle:  # the answers are written only once every post has one
+        run_predict(model_dirs, output=handle, **options)
 
 
 @click.command("models")

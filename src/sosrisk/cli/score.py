@@ -143,6 +143,12 @@ def score(
         queue_source=queue_source,
         show_progress=not quiet,
     )
+    if summary.already_complete:
+        click.echo(
+            f"nothing left to do: {summary.output} is already complete for these inputs, models and settings "
+            f"({summary.scored:,} posts scored, {summary.rejected:,} rejected, {summary.written:,} rows written)"
+        )
+        return
     resumed = (
         f" ({summary.resumed_chunks} of {summary.chunks} chunks from the earlier run)" if summary.resumed_chunks else ""
     )

@@ -1,19 +1,19 @@
-"""Reading post files: TSV, CSV, JSONL and Parquet, in UTF-8 (with or without BOM) or GBK/GB18030.
+"""Post sets: the posts of one or more files, with their labels, where each came from and the problems found.
 
-Official column names are mapped to ours (``comment`` -> ``text``, ``myLabel`` -> ``risk_level``,
-``twoClass`` -> ``high_risk``). Header-less two-column files are read as text + label. Every bad value
-raises :class:`~sosrisk.data.errors.DataError` naming the file, line and field; nothing is dropped.
-Duplicate texts and empty files are reported as :class:`~sosrisk.data.errors.Problem`.
+Files are read by the one reader every command uses (:mod:`sosrisk.data.reader`): TSV, CSV, JSONL,
+Parquet and ``.txt`` (also gzip-compressed), UTF-8 (with or without BOM) or GBK/GB18030. Official
+column names are mapped to ours (``comment`` -> ``text``, ``myLabel`` -> ``risk_level``, ``twoClass`` ->
+``high_risk``); header-less two-column files are read as text + label. Every bad row raises
+:class:`~sosrisk.data.errors.DataError` naming the file, line and field (or, with ``errors="report"``,
+is left out and reported); labels are checked for the task a command needs, other label columns only
+when asked for. Duplicate texts and empty files are reported as :class:`~sosrisk.data.errors.Problem`.
 """
 
 from __future__ import annotations
 
 import codecs
-import csv
-import io
-import json
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,28 +23,22 @@ import pandas as pd
 
 from ..scale import Task, check_task
 from .errors import DataError, Problem
+from .reader import (
+    InputFile,
+    ReadSettings,
+    check_structure,
+    input_format_of,
+    iter_segments,
+    parse_segments,
+    reject_field,
+)
 
-# Our column names and the names we accept for them in files (first is ours).
-COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
-    "text": ("text", "comment"),
-    "risk_level": ("risk_level", "myLabel"),
-    "high_risk": ("high_risk", "twoClass"),
-    "id": ("id", "post_id"),
-}
 LABEL_COLUMN: dict[str, str] = {"level": "risk_level", "binary": "high_risk"}
-FORMATS = ("tsv", "csv", "jsonl", "parquet", "lines")
-_SUFFIX_FORMAT = {
-    ".tsv": "tsv",
-    ".txt": "lines",
-    ".csv": "csv",
-    ".jsonl": "jsonl",
-    ".ndjson": "jsonl",
-    ".json": "jsonl",
-    ".parquet": "parquet",
-    ".pq": "parquet",
-}
+_OFFICIAL = {"risk_level": "myLabel", "high_risk": "twoClass"}
+_TOP = {"risk_level": 10, "high_risk": 1}
 _INT_RE = re.compile(r"^[+-]?\d+$")
 FRAME_COLUMNS = ["text", "risk_level", "high_risk", "id", "source", "line"]
+DEFAULT_MAX_CHARS = 20_000
 
 
 @dataclass
@@ -53,10 +47,13 @@ class PostSet:
 
     ``frame`` has the columns ``text`` (str), ``risk_level`` and ``high_risk`` (nullable Int64),
     ``id`` (str or missing), ``source`` (file path) and ``line`` (1-based line or row number).
+    ``label_errors`` keeps, per task, the first bad label of a task that was not checked when reading:
+    :meth:`labels` raises it when that task's labels are asked for.
     """
 
     frame: pd.DataFrame
     problems: list[Problem] = field(default_factory=list)
+    label_errors: dict[str, DataError] = field(default_factory=dict)
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -67,13 +64,16 @@ class PostSet:
         return self.frame["text"].tolist()
 
     def has_labels(self, task: str) -> bool:
-        """Whether every post carries a label of ``task``."""
+        """Whether every post carries a valid label of ``task``."""
         column = LABEL_COLUMN[check_task(task)]
-        return len(self.frame) > 0 and bool(self.frame[column].notna().all())
+        valid = task not in self.label_errors
+        return valid and len(self.frame) > 0 and bool(self.frame[column].notna().all())
 
     def labels(self, task: str) -> np.ndarray:
-        """The labels of ``task`` as an int array; a clear error names the first post without one."""
+        """The labels of ``task`` as an int array; a clear error names the first post without a valid one."""
         column = LABEL_COLUMN[check_task(task)]
+        if task in self.label_errors:
+            raise self.label_errors[task]
         missing = self.frame[column].isna()
         if missing.any():
             row = self.frame[missing].iloc[0]
@@ -94,7 +94,11 @@ class PostSet:
         frame = pd.concat(frames, ignore_index=True) if frames else _empty_frame()
         problems = [pr for p in parts for pr in p.problems if pr.kind != "duplicate"]
         problems.extend(find_duplicates(frame))
-        return cls(frame=frame, problems=problems)
+        label_errors: dict[str, DataError] = {}
+        for part in parts:
+            for task, error in part.label_errors.items():
+                label_errors.setdefault(task, error)
+        return cls(frame=frame, problems=problems, label_errors=label_errors)
 
 
 def _empty_frame() -> pd.DataFrame:
@@ -105,27 +109,12 @@ def _empty_frame() -> pd.DataFrame:
     return frame
 
 
-def detect_format(path: Path, format: str | None = None) -> str:
-    """The file format from ``format`` or the file suffix (``.tsv``, ``.csv``, ``.jsonl``, ``.parquet``)."""
-    if format is not None:
-        if format not in FORMATS:
-            raise DataError(path, f"unknown format {format!r}; expected one of {', '.join(FORMATS)}")
-        return format
-    try:
-        return _SUFFIX_FORMAT[path.suffix.lower()]
-    except KeyError:
-        raise DataError(
-            path,
-            f"cannot tell the format from the suffix {path.suffix!r}; expected one of "
-            f"{', '.join(sorted(_SUFFIX_FORMAT))} or pass format=",
-        ) from None
-
-
 def decode_bytes(path: str | Path, raw: bytes) -> tuple[str, str]:
-    """Decode a post file's bytes: UTF-8 with BOM, UTF-8, or GB18030 (a superset of GBK).
+    """Decode a whole file's bytes: UTF-8 with BOM, UTF-8, or GB18030 (a superset of GBK).
 
     Returns ``(text, encoding)``. When none fits, the error names the line and field of the first
-    bytes that UTF-8 cannot decode.
+    bytes that UTF-8 cannot decode. (Post files are read by :mod:`sosrisk.data.reader`; this is for
+    small files read whole.)
     """
     if raw.startswith(codecs.BOM_UTF8):
         try:
@@ -169,18 +158,22 @@ def read_posts(
     id_column: str | None = None,
     headerless_label: str = "risk_level",
     errors: str = "raise",
+    max_chars: int = DEFAULT_MAX_CHARS,
 ) -> PostSet:
-    """Read one post file.
+    """Read one post file with the one reader (:mod:`sosrisk.data.reader`).
 
     Parameters
     ----------
     path:
-        A ``.tsv``, ``.csv``, ``.jsonl`` or ``.parquet`` file, or a ``.txt`` file with one post per line.
+        A ``.tsv``, ``.csv``, ``.jsonl`` or ``.parquet`` file, or a ``.txt`` file with one post per line
+        (each may be gzip-compressed, ``.gz``).
     task:
         When given, every post must carry a label of this task (``level``: ``risk_level`` / ``myLabel``
-        0-10; ``binary``: ``high_risk`` / ``twoClass`` 0/1); a missing column is an error.
+        0-10; ``binary``: ``high_risk`` / ``twoClass`` 0/1); a missing column is an error. Labels of
+        the other task are read when present and checked only when :meth:`PostSet.labels` asks for them.
     format:
-        Overrides the format guessed from the suffix.
+        Overrides the format guessed from the suffix (``tsv``, ``csv``, ``jsonl``, ``parquet``, ``text``
+        or ``lines``).
     text_column, label_column, id_column:
         Column names to use instead of the known aliases. ``label_column`` is read as the label of
         ``task`` (``level`` when no task is given).
@@ -189,54 +182,82 @@ def read_posts(
         ``high_risk``. With ``task="binary"`` it is ``high_risk``.
     errors:
         ``raise`` (default): the first bad row raises :class:`DataError`. ``report``: a bad row (empty
-        text, bad label) is left out and reported as a ``Problem`` of kind ``invalid`` with its file,
-        line and field, so generated pools with a few broken rows stay usable. Structural problems
-        (undecodable bytes, missing columns) raise in both modes.
+        text, bad label, bad JSON ...) is left out and reported as a ``Problem`` of kind ``invalid``
+        with its file, line and field, so generated pools with a few broken rows stay usable.
+        Structural problems (unknown format, missing columns) raise in both modes.
+    max_chars:
+        Longer texts are bad rows (as in ``sosrisk score``).
     """
     if errors not in {"raise", "report"}:
         raise ValueError(f"The 'errors' parameter must be 'raise' or 'report'. Got {errors!r} instead.")
     file = Path(path)
     if not file.is_file():
         raise DataError(file, "no such file" if not file.exists() else "not a file")
-    fmt = detect_format(file, format)
     if task is not None:
         check_task(task)
         if task == "binary":
             headerless_label = "high_risk"
-    overrides = {"text": text_column, "id": id_column}
-    if label_column is not None:
-        overrides[LABEL_COLUMN[task or "level"]] = label_column
-    if fmt == "parquet":
-        rows: Iterable[tuple[int, dict[str, Any]]] = _parquet_rows(file)
-    elif fmt == "jsonl":
-        rows = _jsonl_rows(file)
-    elif fmt == "lines":
-        rows = _line_rows(file)
-    else:
-        rows = _delimited_rows(file, "\t" if fmt == "tsv" else ",", headerless_label)
-    records = []
+    if headerless_label not in _TOP:
+        raise ValueError(f"headerless_label must be 'risk_level' or 'high_risk'. Got {headerless_label!r} instead.")
+    fmt, compressed = input_format_of(file, "text" if format == "lines" else format)
+    item = InputFile(file, str(file), fmt, compressed)
+    label_role = LABEL_COLUMN[task or "level"]
+    settings = ReadSettings(
+        text_column=text_column,
+        id_column=id_column,
+        max_chars=max_chars,
+        labels=True,
+        level_column=label_column if label_column is not None and label_role == "risk_level" else None,
+        binary_column=label_column if label_column is not None and label_role == "high_risk" else None,
+        headerless_label=headerless_label,
+        required_label=LABEL_COLUMN[task] if task is not None else None,
+    )
+    check_structure(item, settings)
+    records: list[list[Any]] = []
     problems: list[Problem] = []
-    columns_checked = False
-    for line, row in rows:
-        if not columns_checked:
-            mapping = _column_mapping(file, row.keys(), overrides, task, 1 if fmt in {"tsv", "csv"} else line)
-            columns_checked = True
-        try:
-            records.append(_validate_row(file, line, row, mapping))
-        except DataError as exc:
-            if errors == "raise":
-                raise
-            problems.append(Problem("invalid", str(file), line, f"left out: field '{exc.field}': {exc.detail}"))
+    label_errors: dict[str, DataError] = {}
+    checked = LABEL_COLUMN[task] if task is not None else None
+    for segment in iter_segments([item], settings, segment_units=8192):
+        rows = parse_segments([segment], settings).to_pydict()
+        for position, text, post_id, level, high, reason, detail in zip(
+            rows["position"],
+            rows["text"],
+            rows["id"],
+            rows["level_label"],
+            rows["binary_label"],
+            rows["reason"],
+            rows["detail"],
+            strict=True,
+        ):
+            try:
+                if reason is not None:
+                    raise DataError(file, detail, line=position, field=reject_field(reason, detail))
+                labels = {}
+                for role, value in (("risk_level", level), ("high_risk", high)):
+                    try:
+                        labels[role] = _label(file, position, value, role, required=role == checked)
+                    except DataError as exc:
+                        if role == checked:
+                            raise
+                        label_errors.setdefault("level" if role == "risk_level" else "binary", exc)
+                        labels[role] = None
+            except DataError as exc:
+                if errors == "raise":
+                    raise
+                where = f"field '{exc.field}': " if exc.field else ""
+                problems.append(Problem("invalid", str(file), position, f"left out: {where}{exc.detail}"))
+                continue
+            records.append([text, labels["risk_level"], labels["high_risk"], post_id, str(file), position])
     if not records:
         if not problems:
             problems.append(Problem("empty", str(file), None, "the file holds no posts"))
-        return PostSet(_empty_frame(), problems)
+        return PostSet(_empty_frame(), problems, label_errors)
     frame = pd.DataFrame.from_records(records, columns=FRAME_COLUMNS)
     for name in ("risk_level", "high_risk"):
         frame[name] = frame[name].astype("Int64")
     frame["line"] = frame["line"].astype("int64")
     problems.extend(find_duplicates(frame))
-    return PostSet(frame, problems)
+    return PostSet(frame, problems, label_errors)
 
 
 def read_many(paths: Sequence[str | Path], **kwargs: Any) -> PostSet:
@@ -244,138 +265,19 @@ def read_many(paths: Sequence[str | Path], **kwargs: Any) -> PostSet:
     return PostSet.concat([read_posts(p, **kwargs) for p in paths])
 
 
-def _column_mapping(
-    file: Path, columns: Iterable[str], overrides: dict[str, str | None], task: str | None, line: int
-) -> dict[str, str]:
-    """Map our column names to the file's column names; errors name what is missing."""
-    present = list(columns)
-    mapping: dict[str, str] = {}
-    for ours, aliases in COLUMN_ALIASES.items():
-        wanted = overrides.get(ours)
-        if wanted is not None:
-            if wanted not in present:
-                raise DataError(
-                    file, f"missing column {wanted!r}; the file has columns {present}", line=line, field=ours
-                )
-            mapping[ours] = wanted
-            continue
-        for alias in aliases:
-            if alias in present:
-                mapping[ours] = alias
-                break
-    if "text" not in mapping:
-        raise DataError(
-            file,
-            f"missing column: expected 'text' (or official 'comment'); the file has columns {present}",
-            line=line,
-            field="text",
-        )
-    if task is not None and LABEL_COLUMN[task] not in mapping:
-        ours = LABEL_COLUMN[task]
-        official = "myLabel" if task == "level" else "twoClass"
-        raise DataError(
-            file,
-            f"missing column: the {task} task needs '{ours}' (or official '{official}'); "
-            f"the file has columns {present}",
-            line=line,
-            field=ours,
-        )
-    return mapping
-
-
-def _validate_row(file: Path, line: int, row: dict[str, Any], mapping: dict[str, str]) -> list[Any]:
-    text = row.get(mapping["text"])
-    if text is None or (isinstance(text, float) and np.isnan(text)):
-        raise DataError(file, "empty text", line=line, field="text")
-    if not isinstance(text, str):
-        raise DataError(file, f"expected a string, got {type(text).__name__}", line=line, field="text")
-    if not text.strip():
-        raise DataError(file, "empty text", line=line, field="text")
-    level = _label(file, line, row, mapping, "risk_level", 10)
-    high = _label(file, line, row, mapping, "high_risk", 1)
-    post_id = row.get(mapping["id"]) if "id" in mapping else None
-    if post_id is not None and not isinstance(post_id, str):
-        post_id = str(post_id)
-    return [text, level, high, post_id, str(file), line]
-
-
-def _label(file: Path, line: int, row: dict[str, Any], mapping: dict[str, str], ours: str, top: int) -> int | None:
-    if ours not in mapping:
-        return None
-    value = row.get(mapping[ours])
-    allowed = "0 to 10" if top == 10 else "0 or 1"
-    if value is None or (isinstance(value, float) and np.isnan(value)) or value == "":
-        raise DataError(file, f"missing label; expected an integer from {allowed}", line=line, field=ours)
-    if isinstance(value, (bool, int, np.integer)) or (
-        isinstance(value, (float, np.floating)) and float(value).is_integer()
-    ):
-        number = int(value)
-    elif isinstance(value, str) and _INT_RE.match(value.strip()):
-        number = int(value.strip())
-    else:
-        raise DataError(file, f"label {value!r} is not an integer; expected {allowed}", line=line, field=ours)
-    if not 0 <= number <= top:
-        raise DataError(file, f"label {number} is outside {allowed}", line=line, field=ours)
+def _label(file: Path, line: int, value: str | None, role: str, *, required: bool) -> int | None:
+    """A label from its raw text; ``None`` when absent and not required; a clear error when bad."""
+    allowed = "0 to 10" if _TOP[role] == 10 else "0 or 1"
+    if value is None or not value.strip():
+        if not required:
+            return None
+        raise DataError(file, f"missing label; expected an integer from {allowed}", line=line, field=role)
+    if not _INT_RE.match(value.strip()):
+        raise DataError(file, f"label {value!r} is not an integer; expected {allowed}", line=line, field=role)
+    number = int(value.strip())
+    if not 0 <= number <= _TOP[role]:
+        raise DataError(file, f"label {number} is outside {allowed}", line=line, field=role)
     return number
-
-
-def _delimited_rows(file: Path, delimiter: str, headerless_label: str) -> Iterator[tuple[int, dict[str, Any]]]:
-    text, _encoding = decode_bytes(file, file.read_bytes())
-    reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
-    header: list[str] | None = None
-    start = 1
-    known = {alias for aliases in COLUMN_ALIASES.values() for alias in aliases}
-    for cells in reader:
-        line, start = start, reader.line_num + 1
-        if (not cells or all(not c.strip() for c in cells)) and len(cells) <= 1:
-            continue  # blank line: nothing to read
-        if header is None:
-            stripped = [c.strip() for c in cells]
-            looks_like_post = len(cells) == 2 and _INT_RE.match(cells[1].strip()) is not None
-            if known.intersection(stripped) or not looks_like_post:
-                header = stripped
-                continue
-            header = ["text", headerless_label]
-        if len(cells) != len(header):
-            raise DataError(
-                file,
-                f"expected {len(header)} columns ({', '.join(header)}), found {len(cells)}; "
-                "check for an unescaped delimiter or quote in the text",
-                line=line,
-            )
-        yield line, dict(zip(header, cells, strict=True))
-
-
-def _line_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    """A plain text file: one post per non-blank line, no labels."""
-    text, _encoding = decode_bytes(file, file.read_bytes())
-    for number, raw_line in enumerate(text.splitlines(), start=1):
-        if raw_line.strip():
-            yield number, {"text": raw_line}
-
-
-def _jsonl_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    text, _encoding = decode_bytes(file, file.read_bytes())
-    for number, raw_line in enumerate(text.splitlines(), start=1):
-        if not raw_line.strip():
-            continue
-        try:
-            value = json.loads(raw_line)
-        except json.JSONDecodeError as exc:
-            raise DataError(file, f"not valid JSON ({exc.msg} at column {exc.colno})", line=number) from None
-        if not isinstance(value, dict):
-            raise DataError(file, f"expected a JSON object per line, got {type(value).__name__}", line=number)
-        yield number, value
-
-
-def _parquet_rows(file: Path) -> Iterator[tuple[int, dict[str, Any]]]:
-    try:
-        frame = pd.read_parquet(file)
-    except Exception as exc:  # pyarrow raises several types for a damaged file
-        raise DataError(file, f"not a readable Parquet file ({exc})") from None
-    columns = [str(c) for c in frame.columns]
-    for number, values in enumerate(frame.itertuples(index=False, name=None), start=1):
-        yield number, {c: (None if v is pd.NA else v) for c, v in zip(columns, values, strict=True)}
 
 
 def find_duplicates(frame: pd.DataFrame) -> list[Problem]:

@@ -19,7 +19,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from ..progress import progress_bar
-from .base import ModelError, RiskModel
+from .base import ModelError, RiskModel, is_number, read_npz
 from .calibration import DECISIONS, finalize_from_oof
 from .registry import register_model
 
@@ -368,7 +368,7 @@ class CharLinearModel(RiskModel):
             )
         if not isinstance(self.min_df, int) or self.min_df < 1:
             raise ModelError(f"The 'min_df' parameter of char-linear must be an int >= 1. Got {self.min_df!r} instead.")
-        if not self.C > 0:
+        if not is_number(self.C) or not self.C > 0:
             raise ModelError(f"The 'C' parameter of char-linear must be > 0. Got {self.C!r} instead.")
         if self.class_weight not in {"balanced", "none"}:
             raise ModelError(
@@ -380,7 +380,7 @@ class CharLinearModel(RiskModel):
                 f"The 'decision' parameter of char-linear must be a str among {set(DECISIONS)}. "
                 f"Got {self.decision!r} instead."
             )
-        if not 0 < self.target_recall <= 1:
+        if not is_number(self.target_recall) or not 0 < self.target_recall <= 1:
             raise ModelError(
                 f"The 'target_recall' parameter must be within (0, 1]. Got {self.target_recall!r} instead."
             )
@@ -533,18 +533,27 @@ class CharLinearModel(RiskModel):
         name = files.get("weights")
         if name != WEIGHTS_FILE:
             raise ModelError(f"{directory}: expected files.weights = {WEIGHTS_FILE!r} in config.json, got {name!r}.")
-        path = directory / name
-        if not path.is_file():
-            raise ModelError(f"{path} is missing: the model directory is incomplete.")
-        with np.load(path, allow_pickle=False) as data:
-            expected = {"ngrams", "idf", "coef", "intercept"}
-            if set(data.files) != expected:
-                raise ModelError(f"{path}: expected arrays {sorted(expected)}, found {sorted(data.files)}.")
-            ngrams, idf, coef, intercept = data["ngrams"], data["idf"], data["coef"], data["intercept"]
+        try:
+            self._validate_params()
+        except ModelError as exc:
+            raise ModelError(f"{directory / 'config.json'}: field 'params': {exc}") from None
         assert self.classes_ is not None
-        if coef.shape != (len(self.classes_), len(ngrams)) or idf.shape != (len(ngrams),):
-            raise ModelError(f"{path}: array shapes do not match the labels and vocabulary in config.json.")
-        self._validate_params()
+        n_classes = len(self.classes_)
+
+        def check_shapes(shapes: dict[str, tuple[int, ...]]) -> str | None:
+            n = shapes["ngrams"][0] if len(shapes["ngrams"]) == 1 else -1
+            fits = shapes["idf"] == (n,) and shapes["coef"] == (n_classes, n) and shapes["intercept"] == (n_classes,)
+            if n < 0 or not fits:
+                return (
+                    f"array shapes {shapes} do not match the {n_classes} labels in config.json and a vocabulary of "
+                    "n n-grams (ngrams (n,), idf (n,), coef (labels, n), intercept (labels,))"
+                )
+            return None
+
+        arrays = read_npz(
+            directory / name, {"ngrams": "U", "idf": "f", "coef": "f", "intercept": "f"}, check_shapes=check_shapes
+        )
+        ngrams, idf, coef, intercept = arrays["ngrams"], arrays["idf"], arrays["coef"], arrays["intercept"]
         self.featurizer_ = CharNgramFeaturizer(
             ngrams,
             idf,
@@ -571,5 +580,11 @@ class CharLinearModel(RiskModel):
         unknown = set(params) - allowed
         if unknown:
             raise ModelError(f"Unknown char-linear params {sorted(unknown)} in config.json.")
-        params["ngram_range"] = tuple(params.get("ngram_range", (1, 3)))
+        ngram_range = params.get("ngram_range", (1, 3))
+        if not isinstance(ngram_range, (list, tuple)):
+            raise ModelError(
+                f"The 'ngram_range' parameter of char-linear must be two ints 1 <= min <= max <= 4. "
+                f"Got {ngram_range!r} instead."
+            )
+        params["ngram_range"] = tuple(ngram_range)
         return cls(task=config["task"], **params)

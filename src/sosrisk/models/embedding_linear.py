@@ -20,7 +20,7 @@ from typing import Any, Self
 import numpy as np
 
 from ..progress import progress_bar
-from .base import ModelError, RiskModel
+from .base import ModelError, RiskModel, is_number, read_npz
 from .calibration import DECISIONS, finalize_from_oof
 from .encoder import (
     INFERENCE_BATCH,
@@ -180,6 +180,7 @@ class EmbeddingLinearModel(RiskModel):
         self.coef_: np.ndarray | None = None
         self.intercept_: np.ndarray | None = None
         self._embedder: FrozenEmbedder | None = None
+        self._loaded_from: Path | None = None  # the model directory it was read from: then nothing is downloaded
 
     def _validate_params(self) -> None:
         if self.pooling not in {"auto", "mean", "cls"}:
@@ -189,7 +190,7 @@ class EmbeddingLinearModel(RiskModel):
             )
         if not isinstance(self.max_length, int) or not 8 <= self.max_length <= 512:
             raise ModelError(f"The 'max_length' parameter must be an int in [8, 512]. Got {self.max_length!r}.")
-        if not self.C > 0:
+        if not is_number(self.C) or not self.C > 0:
             raise ModelError(f"The 'C' parameter of embedding-linear must be > 0. Got {self.C!r} instead.")
         if self.class_weight not in {"balanced", "none"}:
             raise ModelError(
@@ -222,7 +223,15 @@ class EmbeddingLinearModel(RiskModel):
         if self._embedder is None:
             from ..atomic import sha256_file
 
-            folder = resolve_encoder_backbone(self.backbone, show_progress=show_progress)
+            # a model loaded from its directory never downloads: a hub id must already be in the hub cache
+            try:
+                folder = resolve_encoder_backbone(
+                    self.backbone, show_progress=show_progress, download=self._loaded_from is None
+                )
+            except ModelError as exc:
+                if self._loaded_from is None:
+                    raise
+                raise ModelError(f"{self._loaded_from}: {exc}") from None
             sha = sha256_file(folder / "config.json")
             marker = _backbone_marker(folder)
             if marker and isinstance(marker.get("source"), dict):
@@ -319,20 +328,29 @@ class EmbeddingLinearModel(RiskModel):
     def _load_weights(self, directory: Path, files: dict[str, str]) -> None:
         if files.get("weights") != WEIGHTS_FILE:
             raise ModelError(f"{directory}: expected files.weights = {WEIGHTS_FILE!r}, got {files.get('weights')!r}.")
-        path = directory / WEIGHTS_FILE
-        if not path.is_file():
-            raise ModelError(f"{path} is missing: the model directory is incomplete.")
-        with np.load(path, allow_pickle=False) as data:
-            expected = {"mean", "scale", "coef", "intercept", "backbone_sha256"}
-            if set(data.files) != expected:
-                raise ModelError(f"{path}: expected arrays {sorted(expected)}, found {sorted(data.files)}.")
-            self.mean_, self.scale_ = data["mean"], data["scale"]
-            self.coef_, self.intercept_ = data["coef"], data["intercept"]
-            self.backbone_sha256_ = str(data["backbone_sha256"])
+        try:
+            self._validate_params()
+        except ModelError as exc:
+            raise ModelError(f"{directory / 'config.json'}: field 'params': {exc}") from None
         assert self.classes_ is not None
-        if self.coef_.shape != (len(self.classes_), len(self.mean_)):
-            raise ModelError(f"{path}: array shapes do not match the labels in config.json.")
-        self._validate_params()
+        n_classes = len(self.classes_)
+
+        def check_shapes(shapes: dict[str, tuple[int, ...]]) -> str | None:
+            d = shapes["mean"][0] if len(shapes["mean"]) == 1 else -1
+            fits = shapes["scale"] == (d,) and shapes["coef"] == (n_classes, d) and shapes["intercept"] == (n_classes,)
+            if d < 0 or not fits or shapes["backbone_sha256"] != ():
+                return f"array shapes {shapes} do not match the {n_classes} labels in config.json"
+            return None
+
+        arrays = read_npz(
+            directory / WEIGHTS_FILE,
+            {"mean": "f", "scale": "f", "coef": "f", "intercept": "f", "backbone_sha256": "U"},
+            check_shapes=check_shapes,
+        )
+        self.mean_, self.scale_ = arrays["mean"], arrays["scale"]
+        self.coef_, self.intercept_ = arrays["coef"], arrays["intercept"]
+        self.backbone_sha256_ = str(arrays["backbone_sha256"])
+        self._loaded_from = directory
 
     @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Self:

@@ -130,11 +130,12 @@ def preset_report() -> list[dict[str, str]]:
     return rows
 
 
-def resolve_encoder_backbone(name: str, *, show_progress: bool = False) -> Path:
+def resolve_encoder_backbone(name: str, *, show_progress: bool = False, download: bool = True) -> Path:
     """A local checkpoint folder for ``name`` (``e5-small``, a folder, a preset or a hub id).
 
     Never hangs: hub ids are looked up in the local hub cache, then the hub is probed with a
-    :data:`HUB_PROBE_TIMEOUT_S` timeout before anything is downloaded.
+    :data:`HUB_PROBE_TIMEOUT_S` timeout before anything is downloaded. With ``download=False`` (a model
+    loaded from its directory) the network is never touched: a hub id must be in the local hub cache.
     """
     if not isinstance(name, str) or not name.strip():
         raise ModelError(
@@ -162,7 +163,7 @@ def resolve_encoder_backbone(name: str, *, show_progress: bool = False) -> Path:
             f"Expected 'e5-small', a preset ({', '.join(PRESETS)}), a hub id like 'owner/name' or an "
             f"existing checkpoint folder for the backbone; got {name!r}, which is none of these."
         )
-    return _from_hub(hub_id)
+    return _from_hub(hub_id, download=download)
 
 
 def _hub_endpoint() -> str:
@@ -184,7 +185,7 @@ _HUB_FILES = [
 _HUB_FILES += ["special_tokens_map.json", "sentencepiece.bpe.model"]
 
 
-def _from_hub(hub_id: str) -> Path:
+def _from_hub(hub_id: str, *, download: bool = True) -> Path:
     from huggingface_hub import snapshot_download
 
     try:
@@ -193,6 +194,13 @@ def _from_hub(hub_id: str) -> Path:
             return Path(cached)
     except Exception:
         pass
+    if not download:
+        raise ModelError(
+            f"The backbone {hub_id!r} is a hub id that is not in the local hub cache, and loading a model directory "
+            "never downloads anything. Fix: put the checkpoint in the hub cache on this machine (download it where "
+            "there is internet and copy the cache), or retrain the model with a local checkpoint folder or "
+            "'e5-small'."
+        )
     endpoint = _hub_endpoint()
     if _offline():
         raise ModelError(

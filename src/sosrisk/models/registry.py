@@ -1,13 +1,18 @@
-"""The registry of model kinds: built-in kinds and extensions register the same way."""
+"""The registry of model kinds: built-in kinds and extensions register the same way.
+
+It imports nothing of the base class (``base.py`` looks kinds up here when it loads a directory), so the
+two modules do not import each other.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any, TypeVar
 
-from .base import ModelError, RiskModel
+from .errors import ModelError
 
-_REGISTRY: dict[str, type[RiskModel]] = {}
+# kind -> a RiskModel subclass (typed loosely: naming RiskModel here would import base.py)
+_REGISTRY: dict[str, type[Any]] = {}
 # Kinds whose module is imported on first use, so that heavy dependencies load only when needed.
 _LAZY: dict[str, str] = {
     "char-linear": "sosrisk.models.char_linear",
@@ -17,7 +22,7 @@ _LAZY: dict[str, str] = {
     "best": "sosrisk.models.ensemble",
 }
 
-M = TypeVar("M", bound=type[RiskModel])
+M = TypeVar("M", bound=type[Any])
 
 
 def register_model(kind: str) -> Callable[[M], M]:
@@ -43,7 +48,7 @@ def available_kinds() -> list[str]:
     return sorted(set(_REGISTRY) | set(_LAZY))
 
 
-def get_model_class(kind: str) -> type[RiskModel]:
+def get_model_class(kind: str) -> type[Any]:
     """The class registered under ``kind``; imports lazily registered modules on demand."""
     if kind not in _REGISTRY and kind in _LAZY:
         import importlib

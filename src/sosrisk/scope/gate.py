@@ -228,23 +228,26 @@ class ScopeGate:
         unknown = set(params) - allowed
         if unknown:
             raise ModelError(f"{directory}: unknown scope gate params {sorted(unknown)} in scope.json.")
-        gate = cls(**{k: (tuple(v) if k == "ngram_range" else v) for k, v in params.items()})
-        path = directory / GATE_FILE
-        if not path.is_file():
-            raise ModelError(f"{path} is missing: the model directory's scope stage is incomplete.")
-        expected = {"ngrams", "idf", "embedding_coef", "char_coef", "intercept"}
         try:
-            with np.load(path, allow_pickle=False) as data:
-                if set(data.files) != expected:
-                    raise ModelError(f"{path}: expected arrays {sorted(expected)}, found {sorted(data.files)}.")
-                ngrams, idf = data["ngrams"], data["idf"]
-                embedding_coef, char_coef, intercept = data["embedding_coef"], data["char_coef"], data["intercept"]
-        except (OSError, ValueError) as exc:
-            if isinstance(exc, ModelError):
-                raise
-            raise ModelError(f"{path}: not a readable gate file ({exc}). Retrain the model.") from None
-        if embedding_coef.shape != (DIMENSION,) or char_coef.shape != (len(ngrams),) or idf.shape != (len(ngrams),):
-            raise ModelError(f"{path}: array shapes do not fit together; the file is damaged. Retrain the model.")
+            gate = cls(**{k: (tuple(v) if k == "ngram_range" else v) for k, v in params.items()})
+            gate._check_params()
+        except (TypeError, ValueError) as exc:
+            raise ModelError(f"{directory}: bad scope gate params in scope.json ({exc}). Retrain the model.") from None
+        from ..models.base import read_npz
+
+        def check(shapes: dict[str, tuple[int, ...]]) -> str | None:
+            n = shapes["ngrams"][0] if len(shapes["ngrams"]) == 1 else -1
+            wanted = {"ngrams": (n,), "idf": (n,), "embedding_coef": (DIMENSION,), "char_coef": (n,), "intercept": (1,)}
+            wrong = [name for name, shape in wanted.items() if shapes[name] != shape]
+            return f"array shapes do not fit together ({', '.join(wrong)})" if wrong else None
+
+        arrays = read_npz(
+            directory / GATE_FILE,
+            {"ngrams": "U", "idf": "f", "embedding_coef": "f", "char_coef": "f", "intercept": "f"},
+            check,
+        )
+        ngrams, idf = arrays["ngrams"], arrays["idf"]
+        embedding_coef, char_coef, intercept = arrays["embedding_coef"], arrays["char_coef"], arrays["intercept"]
         if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
             raise ModelError(f"{directory}: the scope threshold must be a number in [0, 1]. Got {threshold!r}.")
         gate.featurizer_ = CharNgramFeaturizer(ngrams, idf, ngram_range=gate.ngram_range, sublinear_tf=True)

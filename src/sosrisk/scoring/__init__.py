@@ -6,8 +6,8 @@
 
 from __future__ import annotations
 
+from ..data.reader import INPUT_FORMATS, REJECT_REASONS
 from .api import ScoreSummary, ScoringInterrupted, score
-from .inputs import INPUT_FORMATS, REJECT_REASONS
 from .settings import ScoreSettings
 from .workdir import ScoringError
 

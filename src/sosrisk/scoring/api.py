@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ..atomic import atomic_write_text
-from .inputs import InputFile, check_structure, find_inputs
+from ..data.reader import InputFile, check_structure, find_inputs
 from .local import RunContext, run_local, worker_pool
 from .progress import score_progress
 from .queue import check_queue_available, enqueue_rows, queue_model_info
@@ -54,6 +54,7 @@ class ScoreSummary:
     rejects_by_reason: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     posts_per_second: float = 0.0
+    already_complete: bool = False  # --resume found the output complete for the same run: nothing was done
 
     def add(self, record: ChunkRecord, *, resumed: bool) -> None:
         """Count one finished chunk."""
@@ -154,6 +155,8 @@ def score(
     if not resume and not overwrite and output_path.exists():
         raise ScoringError(f"{output_path} already exists. Pass --overwrite to replace it, or choose another --output.")
     with workdir.locked():
+        if resume and not overwrite and workdir.read_manifest() is None and output_path.exists():
+            return _completed_run(output_path, rejects_path, manifest, workdir)
         finished = _prepare(workdir, manifest, output_path, resume=resume, overwrite=overwrite)
         model_info = queue_model_info(specs)
         total_bytes = sum(item.path.stat().st_size for item in items)
@@ -261,7 +264,7 @@ def _check_workers(workers: int | None) -> int:
     if workers is None:
         return max(len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1, 1)
     if isinstance(workers, bool) or not isinstance(workers, int) or workers < 1:
-        raise ValueError(f"The number of workers must be an int >= 1. Got {workers!r} instead.")
+        raise ScoringError(f"The number of workers must be an int >= 1. Got {workers!r} instead.")
     return workers
 
 
@@ -295,13 +298,40 @@ def _prepare(
             f"An unfinished run is in {workdir.path}. Pass --resume to continue it, or --overwrite to "
             "discard it and start over."
         )
-    if resume and existing is None and output.exists() and not overwrite:
-        raise ScoringError(
-            f"{output} is already complete (no unfinished run in {workdir.path}). Pass --overwrite to score it again."
-        )
     workdir.clear()
     workdir.write_manifest(manifest)
     return {}
+
+
+def _completed_run(output: Path, rejects: Path, manifest: dict[str, Any], workdir: WorkDir) -> ScoreSummary:
+    """``--resume`` of a run that already finished: its summary when the inputs, models and settings are the same.
+
+    A scheduled job or a retry loop can then always pass ``--resume``; a different run is still refused.
+    """
+    summary_path = summary_path_for(output)
+    try:
+        recorded = json.loads(summary_path.read_text(encoding="utf-8"))
+        counts = {key: recorded[key] for key in ScoreSummary.__dataclass_fields__ if key in recorded}
+        summary = ScoreSummary(**counts)
+        old_manifest = recorded["manifest"]
+        problems = _differences(old_manifest, manifest)
+    except (OSError, ValueError, TypeError, KeyError):
+        raise ScoringError(
+            f"{output} exists, but {summary_path} (the record of the run that wrote it) is missing or damaged, so "
+            "there is no telling whether it comes from these inputs, models and settings. Pass --overwrite to "
+            "score it again, or choose another --output."
+        ) from None
+    if summary.rejects != str(rejects):
+        problems.append(f"the rejects file was {summary.rejects}, now {rejects}")
+    elif not rejects.is_file():
+        problems.append(f"its rejects file {rejects} is missing")
+    if problems:
+        raise ScoringError(
+            f"{output} is already complete, from another run: " + "; ".join(problems) + ". Pass --overwrite to "
+            "score it again with these inputs, models and settings, or choose another --output."
+        )
+    logger.info("nothing to resume: %s is already complete for this run", output)
+    return replace(summary, already_complete=True, resumed_chunks=summary.chunks, seconds=0.0, posts_per_second=0.0)
 
 
 def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
@@ -317,7 +347,7 @@ def _differences(old: dict[str, Any], new: dict[str, Any]) -> list[str]:
     else:
         for path, entry in new_inputs.items():
             before = old_inputs[path]
-            changed = [k for k in ("size", "mtime_ns", "sha256_head_tail") if before.get(k) != entry.get(k)]
+            changed = [k for k in ("size", "mtime_ns", "sha256") if before.get(k) != entry.get(k)]
             if changed:
                 problems.append(f"input {path} changed since the run started ({', '.join(changed)})")
     old_models = [(m["task"], m["fingerprint"]) for m in old.get("models", [])]

@@ -24,8 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.reader import InputFile, ReadSettings, Segment, iter_segments, parse_segments
 from .allocator import keep_freed_memory
-from .inputs import InputFile, ReadSettings, Segment, iter_segments, parse_segments
 from .results import PROCESS_KINDS, LoadedModels, ModelSpec, score_table
 from .settings import ScoreSettings
 from .workdir import ChunkRecord, ScoringError, WorkDir, write_chunk
@@ -185,6 +185,8 @@ def worker_pool(context: RunContext) -> Iterator[cf.ProcessPoolExecutor | None]:
 
         _STATE["models"] = LoadedModels.load(context.specs)
         _STATE["models_of"] = context.specs
+    else:  # the workers load the models themselves: a damaged model must fail here, with its own error
+        LoadedModels.load(context.specs)
     pool = cf.ProcessPoolExecutor(
         max_workers=context.workers,
         mp_context=start,

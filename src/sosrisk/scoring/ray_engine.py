@@ -22,8 +22,8 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
+from ..data.reader import InputFile, ReadSettings, iter_segments, parse_segments
 from .allocator import keep_freed_memory
-from .inputs import InputFile, ReadSettings, iter_segments, parse_segments
 from .local import RunContext, guard_disk, single_threaded_blas
 from .results import PROCESS_KINDS, LoadedModels, ModelSpec, score_table
 from .workdir import ChunkRecord, write_chunk

@@ -134,7 +134,7 @@ def output_schema(tasks: Sequence[str], *, include_text: bool) -> Any:
 
 
 def score_table(records: Any, models: LoadedModels) -> Any:
-    """Add the result columns to a records table (see :class:`~sosrisk.scoring.inputs.Records`).
+    """Add the result columns to a records table (see :class:`~sosrisk.data.reader.Records`).
 
     Rows with a reject ``reason`` keep null results. Also adds ``tier_rank`` (for filtering).
     """

@@ -7,8 +7,9 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
+from ..data.reader import INPUT_FORMATS, ReadSettings
 from ..scale import TIERS, tier_by_key
-from .inputs import INPUT_FORMATS, ReadSettings
+from .workdir import ScoringError
 
 ENGINES = ("local", "ray")
 OUTPUT_FORMATS = ("parquet", "jsonl")
@@ -20,12 +21,12 @@ def output_format_of(output: Path, fmt: str | None) -> str:
     """The output format from ``fmt`` or the output's suffix."""
     if fmt is not None:
         if fmt not in OUTPUT_FORMATS:
-            raise ValueError(f"The output format must be one of {set(OUTPUT_FORMATS)}. Got {fmt!r} instead.")
+            raise ScoringError(f"The output format must be one of {set(OUTPUT_FORMATS)}. Got {fmt!r} instead.")
         return fmt
     try:
         return _OUTPUT_SUFFIXES[output.suffix.lower()]
     except KeyError:
-        raise ValueError(
+        raise ScoringError(
             f"Cannot tell the output format from {output.name!r}: expected a suffix among "
             f"{', '.join(sorted(_OUTPUT_SUFFIXES))}, or pass --format parquet|jsonl."
         ) from None
@@ -78,25 +79,25 @@ class ScoreSettings:
 
     def __post_init__(self) -> None:
         if self.engine not in ENGINES:
-            raise ValueError(f"The engine must be one of {set(ENGINES)}. Got {self.engine!r} instead.")
+            raise ScoringError(f"The engine must be one of {set(ENGINES)}. Got {self.engine!r} instead.")
         if self.input_format is not None and self.input_format not in INPUT_FORMATS:
-            raise ValueError(
+            raise ScoringError(
                 f"The input format must be one of {set(INPUT_FORMATS)}. Got {self.input_format!r} instead."
             )
         if self.output_format is not None and self.output_format not in OUTPUT_FORMATS:
-            raise ValueError(
+            raise ScoringError(
                 f"The output format must be one of {set(OUTPUT_FORMATS)}. Got {self.output_format!r} instead."
             )
         for name in ("min_tier", "queue_min_tier"):
             value = getattr(self, name)
             if value is not None and value not in _TIER_KEYS:
-                raise ValueError(f"The '{name}' setting must be a tier among {_TIER_KEYS}. Got {value!r} instead.")
+                raise ScoringError(f"The '{name}' setting must be a tier among {_TIER_KEYS}. Got {value!r} instead.")
         if isinstance(self.chunk_size, bool) or not isinstance(self.chunk_size, int) or self.chunk_size < 1:
-            raise ValueError(f"The chunk size must be an int >= 1. Got {self.chunk_size!r} instead.")
+            raise ScoringError(f"The chunk size must be an int >= 1. Got {self.chunk_size!r} instead.")
         if isinstance(self.max_chars, bool) or not isinstance(self.max_chars, int) or self.max_chars < 1:
-            raise ValueError(f"The 'max_chars' setting must be an int >= 1. Got {self.max_chars!r} instead.")
+            raise ScoringError(f"The 'max_chars' setting must be an int >= 1. Got {self.max_chars!r} instead.")
         if not self.queue_source:
-            raise ValueError("The 'queue_source' setting must be a non-empty name.")
+            raise ScoringError("The 'queue_source' setting must be a non-empty name.")
 
     @property
     def min_tier_rank(self) -> int | None:

@@ -30,12 +30,12 @@ from pathlib import Path
 from typing import IO, Any
 
 from .. import __version__
-from ..atomic import atomic_write_text
+from ..atomic import atomic_write_text, describe_os_error
 from .results import output_schema
 
 logger = logging.getLogger(__name__)
 
-MANIFEST_VERSION = 2  # 2: parts are Arrow IPC files (were Parquet)
+MANIFEST_VERSION = 3  # 2: parts are Arrow IPC files (were Parquet); 3: inputs fingerprinted by their whole sha256
 OUTPUT_ROW_GROUP_ROWS = 16_384  # rows per Parquet row group of the output (about 8 MB held while gathering one)
 MANIFEST_NAME = "manifest.json"
 _DONE_RE = re.compile(r"^done-(\d{6,})\.json$")
@@ -117,8 +117,13 @@ class WorkDir:
         """Hold an exclusive lock on the folder; a second run on the same output gets a clear error."""
         import fcntl
 
-        self.path.mkdir(parents=True, exist_ok=True)
-        handle = open(self.path / "lock", "w")  # noqa: SIM115 - held for the whole run
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            handle = open(self.path / "lock", "w")  # noqa: SIM115 - held for the whole run
+        except OSError as exc:
+            raise ScoringError(
+                f"Cannot create the run's work folder {self.path} beside the output: {describe_os_error(exc)}"
+            ) from None
         try:
             # a POSIX record lock belongs to this process only: forked workers do not hold it, and it goes
             # away with the process however it ends
@@ -368,16 +373,23 @@ class Assembler:
         import pyarrow.parquet as pq
 
         # closed by finish() or __exit__
-        self._rejects = open(self.rejects_partial, "wb")
-        if self.output_format == "parquet":
-            self._output = open(self.output_partial, "wb")
-            self._writer = pq.ParquetWriter(self._output, self.schema, use_dictionary=dictionary_columns(self.schema))
-        else:
-            self._output = open(self.output_partial, "w", encoding="utf-8")
+        try:
+            self._rejects = open(self.rejects_partial, "wb")
+            if self.output_format == "parquet":
+                self._output = open(self.output_partial, "wb")
+                self._writer = pq.ParquetWriter(
+                    self._output, self.schema, use_dictionary=dictionary_columns(self.schema)
+                )
+            else:
+                self._output = open(self.output_partial, "w", encoding="utf-8")
+        except OSError as exc:
+            self._close()
+            raise self._failure("starting the output", exc) from None
         return self
 
     def __exit__(self, *exc_info: object) -> None:
-        self._close()
+        with contextlib.suppress(OSError):  # after a failed write, closing fails again: the files go anyway
+            self._close()
         for path in (self.output_partial, self.rejects_partial):
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(path)
@@ -387,25 +399,37 @@ class Assembler:
         self._ready.add(index)
         while self.next_index in self._ready:
             self._ready.discard(self.next_index)
-            self._append(self.next_index)
+            try:
+                self._append(self.next_index)
+            except OSError as exc:
+                raise self._failure(f"appending chunk {self.next_index}", exc) from None
             self.next_index += 1
 
     def finish(self, n_chunks: int, output: Path, rejects: Path) -> None:
         """Append what is left of chunks ``0 .. n_chunks - 1`` and move both files into place."""
-        for index in range(self.next_index, n_chunks):
-            self._append(index)
-        self.next_index = n_chunks
-        self._flush_row_group()
-        if self._writer is not None:
-            self._writer.close()  # writes the footer; the file stays open
-            self._writer = None
-        for handle in (self._output, self._rejects):
-            assert handle is not None
-            handle.flush()
-            os.fsync(handle.fileno())
-        self._close()
-        os.replace(self.output_partial, output)
-        os.replace(self.rejects_partial, rejects)
+        try:
+            for index in range(self.next_index, n_chunks):
+                self._append(index)
+            self.next_index = n_chunks
+            self._flush_row_group()
+            if self._writer is not None:
+                self._writer.close()  # writes the footer; the file stays open
+                self._writer = None
+            for handle in (self._output, self._rejects):
+                assert handle is not None
+                handle.flush()
+                os.fsync(handle.fileno())
+            self._close()
+            os.replace(self.output_partial, output)
+            os.replace(self.rejects_partial, rejects)
+        except OSError as exc:
+            raise self._failure("finishing the output", exc) from None
+
+    def _failure(self, what: str, exc: OSError) -> ScoringError:
+        return ScoringError(
+            f"Writing the output failed while {what}: {describe_os_error(exc, advice=False)}. Finished chunks are "
+            f"kept in {self.workdir.path}: free space (or fix the problem) and rerun the same command with --resume."
+        )
 
     def _append(self, index: int) -> None:
         assert self._output is not None and self._rejects is not None

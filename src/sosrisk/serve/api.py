@@ -17,6 +17,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from .. import __version__
+from ..data.reader import is_blank_text
 from ..scale import tier_by_key
 from .accounts import token_name
 from .limits import Busy
@@ -45,7 +46,7 @@ class PostIn(BaseModel):
     @field_validator("text")
     @classmethod
     def _not_blank(cls, value: str) -> str:
-        if not value.strip():
+        if is_blank_text(value):  # white space, control and invisible characters only, as the scorer sees it
             raise ValueError("the text is blank; send the post's words")
         return value
 

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
+from sosrisk.data import reader
 from sosrisk.data.errors import DataError
-from sosrisk.scoring import inputs
-from sosrisk.scoring.inputs import ReadSettings, Records, Segment, find_inputs, iter_segments, parse_segments
+from sosrisk.data.reader import ReadSettings, Records, Segment, find_inputs, iter_segments, parse_segments
 
 # JSONL lines where Arrow's reader and Python's json module could disagree, or a check could slip.
 TRICKY_LINES: list[bytes] = [
@@ -26,7 +26,10 @@ TRICKY_LINES: list[bytes] = [
     b"null",  # a JSON value that is not an object
     b'{"id": "c", "text": "   "}',  # empty text
     '{"id": "d", "text": "\u3000\u2003\n"}'.encode(),  # empty text: only Unicode spaces
-    '{"id": "e", "text": "\u200b"}'.encode(),  # a zero-width space is not whitespace: a text
+    '{"id": "e", "text": "\u200b"}'.encode(),  # a zero-width space alone shows nothing: blank
+    b'{"id": "e2", "text": "\\u2060\\ufe0f\\u3164 x"}',  # invisible characters around a letter: a text
+    b'{"id": "r", "text": "a\\u0000b"}',  # a NUL in the text
+    b'{"id": "s\\u0000", "text": "ok"}',  # a NUL in the id
     b'{"id": "f", "text": "\xff\xfe"}',  # undecodable bytes inside a string
     b'{"id": "g", "text": "\\ud800"}',  # an escaped lone surrogate
     b'{"id": 7, "text": "int id"}',
@@ -62,7 +65,7 @@ def lines_segment(lines: list[bytes | None], first: int = 1) -> Segment:
 
 def slow_parse(segment: Segment, settings: ReadSettings) -> list[dict[str, object]]:
     records = Records()
-    inputs._parse_lines(segment, settings, records)
+    reader._parse_lines(segment, settings, records)
     return records.to_arrow().to_pylist()
 
 
@@ -77,7 +80,7 @@ def test_the_fast_jsonl_path_reads_every_segment_exactly_like_the_line_parser(ex
         if not lines:
             continue
         segment = lines_segment(list(lines), first=trial + 1)
-        fast = inputs._parse_lines_fast(segment, settings)
+        fast = reader._parse_lines_fast(segment, settings)
         want = slow_parse(segment, settings)
         if fast is not None:
             fast_segments += 1
@@ -111,7 +114,7 @@ def test_the_fast_jsonl_path_agrees_with_the_line_parser_on_damaged_lines() -> N
         rng.shuffle(lines)
         segment = lines_segment(lines)
         for read in settings:
-            fast = inputs._parse_lines_fast(segment, read)
+            fast = reader._parse_lines_fast(segment, read)
             if fast is not None:
                 answered += 1
                 assert fast.to_pylist() == slow_parse(segment, read), lines
@@ -128,7 +131,7 @@ def test_the_fast_path_keeps_rejects_and_ids_as_the_line_parser_writes_them() ->
         b'{"id": 9, "text": "123456"}',
     ]
     segment = lines_segment(lines, first=10)
-    table = inputs._parse_lines_fast(segment, ReadSettings(max_chars=5))
+    table = reader._parse_lines_fast(segment, ReadSettings(max_chars=5))
     assert table is not None  # integer ids, read as integers and written as Python writes them
     rows = table.to_pylist()
     assert [(r["position"], r["id"], r["reason"]) for r in rows] == [
@@ -143,10 +146,33 @@ def test_the_fast_path_keeps_rejects_and_ids_as_the_line_parser_writes_them() ->
     assert all(r["text"] is None for r in rows[2:])
 
 
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt), which Python's unicodedata does not expose
+DEFAULT_IGNORABLE = [
+    (0x00AD, 0x00AD), (0x034F, 0x034F), (0x061C, 0x061C), (0x115F, 0x1160), (0x17B4, 0x17B5), (0x180B, 0x180F),
+    (0x200B, 0x200F), (0x202A, 0x202E), (0x2060, 0x206F), (0x3164, 0x3164), (0xFE00, 0xFE0F), (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0), (0xFFF0, 0xFFF8), (0x1BCA0, 0x1BCA3), (0x1D173, 0x1D17A), (0xE0000, 0xE0FFF),
+]  # fmt: skip
+
+
+def test_blank_texts_are_white_space_control_and_invisible_characters_in_python_and_in_arrow() -> None:
+    import unicodedata
+
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    ignorable = {c for a, b in DEFAULT_IGNORABLE for c in range(a, b + 1)}
+    points = [c for c in range(sys.maxunicode + 1) if not 0xD800 <= c <= 0xDFFF]
+    blank = [chr(c).isspace() or unicodedata.category(chr(c)) == "Cc" or c in ignorable or c == 0x2800 for c in points]
+    assert [reader.is_blank_text(chr(c)) for c in points] == blank
+    visible_in_arrow = pc.match_substring_regex(pa.array([chr(c) for c in points]), reader._HAS_VISIBLE)
+    assert visible_in_arrow.to_pylist() == [not b for b in blank]
+    assert reader.is_blank_text(" \u200b\u200d\ufeff\u3000\u2800") and not reader.is_blank_text("\u200b好")
+
+
 def test_whitespace_tables_match_python() -> None:
     every_space = "".join(chr(c) for c in range(sys.maxunicode + 1) if chr(c).isspace())
-    assert every_space == inputs._TEXT_SPACE
-    assert sorted(inputs._BLANK_BYTES) == [b for b in range(256) if not bytes([b]).strip()]
+    assert every_space == reader._TEXT_SPACE
+    assert sorted(reader._BLANK_BYTES) == [b for b in range(256) if not bytes([b]).strip()]
 
 
 def reference_lines(path: Path, limit: int) -> list[bytes | None]:
@@ -163,7 +189,7 @@ def reference_lines(path: Path, limit: int) -> list[bytes | None]:
 def test_lines_are_cut_at_every_block_boundary_like_readline(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, block_bytes: int, segment_units: int
 ) -> None:
-    monkeypatch.setattr(inputs, "_READ_BLOCK_BYTES", block_bytes)
+    monkeypatch.setattr(reader, "_READ_BLOCK_BYTES", block_bytes)
     rng = random.Random(block_bytes * 31 + segment_units)
     limit = 40
     lines = []

@@ -1,18 +1,23 @@
-"""Streaming readers for batch scoring: files of any size, read in pieces with every row's position.
+"""The one reader of post files: files of any size, read in pieces with every row's position.
 
-Input files are JSONL (``.jsonl``/``.ndjson``/``.json``), CSV, TSV, plain text (one post per line,
-``.txt``) -- each optionally gzip-compressed (``.gz``) -- and Parquet, or folders of them. Reading is
-split in two so that the expensive half runs in parallel:
+Every command reads posts through it (``score`` directly, ``predict`` too; ``train``, ``evaluate`` and
+the rest through :func:`sosrisk.data.read_posts`), so encodings, column names, limits and bad rows are
+handled the same way everywhere. Input files are JSONL (``.jsonl``/``.ndjson``/``.json``), CSV, TSV,
+plain text (one post per line, ``.txt``) -- each optionally gzip-compressed (``.gz``) -- and Parquet, or
+folders of them. Reading is split in two so that the expensive half runs in parallel:
 
 * :func:`iter_segments` (one process, cheap): walks the files in order and cuts them into
   :class:`Segment` s of raw units -- raw JSONL/text lines as bytes, or CSV/Parquet rows as values --
   each with its file and position (1-based line for text formats, 1-based row for Parquet).
-* :func:`parse_segments` (any process): turns segments into records: id, text, and either nothing
-  wrong or a reject reason (``missing_text``, ``empty_text``, ``not_text``, ``undecodable``,
-  ``too_long``, ``bad_json``, ``not_an_object``, ``bad_row``).
+* :func:`parse_segments` (any process): turns segments into records: id, text (and, when asked, the
+  raw label values), and either nothing wrong or a reject reason (:data:`REJECT_REASONS`).
 
-Memory is bounded by the segment size and by :attr:`ReadSettings.max_line_bytes` (a longer line is
-rejected unread), never by the file size.
+A text is blank (``empty_text``) when it shows nothing: only white space, control characters and
+invisible characters (zero-width spaces, joiners, direction marks, variation selectors, fillers); see
+:func:`is_blank_text`. A NUL character (U+0000) in the text, id, author or time is a reject of its own
+(``nul_character``): no database keeps it, and it hides text from most tools. Memory is bounded by the
+segment size and by :attr:`ReadSettings.max_line_bytes` (a longer line is rejected unread), never by the
+file size.
 """
 
 from __future__ import annotations
@@ -25,16 +30,24 @@ import hashlib
 import io
 import json
 import os
+import re
 import zlib
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any, Literal
 
 import numpy as np
 
-from ..data.errors import DataError
-from ..data.posts import COLUMN_ALIASES
+from .errors import DataError
+
+# Our column names and the names we accept for them in files (first is ours).
+COLUMN_ALIASES: dict[str, tuple[str, ...]] = {
+    "text": ("text", "comment"),
+    "risk_level": ("risk_level", "myLabel"),
+    "high_risk": ("high_risk", "twoClass"),
+    "id": ("id", "post_id"),
+}
 
 # File suffix (after an optional .gz) -> input format.
 INPUT_SUFFIXES: dict[str, str] = {
@@ -57,12 +70,51 @@ REJECT_REASONS = (
     "bad_json",
     "not_an_object",
     "bad_row",
+    "nul_character",
 )
+LABEL_ROLES = ("risk_level", "high_risk")
 # Extra columns read only when posts go to the review queue.
 AUTHOR_ALIASES = ("author", "user")
 POSTED_AT_ALIASES = ("posted_at", "created_at")
 _SAMPLE_BYTES = 1 << 20  # the head of a file used to choose its text encoding
-_FINGERPRINT_BYTES = 1 << 16
+_FINGERPRINT_BLOCK = 1 << 20
+
+# What shows nothing: white space (str.isspace), control characters (category Cc), Unicode's
+# Default_Ignorable_Code_Point characters (soft hyphen, zero-width spaces and joiners, direction marks and
+# isolates, word joiner, Hangul fillers, variation selectors, the BOM, tags ...) and the blank braille
+# pattern U+2800. A text made only of these is blank; tests check the table against Python's own data.
+_INVISIBLE_RANGES: tuple[tuple[int, int], ...] = (
+    (0x0000, 0x0020),
+    (0x007F, 0x00A0),
+    (0x00AD, 0x00AD),
+    (0x034F, 0x034F),
+    (0x061C, 0x061C),
+    (0x115F, 0x1160),
+    (0x1680, 0x1680),
+    (0x17B4, 0x17B5),
+    (0x180B, 0x180F),
+    (0x2000, 0x200F),
+    (0x2028, 0x202F),
+    (0x205F, 0x206F),
+    (0x2800, 0x2800),
+    (0x3000, 0x3000),
+    (0x3164, 0x3164),
+    (0xFE00, 0xFE0F),
+    (0xFEFF, 0xFEFF),
+    (0xFFA0, 0xFFA0),
+    (0xFFF0, 0xFFF8),
+    (0x1BCA0, 0x1BCA3),
+    (0x1D173, 0x1D17A),
+    (0xE0000, 0xE0FFF),
+)
+_VISIBLE = re.compile("[^" + "".join(f"\\U{a:08x}-\\U{b:08x}" for a, b in _INVISIBLE_RANGES) + "]")
+# the same class for RE2 (Arrow's regular expressions), which writes code points as \x{...}
+_HAS_VISIBLE = "[^" + "".join(f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in _INVISIBLE_RANGES) + "]"
+
+
+def is_blank_text(text: str) -> bool:
+    """Whether ``text`` shows nothing: only white space, control and invisible characters (see the module)."""
+    return _VISIBLE.search(text) is None
 
 
 @dataclass(frozen=True)
@@ -75,19 +127,22 @@ class InputFile:
     compressed: bool
 
     def fingerprint(self) -> dict[str, Any]:
-        """Size, modification time and sha256 of the first and last 64 KiB: cheap, and changes with the file."""
+        """Size, modification time and the sha256 of the whole file: any change to its bytes changes it.
+
+        Reading the file costs about a second per GB from the page cache (one more read from disk when
+        the inputs are larger than memory); a resumed run that trusted less could mix two versions of a
+        file edited in place.
+        """
         stat = self.path.stat()
         digest = hashlib.sha256()
         with open(self.path, "rb") as handle:
-            digest.update(handle.read(_FINGERPRINT_BYTES))
-            if stat.st_size > 2 * _FINGERPRINT_BYTES:
-                handle.seek(-_FINGERPRINT_BYTES, os.SEEK_END)
-                digest.update(handle.read())
+            while block := handle.read(_FINGERPRINT_BLOCK):
+                digest.update(block)
         return {
             "path": str(self.path.resolve()),
             "size": stat.st_size,
             "mtime_ns": stat.st_mtime_ns,
-            "sha256_head_tail": digest.hexdigest(),
+            "sha256": digest.hexdigest(),
         }
 
 
@@ -100,6 +155,11 @@ class ReadSettings:
     max_chars: int = 20_000
     input_format: str | None = None
     extra_columns: bool = False  # also read author / posted_at (for the review queue)
+    labels: bool = False  # also read the label columns (risk_level / high_risk), as raw text, unchecked
+    level_column: str | None = None  # the column of the level label, instead of risk_level / myLabel
+    binary_column: str | None = None  # the column of the binary label, instead of high_risk / twoClass
+    headerless_label: str = "risk_level"  # what the second column of a header-less CSV/TSV file holds
+    required_label: str | None = None  # a CSV/TSV/Parquet file without this label column is refused
 
     @property
     def max_line_bytes(self) -> int:
@@ -116,7 +176,7 @@ class Segment:
     a line longer than the limit was skipped unread: an empty line stands in for it in ``data`` and its
     offset is in ``too_long``. ``line_format`` says whether each line is a JSON object or a plain post.
     ``kind == "rows"``: ``rows`` holds already split rows as ``(position, id, text, author, posted_at,
-    reason, detail)`` where ``reason`` is set when the row was already found bad.
+    risk_level, high_risk, reason, detail)`` where ``reason`` is set when the row was already found bad.
     """
 
     file_index: int
@@ -218,6 +278,8 @@ class Records:
     text: list[str | None] = field(default_factory=list)
     author: list[str | None] = field(default_factory=list)
     posted_at: list[str | None] = field(default_factory=list)
+    level_label: list[str | None] = field(default_factory=list)
+    binary_label: list[str | None] = field(default_factory=list)
     reason: list[str | None] = field(default_factory=list)
     detail: list[str | None] = field(default_factory=list)
 
@@ -234,6 +296,7 @@ class Records:
         posted_at: str | None = None,
         reason: str | None = None,
         detail: str | None = None,
+        labels: tuple[str | None, str | None] = (None, None),
     ) -> None:
         """Append one record; a rejected record keeps no text."""
         self.file_index.append(file_index)
@@ -242,12 +305,15 @@ class Records:
         self.text.append(None if reason is not None else text)
         self.author.append(author)
         self.posted_at.append(posted_at)
+        self.level_label.append(labels[0])
+        self.binary_label.append(labels[1])
         self.reason.append(reason)
         self.detail.append(detail)
 
     def to_arrow(self) -> Any:
         """The records as a ``pyarrow.Table``: ``file_index``, ``position``, ``id``, ``text``, ``author``,
-        ``posted_at``, ``reason``, ``detail``."""
+        ``posted_at``, ``level_label``, ``binary_label`` (raw label text, null unless labels were read),
+        ``reason``, ``detail``."""
         import pyarrow as pa
 
         return pa.table(
@@ -258,6 +324,8 @@ class Records:
                 "text": pa.array(self.text, pa.string()),
                 "author": pa.array(self.author, pa.string()),
                 "posted_at": pa.array(self.posted_at, pa.string()),
+                "level_label": pa.array(self.level_label, pa.string()),
+                "binary_label": pa.array(self.binary_label, pa.string()),
                 "reason": pa.array(self.reason, pa.string()),
                 "detail": pa.array(self.detail, pa.string()),
             }
@@ -348,7 +416,7 @@ def detect_encoding(item: InputFile) -> str:
         with _open_binary(item) as handle:
             sample = handle.read(_SAMPLE_BYTES)
     except (OSError, EOFError) as exc:
-        raise DataError(item.path, f"cannot read the file ({exc})") from None
+        raise DataError(item.path, _read_problem(exc)) from None
     if sample.startswith(codecs.BOM_UTF8):
         return "utf-8-sig"
     if len(sample) == _SAMPLE_BYTES and b"\n" in sample:
@@ -366,6 +434,15 @@ def detect_encoding(item: InputFile) -> str:
         except UnicodeDecodeError:
             gb_bad += 1
     return "gb18030" if utf8_bad and gb_bad < utf8_bad else "utf-8"
+
+
+def _read_problem(exc: BaseException) -> str:
+    """Why a file cannot be read, and what to do."""
+    if isinstance(exc, PermissionError):
+        return f"cannot read the file ({exc.strerror}); make it readable for this user"
+    if isinstance(exc, OSError) and not isinstance(exc, gzip.BadGzipFile) and exc.errno is not None:
+        return f"cannot read the file ({exc.strerror})"
+    return f"cannot read the file ({exc}); it may be truncated or damaged"
 
 
 def position_bytes(handle: IO[bytes], item: InputFile) -> int:
@@ -398,7 +475,8 @@ def resolve_column(
 
 
 def check_structure(item: InputFile, settings: ReadSettings) -> None:
-    """Fail early, before any scoring, for a file whose columns cannot give texts (CSV/TSV/Parquet)."""
+    """Fail early, before anything is scored, for a file whose columns cannot give texts (CSV/TSV/Parquet),
+    or that lacks ``settings.required_label``."""
     if item.format == "parquet":
         schema_names = _parquet_file(item).schema_arrow.names
         _parquet_columns(item, schema_names, settings)
@@ -440,7 +518,27 @@ def _parquet_columns(item: InputFile, names: Sequence[str], settings: ReadSettin
     if settings.extra_columns:
         columns["author"] = resolve_column(item, names, None, AUTHOR_ALIASES, "author")
         columns["posted_at"] = resolve_column(item, names, None, POSTED_AT_ALIASES, "posted_at")
+    for role in LABEL_ROLES:
+        columns[role] = _label_column(item, names, settings, role, line=None) if settings.labels else None
     return columns
+
+
+def _label_column(
+    item: InputFile, names: Sequence[str], settings: ReadSettings, role: str, line: int | None
+) -> str | None:
+    """The file's column of label ``role``; a clear error when it is the required one and missing."""
+    wanted = settings.level_column if role == "risk_level" else settings.binary_column
+    name = resolve_column(item, names, wanted, COLUMN_ALIASES[role], role.replace("_", "-"))
+    if name is None and settings.required_label == role:
+        task, official = ("level", "myLabel") if role == "risk_level" else ("binary", "twoClass")
+        raise DataError(
+            item.path,
+            f"missing column: the {task} task needs '{role}' (or official '{official}'); the file has columns "
+            f"{list(names)}",
+            line=line,
+            field=role,
+        )
+    return name
 
 
 def _csv_header(
@@ -449,18 +547,27 @@ def _csv_header(
     """Header names and the index of each column we read; a header-less file's first column is the text."""
     names = [c.strip().lstrip("\ufeff") for c in cells]
     known = {a for aliases in COLUMN_ALIASES.values() for a in aliases}
-    wanted = {settings.text_column, settings.id_column} - {None}
+    wanted = {settings.text_column, settings.id_column, settings.level_column, settings.binary_column} - {None}
     if not (known | wanted).intersection(names):
-        if settings.text_column is not None or len(cells) > 2:
+        # a header-less file holds text and an integer label per row; any other first row is a header
+        # that names no text column (never a post: it would be scored, and perhaps queued, as one)
+        looks_like_a_post = len(cells) == 2 and _INT_TEXT.match(cells[1].strip()) is not None
+        if settings.text_column is not None or not looks_like_a_post:
             raise DataError(
                 item.path,
                 "no header naming the text column: expected 'text' (or 'comment'"
                 + (f", or {settings.text_column!r}" if settings.text_column else "")
-                + f") among the first row's {len(cells)} columns",
+                + f") among the first row's columns {names}; a file without a header must hold a text and an "
+                "integer label per row. Add a header row, or name the column with --text-column (one post per "
+                "line: use a .txt file)",
                 line=line,
                 field="text",
             )
-        return [], {"text": 0, "id": None, "author": None, "posted_at": None}  # header-less: text[, label]
+        headerless: dict[str, int | None] = {"text": 0, "id": None, "author": None, "posted_at": None}
+        headerless.update({role: None for role in LABEL_ROLES})
+        if settings.labels:
+            headerless[settings.headerless_label] = 1
+        return [], headerless
     text = resolve_column(item, names, settings.text_column, COLUMN_ALIASES["text"], "text")
     if text is None:
         raise DataError(
@@ -480,6 +587,9 @@ def _csv_header(
         for role, aliases in (("author", AUTHOR_ALIASES), ("posted_at", POSTED_AT_ALIASES)):
             name = resolve_column(item, names, None, aliases, role)
             index[role] = names.index(name) if name else None
+    for role in LABEL_ROLES:
+        label = _label_column(item, names, settings, role, line) if settings.labels else None
+        index[role] = names.index(label) if label else None
     return names, index
 
 
@@ -514,7 +624,9 @@ def iter_segments(
                 break
             except (OSError, EOFError, zlib.error) as exc:  # a damaged or truncated (gzip) file
                 raise DataError(
-                    item.path, f"cannot read the file past this point ({type(exc).__name__}: {exc})"
+                    item.path,
+                    f"cannot read the file past this point ({type(exc).__name__}: {exc}); it may be truncated or "
+                    "damaged",
                 ) from None
             if progress is not None:
                 progress[0] = done_bytes + min(segment.end_bytes, size)
@@ -645,6 +757,7 @@ def _csv_segments(item: InputFile, file_index: int, settings: ReadSettings, size
             reader = csv.reader(text, delimiter=delimiter)
             header: list[str] | None = None
             index: dict[str, int | None] = {}
+            make_row = _csv_row_maker([], index)
             rows: list[tuple[Any, ...]] = []
             start = 1
             while True:
@@ -660,16 +773,17 @@ def _csv_segments(item: InputFile, file_index: int, settings: ReadSettings, size
                         if reason == "too_long"
                         else f"not a valid {item.format.upper()} row ({exc})"
                     )
-                    rows.append((line, None, None, None, None, reason, detail))
+                    rows.append((line, None, None, None, None, None, None, reason, detail))
                 else:
                     line, start = start, reader.line_num + 1
                     if not cells or (len(cells) == 1 and not cells[0].strip()):
                         continue  # blank line
                     if header is None:
                         header, index = _csv_header(item, cells, settings, line)
+                        make_row = _csv_row_maker(header, index)
                         if header:
                             continue
-                    rows.append(_csv_row(line, cells, header, index, item))
+                    rows.append(make_row(line, cells))
                 if len(rows) >= size:
                     yield Segment(file_index, "rows", rows[0][0], rows=rows, end_bytes=position_bytes(raw, item))
                     rows = []
@@ -679,23 +793,37 @@ def _csv_segments(item: InputFile, file_index: int, settings: ReadSettings, size
         csv.field_size_limit(previous_limit)
 
 
-def _csv_row(
-    line: int, cells: list[str], header: list[str], index: dict[str, int | None], item: InputFile
-) -> tuple[Any, ...]:
-    if header and len(cells) != len(header):
-        detail = (
-            f"expected {len(header)} columns ({', '.join(header)}), found {len(cells)}; "
-            "check for an unescaped delimiter or quote in the text"
+def _csv_row_maker(header: list[str], index: dict[str, int | None]) -> Callable[[int, list[str]], tuple[Any, ...]]:
+    """A function turning a CSV/TSV record into a row of a :class:`Segment` (hot: called once per record)."""
+    columns = len(header)
+    wrong_count = (
+        f"expected {columns} columns ({', '.join(header)}), found {{}}; check for an unescaped delimiter or quote in "
+        "the text"
+    )
+    i_id, i_text, i_author, i_time, i_level, i_high = (
+        index.get(role) for role in ("id", "text", "author", "posted_at", "risk_level", "high_risk")
+    )
+
+    def make_row(line: int, cells: list[str]) -> tuple[Any, ...]:
+        count = len(cells)
+        if columns and count != columns:
+            return (line, None, None, None, None, None, None, "bad_row", wrong_count.format(count))
+        post_id = cells[i_id] if i_id is not None and i_id < count else None
+        if post_id is not None and not post_id.strip():
+            post_id = None
+        return (
+            line,
+            post_id,
+            cells[i_text] if i_text is not None and i_text < count else None,
+            cells[i_author] if i_author is not None and i_author < count else None,
+            cells[i_time] if i_time is not None and i_time < count else None,
+            cells[i_level] if i_level is not None and i_level < count else None,
+            cells[i_high] if i_high is not None and i_high < count else None,
+            None,
+            None,
         )
-        return (line, None, None, None, None, "bad_row", detail)
-    values = []
-    for role in ("id", "text", "author", "posted_at"):
-        column = index.get(role)
-        values.append(cells[column] if column is not None and column < len(cells) else None)
-    post_id, text, author, posted_at = values
-    if post_id is not None and not post_id.strip():
-        post_id = None
-    return (line, post_id, text, author, posted_at, None, None)
+
+    return make_row
 
 
 def _parquet_segments(item: InputFile, file_index: int, settings: ReadSettings, size: int) -> Iterator[Segment]:
@@ -716,6 +844,8 @@ def _parquet_segments(item: InputFile, file_index: int, settings: ReadSettings, 
                 _arrow_column(batch, columns["text"], nothing, as_text=False),
                 _arrow_column(batch, columns["author"], nothing),
                 _arrow_column(batch, columns["posted_at"], nothing),
+                _arrow_column(batch, columns["risk_level"], nothing, as_label=True),
+                _arrow_column(batch, columns["high_risk"], nothing, as_label=True),
                 nothing,
                 nothing,
                 strict=True,
@@ -725,11 +855,31 @@ def _parquet_segments(item: InputFile, file_index: int, settings: ReadSettings, 
         yield Segment(file_index, "rows", segment_start, rows=rows, end_bytes=int(file_size * (position - 1) / total))
 
 
-def _arrow_column(batch: Any, name: str | None, nothing: list[Any], *, as_text: bool = True) -> list[Any]:
+def _arrow_column(
+    batch: Any, name: str | None, nothing: list[Any], *, as_text: bool = True, as_label: bool = False
+) -> list[Any]:
     if name is None:
         return nothing
     values = batch.column(name).to_pylist()
+    if as_label:
+        return [label_text(v) for v in values]
     return [_scalar_text(v) for v in values] if as_text else values
+
+
+def label_text(value: Any) -> str | None:
+    """A raw label value as text, unchecked (``None`` when absent): checked by the command that needs labels.
+
+    Integers and integral floats are written as integers (``3.0`` -> ``"3"``), booleans as ``1``/``0``.
+    """
+    if value is None or (isinstance(value, float) and value != value):
+        return None
+    if isinstance(value, bool):
+        return str(int(value))
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False)
+    return str(value)
 
 
 def _scalar_text(value: Any) -> str | None:
@@ -775,12 +925,39 @@ def parse_segments(segments: Sequence[Segment], settings: ReadSettings) -> Any:
 def _parse_rows(segment: Segment, settings: ReadSettings) -> Any:
     records = Records()
     if segment.rows:
-        positions, ids, values, authors, times, reasons, details = (list(c) for c in zip(*segment.rows, strict=True))
+        columns = (list(c) for c in zip(*segment.rows, strict=True))
+        positions, ids, values, authors, times, levels, highs, reasons, details = columns
         records.position, records.id, records.author, records.posted_at = positions, ids, authors, times
+        records.level_label, records.binary_label = levels, highs
         records.file_index = [segment.file_index] * len(positions)
         texts, reasons, details = check_texts(values, settings.max_chars, reasons=reasons, details=details)
-        records.text, records.reason, records.detail = texts, reasons, details
+        _reject_nul_fields(reasons, details, ids, authors, times)
+        records.text = [None if reason is not None else text for text, reason in zip(texts, reasons, strict=True)]
+        records.reason, records.detail = reasons, details
     return records.to_arrow()
+
+
+def _reject_nul_fields(reasons: list[str | None], details: list[str | None], *columns: list[str | None]) -> None:
+    """Reject (in place) the rows whose id, author or time holds a NUL character."""
+    for name, column in zip(("id", "author", "time"), columns, strict=True):
+        for row, value in enumerate(column):
+            if value is not None and "\x00" in value and reasons[row] is None:
+                reasons[row], details[row] = "nul_character", nul_detail(name)
+
+
+def reject_field(reason: str, detail: str) -> str | None:
+    """The field a reject is about (``None`` when it is about the whole line or row)."""
+    if reason == "nul_character":
+        return {"id": "id", "author": "author", "time": "posted_at"}.get(detail.split()[1], "text")
+    whole_line = " of the line" in detail or detail.startswith("the line ")  # undecodable or over-long lines
+    if reason in {"bad_json", "not_an_object", "bad_row"} or whole_line:
+        return None
+    return "text"
+
+
+def nul_detail(field_name: str) -> str:
+    """The reject detail of a NUL character in a field (the value itself is never shown)."""
+    return f"the {field_name} holds a NUL character (U+0000), which is not kept by databases; remove it"
 
 
 def check_texts(
@@ -799,7 +976,13 @@ def check_texts(
             texts.append(None)
             out_reasons.append(reasons[i])
             out_details.append(details[i] if details is not None else None)
-        elif type(value) is str and len(value) <= max_chars and value.strip() and not _has_surrogates(value):
+        elif (
+            type(value) is str
+            and len(value) <= max_chars
+            and _VISIBLE.search(value) is not None
+            and "\x00" not in value
+            and not _has_surrogates(value)
+        ):
             texts.append(value)
             out_reasons.append(None)
             out_details.append(None)
@@ -819,6 +1002,7 @@ _TEXT_SPACE = (
     "\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000"
 )
 _HAS_NON_SPACE = "[^" + "".join(f"\\x{{{ord(c):x}}}" for c in _TEXT_SPACE) + "]"  # an RE2 character class
+_INT_TEXT = re.compile(r"^[+-]?\d+$")
 _IS_BLANK_BYTE = np.zeros(256, dtype=bool)
 _IS_BLANK_BYTE[list(_BLANK_BYTES)] = True
 
@@ -829,7 +1013,7 @@ def _parse_lines_fast(segment: Segment, settings: ReadSettings) -> Any | None:
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    if segment.encoding not in {"utf-8", "utf-8-sig"} or segment.too_long or segment.units == 0:
+    if segment.encoding not in {"utf-8", "utf-8-sig"} or segment.too_long or segment.units == 0 or settings.labels:
         return None
     data = segment.data
     if codecs.BOM_UTF8 in data:
@@ -858,12 +1042,17 @@ def _parse_lines_fast(segment: Segment, settings: ReadSettings) -> Any | None:
     times = _one_of(table, list(POSTED_AT_ALIASES)) if settings.extra_columns else pa.nulls(n, pa.string())
     if text is None or post_id is None or authors is None or times is None:
         return None
+    post_id, authors, times = _clean_values(post_id), _clean_values(authors), _clean_values(times)
     accepted = pc.fill_null(
         pc.and_kleene(
-            pc.match_substring_regex(text, _HAS_NON_SPACE), pc.less_equal(pc.utf8_length(text), settings.max_chars)
+            pc.and_kleene(pc.match_substring_regex(text, _HAS_VISIBLE), pc.invert(pc.match_substring(text, "\x00"))),
+            pc.less_equal(pc.utf8_length(text), settings.max_chars),
         ),
         False,
     )
+    for column in (post_id, authors, times):
+        if column.null_count < n:
+            accepted = pc.and_(accepted, pc.invert(pc.fill_null(pc.match_substring(column, "\x00"), False)))
     reasons: Any = pa.nulls(n, pa.string())
     details: Any = pa.nulls(n, pa.string())
     if not pc.all(accepted).as_py():
@@ -871,8 +1060,13 @@ def _parse_lines_fast(segment: Segment, settings: ReadSettings) -> Any | None:
         reason_list: list[str | None] = [None] * n
         detail_list: list[str | None] = [None] * n
         missing = "no text: expected a string in " + " or ".join(repr(name) for name in text_names)
-        for row, value in zip(rejected.tolist(), text.take(pa.array(rejected)).to_pylist(), strict=True):
+        taken = pa.array(rejected)
+        others = zip(*(column.take(taken).to_pylist() for column in (post_id, authors, times)), strict=True)
+        for row, value, fields in zip(rejected.tolist(), text.take(taken).to_pylist(), others, strict=True):
             _, reason, detail = check_text(value, settings.max_chars)
+            if reason is None:  # the text is fine: a NUL in another field
+                name = next(n for n, v in zip(("id", "author", "time"), fields, strict=True) if v and "\x00" in v)
+                reason, detail = "nul_character", nul_detail(name)
             reason_list[row], detail_list[row] = reason, missing if reason == "missing_text" else detail
         reasons, details = pa.array(reason_list, pa.string()), pa.array(detail_list, pa.string())
         text = pc.if_else(accepted, text, pa.scalar(None, pa.string()))
@@ -880,10 +1074,12 @@ def _parse_lines_fast(segment: Segment, settings: ReadSettings) -> Any | None:
         {
             "file_index": pa.array(np.full(n, segment.file_index, dtype=np.int32)),
             "position": pa.array(positions, pa.int64()),
-            "id": _clean_values(post_id),
+            "id": post_id,
             "text": text,
-            "author": _clean_values(authors),
-            "posted_at": _clean_values(times),
+            "author": authors,
+            "posted_at": times,
+            "level_label": pa.nulls(n, pa.string()),
+            "binary_label": pa.nulls(n, pa.string()),
             "reason": reasons,
             "detail": details,
         }
@@ -980,13 +1176,18 @@ def check_text(value: Any, max_chars: int) -> tuple[str | None, str | None, str 
             return None, "undecodable", f"undecodable bytes at byte {exc.start} of the text: not UTF-8"
     if not isinstance(value, str):
         return None, "not_text", f"expected a string, got {type(value).__name__}"
-    if not value.strip():
-        return None, "empty_text", "the text is empty"
+    if "\x00" in value:
+        return None, "nul_character", nul_detail("text")
+    if is_blank_text(value):
+        return None, "empty_text", "the text is empty (only white space or invisible characters)"
     if len(value) > max_chars:
         return None, "too_long", f"the text has {len(value)} characters; at most {max_chars} are scored"
     if _has_surrogates(value):
-        return None, "undecodable", "undecodable bytes in the text"
+        return None, "undecodable", f"undecodable bytes in the text: {_NOT_ONE_ENCODING}"
     return value, None, None
+
+
+_NOT_ONE_ENCODING = "the file is neither all UTF-8 nor all GBK/GB18030; re-save it as UTF-8"
 
 
 def _has_surrogates(text: str) -> bool:
@@ -1055,11 +1256,17 @@ def _parse_lines(segment: Segment, settings: ReadSettings, records: Records) -> 
                 detail=f"expected a JSON object per line, got {kind}",
             )
             continue
-        post_id = _json_field(value, id_column, COLUMN_ALIASES["id"])
+        post_id = _scalar_text(_json_field(value, id_column, COLUMN_ALIASES["id"]))
         author = posted_at = None
         if settings.extra_columns:
             author = _scalar_text(_json_field(value, None, AUTHOR_ALIASES))
             posted_at = _scalar_text(_json_field(value, None, POSTED_AT_ALIASES))
+        labels: tuple[str | None, str | None] = (None, None)
+        if settings.labels:
+            labels = (
+                label_text(_json_field(value, settings.level_column, COLUMN_ALIASES["risk_level"])),
+                label_text(_json_field(value, settings.binary_column, COLUMN_ALIASES["high_risk"])),
+            )
         if text_column is not None:
             raw_text = value.get(text_column)
         else:
@@ -1068,7 +1275,12 @@ def _parse_lines(segment: Segment, settings: ReadSettings, records: Records) -> 
         if reason == "missing_text":
             names = [text_column] if text_column else list(COLUMN_ALIASES["text"])
             detail = f"no text: expected a string in {' or '.join(repr(n) for n in names)}"
-        add(file_index, position, _scalar_text(post_id), text, author, posted_at, reason, detail)
+        if reason is None:
+            for name, other in (("id", post_id), ("author", author), ("time", posted_at)):
+                if other is not None and "\x00" in other:
+                    reason, detail = "nul_character", nul_detail(name)
+                    break
+        add(file_index, position, post_id, text, author, posted_at, reason, detail, labels)
 
 
 def _json_field(value: dict[str, Any], wanted: str | None, aliases: tuple[str, ...]) -> Any:
