@@ -69,11 +69,12 @@ class ScopeSettings:
     gate: dict[str, Any] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
-        from .corpora import SOURCES
+        if self.sources:
+            from .corpora import SOURCES
 
-        unknown = [s for s in self.sources if s not in SOURCES]
-        if unknown:
-            raise ModelError(f"Unknown ordinary-text sources {unknown}; known: {', '.join(SOURCES)}.")
+            unknown = [s for s in self.sources if s not in SOURCES]
+            if unknown:
+                raise ModelError(f"Unknown ordinary-text sources {unknown}; known: {', '.join(SOURCES)}.")
         if self.enabled and not self.sources and not self.hard_negatives and not self.out_of_scope_files:
             raise ModelError("The scope stage needs at least one out-of-scope source or the hard negatives.")
         if not isinstance(self.per_source, int) or self.per_source < 1:

