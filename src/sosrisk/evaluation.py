@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from .data import DataError, read_many
-from .metrics import full_report, reliability_table
+from .metrics import full_report, reliability_table, scope_metrics
 from .models import RiskModel
 from .scale import labels_for
 
@@ -23,7 +23,9 @@ def evaluate_model(
 
     Returns ``{"metrics": {...}, "per_class": [...], "confusion_matrix": [[...]], "labels": [...],
     "reliability": [...], "files": [...], "problems": [...], "plots": [...]}``; ``metrics`` is the flat
-    dict of :func:`sosrisk.metrics.evaluate_predictions`. With ``plots_dir``, a confusion-matrix plot
+    dict of :func:`sosrisk.metrics.evaluate_predictions`, plus, for a model with a scope stage, the share of
+    posts judged out of scope, the share of at-risk posts kept in scope and the share a rule raised
+    (:func:`sosrisk.metrics.scope_metrics`). With ``plots_dir``, a confusion-matrix plot
     and a reliability plot are written there as PNG.
     """
     posts = read_many(list(files), task=model.task)
@@ -35,10 +37,10 @@ def evaluate_model(
             "for each post, found no posts",
         )
     y_true = posts.labels(model.task)
-    proba = model.predict_proba(posts.texts, batch_size=batch_size)
-    assert model.classes_ is not None
-    y_pred = model.decision_.decide(proba, model.classes_)
+    details = model.predict_details(posts.texts, batch_size=batch_size)
+    y_pred, proba = details.labels, details.proba
     report = full_report(model.task, y_true, y_pred, proba)
+    report["metrics"].update(scope_metrics(model.task, y_true, details.scope))
     report["reliability"] = reliability_table(y_true, proba, labels_for(model.task))
     report["files"] = [str(f) for f in files]
     report["problems"] = [str(p) for p in posts.problems]

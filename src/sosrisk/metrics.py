@@ -138,19 +138,21 @@ def scope_metrics(task: str, y_true: np.ndarray, scope: Any) -> dict[str, float]
     """What the scope stage did on labelled posts (empty when the model has no scope stage).
 
     ``out_of_scope_share``: posts the stage put out of scope; ``at_risk_in_scope``: the share of at-risk posts
-    (level 6+ for levels, high risk for binary) kept in scope; ``rule_raised_share``: posts a safety-net rule
-    raised.
+    (level 6+ for levels, high risk for binary) kept in scope (absent when there is none); ``rule_raised_share``:
+    posts a safety-net rule raised.
     """
     if scope is None:
         return {}
     y_true = np.asarray(y_true)
     at_risk = y_true >= 6 if task == "level" else y_true == 1
     in_scope = np.asarray(scope.in_scope, dtype=bool)
-    return {
+    out = {
         "out_of_scope_share": float(1 - in_scope.mean()) if len(in_scope) else 0.0,
-        "at_risk_in_scope": float(in_scope[at_risk].mean()) if at_risk.any() else float("nan"),
         "rule_raised_share": float((np.asarray(scope.floors) >= 0).mean()) if len(in_scope) else 0.0,
     }
+    if at_risk.any():  # left out, not NaN, when the posts hold no at-risk post
+        out["at_risk_in_scope"] = float(in_scope[at_risk].mean())
+    return out
 
 
 def summarize_folds(per_fold: Sequence[dict[str, float]]) -> dict[str, dict[str, float]]:

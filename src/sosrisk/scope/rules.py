@@ -238,8 +238,9 @@ RULE_SET: tuple[Rule, ...] = (
         "asking for a painless or quick method, or where to get poison",
     ),
 )
-# Families whose phrases are about the writer by their nature ("先走一步"): the other-subject check is skipped.
-_FIRST_PERSON_FAMILIES = frozenset({"farewell"})
+# The other-subject check is skipped for families whose phrases are about the writer by their nature
+# ("先走一步") or name others anyway (a pact: "有人约烧炭吗").
+_FIRST_PERSON_FAMILIES = frozenset({"farewell", "pact_or_method"})
 
 
 def _clauses(text: str) -> list[tuple[int, str]]:

@@ -1,0 +1,83 @@
+"""The safety-net rules: what fires, what never fires, and that a hit can only raise."""
+
+from __future__ import annotations
+
+import re
+
+import numpy as np
+import pytest
+from scope_support import tiny_scoped_model
+
+from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, rule_floors
+
+
+@pytest.mark.parametrize(
+    ("text", "rule", "floor"),
+    [
+        ("我刚吃了一整瓶安眠药，头好晕，对不起大家", "overdose_taken", 10),
+        ("刚喝了半瓶农药，肚子好疼", "poison_taken", 10),
+        ("手腕已经割开了，血止不住", "cut_now", 10),
+        ("现在站在天台边上，往下看一点都不怕", "at_the_edge", 10),
+        ("炭已经点上了，门窗都封好了", "gas_or_charcoal_lit", 10),
+        ("这是我最后一条微博了，谢谢你们", "last_post", 8),
+        ("遗书写好了，放在抽屉里", "note_written", 8),
+        ("永别了，谢谢所有对我好的人", "goodbye_world", 8),
+        ("明天晚上就从桥上跳下去", "time_and_act", 8),
+        ("安眠药已经攒够了", "means_ready", 7),
+        ("有人约烧炭吗，坐标成都", "pact", 6),
+        ("怎么死最快不痛苦", "method_search", 6),
+    ],
+)
+def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
+    hits = match_rules(text)
+    assert rule in [h.rule for h in hits]
+    hit = next(h for h in hits if h.rule == rule)
+    assert hit.floor == floor
+    assert 0 <= hit.start < hit.end <= len(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "今天加班到十点，老板还骂我，烦死了",  # everyday hyperbole
+        "我不会吃安眠药的，放心吧",  # negated
+        "以前我也吞过一整瓶药，现在好多了",  # the past
+        "据报道，一名男子昨日吞下一整瓶安眠药，经抢救脱离危险",  # news
+        "小说里女主角喝了农药，看哭了",  # fiction
+        "我朋友说她已经吃了一整瓶安眠药，我该怎么办",  # someone else
+        "这是今年最后一条微博，新年快乐",  # a year's last post
+        "男人嘛，干嘛非得在一棵树上吊死",  # an idiom
+        "明天去医院动手术，有点紧张",  # 动手术 is not 动手
+    ],
+)
+def test_what_the_rules_leave_alone(text: str) -> None:
+    assert match_rules(text) == []
+
+
+def test_rule_set_is_named_versioned_and_ordered() -> None:
+    assert re.fullmatch(r"rules-\d+", RULES_VERSION)
+    names = [rule.name for rule in RULE_SET]
+    assert len(names) == len(set(names))
+    assert families() == ["attempt", "farewell", "plan_with_time", "means_acquired", "pact_or_method"]
+    assert all(6 <= rule.floor <= 10 and rule.description for rule in RULE_SET)
+
+
+def test_floors_are_the_highest_hit_or_minus_one() -> None:
+    hits = [match_rules(t) for t in ["遗书写好了，我刚吃了一整瓶安眠药", "今天天气很好", ""]]
+    assert rule_floors(hits).tolist() == [10, -1, -1]
+
+
+def test_a_rule_only_raises(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """A rule hit sets the level to at least its floor and the flag to high risk, and never lowers anything."""
+    level = tiny_scoped_model("level", tmp_path)
+    binary = tiny_scoped_model("binary", tmp_path)
+    text = "这是我最后一条微博了"
+    details = level.predict_details([text])
+    plain = level.predict_details([text], apply_scope=False)
+    assert details.scope is not None and details.scope.in_scope[0]
+    assert details.labels[0] == max(8, int(plain.labels[0]))
+    assert binary.predict_details([text]).labels[0] == 1
+    # a post the model already puts above the floor keeps its level
+    above = "我已经吃了一整瓶药了，再见"
+    assert level.predict([above])[0] >= max(10, int(level.predict_details([above], apply_scope=False).labels[0]))
+    assert np.all(level.predict(["今天天气不错"]) <= 3)
