@@ -18,7 +18,7 @@ import urllib.request
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from .. import __version__
 from ..atomic import atomic_write
@@ -92,7 +92,7 @@ def write_verified(
 
 
 def read_chunks(
-    stream: BinaryIO, timeout: float | None = None, on_chunk: Callable[[int], None] | None = None
+    stream: IO[bytes], timeout: float | None = None, on_chunk: Callable[[int], None] | None = None
 ) -> Iterator[bytes]:
     """Chunks of a file or HTTP response; errors while reading become :class:`Retryable`.
 
