@@ -323,8 +323,9 @@ def _decode(path: Path, data: bytes) -> str:
 
 
 def _lines(path: Path, data: bytes) -> Iterator[tuple[int, str]]:
-    """Numbered lines of a UTF-8 file (BOM dropped, CRLF or LF)."""
-    yield from enumerate(_decode(path, data).splitlines(), start=1)
+    """Numbered lines of a UTF-8 file (BOM dropped, CRLF or LF; other line separators stay inside a line)."""
+    for number, line in enumerate(_decode(path, data).split("\n"), start=1):
+        yield number, line.removesuffix("\r")
 
 
 def _fields(path: Path, number: int, line: str, names: tuple[str, ...]) -> list[str]:
