@@ -125,17 +125,23 @@ def section_gate(level_folds: list[PostSet], binary_folds: list[PostSet], heldou
             row["heldout_in_scope"][source] = float((p >= threshold).mean())
         row["heldout_in_scope_mean"] = float(np.mean(list(row["heldout_in_scope"].values())))
         out["designs"][name] = row
-    for source in DEFAULT_SOURCES:
-        log(f"gate leave-one-source-out: {source}")
-        settings = ScopeSettings(sources=tuple(s for s in DEFAULT_SOURCES if s != source))
-        oof, gates = gate_oof(level_folds, settings, gate_negatives(settings))
-        threshold = float(np.quantile(oof[levels >= 6], 0.01, method="lower"))
-        everything = read_source(source, part="all")
-        from sosrisk.scope.training import _stable_sample
+    from sosrisk.scope.training import _stable_sample
 
-        sample = _stable_sample(everything, HELDOUT_CAP, "bench-loso")
-        p = np.mean([g.probability(sample) for g in gates], axis=0)
-        out["leave_one_source_out"][source] = {"in_scope": float((p >= threshold).mean()), "posts": len(sample)}
+    for design in ("use+char (default)", "use only", "char only"):
+        out["leave_one_source_out"][design] = {}
+        for source in DEFAULT_SOURCES:
+            log(f"gate leave-one-source-out: {design}, {source}")
+            settings = replace(
+                ScopeSettings(sources=tuple(s for s in DEFAULT_SOURCES if s != source)), **GATE_DESIGNS[design]
+            )
+            oof, gates = gate_oof(level_folds, settings, gate_negatives(settings))
+            threshold = float(np.quantile(oof[levels >= 6], 0.01, method="lower"))
+            sample = _stable_sample(read_source(source, part="all"), HELDOUT_CAP, "bench-loso")
+            p = np.mean([g.probability(sample) for g in gates], axis=0)
+            out["leave_one_source_out"][design][source] = {
+                "in_scope": float((p >= threshold).mean()),
+                "posts": len(sample),
+            }
     return out
 
 
@@ -157,7 +163,9 @@ def section_rules(level_folds: list[PostSet], binary_folds: list[PostSet], heldo
             "share_level6plus": float((levels[mask] >= 6).mean()) if mask.any() else None,
             "recall_high_risk": float(mask[high].mean()),
             "hits_per_fold": [int(mask[fold_of == k].sum()) for k in range(1, 6)],
-            "ordinary_hits": {s: int(sum(any(selector(h) for h in r) for r in rows)) for s, rows in ordinary_hits.items()},
+            "ordinary_hits": {
+                s: int(sum(any(selector(h) for h in r) for r in rows)) for s, rows in ordinary_hits.items()
+            },
         }
         row["ordinary_posts"] = sum(len(v) for v in heldout.values())
         return row
@@ -165,7 +173,11 @@ def section_rules(level_folds: list[PostSet], binary_folds: list[PostSet], heldo
     for family in [*families(), "all"]:
         out["families"][family] = stats(lambda h, f=family: f == "all" or h.family == f)
     for rule in RULE_SET:
-        out["rules"][rule.name] = {"family": rule.family, "floor": rule.floor, **stats(lambda h, r=rule: h.rule == r.name)}
+        out["rules"][rule.name] = {
+            "family": rule.family,
+            "floor": rule.floor,
+            **stats(lambda h, r=rule: h.rule == r.name),
+        }
     return out
 
 
@@ -184,13 +196,34 @@ KEYS = {
 
 
 def section_cv(level_folds: list[PostSet], binary_folds: list[PostSet]) -> dict:
-    out: dict[str, Any] = {}
+    out: dict[str, Any] = {"rules_value": {}}
+    texts = [t for f in level_folds for t in f.texts]
+    hits = [match_rules(t) for t in texts]
     for task, folds in (("level", level_folds), ("binary", binary_folds)):
         out[task] = {}
         for name, settings in CV_VARIANTS.items():
             log(f"cv {task}: {name}")
-            result = cross_validate(task, folds=folds, scope=settings, show_progress=False).to_dict()  # type: ignore[arg-type]
+            cv = cross_validate(task, folds=folds, scope=settings, show_progress=False)  # type: ignore[arg-type]
+            result = cv.to_dict()
             out[task][name] = {"mean": result["mean"], "std": result["std"], "per_fold": result["per_fold"]}
+            if not settings.rules and settings.enabled:
+                out["rules_value"][task] = rules_value(task, hits, cv.oof_labels, cv.oof_predictions)
+    return out
+
+
+def rules_value(task: str, hits: list[list[Any]], labels: np.ndarray, predictions: np.ndarray) -> dict[str, Any]:
+    """What each rule family changes on out-of-fold predictions made without rules: at-risk posts it raises
+    (gains) and posts not at risk it raises (false raises)."""
+    at_risk = labels >= 6 if task == "level" else labels == 1
+    out: dict[str, Any] = {}
+    for family in [*families(), "all"]:
+        floor = np.array([max((h.floor for h in r if family in ("all", h.family)), default=-1) for r in hits])
+        raised = (floor >= 0) & ((predictions < floor) if task == "level" else (predictions == 0))
+        out[family] = {
+            "raised": int(raised.sum()),
+            "raised_at_risk": int((raised & at_risk).sum()),
+            "raised_not_at_risk": int((raised & ~at_risk).sum()),
+        }
     return out
 
 
@@ -291,17 +324,19 @@ def markdown(payload: dict[str, Any]) -> str:
                 + " | ".join(pct(row["heldout_in_scope"][s]) for s in sources)
                 + f" | {pct(row['heldout_in_scope_mean'])} |"
             )
-        lines += ["", "Leave one source out (the default design trained without the source, measured on it):", ""]
-        lines += ["| source never seen | in scope |", "|---|---|"]
-        for source, row in gate["leave_one_source_out"].items():
-            lines.append(f"| {source} | {pct(row['in_scope'])} of {row['posts']} |")
+        loso = gate["leave_one_source_out"]
+        lines += ["", "Leave one source out (each design trained without the source, measured on all of it):", ""]
+        lines += ["| source never seen | " + " | ".join(loso) + " |", "|---|" + "---|" * len(loso)]
+        for source in DEFAULT_SOURCES:
+            lines.append(f"| {source} | " + " | ".join(pct(loso[d][source]["in_scope"]) for d in loso) + " |")
         lines.append("")
     rules = payload.get("rules")
     if rules:
         lines += [
             "## Safety-net rules on SOS-1K (999 posts) and on held-out ordinary text",
             "",
-            "| family / rule | floor | hits on SOS-1K (per fold) | share high risk | share level 6+ | recall of high risk | hits on ordinary text |",
+            "| family / rule | floor | hits on SOS-1K (per fold) | share high risk | share level 6+ "
+            "| recall of high risk | hits on ordinary text |",
             "|---|---|---|---|---|---|---|",
         ]
         for family, row in rules["families"].items():
@@ -314,7 +349,8 @@ def markdown(payload: dict[str, Any]) -> str:
                 if r["family"] == family:
                     lines.append(
                         f"| {rule} | {r['floor']} | {r['hits']} | {pct(r['share_high_risk'])} | "
-                        f"{pct(r['share_level6plus'])} | {pct(r['recall_high_risk'])} | {sum(r['ordinary_hits'].values())} |"
+                        f"{pct(r['share_level6plus'])} | {pct(r['recall_high_risk'])} | "
+                        f"{sum(r['ordinary_hits'].values())} |"
                     )
         lines.append("")
     cv = payload.get("cv")
@@ -324,29 +360,46 @@ def markdown(payload: dict[str, Any]) -> str:
             keys = KEYS[task]
             lines += [f"### {task}", "", "| variant | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
             for name, row in variants.items():
-                cells = [
-                    f"{row['mean'][k]:.4f} ± {row['std'][k]:.3f}" if k in row["mean"] else "–" for k in keys
-                ]
+                cells = [f"{row['mean'][k]:.4f} ± {row['std'][k]:.3f}" if k in row["mean"] else "–" for k in keys]
                 lines.append(f"| {name} | " + " | ".join(cells) + " |")
+            lines.append("")
+        value = cv.get("rules_value") or {}
+        if value:
+            lines += [
+                "What each rule family adds to the out-of-fold predictions of the model with the gate but no rules "
+                "(posts it raises: at risk = level 6+ for levels, labelled high risk for binary):",
+                "",
+                "| family | levels: raised (at risk / not) | binary: raised (high risk / not) |",
+                "|---|---|---|",
+            ]
+            for family in value.get("level", {}):
+                cells = []
+                for task in ("level", "binary"):
+                    row = value.get(task, {}).get(family)
+                    cells.append(
+                        f"{row['raised']} ({row['raised_at_risk']} / {row['raised_not_at_risk']})" if row else "–"
+                    )
+                lines.append(f"| {family} | " + " | ".join(cells) + " |")
             lines.append("")
     ordinary = payload.get("ordinary")
     if ordinary:
         lines += [
             "## Ordinary text: the default char-linear models (both tasks) trained on all five folds",
             "",
-            "| source (held-out part) | before: level 6+ | before: high risk | after: in scope | after: level 6+ | after: high risk |",
+            "| source (held-out part) | before: level 6+ | before: high risk | after: in scope | after: level 6+ "
+            "| after: high risk |",
             "|---|---|---|---|---|---|",
         ]
         for source, before in ordinary["heldout"]["before"].items():
             after = ordinary["heldout"]["after"][source]
-            lines.append(
-                f"| {source} | {pct(before['level6plus'])} | {pct(before['high_risk'])} | {pct(after.get('in_scope'))} | "
-                f"{pct(after['level6plus'])} | {pct(after['high_risk'])} |"
-            )
+            cells = [before["level6plus"], before["high_risk"], after.get("in_scope"), after["level6plus"]]
+            lines.append(f"| {source} | " + " | ".join(pct(c) for c in [*cells, after["high_risk"]]) + " |")
         lines += ["", "Leave one source out (scope stage and extra posts trained without it; all of the source):", ""]
         lines += ["| source never seen | in scope | level 6+ | high risk |", "|---|---|---|---|"]
         for source, row in ordinary["leave_one_source_out"].items():
-            lines.append(f"| {source} | {pct(row.get('in_scope'))} | {pct(row['level6plus'])} | {pct(row['high_risk'])} |")
+            lines.append(
+                f"| {source} | {pct(row.get('in_scope'))} | {pct(row['level6plus'])} | {pct(row['high_risk'])} |"
+            )
         lines.append("")
     behaviour = payload.get("behaviour")
     if behaviour:

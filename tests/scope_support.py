@@ -5,7 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 
 from conftest import tiny_dataset
-
 from sosrisk.models import RiskModel
 from sosrisk.scope.training import ScopeSettings
 from sosrisk.training import fit_with_scope, make_model

@@ -6,8 +6,8 @@ import re
 
 import numpy as np
 import pytest
-from scope_support import tiny_scoped_model
 
+from scope_support import tiny_scoped_model
 from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, rule_floors
 
 
@@ -16,6 +16,7 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, 
     [
         ("我刚吃了一整瓶安眠药，头好晕，对不起大家", "overdose_taken", 10),
         ("刚喝了半瓶农药，肚子好疼", "poison_taken", 10),
+        ("吞了五十多片安眠药，现在眼睛睁不开了", "overdose_taken", 10),
         ("手腕已经割开了，血止不住", "cut_now", 10),
         ("现在站在天台边上，往下看一点都不怕", "at_the_edge", 10),
         ("炭已经点上了，门窗都封好了", "gas_or_charcoal_lit", 10),
@@ -48,6 +49,8 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "这是今年最后一条微博，新年快乐",  # a year's last post
         "男人嘛，干嘛非得在一棵树上吊死",  # an idiom
         "明天去医院动手术，有点紧张",  # 动手术 is not 动手
+        "今晚吃了两粒安定还是睡不着",  # a usual dose of a sleeping pill
+        "很多人一点事就说想跳楼了",  # 一点 is "a little", not one o'clock
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

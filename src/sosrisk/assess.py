@@ -79,7 +79,7 @@ def assess(
     texts = list(texts)
     scope = decide_scope(texts, level_model, binary_model)
     if scope is not None:
-        for result, text, reason, row in zip(results, texts, scope_reasons(texts, scope), range(len(texts)), strict=True):
+        for row, (result, reason) in enumerate(zip(results, scope_reasons(texts, scope), strict=True)):
             result.in_scope = bool(scope.in_scope[row])
             result.scope_probability = round(float(scope.scope_probability[row]), 6)
             result.scope_reason = reason

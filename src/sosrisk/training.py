@@ -102,8 +102,14 @@ def fit_with_scope(
         negatives = gate_negatives(settings)
     extra = risk_negatives(settings, negatives)
     y = np.asarray(labels, dtype=np.int64)
-    estimator.fit(list(texts) + extra, np.concatenate([y, np.zeros(len(extra), dtype=np.int64)]), show_progress=show_progress)
-    estimator.scope_ = fit_scope(texts, at_risk_mask(estimator.task, y), settings, negatives, show_progress=show_progress)
+    # the ordinary posts teach the model, but its temperature, decision rule and recorded metrics come from
+    # the in-scope posts alone
+    calibrate_on = np.concatenate([np.ones(len(y), dtype=bool), np.zeros(len(extra), dtype=bool)])
+    all_labels = np.concatenate([y, np.zeros(len(extra), dtype=np.int64)])
+    estimator.fit(list(texts) + extra, all_labels, show_progress=show_progress, calibrate_on=calibrate_on)
+    estimator.scope_ = fit_scope(
+        texts, at_risk_mask(estimator.task, y), settings, negatives, show_progress=show_progress
+    )
     estimator.training_["scope"] = {"risk_negatives": len(extra), "in_scope_posts": len(texts)}
     return estimator
 

@@ -47,12 +47,12 @@ def behaviour(model_dirs: tuple[Path, ...], suite: str, as_json: bool, failures:
         click.echo(f"suite {name}:")
         click.echo(f"  {'group':<22} {'passed':>9} {'rate':>6}  must reach")
         for row in part["groups"]:
-            click.echo(
-                f"  {row['group']:<22} {row['passed']:>4}/{row['cases']:<4} {row['pass_rate']:>6.0%}  {row['must_reach']}"
-            )
+            counts = f"{row['passed']:>4}/{row['cases']:<4}"
+            click.echo(f"  {row['group']:<22} {counts} {row['pass_rate']:>6.0%}  {row['must_reach']}")
         if failures:
             for failure in part["failures"]:
-                click.echo(f"  failed {name}.tsv:{failure['line']} {failure['group']} ({failure['check']}): {failure['answers']}")
+                where = f"{name}.tsv:{failure['line']} {failure['group']} ({failure['check']})"
+                click.echo(f"  failed {where}: {failure['answers']}")
 
 
 COMMANDS = [behaviour]

@@ -39,7 +39,9 @@ def load_directories(directories: Sequence[str | Path]) -> dict[str, RiskModel]:
     for path in paths:
         model = load_model(path)
         if model.task in models:
-            raise ModelError(f"Two {model.task} models given ({path} and another); give one level and one binary model.")
+            raise ModelError(
+                f"Two {model.task} models given ({path} and another); give one level and one binary model."
+            )
         models[model.task] = model
     return models
 

@@ -114,6 +114,7 @@ class RiskModel(ABC):
         self.cv_metrics_: dict[str, Any] = {}
         self.training_hashes_: np.ndarray | None = None
         self.scope_: ScopeStage | None = None
+        self.calibrate_on_: np.ndarray | None = None  # set during fit only (see fit)
 
     # ----------------------------------------------------------------- subclass hooks
     @abstractmethod
@@ -137,13 +138,29 @@ class RiskModel(ABC):
         """Read the weights written by :meth:`_save_weights`."""
 
     # ----------------------------------------------------------------- public API
-    def fit(self, texts: Sequence[str], labels: Sequence[int] | np.ndarray, *, show_progress: bool = False) -> Self:
-        """Train on ``texts`` with integer ``labels`` of the model's task; returns ``self``."""
+    def fit(
+        self,
+        texts: Sequence[str],
+        labels: Sequence[int] | np.ndarray,
+        *,
+        show_progress: bool = False,
+        calibrate_on: np.ndarray | None = None,
+    ) -> Self:
+        """Train on ``texts`` with integer ``labels`` of the model's task; returns ``self``.
+
+        ``calibrate_on`` (one bool per text) limits the temperature, the decision rule and the recorded
+        out-of-fold metrics to those posts: the ordinary posts a scope-stage training adds as level 0 teach
+        the model, but would make its own cross-validated numbers look better than they are.
+        """
         task = check_task(self.task)
         texts_list = _check_texts(texts)
         y = np.asarray([int(v) for v in labels], dtype=np.int64)
         if len(y) != len(texts_list):
             raise ModelError(f"Expected one label per text. Got {len(texts_list)} texts and {len(y)} labels.")
+        if calibrate_on is not None:
+            calibrate_on = np.asarray(calibrate_on, dtype=bool)
+            if calibrate_on.shape != (len(y),) or not calibrate_on.any():
+                raise ModelError(f"Expected 'calibrate_on' to be one bool per text, some True; got {calibrate_on!r}.")
         allowed = labels_for(task)
         bad = sorted(set(y.tolist()) - set(allowed))
         if bad:
@@ -152,7 +169,11 @@ class RiskModel(ABC):
         self.temperature_ = 1.0
         self.decision_ = DecisionRule("threshold", threshold=0.5) if task == "binary" else DecisionRule()
         self.scope_ = None  # a scope stage belongs to one training run (see sosrisk.training.train_model)
-        self._fit(texts_list, y, show_progress=show_progress)
+        self.calibrate_on_ = calibrate_on
+        try:
+            self._fit(texts_list, y, show_progress=show_progress)
+        finally:
+            self.calibrate_on_ = None
         self.training_hashes_ = np.unique(text_hashes(texts_list))
         self.training_ = {
             "data_fingerprint": data_fingerprint(texts_list, y.tolist()),

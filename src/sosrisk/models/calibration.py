@@ -45,6 +45,7 @@ def finalize_from_oof(
     decision: str = "auto",
     target_recall: float | None = 0.9,
     calibrate: bool = True,
+    rows: np.ndarray | None = None,
 ) -> dict[str, Any]:
     """Set the model's temperature and decision rule from out-of-fold logits; record OOF metrics.
 
@@ -52,12 +53,19 @@ def finalize_from_oof(
     :func:`~sosrisk.models.decision.choose_level_rule`, or a threshold for ``target_recall`` (binary);
     ``argmax`` / ``expected_cost`` force a level rule; ``threshold`` forces the recall-targeted
     threshold for binary. Returns a report of the choice (also stored in ``cv_metrics_``).
+
+    ``rows``: the training indices the out-of-fold logits belong to (default: all, in order). While the model
+    is being fitted with ``calibrate_on``, only those posts count.
     """
     from ..metrics import evaluate_predictions  # sklearn: imported when training only
 
     if decision not in DECISIONS:
         raise ValueError(f"The 'decision' parameter must be one of {DECISIONS}. Got {decision!r} instead.")
     assert model.classes_ is not None
+    mask = model.calibrate_on_
+    if mask is not None:
+        keep = mask if rows is None else mask[rows]
+        oof_logits, y = np.asarray(oof_logits)[keep], np.asarray(y)[keep]
     classes = model.classes_
     y_index = np.searchsorted(classes, y)
     temperature = fit_temperature(oof_logits, y_index) if calibrate else 1.0

@@ -455,9 +455,11 @@ class EncoderModel(RiskModel):
         return model
 
     # ------------------------------------------------------------------ training
-    def fit(self, texts: Any, labels: Any, *, show_progress: bool = False) -> Self:
+    def fit(
+        self, texts: Any, labels: Any, *, show_progress: bool = False, calibrate_on: np.ndarray | None = None
+    ) -> Self:
         """Fine-tune on ``texts`` with integer ``labels``; returns ``self`` (see :meth:`RiskModel.fit`)."""
-        super().fit(texts, labels, show_progress=show_progress)
+        super().fit(texts, labels, show_progress=show_progress, calibrate_on=calibrate_on)
         self.training_.update(self.history_)
         return self
 
@@ -653,7 +655,12 @@ class EncoderModel(RiskModel):
             val_logits = self._network_logits([ids[i] for i in val_idx])
             self.validation_ = {"indices": val_idx, "logits": val_logits}
             finalize_from_oof(
-                self, val_logits, labels[val_idx], decision=self.decision, target_recall=self.target_recall
+                self,
+                val_logits,
+                labels[val_idx],
+                decision=self.decision,
+                target_recall=self.target_recall,
+                rows=val_idx,
             )
             self.cv_metrics_["protocol"] = (
                 f"predictions on a held-out validation split of the training data "

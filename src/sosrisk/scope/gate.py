@@ -99,7 +99,9 @@ class ScopeGate:
             if not getattr(self, name) >= 0:
                 raise ModelError(f"The '{name}' of the scope gate must be >= 0. Got {getattr(self, name)!r} instead.")
         if not 0 < self.retention <= 1:
-            raise ModelError(f"The 'retention' of the scope gate must be within (0, 1]. Got {self.retention!r} instead.")
+            raise ModelError(
+                f"The 'retention' of the scope gate must be within (0, 1]. Got {self.retention!r} instead."
+            )
         if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
             raise ModelError(f"The 'cv_folds' of the scope gate must be an int >= 2. Got {self.cv_folds!r} instead.")
 
@@ -229,7 +231,8 @@ class ScopeGate:
         if unknown:
             raise ModelError(f"{directory}: unknown scope gate params {sorted(unknown)} in scope.json.")
         try:
-            gate = cls(**{k: (tuple(v) if k == "ngram_range" else v) for k, v in params.items()})
+            values: dict[str, Any] = {k: (tuple(v) if k == "ngram_range" else v) for k, v in params.items()}
+            gate = cls(**values)
             gate._check_params()
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{directory}: bad scope gate params in scope.json ({exc}). Retrain the model.") from None

