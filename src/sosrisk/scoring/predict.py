@@ -26,6 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from ..assess import format_rule_hits
 from ..data.errors import DataError
 from ..data.reader import (
     InputFile,
@@ -389,7 +390,10 @@ def _render_jsonl(table: Any, job: _Job) -> bytes:
         pieces += [', "high_risk": ', _json_values(table.column("high_risk"))]
         pieces += [', "high_risk_probability": ', _json_numbers(table.column("high_risk_probability"))]
     for name in _extra_columns(table):
-        pieces += [f", {json.dumps(name)}: ", _json_values(table.column(name))]
+        if name == "rule_hits":  # already JSON text: written as the array it is
+            pieces += [', "rule_hits": ', pc.fill_null(table.column(name), "null")]
+        else:
+            pieces += [f", {json.dumps(name)}: ", _json_values(table.column(name))]
     pieces.append("}\n")
     lines = pc.binary_join_element_wise(*pieces, "")
     return b"".join(_string_bytes(chunk) for chunk in (lines.chunks if hasattr(lines, "chunks") else [lines]))
@@ -408,6 +412,8 @@ def _records(table: Any, job: _Job) -> list[dict[str, Any]]:
     ids = _ids(table, job).to_pylist()
     texts = table.column("text").to_pylist()
     extras = {name: table.column(name).to_pylist() for name in _extra_columns(table)}
+    if "rule_hits" in extras:
+        extras["rule_hits"] = [json.loads(v) if v is not None else None for v in extras["rule_hits"]]
     has_level, has_high = "risk_level" in names, "high_risk" in names
     if has_level:
         levels = table.column("risk_level").to_pylist()
@@ -446,6 +452,8 @@ def _render_csv(table: Any, job: _Job) -> tuple[list[str], bytes]:
     rows = []
     for record in _records(table, job):
         row = {k: v for k, v in record.items() if k != "level_probabilities"}
+        if row.get("rule_hits") is not None:
+            row["rule_hits"] = format_rule_hits(row["rule_hits"])
         for value, p in enumerate(record.get("level_probabilities") or []):
             row[f"p_level_{value}"] = p
         rows.append(row)
@@ -472,6 +480,10 @@ def _render_table(table: Any, job: _Job) -> bytes:
         if "high_risk" in record:
             flag = "HIGH" if record["high_risk"] else "low "
             parts.append(f"{flag} risk (p_high={record['high_risk_probability']:.2f})")
+        if record.get("in_scope") is False:
+            parts.insert(0, f"OUT OF SCOPE (p_in={record['scope_probability']:.2f}):")
+        if record.get("rule_hits"):
+            parts.append("rules: " + format_rule_hits(record["rule_hits"]))
         if "risk_level" in record:
             lines.append(f"{record['id']:>4}  " + "  ".join(parts) + f"\n      {short}")
         else:
