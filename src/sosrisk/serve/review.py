@@ -104,6 +104,10 @@ class PostView:
     high_risk_probability: float | None
     explanations: list[dict[str, Any]] | None
     model_info: dict[str, Any]
+    in_scope: bool | None
+    scope_probability: float | None
+    scope_reason: str | None
+    rule_hits: list[dict[str, Any]] | None
     status: str
     reviewed_level: int | None
     reviewed_high_risk: bool | None
@@ -122,6 +126,11 @@ class PostView:
             and self.assigned_until is not None
             and self.assigned_until > now
         )
+
+    @property
+    def rule_floor(self) -> int | None:
+        """The highest level a safety-net rule raised this post to, or ``None`` when no rule fired."""
+        return max((int(hit["floor"]) for hit in self.rule_hits or []), default=None)
 
     @property
     def current_level(self) -> int | None:
@@ -164,6 +173,10 @@ def _post_view(row: Any) -> PostView:
         high_risk_probability=row.high_risk_probability,
         explanations=parsed(row.explanations),
         model_info=parsed(row.model_info) or {},
+        in_scope=row.in_scope,
+        scope_probability=row.scope_probability,
+        scope_reason=row.scope_reason,
+        rule_hits=parsed(row.rule_hits),
         status=row.status,
         reviewed_level=row.reviewed_level,
         reviewed_high_risk=row.reviewed_high_risk,
