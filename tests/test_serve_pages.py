@@ -464,3 +464,35 @@ def test_the_queue_marks_rule_raised_posts(site: Site) -> None:
     assert '<span class="scope-tag" id="scope-reason">在范围内' in gated
     unknown = client.get(f"/posts/{id_of['low']}").text
     assert 'id="scope"' not in unknown and "rule-hit" not in unknown
+
+
+def test_with_a_binary_model_only_a_rule_raised_post_comes_first(db_url: str) -> None:
+    """The level sorts first, and a rule's floor counts as a level: without a level model, a post a rule fired on
+    (flagged high risk whatever the model's probability) still comes before the posts no rule fired on."""
+    from sosrisk.serve.store import get_engine
+
+    def binary_only(external_id: str, p_high: float, hits: list[dict[str, Any]]) -> QueueItem:
+        return QueueItem(
+            external_id=external_id,
+            text=f"帖子 {external_id}",
+            source="feed",
+            author=None,
+            posted_at="2024-05-01T08:00:00Z",
+            assessment=Assessment(
+                high_risk=bool(hits) or p_high >= 0.5,
+                high_risk_probability=p_high,
+                in_scope=True,
+                scope_probability=0.9,
+                scope_reason="in_scope",
+                rule_hits=hits,
+            ),
+            model_info={"binary": {"kind": "char-linear"}},
+        )
+
+    last_post = [{"family": "farewell", "rule": "last_post", "floor": 8, "start": 0, "end": 2}]
+    enqueue_assessments(db_url, [binary_only("sure", 0.95, []), binary_only("ruled", 0.2, last_post)])
+    rows, _ = list_queue(get_engine(db_url), QueueFilters())
+    assert [(row.external_id, row.risk_level, row.rule_floor) for row in rows] == [
+        ("ruled", None, 8),
+        ("sure", None, None),
+    ]

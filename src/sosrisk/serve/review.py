@@ -2,6 +2,8 @@
 
 Urgency order: the model's level (highest first), then the high-risk probability (highest first), then
 the time of the post (or of its arrival when the client gave none; oldest first, it has waited longest).
+A post a safety-net rule fired on counts at least the rule's floor as its level, also when only a binary
+model assessed it (its probability is the model's own, and would otherwise sort it low).
 A reviewer *claims* a post before deciding; a claim lapses after a few minutes so an abandoned post
 returns to the queue. Every decision is appended to ``decisions`` (who, when, level and high-risk flag
 before and after, action, note) and to the audit trail; the post keeps its latest reviewed state.

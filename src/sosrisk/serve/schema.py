@@ -93,7 +93,8 @@ posts = Table(
     Column("scope_probability", Float, nullable=True),
     Column("scope_reason", String(16), nullable=True),
     Column("rule_hits", Text, nullable=True),
-    # urgency sort keys: the level (or -1) and the high-risk probability (or -1), so NULLs sort last
+    # urgency sort keys: the level (or -1; at least the floor of any safety-net rule that fired, so that with a
+    # binary model only a rule-raised post still comes first) and the high-risk probability (or -1): NULLs last
     Column("urgency_level", Integer, nullable=False),
     Column("urgency_probability", Float, nullable=False),
     Column("sort_time", DateTime, nullable=False),

@@ -500,7 +500,12 @@ def _row(item: QueueItem, received_at: _dt.datetime, index: int) -> dict[str, An
         "scope_probability": result.scope_probability,
         "scope_reason": result.scope_reason,
         "rule_hits": to_json(result.rule_hits) if result.rule_hits is not None else None,
-        "urgency_level": result.risk_level if result.risk_level is not None else -1,
+        # a safety-net rule raises a post: the level already is at least its floor, and without a level model
+        # (binary only) the floor still puts the post ahead of those no rule fired on
+        "urgency_level": max(
+            result.risk_level if result.risk_level is not None else -1,
+            max((int(hit["floor"]) for hit in result.rule_hits or []), default=-1),
+        ),
         "urgency_probability": (result.high_risk_probability if result.high_risk_probability is not None else -1.0),
         "sort_time": posted_at or received_at,
         "status": "pending",
