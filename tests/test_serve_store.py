@@ -394,3 +394,18 @@ def test_score_queue_db_stores_the_scope_of_each_queued_post(db_url: str, tmp_pa
         for p in ("p1", "p3")
     ]
     assert json.loads(scored["p3"]["rule_hits"]) == [LAST_POST]
+
+
+def test_a_folder_named_as_the_sqlite_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    folder = tmp_path / "queue"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    with pytest.raises(StoreError) as caught:
+        get_engine(f"sqlite:///{folder}")
+    assert str(caught.value) == (
+        f"{folder} is a folder, not a SQLite database file. Choose another --db sqlite:////path/queue.db."
+    )
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755

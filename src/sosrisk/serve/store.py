@@ -295,7 +295,10 @@ def _private_database_file(database: Path) -> None:
     try:
         descriptor = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        pass
+        if database.is_dir():  # never touch the rights of a folder named by mistake
+            raise StoreError(
+                f"{database} is a folder, not a SQLite database file. Choose another --db sqlite:////path/queue.db."
+            ) from None
     except OSError as exc:
         raise StoreError(
             f"Cannot create the SQLite database {database} ({exc.strerror}). Choose another "
