@@ -100,7 +100,7 @@ def test_assess_answers_every_field_and_queues_once(service: Service) -> None:
     assert set(first) == {
         "id", "source", "risk_level", "level_name", "definition_en", "definition_zh", "tier", "tier_name",
         "tier_name_zh", "level_probabilities", "expected_level", "high_risk", "high_risk_probability",
-        "explanations", "queue",
+        "in_scope", "scope_probability", "scope_reason", "rule_hits", "explanations", "queue",
     }  # fmt: skip
     assert len(first["level_probabilities"]) == 11
     assert abs(sum(first["level_probabilities"]) - 1) < 1e-4
@@ -231,7 +231,7 @@ def test_limits_refuse_whole_requests_and_store_nothing(models: tuple[Path, Path
 
 def test_a_conflicting_id_is_a_409_and_nothing_of_the_batch_is_stored(service: Service) -> None:
     assert service.assess({"posts": POSTS[:1], "queue": True}).status_code == 200
-    clash = {"id": "a1", "text": "另一段文字", "source": "weibo"}
+    clash = {"id": "a1", "text": "我真的不想活了，好累", "source": "weibo"}  # in scope, so it is queued
     response = service.assess({"posts": [POSTS[2], clash], "queue": True})
     assert response.status_code == 409
     assert response.json() == {
@@ -327,10 +327,13 @@ class KeywordModel:
     kind = "keyword-test"
     classes_ = (0, 1)
 
-    def predict_proba(self, texts: list[str], batch_size: int = 256) -> Any:
+    def predict_details(self, texts: list[str], *, batch_size: int = 256, apply_scope: bool = True) -> Any:
+        import types
+
         import numpy as np
 
-        return np.array([[0.1, 0.9] if "药" in text else [0.8, 0.2] for text in texts])
+        proba = np.array([[0.1, 0.9] if "药" in text else [0.8, 0.2] for text in texts])
+        return types.SimpleNamespace(labels=proba.argmax(axis=1), proba=proba)
 
 
 def test_occlusion_finds_the_phrase_that_raises_the_score() -> None:
@@ -373,7 +376,7 @@ def test_a_database_error_is_a_500_that_never_shows_or_logs_the_post(service: Se
     from serve_support import captured_logs, install_trap
 
     install_trap(service.db_url)
-    secret = "只给审核员看的秘密内容"
+    secret = "我不想活了，这是只给审核员看的秘密"  # in scope: it reaches the database
     with captured_logs(("sosrisk", logging.DEBUG)) as logs:
         post = {"id": "t1", "text": secret, "source": "trap", "author": "秘密作者"}
         response = service.assess({"posts": [post], "queue": True})
@@ -393,8 +396,9 @@ class ExplodingModel:
     kind = "exploding-test"
     task = "level"
     classes_ = tuple(range(11))
+    scope_ = None
 
-    def predict_proba(self, texts: list[str], batch_size: int = 256) -> Any:
+    def predict_details(self, texts: list[str], **_: Any) -> Any:
         raise ValueError(f"cannot handle {texts[0]!r}")
 
 
@@ -513,3 +517,169 @@ def test_booleans_and_strings_are_strict(service: Service) -> None:
         assert response.status_code == 422
         assert response.json()["detail"] == f"Invalid request: {problem}."
     assert service.rows("SELECT count(*) FROM posts") == [(0,)]
+
+
+# ----------------------------------------------------------------------------------------------- scope
+ORDINARY = {"id": "o1", "text": "今天的天气真不错，适合出去散步", "source": "weibo"}
+RULE_ONLY = {"id": "r1", "text": "周末去超市买水果，这是我最后一条微博了", "source": "weibo"}
+LAST_POST_HIT = {
+    "family": "farewell",
+    "rule": "last_post",
+    "floor": 8,
+    "start": 9,
+    "end": 18,
+    "text": "这是我最后一条微博",
+    "description": "says this is the writer's last post or letter",
+}
+
+
+def test_posts_out_of_scope_are_answered_but_never_queued(service: Service) -> None:
+    import json
+
+    threshold = service.state.models.level.scope_.threshold
+    response = service.assess({"posts": [ORDINARY, RULE_ONLY, POSTS[2]], "queue": True})
+    assert response.status_code == 200, response.text
+    ordinary, rule_only, imminent = response.json()["results"]
+    # out of scope: level 0, low risk, the reason recorded, no explanation (no model ran), never queued
+    assert ordinary["in_scope"] is False and ordinary["scope_reason"] == "out_of_scope"
+    assert 0 <= ordinary["scope_probability"] < threshold
+    assert (ordinary["risk_level"], ordinary["high_risk"], ordinary["rule_hits"]) == (0, False, [])
+    assert ordinary["level_probabilities"][0] == 1.0
+    assert ordinary["explanations"] == []
+    assert ordinary["queue"] == {"post_id": None, "status": "not_queued_out_of_scope"}
+    # the gate alone would leave it out; a safety-net rule brings it in, raises it and says where it matched
+    assert rule_only["in_scope"] is True and rule_only["scope_reason"] == "rule"
+    assert rule_only["scope_probability"] < threshold
+    assert rule_only["rule_hits"] == [LAST_POST_HIT]
+    assert RULE_ONLY["text"][9:18] == LAST_POST_HIT["text"]
+    assert rule_only["risk_level"] >= 8 and rule_only["high_risk"] is True
+    assert [e["model"] for e in rule_only["explanations"]] == ["level", "binary"]
+    assert rule_only["queue"]["status"] == "queued"
+    assert imminent["in_scope"] is True and imminent["scope_reason"] == "in_scope"
+    assert imminent["scope_probability"] >= threshold
+    assert [hit["family"] for hit in imminent["rule_hits"]] == ["attempt"]
+    assert imminent["queue"]["status"] == "queued"
+    stored = service.rows(
+        "SELECT external_id, in_scope, scope_probability, scope_reason, rule_hits FROM posts ORDER BY id"
+    )
+    assert [(e, bool(i), p, r, json.loads(h)) for e, i, p, r, h in stored] == [
+        (
+            r["id"],
+            True,
+            r["scope_probability"],
+            r["scope_reason"],
+            [{k: v for k, v in hit.items() if k not in ("text", "description")} for hit in r["rule_hits"]],
+        )
+        for r in (rule_only, imminent)
+    ]
+    # sent again: still not queued; the others were queued before
+    again = service.assess({"posts": [ORDINARY, RULE_ONLY, POSTS[2]], "queue": True}).json()["results"]
+    assert [r["queue"]["status"] for r in again] == ["not_queued_out_of_scope", "already_queued", "already_queued"]
+    # a batch of posts all out of scope stores nothing, and an id already queued is not checked against it
+    clash = {**ORDINARY, "id": RULE_ONLY["id"]}
+    only_ordinary = service.assess({"posts": [clash], "queue": True})
+    assert only_ordinary.status_code == 200
+    assert only_ordinary.json()["results"][0]["queue"] == {"post_id": None, "status": "not_queued_out_of_scope"}
+    assert service.rows("SELECT count(*) FROM posts") == [(2,)]
+    assert service.rows("SELECT count(*) FROM audit_events WHERE event = 'post.queued'") == [(2,)]
+
+
+def test_without_explanations_or_queue_the_scope_is_still_answered(service: Service) -> None:
+    response = service.assess({"posts": [ORDINARY, RULE_ONLY], "explain": False})
+    assert response.status_code == 200
+    ordinary, rule_only = response.json()["results"]
+    assert (ordinary["scope_reason"], ordinary["queue"], ordinary["explanations"]) == ("out_of_scope", None, [])
+    assert (rule_only["scope_reason"], rule_only["rule_hits"], rule_only["explanations"]) == (
+        "rule",
+        [LAST_POST_HIT],
+        [],
+    )
+    assert service.rows("SELECT count(*) FROM posts") == [(0,)]
+
+
+def test_models_without_a_scope_stage_answer_no_scope_and_queue_every_post(tmp_path: Path) -> None:
+    unscoped = train_models(tmp_path / "unscoped", scope=False)
+    svc = Service(unscoped, f"sqlite:///{tmp_path / 'queue.db'}")
+    with svc.client:
+        response = svc.assess({"posts": [ORDINARY, RULE_ONLY], "queue": True})
+        card = svc.client.get("/v1/model", headers=svc.headers).json()
+    assert response.status_code == 200
+    for result in response.json()["results"]:
+        assert [result[k] for k in ("in_scope", "scope_probability", "scope_reason", "rule_hits")] == [None] * 4
+        assert result["queue"]["status"] == "queued"
+    assert svc.rows("SELECT in_scope, scope_probability, scope_reason, rule_hits FROM posts") == [(None,) * 4] * 2
+    assert card["scope"] == {"decided_by": None, "rules_version": None, "rules": []}
+    assert card["models"]["level"]["scope"] is None and card["models"]["binary"]["scope"] is None
+
+
+def test_model_card_describes_each_scope_stage_and_the_rules(service: Service, models: tuple[Path, Path]) -> None:
+    import json
+
+    from sosrisk.scope.rules import RULE_SET, RULES_VERSION
+
+    card = service.client.get("/v1/model", headers=service.headers).json()
+    for task, directory in zip(("level", "binary"), models, strict=True):
+        written = json.loads((directory / "config.json").read_text(encoding="utf-8"))["scope"]
+        assert written is not None and written["rules_version"] == RULES_VERSION
+        assert card["models"][task]["scope"] == written
+        assert card["models"][task]["scope"] == service.state.models.models()[task].scope_.describe()
+    assert card["scope"] == {
+        "decided_by": "level",
+        "rules_version": RULES_VERSION,
+        "rules": [
+            {"family": rule.family, "rule": rule.name, "floor": rule.floor, "description": rule.description}
+            for rule in RULE_SET
+        ],
+    }
+    # every queued post records each model's scope threshold and rules version
+    info = service.state.model_info
+    assert info["level"]["scope"] == {
+        "threshold": round(service.state.models.level.scope_.threshold, 6),
+        "rules_version": RULES_VERSION,
+    }
+
+
+def test_openapi_documents_the_scope_fields(service: Service) -> None:
+    schemas = service.client.get("/openapi.json").json()["components"]["schemas"]
+    result = schemas["ResultOut"]["properties"]
+    for name in ("in_scope", "scope_probability", "scope_reason", "rule_hits"):
+        assert result[name]["description"], name
+    assert {"in_scope", "scope_probability", "scope_reason", "rule_hits"} <= set(schemas["ResultOut"]["required"])
+    reasons = next(option for option in result["scope_reason"]["anyOf"] if option.get("type") == "string")
+    assert reasons["enum"] == ["in_scope", "rule", "out_of_scope", "blank"]
+    assert set(schemas["RuleHitOut"]["properties"]) == {
+        "family",
+        "rule",
+        "floor",
+        "start",
+        "end",
+        "text",
+        "description",
+    }
+    assert schemas["QueueOut"]["properties"]["status"]["enum"] == [
+        "queued",
+        "already_queued",
+        "not_queued_out_of_scope",
+    ]
+
+
+def test_occlusion_explains_the_risk_model_without_gating_the_variants(models: tuple[Path, Path]) -> None:
+    """Occlusion removes windows of a post in scope; a variant the scope gate would put out of scope must show
+    the model's own probability, not a drop to level 0 (which would make the removed window look decisive)."""
+    from sosrisk.assess import assess
+    from sosrisk.models import load_model
+
+    level = load_model(models[0])
+    text = RULE_ONLY["text"]
+    (assessed,) = assess([text], level_model=level)
+    label = int(assessed.risk_level)  # type: ignore[arg-type]
+    windows = occlusion_windows(text, 24)
+    variants = [text] + [text[:start] + text[end:] for start, end in windows]
+    # the premise: some variants are out of scope (the rule's phrase is cut), so gating them would matter
+    assert not level.scope_.decide(variants).in_scope.all()
+    (phrases,) = occlusion_phrases(level, [text], [label], 8)
+    own = level.predict_details(variants, apply_scope=False).proba[:, label]
+    expected = sorted((round(float(own[0] - o), 6) for o in own[1:] if own[0] > o), reverse=True)
+    assert [p.weight for p in phrases] == expected
+    gated = level.predict_details(variants).proba[:, label]
+    assert expected != sorted((round(float(gated[0] - g), 6) for g in gated[1:] if gated[0] > g), reverse=True)

@@ -65,6 +65,8 @@ POSTS = [
         "source": "douban",
         "time": "2024-05-01T10:00:00+08:00",
     },
+    # out of scope: answered, never queued
+    {"id": "b4", "text": "周末和朋友去看了一场电影", "source": "weibo", "time": "2024-05-01T11:00:00+08:00"},
 ]
 
 
@@ -94,9 +96,13 @@ def test_a_reviewer_works_through_the_queue_in_chromium(site: dict[str, Any]) ->
     from playwright.sync_api import sync_playwright
 
     ARTIFACTS.mkdir(exist_ok=True)
+    results = {r["id"]: r for r in site["assessed"]["results"]}
+    assert results["b4"]["queue"]["status"] == "not_queued_out_of_scope"
+    queued = [p for p in POSTS if results[p["id"]]["in_scope"]]
+    assert [p["id"] for p in queued] == ["b1", "b2", "b3"]
     levels = {r["id"]: r["risk_level"] for r in site["assessed"]["results"]}
     expected_order = sorted(
-        POSTS,
+        queued,
         key=lambda p: (
             -levels[p["id"]],
             -next(r for r in site["assessed"]["results"] if r["id"] == p["id"])["high_risk_probability"],
@@ -116,12 +122,19 @@ def test_a_reviewer_works_through_the_queue_in_chromium(site: dict[str, Any]) ->
             page.wait_for_selector("#queue")
             shown = page.locator("#queue td.text a").all_inner_texts()
             assert shown == [p["text"] for p in expected_order]
+            flags = [row.locator(".rule-flag").count() for row in page.locator("#queue tr.row").all()]
+            assert flags == [int(bool(results[p["id"]]["rule_hits"])) for p in expected_order]
             page.keyboard.press("n")  # review the most urgent post
             decisions = [("9", "e", "已通知当地紧急救援"), ("8", "c", "私信联系，已回复"), ("0", "f", "")]
             for number, (level_key, action_key, note) in enumerate(decisions):
                 page.wait_for_selector("#decision-form")
                 assert page.locator("#post-text").inner_text() == expected_order[number]["text"]
                 assert page.locator("#post-text mark").count() > 0, "explaining phrases are highlighted"
+                result = results[expected_order[number]["id"]]
+                assert page.locator("#p-scope").inner_text() == f"{result['scope_probability']:.2f}"
+                hits = result["rule_hits"]
+                assert page.locator("#rule-hits li").count() == len(hits)
+                assert page.locator("#post-text mark.rule-hit").all_inner_texts() == [h["text"] for h in hits]
                 if number == 0:
                     page.screenshot(path=str(ARTIFACTS / "triage.png"), full_page=True)
                 page.keyboard.press(level_key)

@@ -299,12 +299,23 @@ def test_highlight_segments_merge_overlapping_phrases() -> None:
         {"phrases": [{"start": 5, "end": 6, "weight": 1.0}]},
     ]
     assert highlight_segments("安眠药好吗？药", explanations) == [
-        ("安", 2),
-        ("眠", 3),
-        ("药", 2),
-        ("好吗", 0),
-        ("？", 3),
-        ("药", 0),
+        ("安", 2, ()),
+        ("眠", 3, ()),
+        ("药", 2, ()),
+        ("好吗", 0, ()),
+        ("？", 3, ()),
+        ("药", 0, ()),
+    ]
+    # the spans of rule hits cut the text too, numbered in the order of the hits; strengths are kept
+    hits = [{"start": 1, "end": 4, "floor": 7}, {"start": 3, "end": 7, "floor": 10}]
+    assert highlight_segments("安眠药好吗？药", explanations, hits) == [
+        ("安", 2, ()),
+        ("眠", 3, (1,)),
+        ("药", 2, (1,)),
+        ("好", 0, (1, 2)),
+        ("吗", 0, (2,)),
+        ("？", 3, (2,)),
+        ("药", 0, (2,)),
     ]
 
 
@@ -336,3 +347,152 @@ def test_text_no_database_can_store_is_refused_on_the_pages(site: Site) -> None:
     assert bad_filter.json() == {
         "detail": "The source filter holds a NUL character (U+0000) at position 3; no queued post has such a source."
     }
+
+
+# ------------------------------------------------------------------------------------------------- scope
+def scoped_item(
+    external_id: str, text: str, level: int, hits: list[dict[str, Any]], reason: str, p_scope: float
+) -> QueueItem:
+    item = queued(external_id, text, level, 0.9, "2024-05-02T08:00:00Z", source="scope")
+    item.assessment.in_scope = True
+    item.assessment.scope_probability = p_scope
+    item.assessment.scope_reason = reason
+    item.assessment.rule_hits = hits
+    return item
+
+
+# a post with markup of its own, brought in by a rule; the matched span is found in the text
+RULE_TEXT = "<b>周末去超市</b>买水果<script>alert(1)</script>，这是我最后一条微博了"
+RULE_START = RULE_TEXT.index("这是我")
+RULE_HITS = [
+    {"family": "farewell", "rule": "last_post", "floor": 8, "start": RULE_START, "end": RULE_START + 9},
+    # queued under an earlier rule set: a rule this sosrisk no longer has
+    {"family": "attempt", "rule": "retired_rule", "floor": 10, "start": 0, "end": 3},
+]
+
+
+def test_the_post_page_shows_the_scope_and_the_rule_hits_escaped(site: Site) -> None:
+    enqueue_assessments(site.url, [scoped_item("ruled", RULE_TEXT, 10, RULE_HITS, "rule", 0.1035)])
+    client = site.client()
+    login(client, "li")
+    (post_id,) = (i for (e, i) in site.rows("SELECT external_id, id FROM posts") if e == "ruled")
+    page = client.get(f"/posts/{post_id}").text
+    assert '<b id="p-scope">0.10</b>' in page
+    assert (
+        '<span class="scope-tag rule" id="scope-reason">由规则纳入 <span class="en">in scope by a safety-net rule'
+        in (page)
+    )
+    assert "The scope gate alone would have left this post out; a safety-net rule sent it to review." in page
+    items = re.findall(r'<li id="rule-hit-(\d)">(.*?)</li>', page, re.S)
+    assert [number for number, _ in items] == ["1", "2"]
+    first, second = (" ".join(body.split()) for _, body in items)
+    assert first == (
+        '<b>告别或最后的留言</b> <span class="en">(farewell / last_post)</span>: <span class="en">says this is the '
+        'writer&#39;s last post or letter</span> · 至少 <span class="en">at least</span> <b>8</b> 级 '
+        '<span class="en">level</span>, 高风险 <span class="en">high risk</span> · 「<mark class="rule-hit">'
+        "这是我最后一条微博</mark>」"
+    )
+    assert "a rule that is not in this sosrisk&#39;s rule set (rules-1)" in second
+    assert '「<mark class="rule-hit">&lt;b&gt;</mark>」' in second
+    # in the text: each span boxed once with the numbers of its rules (explained phrases inside), the post's
+    # own markup shown as text, never run
+    text, boxed = post_text_and_boxes(page)
+    assert text == RULE_TEXT
+    assert boxed == [("规则 rule 2", "<b>"), ("规则 rule 1", "这是我最后一条微博")]
+    assert '<mark class="rule-hit" title="规则 rule 2"><mark class="hl hl-' in page, "an explained phrase, boxed"
+    assert "<script>" not in page and "<b>周末" not in page
+
+
+def post_text_and_boxes(page: str) -> tuple[str, list[tuple[str, str]]]:
+    """The text of ``#post-text`` as a browser shows it, and each rule box in it: ``(title, boxed text)``."""
+    from html.parser import HTMLParser
+
+    class Reader(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside, self.text, self.marks = False, "", []  # type: ignore[var-annotated]
+            self.boxes: list[tuple[str, str]] = []
+
+        def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+            values = dict(attrs)
+            if values.get("id") == "post-text":
+                self.inside = True
+            elif self.inside and tag == "mark":
+                self.marks.append(values)
+                if values.get("class") == "rule-hit":
+                    self.boxes.append((str(values.get("title")), ""))
+
+        def handle_endtag(self, tag: str) -> None:
+            if self.inside and tag == "mark":
+                self.marks.pop()
+            elif self.inside and tag == "p":
+                self.inside = False
+
+        def handle_data(self, data: str) -> None:
+            if self.inside:
+                self.text += data
+                if any(mark.get("class") == "rule-hit" for mark in self.marks):
+                    title, boxed = self.boxes[-1]
+                    self.boxes[-1] = (title, boxed + data)
+
+    reader = Reader()
+    reader.feed(page)
+    return reader.text, reader.boxes
+
+
+def test_the_queue_marks_rule_raised_posts(site: Site) -> None:
+    hit = [{"family": "farewell", "rule": "last_post", "floor": 8, "start": RULE_START, "end": RULE_START + 9}]
+    enqueue_assessments(
+        site.url,
+        [
+            scoped_item("ruled", RULE_TEXT, 9, hit, "rule", 0.1035),
+            scoped_item("gated", "我真的不想活了，好累", 4, [], "in_scope", 0.97),
+        ],
+    )
+    client = site.client()
+    page = login(client, "li")
+    rows = dict(re.findall(r'data-post-id="(\d+)">(.*?)</tr>', page, re.S))
+    id_of = dict(site.rows("SELECT external_id, id FROM posts"))
+    flagged = {external_id for external_id, post_id in id_of.items() if 'class="rule-flag"' in rows[str(post_id)]}
+    assert flagged == {"ruled"}
+    assert '规则 <span class="en">rule</span> ≥8' in rows[str(id_of["ruled"])]
+    assert "a safety-net rule raised it to at least level 8: farewell" in rows[str(id_of["ruled"])]
+    # a post in scope by the gate shows its probability and no rule; a post queued without a scope decision
+    # (a model without a scope stage, or queued before revision 0002) shows no scope at all
+    gated = client.get(f"/posts/{id_of['gated']}").text
+    assert '<b id="p-scope">0.97</b>' in gated and 'id="no-rule-hits"' in gated
+    assert '<span class="scope-tag" id="scope-reason">在范围内' in gated
+    unknown = client.get(f"/posts/{id_of['low']}").text
+    assert 'id="scope"' not in unknown and "rule-hit" not in unknown
+
+
+def test_with_a_binary_model_only_a_rule_raised_post_comes_first(db_url: str) -> None:
+    """The level sorts first, and a rule's floor counts as a level: without a level model, a post a rule fired on
+    (flagged high risk whatever the model's probability) still comes before the posts no rule fired on."""
+    from sosrisk.serve.store import get_engine
+
+    def binary_only(external_id: str, p_high: float, hits: list[dict[str, Any]]) -> QueueItem:
+        return QueueItem(
+            external_id=external_id,
+            text=f"帖子 {external_id}",
+            source="feed",
+            author=None,
+            posted_at="2024-05-01T08:00:00Z",
+            assessment=Assessment(
+                high_risk=bool(hits) or p_high >= 0.5,
+                high_risk_probability=p_high,
+                in_scope=True,
+                scope_probability=0.9,
+                scope_reason="in_scope",
+                rule_hits=hits,
+            ),
+            model_info={"binary": {"kind": "char-linear"}},
+        )
+
+    last_post = [{"family": "farewell", "rule": "last_post", "floor": 8, "start": 0, "end": 2}]
+    enqueue_assessments(db_url, [binary_only("sure", 0.95, []), binary_only("ruled", 0.2, last_post)])
+    rows, _ = list_queue(get_engine(db_url), QueueFilters())
+    assert [(row.external_id, row.risk_level, row.rule_floor) for row in rows] == [
+        ("ruled", None, 8),
+        ("sure", None, None),
+    ]

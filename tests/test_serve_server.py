@@ -139,13 +139,16 @@ def test_no_post_text_reaches_the_logs(
     import logging
 
     monkeypatch.setattr(logging.getLogger("sosrisk"), "propagate", True)  # the CLI tests may have set it off
-    secret = "只给审核员看的秘密内容"
+    secret = "我不想活了，这是只给审核员看的秘密"  # in scope: queued
+    ordinary = "只给审核员看的秘密内容"  # out of scope: not queued
     with caplog.at_level(logging.DEBUG, logger="sosrisk"):
-        status, _ = request(server, "POST", "/v1/assess", {"posts": [{"id": "s1", "text": secret}], "queue": True})
+        posts = [{"id": "s1", "text": secret}, {"id": "s3", "text": ordinary}]
+        status, body = request(server, "POST", "/v1/assess", {"posts": posts, "queue": True})
         request(server, "POST", "/v1/assess", {"posts": [{"id": "s2", "text": secret, "bad": 1}]})
     assert status == 200
+    assert [r["queue"]["status"] for r in body["results"]] == ["queued", "not_queued_out_of_scope"]
     assert caplog.records, "the service logs something for each request"
-    assert all(secret not in record.getMessage() for record in caplog.records)
+    assert all(secret not in record.getMessage() and ordinary not in record.getMessage() for record in caplog.records)
 
 
 # ------------------------------------------------------------------------------- two instances, one database
@@ -325,7 +328,7 @@ def test_a_database_error_never_reaches_the_logs_with_the_post(server: dict[str,
     from serve_support import captured_logs, install_trap
 
     install_trap(server["db_url"])
-    secret = "只给审核员看的秘密内容"
+    secret = "我不想活了，这是只给审核员看的秘密"  # in scope: it reaches the database
     with captured_logs() as logs:
         post = {"id": "t1", "text": secret, "author": "秘密作者", "source": "trap"}
         status, body = request(server, "POST", "/v1/assess", {"posts": [post], "queue": True})

@@ -212,3 +212,200 @@ def test_the_sqlite_files_are_readable_by_their_owner_only(tmp_path: Path) -> No
         assert stat.S_IMODE(old.stat().st_mode) == 0o640
     finally:
         os.umask(old_umask)
+
+
+# ------------------------------------------------------------------------------------------------- scope
+def scoped(external_id: str, text: str, *, reason: str, probability: float, hits: list[dict[str, object]]) -> QueueItem:
+    queued = item(external_id, text, level=8)
+    queued.assessment.in_scope = reason != "out_of_scope"
+    queued.assessment.scope_probability = probability
+    queued.assessment.scope_reason = reason
+    queued.assessment.rule_hits = hits
+    return queued
+
+
+LAST_POST = {"family": "farewell", "rule": "last_post", "floor": 8, "start": 9, "end": 18}
+
+
+def test_the_scope_decision_is_stored_with_a_queued_post(db_url: str) -> None:
+    import json
+
+    items = [
+        scoped("r1", "周末去超市买水果，这是我最后一条微博了", reason="rule", probability=0.103532, hits=[LAST_POST]),
+        scoped("g1", "我真的不想活了，好累", reason="in_scope", probability=0.971993, hits=[]),
+        item("n1", "没有范围阶段的模型评估的帖子"),  # a model without a scope stage: nothing to store
+    ]
+    assert enqueue_assessments(db_url, items) == 3
+    stored = query(
+        db_url, "SELECT external_id, in_scope, scope_probability, scope_reason, rule_hits FROM posts ORDER BY id"
+    )
+    assert [(e, None if i is None else bool(i), p, r, h) for e, i, p, r, h in stored] == [
+        ("r1", True, 0.103532, "rule", json.dumps([LAST_POST], separators=(",", ":"))),
+        ("g1", True, 0.971993, "in_scope", "[]"),
+        ("n1", None, None, None, None),
+    ]
+    details = [json.loads(d) for (d,) in query(db_url, "SELECT detail FROM audit_events ORDER BY id")]
+    assert [d["scope_reason"] for d in details] == ["rule", "in_scope", None]
+
+
+def test_a_post_out_of_scope_is_never_queued(db_url: str) -> None:
+    out = scoped("o1", "今天的天气真不错，适合出去散步", reason="out_of_scope", probability=0.111632, hits=[])
+    with pytest.raises(StoreError) as caught:
+        enqueue_assessments(db_url, [item("4", "好的"), out])
+    assert str(caught.value) == (
+        "item 1 (id 'o1'): the post is out of scope (scope_reason 'out_of_scope'), and a post out of scope is "
+        "never queued. Leave it out of the batch; nothing of this batch was queued."
+    )
+    odd = scoped("o2", "我真的不想活了", reason="maybe", probability=0.5, hits=[])
+    with pytest.raises(StoreError) as caught:
+        enqueue_assessments(db_url, [odd])
+    assert str(caught.value) == (
+        "item 0 (id 'o2'): expected a scope_reason among in_scope, rule for a queued post. Got 'maybe' instead."
+    )
+    assert query(db_url, "SELECT count(*) FROM posts") == [(0,)]
+
+
+def _alembic(url: str, action: str, revision: str) -> None:
+    """``alembic upgrade|downgrade REVISION`` on ``url`` with the shipped migrations, on a plain engine."""
+    from alembic import command
+    from alembic.config import Config
+
+    from sosrisk.serve.store import MIGRATIONS_DIR
+
+    engine = sa.create_engine(url, poolclass=sa.pool.NullPool)
+    try:
+        with engine.begin() as connection:
+            config = Config()
+            config.set_main_option("script_location", str(MIGRATIONS_DIR))
+            config.attributes["connection"] = connection
+            getattr(command, action)(config, revision)
+    finally:
+        engine.dispose()
+
+
+def test_upgrading_from_0001_keeps_every_row_and_leaves_their_scope_unknown(db_url: str) -> None:
+    """A queue that is in use at revision 0001 (posts, a reviewer, a decision, the audit trail) upgrades to the
+    head with every row intact; its posts have no scope decision (NULL), and new posts store theirs."""
+    import datetime as dt
+
+    _alembic(db_url, "upgrade", "0001")
+    now = dt.datetime(2026, 11, 30, 12, 0)
+    old_post = {
+        "id": 1, "source": "weibo", "external_id": "old-1", "text": "我已经买好了药。", "text_sha256": "0" * 64,
+        "author": "树洞", "posted_at": now, "received_at": now, "risk_level": 7, "tier": "plan",
+        "level_probabilities": "[0.0,0.0,0.0,0.0,0.0,0.0,0.0,1.0,0.0,0.0,0.0]", "expected_level": 7.0,
+        "high_risk": True, "high_risk_probability": 0.9, "explanations": "[]", "model_info": "{}",
+        "urgency_level": 7, "urgency_probability": 0.9, "sort_time": now, "status": "reviewed",
+        "reviewed_level": 8, "reviewed_high_risk": True, "reviewed_action": "contacted", "reviewed_at": now,
+        "reviewed_by": 1, "assigned_to": None, "assigned_until": None,
+    }  # fmt: skip
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    old = sa.MetaData()
+    old.reflect(engine)
+    assert "in_scope" not in old.tables["posts"].c
+    with engine.begin() as connection:
+        connection.execute(
+            old.tables["users"]
+            .insert()
+            .values(id=1, username="li", display_name="李老师", password_hash="x", created_at=now)
+        )
+        connection.execute(old.tables["posts"].insert().values(**old_post))
+        connection.execute(
+            old.tables["decisions"].insert().values(
+                id=1, post_id=1, reviewer_id=1, reviewer="li", decided_at=now, level_before=7, level_after=8,
+                high_risk_before=True, high_risk_after=True, action="contacted", note="已联系",
+            )
+        )  # fmt: skip
+        connection.execute(
+            old.tables["audit_events"]
+            .insert()
+            .values(id=1, at=now, actor="batch", event="post.queued", post_id=1, detail="{}")
+        )
+    if engine.dialect.name == "postgresql":  # rows inserted with explicit ids: move the sequences past them
+        with engine.begin() as connection:
+            for table in ("posts", "audit_events"):
+                connection.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), 1)")
+    engine.dispose()
+
+    assert get_engine(db_url) is not None  # the service's start-up: upgrade to the head
+    check_schema(get_engine(db_url))
+    assert head_revision() == "0002"
+    from sosrisk.serve.schema import posts
+
+    (row,) = query(db_url, sa.select(*(posts.c[name] for name in old_post)))
+    assert dict(zip(old_post, row, strict=True)) == old_post
+    assert query(db_url, "SELECT in_scope, scope_probability, scope_reason, rule_hits FROM posts") == [
+        (None, None, None, None)
+    ]
+    assert query(db_url, "SELECT post_id, reviewer, level_after, note FROM decisions") == [(1, "li", 8, "已联系")]
+    assert query(db_url, "SELECT actor, event, post_id FROM audit_events") == [("batch", "post.queued", 1)]
+    new = scoped("new-1", "周末去超市买水果，这是我最后一条微博了", reason="rule", probability=0.1, hits=[LAST_POST])
+    assert enqueue_assessments(db_url, [new]) == 1
+    assert query(db_url, "SELECT external_id, scope_reason FROM posts ORDER BY id") == [
+        ("old-1", None),
+        ("new-1", "rule"),
+    ]
+    # and back: the downgrade drops the four columns and keeps the rows
+    dispose_engines()
+    _alembic(db_url, "downgrade", "0001")
+    engine = sa.create_engine(db_url, poolclass=sa.pool.NullPool)
+    try:
+        assert not {"in_scope", "scope_probability", "scope_reason", "rule_hits"} & {
+            column["name"] for column in sa.inspect(engine).get_columns("posts")
+        }
+    finally:
+        engine.dispose()
+    assert query(db_url, "SELECT external_id FROM posts ORDER BY id") == [("old-1",), ("new-1",)]
+    assert query(db_url, "SELECT count(*) FROM decisions") == [(1,)]
+
+
+def test_score_queue_db_stores_the_scope_of_each_queued_post(db_url: str, tmp_path: Path) -> None:
+    """``sosrisk score --queue-db`` with models that have a scope stage: the posts in scope are queued with
+    their scope decision and rule hits as the output file has them; a post out of scope is not queued."""
+    import json
+
+    from click.testing import CliRunner
+
+    from scope_support import tiny_scoped_model
+    from sosrisk.cli import main
+
+    level_dir, binary_dir = tmp_path / "level", tmp_path / "binary"
+    tiny_scoped_model("level", tmp_path).save(level_dir)
+    tiny_scoped_model("binary", tmp_path).save(binary_dir)
+    posts = [
+        {"id": "p1", "text": "我现在站在楼顶上，马上就跳"},
+        {"id": "p2", "text": "今天的天气真不错，适合出去散步"},
+        {"id": "p3", "text": "周末去超市买水果，这是我最后一条微博了"},
+    ]
+    source = tmp_path / "posts.jsonl"
+    source.write_text("".join(json.dumps(post, ensure_ascii=False) + "\n" for post in posts), encoding="utf-8")
+    output = tmp_path / "out.jsonl"
+    command = ["score", str(level_dir), str(binary_dir), "-i", str(source), "-o", str(output), "-q"]
+    command += ["--queue-db", db_url, "--queue-min-tier", "distress"]
+    result = CliRunner().invoke(main, command, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    scored = {row["id"]: row for row in map(json.loads, output.read_text(encoding="utf-8").splitlines())}
+    assert [scored[p]["scope_reason"] for p in ("p1", "p2", "p3")] == ["in_scope", "out_of_scope", "rule"]
+    stored = query(
+        db_url, "SELECT external_id, in_scope, scope_probability, scope_reason, rule_hits FROM posts ORDER BY 1"
+    )
+    assert [(e, bool(i), p, r, json.loads(h)) for e, i, p, r, h in stored] == [
+        (p, True, scored[p]["scope_probability"], scored[p]["scope_reason"], json.loads(scored[p]["rule_hits"]))
+        for p in ("p1", "p3")
+    ]
+    assert json.loads(scored["p3"]["rule_hits"]) == [LAST_POST]
+
+
+def test_a_folder_named_as_the_sqlite_database_is_refused_and_left_alone(tmp_path: Path) -> None:
+    import os
+    import stat
+
+    folder = tmp_path / "queue"
+    folder.mkdir(mode=0o755)
+    os.chmod(folder, 0o755)
+    with pytest.raises(StoreError) as caught:
+        get_engine(f"sqlite:///{folder}")
+    assert str(caught.value) == (
+        f"{folder} is a folder, not a SQLite database file. Choose another --db sqlite:////path/queue.db."
+    )
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o755

@@ -20,6 +20,7 @@ from .. import __version__
 from ..data.reader import is_blank_text
 from ..scale import tier_by_key
 from .accounts import token_name
+from .explain import describe_rule_hit
 from .limits import Busy
 from .state import ServiceState
 from .store import QueueConflict, QueueItem, StoreError, parse_time, text_problem
@@ -100,8 +101,23 @@ class ExplanationOut(BaseModel):
 
 
 class QueueOut(BaseModel):
-    post_id: int
-    status: Literal["queued", "already_queued"]
+    post_id: int | None = Field(description="The post's row in the review queue; null when it was not queued.")
+    status: Literal["queued", "already_queued", "not_queued_out_of_scope"] = Field(
+        description="'queued' now, 'already_queued' earlier (same source and id), or 'not_queued_out_of_scope': "
+        "the scope stage put the post out of scope, and a post out of scope is never queued (nor stored)."
+    )
+
+
+class RuleHitOut(BaseModel):
+    family: str = Field(
+        description="The rule family: 'attempt', 'farewell', 'plan_with_time', 'means_acquired' or 'pact_or_method'."
+    )
+    rule: str = Field(description="The rule's name within its family.")
+    floor: int = Field(description="The level the rule raises the post to at least; it also flags high risk.")
+    start: int = Field(description="Where the matched span starts in the text (a character offset).")
+    end: int = Field(description="Where the matched span ends (exclusive).")
+    text: str = Field(description="The matched span, text[start:end].")
+    description: str = Field(description="What the rule catches, in plain words.")
 
 
 class ResultOut(BaseModel):
@@ -118,7 +134,27 @@ class ResultOut(BaseModel):
     expected_level: float | None
     high_risk: bool | None
     high_risk_probability: float | None
-    explanations: list[ExplanationOut]
+    in_scope: bool | None = Field(
+        description="Whether the post is about the writer's own suicidal thoughts, plans, self-harm or crisis at "
+        "all: the scope gate says so, or a safety-net rule fired. A post out of scope gets level 0 and low risk "
+        "and is never queued. Null when the models have no scope stage."
+    )
+    scope_probability: float | None = Field(
+        description="The scope gate's probability that the post is in scope (compared with the gate's threshold, "
+        "see GET /v1/model); null when the models have no scope stage."
+    )
+    scope_reason: Literal["in_scope", "rule", "out_of_scope", "blank"] | None = Field(
+        description="Why: 'in_scope' (the gate), 'rule' (the gate alone would have left it out; a safety-net rule "
+        "brought it in), 'out_of_scope'; null when the models have no scope stage."
+    )
+    rule_hits: list[RuleHitOut] | None = Field(
+        description="The safety-net rules that fired (they only raise a post: level at least the rule's floor, "
+        "high risk); empty when none fired, null when the models have no scope stage."
+    )
+    explanations: list[ExplanationOut] = Field(
+        description="Per model, the phrases that raised the assessment; empty for a post out of scope (no model "
+        "ran on it) or with explain: false."
+    )
     queue: QueueOut | None
 
 
@@ -196,12 +232,15 @@ def healthz(request: Request) -> Any:
 @router.get("/v1/model", tags=["assess"], responses={401: ERRORS[401]})
 def model_card(request: Request, client: str = Depends(require_token)) -> dict[str, Any]:
     """The served models' cards (kind, settings, calibration, decision rule, training record,
-    cross-validated metrics), the sosrisk version and the service's limits."""
+    cross-validated metrics, and each model's scope stage: gate, threshold, rules version, training), which
+    model's scope stage decides scope and the safety-net rules it runs, the sosrisk version and the service's
+    limits."""
     state: ServiceState = request.app.state.sosrisk
     settings = state.settings
     return {
         "sosrisk_version": __version__,
         "models": state.models.cards(),
+        "scope": state.models.scope_card(),
         "limits": {
             "max_body_bytes": settings.max_body_bytes,
             "max_posts": settings.max_posts,
@@ -218,9 +257,11 @@ def model_card(request: Request, client: str = Depends(require_token)) -> dict[s
     responses={code: ERRORS[code] for code in (400, 401, 408, 409, 413, 422, 503)},
 )
 async def assess_posts(body: AssessRequest, request: Request, client: str = Depends(require_token)) -> AssessResponse:
-    """Assess a batch of posts: level, probabilities, tier, the level's definition, the high-risk flag
-    and probability, and the phrases that raised the assessment. With ``queue: true`` the posts go to the
-    review queue (a post already queued under the same source and id is not queued twice)."""
+    """Assess a batch of posts: whether each is in scope (with the gate's probability, the reason and the
+    safety-net rules that fired), level, probabilities, tier, the level's definition, the high-risk flag and
+    probability, and the phrases that raised the assessment. With ``queue: true`` the posts in scope go to the
+    review queue (a post already queued under the same source and id is not queued twice); a post out of scope
+    is never queued (status ``not_queued_out_of_scope``)."""
     state: ServiceState = request.app.state.sosrisk
     settings = state.settings
     _check_limits(body, settings.max_posts, settings.max_chars)
@@ -242,38 +283,44 @@ async def assess_posts(body: AssessRequest, request: Request, client: str = Depe
             "stored. Send smaller batches or retry later.",
             headers={"Retry-After": str(settings.retry_after_s)},
         ) from None
+    out_of_scope = [result.in_scope is False for result in assessments]
     queued: list[QueueOut | None] = [None] * len(texts)
     if body.queue:
+        # a post out of scope is never queued: only the others go to the store (which refuses one anyway)
+        rows = [row for row, out in enumerate(out_of_scope) if not out]
         items = [
             QueueItem(
-                external_id=post.id,
-                text=post.text,
-                source=post.source,
-                author=post.author,
-                posted_at=post.time,
-                assessment=result,
+                external_id=body.posts[row].id,
+                text=body.posts[row].text,
+                source=body.posts[row].source,
+                author=body.posts[row].author,
+                posted_at=body.posts[row].time,
+                assessment=assessments[row],
                 model_info=state.model_info,
-                explanations=explained if body.explain else None,
+                explanations=explanations[row] if body.explain else None,
             )
-            for post, result, explained in zip(body.posts, assessments, explanations, strict=True)
+            for row in rows
         ]
         try:
-            enqueued = await run_in_threadpool(state.enqueue, items, f"token:{client}")
+            enqueued = await run_in_threadpool(state.enqueue, items, f"token:{client}") if items else []
         except QueueConflict as conflict:
             raise HTTPException(409, str(conflict)) from None
-        queued = [
-            QueueOut(post_id=e.post_id, status="queued" if e.newly_queued else "already_queued") for e in enqueued
-        ]
+        queued = [QueueOut(post_id=None, status="not_queued_out_of_scope") if out else None for out in out_of_scope]
+        for row, entry in zip(rows, enqueued, strict=True):
+            queued[row] = QueueOut(post_id=entry.post_id, status="queued" if entry.newly_queued else "already_queued")
     logger.info(
-        "assessed %d posts for client %s (%d newly queued)",
+        "assessed %d posts for client %s (%d out of scope, %d newly queued)",
         len(texts),
         client,
+        sum(out_of_scope),
         sum(1 for q in queued if q is not None and q.status == "queued"),
     )
     results = []
     for post, result, explained, queue in zip(body.posts, assessments, explanations, queued, strict=True):
         values = result.to_dict()
         values["tier_name_zh"] = tier_by_key(result.tier).name_zh if result.tier else None
+        if result.rule_hits is not None:
+            values["rule_hits"] = [describe_rule_hit(hit, post.text) for hit in result.rule_hits]
         results.append(
             ResultOut(
                 id=post.id,

@@ -13,6 +13,14 @@ Each model kind can register its own explainer with :func:`register_explainer`; 
 
 The explained label is the assessed level for a level model, and *high risk* for a binary model (the
 phrases that raised the high-risk probability, whatever the flag).
+
+With a scope stage, a post out of scope gets no explanation: no model ran on it (its level 0 is the scope
+stage's answer, and the safety-net rules that fired are reported as rule hits instead). For a post in scope
+the explanation is of the risk model itself: occlusion predicts its variants with ``apply_scope=False``, so a
+variant that the gate would put out of scope still shows how the model's own probability moves.
+
+:func:`describe_rule_hit` gives a rule hit its matched span and the plain-language description of the rule
+from :data:`sosrisk.scope.rules.RULE_SET`, for the API and the triage page.
 """
 
 from __future__ import annotations
@@ -102,7 +110,8 @@ def occlusion_phrases(
         plan.append(windows)
         variants.append(text)
         variants.extend(text[:start] + text[end:] for start, end in windows)
-    proba = model.predict_proba(variants)
+    # the risk model itself: a variant the scope gate would put out of scope must not read as a drop to level 0
+    proba = model.predict_details(variants, apply_scope=False).proba
     results: list[list[Phrase]] = []
     row = 0
     for text, label, windows in zip(texts, labels, plan, strict=True):
@@ -139,19 +148,22 @@ def explain_assessments(
     """Per post, one explanation per model given: ``{"model": "level"|"binary", "method", "label",
     "phrases": [{"text", "start", "end", "weight"}, ...]}`` (JSON-ready, stored with queued posts)."""
     results: list[list[dict[str, Any]]] = [[] for _ in texts]
-    if not texts:
+    # a post out of scope is not explained: no model ran on it
+    rows = [row for row, assessment in enumerate(assessments) if assessment.in_scope is not False]
+    if not rows:
         return results
+    chosen = [texts[row] for row in rows]
     targets: list[tuple[str, RiskModel, list[int]]] = []
     if level_model is not None:
-        levels = [a.risk_level for a in assessments]
+        levels = [assessments[row].risk_level for row in rows]
         assert all(level is not None for level in levels)
         targets.append(("level", level_model, [int(level) for level in levels]))  # type: ignore[arg-type]
     if binary_model is not None:
-        targets.append(("binary", binary_model, [1] * len(texts)))
+        targets.append(("binary", binary_model, [1] * len(rows)))
     for name, model, labels in targets:
-        method, phrases = explain_texts(model, texts, labels, top_k=top_k)
-        for result, label, found in zip(results, labels, phrases, strict=True):
-            result.append(
+        method, phrases = explain_texts(model, chosen, labels, top_k=top_k)
+        for row, label, found in zip(rows, labels, phrases, strict=True):
+            results[row].append(
                 {
                     "model": name,
                     "method": method,
@@ -160,3 +172,28 @@ def explain_assessments(
                 }
             )
     return results
+
+
+def rule_description(family: str, rule: str) -> str:
+    """The plain-language description of a safety-net rule of :data:`~sosrisk.scope.rules.RULE_SET`, or a
+    note that this sosrisk's rule set no longer has it (a post queued under an earlier rule set)."""
+    from ..scope.rules import RULE_SET, RULES_VERSION
+
+    for known in RULE_SET:
+        if known.family == family and known.name == rule:
+            return known.description
+    return f"a rule that is not in this sosrisk's rule set ({RULES_VERSION})"
+
+
+def describe_rule_hit(hit: dict[str, Any], text: str) -> dict[str, Any]:
+    """A rule hit (``{family, rule, floor, start, end}``) with its matched span ``text`` and its ``description``."""
+    start, end = int(hit["start"]), int(hit["end"])
+    return {
+        "family": hit["family"],
+        "rule": hit["rule"],
+        "floor": int(hit["floor"]),
+        "start": start,
+        "end": end,
+        "text": text[start:end],
+        "description": rule_description(str(hit["family"]), str(hit["rule"])),
+    }

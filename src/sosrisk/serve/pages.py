@@ -33,6 +33,7 @@ from .accounts import (
     recent_failed_logins,
     session_user,
 )
+from .explain import describe_rule_hit
 from .review import (
     ACTIONS,
     ClaimedByOther,
@@ -335,7 +336,8 @@ def _render_post(
             held_by=held_by,
             message=message,
             error=error,
-            segments=highlight_segments(post.text, post.explanations or []),
+            segments=group_by_rules(highlight_segments(post.text, post.explanations or [], post.rule_hits)),
+            rule_hits=rule_hit_views(post),
             chart=probability_chart(post),
             scale=SCALE,
             level=SCALE[post.current_level] if post.current_level is not None else None,
@@ -434,12 +436,19 @@ def docs(request: Request) -> Response:
 
 
 # ------------------------------------------------------------------------------------------------ views
-def highlight_segments(text: str, explanations: list[dict[str, Any]]) -> list[tuple[str, int]]:
-    """``text`` cut into ``(piece, strength)`` with strength 0 (plain) to 3 (strongest phrase).
+def highlight_segments(
+    text: str, explanations: list[dict[str, Any]], rule_hits: list[dict[str, Any]] | None = None
+) -> list[tuple[str, int, tuple[int, ...]]]:
+    """``text`` cut into ``(piece, strength, rules)``: strength 0 (plain) to 3 (strongest phrase), and the
+    numbers (1-based, in the order of ``rule_hits``) of the safety-net rules whose matched span covers it.
 
     Each explanation's phrase weights are scaled by its largest; a character takes the largest scaled
     weight of the phrases covering it (overlapping n-grams of one phrase add up).
     """
+    covering: list[tuple[int, ...]] = [()] * len(text)
+    for number, hit in enumerate(rule_hits or [], start=1):
+        for position in range(max(0, int(hit["start"])), min(len(text), int(hit["end"]))):
+            covering[position] = (*covering[position], number)
     strength = [0.0] * len(text)
     for explanation in explanations:
         phrases = explanation.get("phrases") or []
@@ -451,13 +460,49 @@ def highlight_segments(text: str, explanations: list[dict[str, Any]]) -> list[tu
         if top > 0:
             strength = [max(a, b / top) for a, b in zip(strength, per_char, strict=True)]
     levels = [0 if s <= 0 else 1 if s < 0.34 else 2 if s < 0.67 else 3 for s in strength]
-    segments: list[tuple[str, int]] = []
-    for char, value in zip(text, levels, strict=True):
-        if segments and segments[-1][1] == value:
-            segments[-1] = (segments[-1][0] + char, value)
+    segments: list[tuple[str, int, tuple[int, ...]]] = []
+    for char, value, rules in zip(text, levels, covering, strict=True):
+        if segments and segments[-1][1:] == (value, rules):
+            segments[-1] = (segments[-1][0] + char, value, rules)
         else:
-            segments.append((char, value))
+            segments.append((char, value, rules))
     return segments
+
+
+def group_by_rules(
+    segments: list[tuple[str, int, tuple[int, ...]]],
+) -> list[tuple[tuple[int, ...], list[tuple[str, int]]]]:
+    """Consecutive segments with the same rules together, so that a rule's span is boxed once around its
+    highlighted pieces: ``[(rules, [(piece, strength), ...]), ...]``."""
+    groups: list[tuple[tuple[int, ...], list[tuple[str, int]]]] = []
+    for piece, strength, rules in segments:
+        if groups and groups[-1][0] == rules:
+            groups[-1][1].append((piece, strength))
+        else:
+            groups.append((rules, [(piece, strength)]))
+    return groups
+
+
+# the rule families of sosrisk.scope.rules, in Chinese for the page (the English descriptions come from RULE_SET)
+RULE_FAMILY_NAMES = {
+    "attempt": "正在实施",
+    "farewell": "告别或最后的留言",
+    "plan_with_time": "定了时间的计划",
+    "means_acquired": "已备好工具",
+    "pact_or_method": "约死或寻找方法",
+}
+
+
+def rule_hit_views(post: PostView) -> list[dict[str, Any]]:
+    """The post's rule hits as the page shows them: number, family (and its Chinese name), the rule's
+    description, the level it raises the post to, and the matched span."""
+    views = []
+    for number, hit in enumerate(post.rule_hits or [], start=1):
+        view = describe_rule_hit(hit, post.text)
+        view["number"] = number
+        view["family_zh"] = RULE_FAMILY_NAMES.get(view["family"], view["family"])
+        views.append(view)
+    return views
 
 
 def probability_chart(post: PostView) -> dict[str, Any]:

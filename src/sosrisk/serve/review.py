@@ -2,6 +2,8 @@
 
 Urgency order: the model's level (highest first), then the high-risk probability (highest first), then
 the time of the post (or of its arrival when the client gave none; oldest first, it has waited longest).
+A post a safety-net rule fired on counts at least the rule's floor as its level, also when only a binary
+model assessed it (its probability is the model's own, and would otherwise sort it low).
 A reviewer *claims* a post before deciding; a claim lapses after a few minutes so an abandoned post
 returns to the queue. Every decision is appended to ``decisions`` (who, when, level and high-risk flag
 before and after, action, note) and to the audit trail; the post keeps its latest reviewed state.
@@ -104,6 +106,10 @@ class PostView:
     high_risk_probability: float | None
     explanations: list[dict[str, Any]] | None
     model_info: dict[str, Any]
+    in_scope: bool | None
+    scope_probability: float | None
+    scope_reason: str | None
+    rule_hits: list[dict[str, Any]] | None
     status: str
     reviewed_level: int | None
     reviewed_high_risk: bool | None
@@ -122,6 +128,11 @@ class PostView:
             and self.assigned_until is not None
             and self.assigned_until > now
         )
+
+    @property
+    def rule_floor(self) -> int | None:
+        """The highest level a safety-net rule raised this post to, or ``None`` when no rule fired."""
+        return max((int(hit["floor"]) for hit in self.rule_hits or []), default=None)
 
     @property
     def current_level(self) -> int | None:
@@ -164,6 +175,10 @@ def _post_view(row: Any) -> PostView:
         high_risk_probability=row.high_risk_probability,
         explanations=parsed(row.explanations),
         model_info=parsed(row.model_info) or {},
+        in_scope=row.in_scope,
+        scope_probability=row.scope_probability,
+        scope_reason=row.scope_reason,
+        rule_hits=parsed(row.rule_hits),
         status=row.status,
         reviewed_level=row.reviewed_level,
         reviewed_high_risk=row.reviewed_high_risk,

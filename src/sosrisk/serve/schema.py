@@ -86,7 +86,15 @@ posts = Table(
     Column("high_risk_probability", Float, nullable=True),
     Column("explanations", Text, nullable=True),
     Column("model_info", Text, nullable=False),
-    # urgency sort keys: the level (or -1) and the high-risk probability (or -1), so NULLs sort last
+    # the scope stage's decision (None where the models had no scope stage, or the post was queued before
+    # revision 0002): in scope or not (a post out of scope is never queued), the gate's probability, why
+    # ("in_scope", "rule"), and the safety-net rules that fired (JSON list of {family, rule, floor, start, end})
+    Column("in_scope", Boolean, nullable=True),
+    Column("scope_probability", Float, nullable=True),
+    Column("scope_reason", String(16), nullable=True),
+    Column("rule_hits", Text, nullable=True),
+    # urgency sort keys: the level (or -1; at least the floor of any safety-net rule that fired, so that with a
+    # binary model only a rule-raised post still comes first) and the high-risk probability (or -1): NULLs last
     Column("urgency_level", Integer, nullable=False),
     Column("urgency_probability", Float, nullable=False),
     Column("sort_time", DateTime, nullable=False),

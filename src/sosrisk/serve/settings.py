@@ -218,21 +218,54 @@ class ServedModels:
         info = {}
         for task, model in self.models().items():
             training = model.training_ or {}
+            stage = model.scope_
             info[task] = {
                 "kind": model.kind,
                 "task": model.task,
                 "trained_at": training.get("trained_at"),
                 "data_fingerprint": training.get("data_fingerprint"),
                 "explanation": explanation_method(model),
+                "scope": (
+                    None
+                    if stage is None
+                    else {"threshold": round(stage.threshold, 6), "rules_version": stage.rules_version}
+                ),
             }
         return info
 
+    def scope_decided_by(self) -> str | None:
+        """Which model's scope stage decides scope (as :func:`sosrisk.assess.decide_scope` does: the level
+        model's if it has one, else the binary model's), or ``None`` when neither has one."""
+        return next((task for task, model in self.models().items() if model.scope_ is not None), None)
+
     def cards(self) -> dict[str, Any]:
         """The model cards for ``GET /v1/model``: each model's config (settings, calibration, decision
-        rule, training record, cross-validated metrics) without file names."""
+        rule, training record, cross-validated metrics, its scope stage as ``scope_.describe()`` says, or
+        ``None``) without file names."""
         cards = {}
         for task, model in self.models().items():
             card = model.config()
             card["explanation"] = self.info()[task]["explanation"]
             cards[task] = card
         return cards
+
+    def scope_card(self) -> dict[str, Any]:
+        """What ``GET /v1/model`` says about scope: which model's stage decides it, and the safety-net rules
+        that run (family, name, floor and description of each), or none."""
+        from ..scope.rules import RULE_SET, RULES_VERSION
+
+        decided_by = self.scope_decided_by()
+        stage = self.models()[decided_by].scope_ if decided_by is not None else None
+        with_rules = stage is not None and stage.rules
+        return {
+            "decided_by": decided_by,
+            "rules_version": RULES_VERSION if with_rules else None,
+            "rules": (
+                [
+                    {"family": rule.family, "rule": rule.name, "floor": rule.floor, "description": rule.description}
+                    for rule in RULE_SET
+                ]
+                if with_rules
+                else []
+            ),
+        }

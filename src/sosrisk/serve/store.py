@@ -9,6 +9,9 @@ Works with SQLAlchemy and Alembic alone (no FastAPI), so batch scoring can queue
 Queueing is idempotent on ``(source, external_id)``: a post that is already queued is not queued again
 (so a resumed scan never queues a post twice), and every call is one transaction, committed before it
 returns. The same key with a different text is a :class:`QueueConflict` and nothing of that call is stored.
+A post the scope stage put out of scope (``assessment.in_scope`` false) is refused: it is never queued. The
+scope decision of a queued post (``in_scope``, ``scope_probability``, ``scope_reason``, ``rule_hits``) is
+stored with it.
 
 SQLite (the default, a file in the data home) runs in WAL mode with ``BEGIN IMMEDIATE`` transactions, so
 concurrent writers wait for each other instead of failing; PostgreSQL works by URL
@@ -52,6 +55,8 @@ MAX_SOURCE_CHARS = 100
 MAX_EXTERNAL_ID_CHARS = 200
 MAX_AUTHOR_CHARS = 200
 STATUSES = ("pending", "reviewed")
+# why a queued post is in scope: the gate, or a safety-net rule (never "out_of_scope" nor "blank": not queued)
+QUEUED_SCOPE_REASONS = ("in_scope", "rule")
 
 
 class StoreError(ValueError):
@@ -290,7 +295,10 @@ def _private_database_file(database: Path) -> None:
     try:
         descriptor = os.open(database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     except FileExistsError:
-        pass
+        if database.is_dir():  # never touch the rights of a folder named by mistake
+            raise StoreError(
+                f"{database} is a folder, not a SQLite database file. Choose another --db sqlite:////path/queue.db."
+            ) from None
     except OSError as exc:
         raise StoreError(
             f"Cannot create the SQLite database {database} ({exc.strerror}). Choose another "
@@ -454,6 +462,16 @@ def _check_item(index: int, item: QueueItem) -> None:
     result = item.assessment
     if result.risk_level is None and result.high_risk_probability is None:
         raise StoreError(f"{where}: the assessment has neither a risk level nor a high-risk probability.")
+    if result.in_scope is False:
+        raise StoreError(
+            f"{where}: the post is out of scope (scope_reason {result.scope_reason!r}), and a post out of scope "
+            "is never queued. Leave it out of the batch; nothing of this batch was queued."
+        )
+    if result.scope_reason is not None and result.scope_reason not in QUEUED_SCOPE_REASONS:
+        raise StoreError(
+            f"{where}: expected a scope_reason among {', '.join(QUEUED_SCOPE_REASONS)} for a queued post. "
+            f"Got {result.scope_reason!r} instead."
+        )
 
 
 def _row(item: QueueItem, received_at: _dt.datetime, index: int) -> dict[str, Any]:
@@ -481,7 +499,16 @@ def _row(item: QueueItem, received_at: _dt.datetime, index: int) -> dict[str, An
         "high_risk_probability": result.high_risk_probability,
         "explanations": to_json(item.explanations) if item.explanations is not None else None,
         "model_info": to_json(item.model_info),
-        "urgency_level": result.risk_level if result.risk_level is not None else -1,
+        "in_scope": result.in_scope,
+        "scope_probability": result.scope_probability,
+        "scope_reason": result.scope_reason,
+        "rule_hits": to_json(result.rule_hits) if result.rule_hits is not None else None,
+        # a safety-net rule raises a post: the level already is at least its floor, and without a level model
+        # (binary only) the floor still puts the post ahead of those no rule fired on
+        "urgency_level": max(
+            result.risk_level if result.risk_level is not None else -1,
+            max((int(hit["floor"]) for hit in result.rule_hits or []), default=-1),
+        ),
         "urgency_probability": (result.high_risk_probability if result.high_risk_probability is not None else -1.0),
         "sort_time": posted_at or received_at,
         "status": "pending",
@@ -539,6 +566,7 @@ def enqueue(connection: Connection, items: Sequence[QueueItem], *, actor: str) -
                     "external_id": item.external_id,
                     "risk_level": item.assessment.risk_level,
                     "high_risk_probability": item.assessment.high_risk_probability,
+                    "scope_reason": item.assessment.scope_reason,
                 },
             )
             continue
