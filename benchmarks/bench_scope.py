@@ -303,7 +303,13 @@ def markdown(payload: dict[str, Any]) -> str:
         "",
         "Ordinary text: the held-out 20% of each source (at most 3,000 sentences each), never used in training. "
         "None of it comes from the People's Daily corpus. Section times: "
-        + ", ".join(f"{k} {v:.0f} s" for k, v in payload.get("seconds", {}).items()),
+        + ", ".join(f"{k} {v:.0f} s" for k, v in payload.get("seconds", {}).items())
+        + ". Sections run separately record their own date and commit: "
+        + (
+            ", ".join(f"{k} {v['date']} at {v['git_commit']}" for k, v in payload.get("section_runs", {}).items())
+            or "–"
+        )
+        + ".",
         "",
     ]
     gate = payload.get("gate")
@@ -356,8 +362,8 @@ def markdown(payload: dict[str, Any]) -> str:
     cv = payload.get("cv")
     if cv:
         lines += ["## SOS-1K five-fold cross-validation, char-linear", ""]
-        for task, variants in cv.items():
-            keys = KEYS[task]
+        for task in ("level", "binary"):
+            variants, keys = cv[task], KEYS[task]
             lines += [f"### {task}", "", "| variant | " + " | ".join(keys) + " |", "|---|" + "---|" * len(keys)]
             for name, row in variants.items():
                 cells = [f"{row['mean'][k]:.4f} ± {row['std'][k]:.3f}" if k in row["mean"] else "–" for k in keys]
@@ -446,6 +452,9 @@ def main() -> int:
         started = time.perf_counter()
         payload[section] = runners[section]()
         payload["seconds"][section] = time.perf_counter() - started
+        env = environment()
+        payload.setdefault("section_runs", {})[section] = {"date": env["date"], "git_commit": env["git_commit"]}
+        write_results("scope", payload, "(markdown pending)\n")  # the numbers first: a report bug cannot lose them
         write_results("scope", payload, markdown(payload))
         log(f"{section} done in {payload['seconds'][section]:.0f} s")
     print(markdown(payload))

@@ -17,6 +17,9 @@ from sosrisk.cli import main
 REPO = Path(__file__).resolve().parents[1]
 
 
+SCOPE_FIELDS = ("in_scope", "scope_probability", "scope_reason", "rule_hits")
+
+
 def run(*args: str, input: str | None = None, ok: bool = True, stdout: bool = False) -> str:
     """The command's output (stdout and stderr, interleaved), or only its stdout with ``stdout=True``."""
     result = CliRunner().invoke(main, list(args), input=input, catch_exceptions=False)
@@ -59,6 +62,7 @@ def trained(tmp_path: Path, tiny_tsv: Path) -> Path:
         str(tiny_tsv),
         "--out",
         str(out),
+        "--no-scope",  # the scope stage has its own tests (test_scope_stage.py)
         "--quiet",
         "--set",
         "cv_folds=3",
@@ -135,6 +139,7 @@ def test_binary_predict(tmp_path: Path) -> None:
         "train",
         "--task",
         "binary",
+        "--no-scope",
         "--train",
         str(path),
         "--out",
@@ -144,7 +149,9 @@ def test_binary_predict(tmp_path: Path) -> None:
         "0.9",
     )
     record = json.loads(run("predict", str(tmp_path / "b"), "明天晚上就跳下去", "--format", "jsonl"))
-    assert set(record) == {"id", "text", "high_risk", "high_risk_probability"}
+    # trained with --no-scope: the scope fields are there, null (no stage decided anything)
+    assert set(record) == {"id", "text", "high_risk", "high_risk_probability", *SCOPE_FIELDS}
+    assert all(record[field] is None for field in SCOPE_FIELDS)
     metrics = json.loads(run("evaluate", str(tmp_path / "b"), str(path), "--json", stdout=True))
     assert {"high_risk_recall", "high_risk_precision", "high_risk_f1", "weighted_f1"} <= set(metrics)
 
@@ -176,11 +183,11 @@ def test_fetch_info_train_cv_on_the_local_copy(sos1k_root: Path, isolated_home: 
     info = run("data", "info")
     assert "level task (999 posts):" in info and "binary task (999 posts):" in info
     assert "test set: absent (withheld in this copy)" in info
-    report = json.loads(run("cv", "--task", "binary", "--json", "--quiet"))
+    report = json.loads(run("cv", "--task", "binary", "--json", "--quiet", "--no-scope"))
     assert [int(f["n"]) for f in report["per_fold"]] == [200, 200, 200, 200, 199]
     assert report["mean"]["weighted_f1"] > 0.7
     assert report["problems"] == []
-    run("train", "--task", "level", "--out", str(tmp_path / "lvl"), "--quiet")
+    run("train", "--task", "level", "--out", str(tmp_path / "lvl"), "--quiet", "--no-scope")
     fold = sos1k_root / "suicideDataProcessing" / "data" / "fine-grained" / "fold1.tsv"
     metrics = json.loads(run("evaluate", str(tmp_path / "lvl"), str(fold), "--json", stdout=True))
     assert metrics["n"] == 200.0
@@ -342,7 +349,19 @@ def bad_input_table() -> list[tuple[str, list[str], str]]:
         ),
         (
             "train: model inside a file",
-            ["train", "--task", "level", "--train", "{labelled}", "--out", "{a_file}/m", "-q", "--set", "cv_folds=3"],
+            [
+                "train",
+                "--task",
+                "level",
+                "--train",
+                "{labelled}",
+                "--out",
+                "{a_file}/m",
+                "-q",
+                "--no-scope",
+                "--set",
+                "cv_folds=3",
+            ],
             "Cannot write {a_file}/m: a part of the path is a file, not a folder. Check the path.",
         ),
         (
@@ -353,14 +372,13 @@ def bad_input_table() -> list[tuple[str, list[str], str]]:
         (
             "tokens: a folder as the database",
             ["tokens", "list", "--db", "sqlite:///{not_a_model}"],
-            "The database cannot be used (unable to open database file). Check --db (or SOSRISK_DB_URL): it must "
-            "name a database that sosrisk created or can create, that this machine can reach.",
+            "{not_a_model} is a folder, not a SQLite database file. Choose another --db sqlite:////path/queue.db.",
         ),
         (
             "tokens: not a database",
             ["tokens", "list", "--db", "sqlite:///{not_a_db}"],
-            "The database cannot be used (file is not a database). Check --db (or SOSRISK_DB_URL): it must name a "
-            "database that sosrisk created or can create, that this machine can reach.",
+            "{not_a_db} is not a SQLite database file (it does not start with the SQLite header). Choose another "
+            "--db sqlite:////path/queue.db.",
         ),
     ]
 

@@ -71,7 +71,7 @@ def test_run_writes_a_file_that_train_reads_and_train_augment(
     invoke([*args, "--out", str(again), "--seed", "2", "-q"])
     assert again.read_text(encoding="utf-8") == out.read_text(encoding="utf-8")  # same seed, same file
     model_dir = tmp_path / "model"
-    result = invoke(["train", "--task", "level", "--train", str(out), "--out", str(model_dir), "-q"])
+    result = invoke(["train", "--task", "level", "--train", str(out), "--out", str(model_dir), "-q", "--no-scope"])
     assert result.exit_code == 0, result.output
     # train --augment does the same in one step and records it in the model's config
     model_dir = tmp_path / "model2"
@@ -87,6 +87,7 @@ def test_run_writes_a_file_that_train_reads_and_train_augment(
             "--out",
             str(model_dir),
             "-q",
+            "--no-scope",
         ]
     )
     assert result.exit_code == 0, result.output

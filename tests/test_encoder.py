@@ -227,7 +227,7 @@ def test_cli_train_predict_and_evaluate(tiny_bert: Path, tmp_path: Path) -> None
     out = tmp_path / "model"
     args = ["train", "--task", "level", "--model", "encoder", "--backbone", str(tiny_bert), "--epochs", "1"]
     args += ["--train", str(train_file), "--out", str(out), "--set", "batch_size=8", "--set", "validation_fraction=0.3"]
-    args += ["--set", "freeze_layers=0"]
+    args += ["--set", "freeze_layers=0", "--no-scope"]
     result = runner.invoke(main, [*args, "-q"], catch_exceptions=False)
     assert result.exit_code == 0, result.output
     assert "saved encoder (level)" in result.output

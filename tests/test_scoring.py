@@ -47,6 +47,10 @@ def test_scores_match_assess_for_both_models(tmp_path: Path, models: tuple[Path,
         "source",
         "position",
         "id",
+        "in_scope",
+        "scope_probability",
+        "scope_reason",
+        "rule_hits",
         "risk_level",
         "tier",
         "expected_level",
@@ -54,6 +58,7 @@ def test_scores_match_assess_for_both_models(tmp_path: Path, models: tuple[Path,
         "high_risk",
         "high_risk_probability",
     ]
+    assert frame["in_scope"].isna().all()  # the fixture's models have no scope stage
     assert frame["source"].unique().tolist() == [str(source)]
     assert frame["position"].tolist() == list(range(1, 121))
     assert frame["id"].tolist() == [p["id"] for p in posts]
@@ -73,7 +78,11 @@ def test_scores_match_assess_for_both_models(tmp_path: Path, models: tuple[Path,
     # the same run into JSONL gives the same rows; the output never holds post text unless asked
     jsonl = tmp_path / "scores.jsonl"
     score(list(models), source, jsonl, chunk_size=40, workers=1, show_progress=False)
-    pd.testing.assert_frame_equal(read_output(jsonl), frame, check_dtype=False)
+    scope_columns = ["in_scope", "scope_probability", "scope_reason", "rule_hits"]
+    assert read_output(jsonl)[scope_columns].isna().all().all()  # JSON null, Parquet null
+    pd.testing.assert_frame_equal(
+        read_output(jsonl).drop(columns=scope_columns), frame.drop(columns=scope_columns), check_dtype=False
+    )
     assert "text" not in read_output(jsonl).columns
 
 
@@ -586,3 +595,29 @@ def test_a_damaged_model_fails_with_its_own_error_when_workers_do_not_fork(
         f"{damaged / 'weights.npz'}: not a readable .npz archive (File is not a zip file); it may be truncated or "
         "damaged. Restore the model directory from where it came, or train the model again."
     )
+
+
+def test_scope_columns_match_assess_and_out_of_scope_rows_are_level_0(tmp_path: Path) -> None:
+    from scope_support import ORDINARY_POSTS, tiny_scoped_model
+
+    for task in ("level", "binary"):
+        tiny_scoped_model(task, tmp_path).save(tmp_path / "scoped" / task)
+    texts = [*ORDINARY_POSTS[:6], "好想死", "这是我最后一条微博了", "我刚吃了一整瓶安眠药，对不起"]
+    source = write_jsonl(tmp_path / "posts.jsonl", [{"id": str(i), "text": t} for i, t in enumerate(texts)])
+    output = tmp_path / "scores.parquet"
+    score(
+        [tmp_path / "scoped" / "level", tmp_path / "scoped" / "binary"], source, output, workers=1, show_progress=False
+    )
+    frame = read_output(output)
+    expected = assess(
+        texts,
+        level_model=load_model(tmp_path / "scoped" / "level"),
+        binary_model=load_model(tmp_path / "scoped" / "binary"),
+    )
+    assert frame["in_scope"].tolist() == [a.in_scope for a in expected]
+    assert frame["scope_reason"].tolist() == [a.scope_reason for a in expected]
+    assert frame["scope_probability"].tolist() == pytest.approx([a.scope_probability for a in expected], abs=1e-6)
+    assert [json.loads(h) for h in frame["rule_hits"]] == [a.rule_hits for a in expected]
+    assert frame["risk_level"].tolist() == [a.risk_level for a in expected]
+    out = frame[~frame["in_scope"]]
+    assert len(out) > 0 and (out["risk_level"] == 0).all() and (~out["high_risk"]).all()

@@ -38,6 +38,9 @@ def run(*args: str, input: str | None = None, ok: bool = True) -> Any:
     return result
 
 
+SCOPE_FIELDS = ("in_scope", "scope_probability", "scope_reason", "rule_hits")
+
+
 def jsonl(output: bytes | str) -> list[dict[str, Any]]:
     text = output.decode() if isinstance(output, bytes) else output
     return [json.loads(line) for line in text.splitlines()]
@@ -57,13 +60,14 @@ def test_answers_are_those_of_assess_with_every_field(tmp_path: Path, models: tu
         records = jsonl(predicted(given, source, fmt="jsonl"))
         assert [r["id"] for r in records] == [p["id"] for p in posts]
         for record, post, want in zip(records, posts, expected, strict=True):
-            fields = {k: v for k, v in want.to_dict().items() if v is not None}
+            # the scope fields are there even for models without a scope stage (null: nothing was decided)
+            fields = {k: v for k, v in want.to_dict().items() if v is not None or k in SCOPE_FIELDS}
             assert list(record) == ["id", "text", *fields]
             assert record["text"] == post["text"]
             for key, value in fields.items():
                 assert record[key] == (pytest.approx(value, abs=1e-9) if isinstance(value, float | list) else value)
     rows = list(csv.DictReader(io.StringIO(predicted([models[1]], source, fmt="csv", include_text=False).decode())))
-    assert list(rows[0]) == ["id", "high_risk", "high_risk_probability"]
+    assert list(rows[0]) == ["id", "high_risk", "high_risk_probability", *SCOPE_FIELDS]
     assert [r["high_risk"] for r in rows] == [str(a.high_risk) for a in expected]
 
 
@@ -101,17 +105,17 @@ def test_columns_a_model_stage_adds_to_score_table_reach_every_format(
     def with_scope(records: Any, loaded: Any) -> Any:
         table = original(records, loaded)
         n = table.num_rows
-        table = table.append_column("in_scope", pa.array([True] * n))
-        table = table.append_column("scope_probability", pa.array([0.25] * n))
-        return table.append_column("rule_hits", pa.array([["plan"]] * n, pa.list_(pa.string())))
+        table = table.append_column("stage_flag", pa.array([True] * n))
+        table = table.append_column("stage_probability", pa.array([0.25] * n))
+        return table.append_column("stage_hits", pa.array([["plan"]] * n, pa.list_(pa.string())))
 
     monkeypatch.setattr(predict_module, "score_table", with_scope)
     source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(3))
     record = jsonl(predicted([models[0]], source, fmt="jsonl"))[0]
-    assert list(record)[-3:] == ["in_scope", "scope_probability", "rule_hits"]
-    assert (record["in_scope"], record["scope_probability"], record["rule_hits"]) == (True, 0.25, ["plan"])
+    assert list(record)[-3:] == ["stage_flag", "stage_probability", "stage_hits"]
+    assert (record["stage_flag"], record["stage_probability"], record["stage_hits"]) == (True, 0.25, ["plan"])
     row = next(csv.DictReader(io.StringIO(predicted([models[0]], source, fmt="csv").decode())))
-    assert (row["in_scope"], row["scope_probability"], row["rule_hits"]) == ("True", "0.25", "['plan']")
+    assert (row["stage_flag"], row["stage_probability"], row["stage_hits"]) == ("True", "0.25", "['plan']")
 
 
 @pytest.mark.parametrize(

@@ -299,6 +299,11 @@ def _private_database_file(database: Path) -> None:
             raise StoreError(
                 f"{database} is a folder, not a SQLite database file. Choose another --db sqlite:////path/queue.db."
             ) from None
+        if not _is_sqlite_file(database):  # nor those of a file that is not a database
+            raise StoreError(
+                f"{database} is not a SQLite database file (it does not start with the SQLite header). Choose "
+                "another --db sqlite:////path/queue.db."
+            ) from None
     except OSError as exc:
         raise StoreError(
             f"Cannot create the SQLite database {database} ({exc.strerror}). Choose another "
@@ -322,6 +327,16 @@ def _private_database_file(database: Path) -> None:
             continue
         except OSError as exc:
             logger.warning("%s is open to every user and its mode cannot be changed (%s)", path, exc.strerror)
+
+
+def _is_sqlite_file(path: Path) -> bool:
+    """Whether ``path`` is empty (SQLite makes it a database) or starts with SQLite's 16-byte header."""
+    try:
+        with open(path, "rb") as handle:
+            head = handle.read(16)
+    except OSError:
+        return True  # unreadable: let SQLite report it
+    return head in (b"", b"SQLite format 3\x00")
 
 
 def _alembic_config(connection: Connection) -> Any:
