@@ -24,7 +24,6 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, 
         ("遗书写好了，放在抽屉里", "note_written", 8),
         ("永别了，谢谢所有对我好的人", "goodbye_world", 8),
         ("明天晚上就从桥上跳下去", "time_and_act", 8),
-        ("安眠药已经攒够了", "means_ready", 7),
         ("有人约烧炭吗，坐标成都", "pact", 6),
         ("怎么死最快不痛苦", "method_search", 6),
     ],
@@ -61,7 +60,7 @@ def test_rule_set_is_named_versioned_and_ordered() -> None:
     assert re.fullmatch(r"rules-\d+", RULES_VERSION)
     names = [rule.name for rule in RULE_SET]
     assert len(names) == len(set(names))
-    assert families() == ["attempt", "farewell", "plan_with_time", "means_acquired", "pact_or_method"]
+    assert families() == ["attempt", "farewell", "plan_with_time", "pact_or_method"]
     assert all(6 <= rule.floor <= 10 and rule.description for rule in RULE_SET)
 
 

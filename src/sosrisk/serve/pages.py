@@ -488,7 +488,6 @@ RULE_FAMILY_NAMES = {
     "attempt": "正在实施",
     "farewell": "告别或最后的留言",
     "plan_with_time": "定了时间的计划",
-    "means_acquired": "已备好工具",
     "pact_or_method": "约死或寻找方法",
 }
 
