@@ -109,9 +109,7 @@ class QueueOut(BaseModel):
 
 
 class RuleHitOut(BaseModel):
-    family: str = Field(
-        description="The rule family: 'attempt', 'farewell', 'plan_with_time' or 'pact_or_method'."
-    )
+    family: str = Field(description="The rule family: 'attempt', 'farewell', 'plan_with_time' or 'pact_or_method'.")
     rule: str = Field(description="The rule's name within its family.")
     floor: int = Field(description="The level the rule raises the post to at least; it also flags high risk.")
     start: int = Field(description="Where the matched span starts in the text (a character offset).")
