@@ -1,10 +1,71 @@
 """sosrisk: suicide-risk assessment of Chinese social-media posts on the SOS-1K scale.
 
 Decision support for trained people, never a diagnosis or an automatic action.
+
+The names a user needs are importable from here::
+
+    from sosrisk import assess, cross_validate, load_model, read_posts, train_model
+
+They are loaded on first use (``import sosrisk`` itself imports neither numpy, pandas, scikit-learn nor
+torch), so the command line and the service start fast.
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 __version__ = "0.1.0"
 
-__all__ = ["__version__"]
+# public name -> the module that defines it
+_EXPORTS = {
+    "load_model": "sosrisk.models",
+    "RiskModel": "sosrisk.models.base",
+    "ModelError": "sosrisk.models.errors",
+    "NotFittedError": "sosrisk.models.errors",
+    "assess": "sosrisk.assess",
+    "Assessment": "sosrisk.assess",
+    "read_posts": "sosrisk.data.posts",
+    "DataError": "sosrisk.data.errors",
+    "train_model": "sosrisk.training",
+    "cross_validate": "sosrisk.training",
+    "evaluate_model": "sosrisk.evaluation",
+}
+
+__all__ = [
+    "Assessment",
+    "DataError",
+    "ModelError",
+    "NotFittedError",
+    "RiskModel",
+    "__version__",
+    "assess",
+    "cross_validate",
+    "evaluate_model",
+    "load_model",
+    "read_posts",
+    "train_model",
+]
+
+if TYPE_CHECKING:
+    from .assess import Assessment, assess
+    from .data.errors import DataError
+    from .data.posts import read_posts
+    from .evaluation import evaluate_model
+    from .models import load_model
+    from .models.base import RiskModel
+    from .models.errors import ModelError, NotFittedError
+    from .training import cross_validate, train_model
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        raise AttributeError(f"module 'sosrisk' has no attribute {name!r}")
+    value = getattr(importlib.import_module(module), name)
+    globals()[name] = value  # later lookups do not come here again
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_EXPORTS))
