@@ -121,5 +121,9 @@ def test_weight_choice_prefers_the_better_member() -> None:
 def test_best_resolves_to_the_winning_configuration_and_saves_as_an_ensemble() -> None:
     best = get_model_class("best")(task="level")
     assert best.kind == "ensemble"
-    assert best.get_params()["members"] == BEST_PARAMS["level"]["members"]
-    assert get_model_class("best")(task="binary", weights=[1, 1]).get_params()["weights"] == [1, 1]
+    assert best.get_params()["members"] is None  # stored as given; resolved for the task where it is used
+    assert best.config_params()["members"] == BEST_PARAMS["level"]["members"]
+    assert best.config_params()["weights"] == "even"
+    binary = get_model_class("best")(task="binary", weights=[1, 1, 2])
+    assert binary.config_params()["weights"] == [1, 1, 2]
+    assert binary.config_params()["members"] == BEST_PARAMS["binary"]["members"]
