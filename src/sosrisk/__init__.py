@@ -13,6 +13,8 @@ torch), so the command line and the service start fast.
 from __future__ import annotations
 
 import importlib
+import sys
+import types
 from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
@@ -56,6 +58,22 @@ if TYPE_CHECKING:
     from .models.base import RiskModel
     from .models.errors import ModelError, NotFittedError
     from .training import cross_validate, train_model
+
+
+class _Package(types.ModuleType):
+    """The package module: an exported function stays itself when the submodule of the same name is imported.
+
+    ``sosrisk.assess`` is the function; importing the module ``sosrisk.assess`` (as ``from sosrisk.assess
+    import Assessment`` does) would otherwise rebind the package's attribute to the module.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType) and value.__name__ == f"{__name__}.{name}":
+            return  # the import system binding the submodule: the module stays in sys.modules only
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package
 
 
 def __getattr__(name: str) -> Any:
