@@ -170,6 +170,7 @@ def test_clean_errors(trained: Path, tmp_path: Path) -> None:
     assert "Give texts as arguments or --input FILE, not both." in output
 
 
+@pytest.mark.slow
 def test_fetch_info_train_cv_on_the_local_copy(sos1k_root: Path, isolated_home: Path, tmp_path: Path) -> None:
     fetched = run("data", "fetch", "--from", str(sos1k_root), "--quiet")
     assert "0 mismatched, 0 failed" in fetched

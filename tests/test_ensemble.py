@@ -89,6 +89,7 @@ def test_loading_checks_the_member_kinds(ensemble: EnsembleModel, tmp_path: Path
         load_model(tmp_path / "e")
 
 
+@pytest.mark.slow
 def test_fixed_weights_and_bad_parameters(tiny_bert: Path) -> None:
     with pytest.raises(ModelError, match="must be 'even', 'auto' or 2 non-negative numbers"):
         EnsembleModel(task="binary", members=members(tiny_bert), weights=[1.0]).fit(POSTS, BINARY)
