@@ -1,8 +1,11 @@
-"""The one interface every model kind implements, and the model-directory format.
+"""The one interface every model kind implements, and saving and loading model directories.
 
 A model directory holds ``config.json`` (allow-listed fields, format version, task, labels, model
-settings, calibration, decision rule, training record, cross-validated metrics) and weights as
-``.npz`` / ``.safetensors`` / JSON. Nothing in a model directory is ever unpickled or executed.
+settings, calibration, decision rule, training record, cross-validated metrics), weights as
+``.npz`` / ``.safetensors`` / JSON, keyed hashes of the training posts (:mod:`.membership`), the scope
+stage when there is one, and a ``README.md`` model card. Nothing in a model directory is ever unpickled
+or executed; the readers that check every file before use are in :mod:`.directory`. Parameters follow
+scikit-learn's estimator contract (:mod:`.params`).
 """
 
 from __future__ import annotations
