@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -33,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from _env import RESULTS, environment, sos1k_root, write_results
+from encoder_cache import use_training_cache
 
 NAME = "augmentation_experiment"
 PAPER_GAIN = "+4.65 F1 points (the paper's largest gain from augmentation, with its own models and test set)"
@@ -307,7 +307,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--redo", action="store_true", help="Rerun configurations already in the results.")
     args = parser.parse_args(argv)
     # fine-tuned encoders of the baseline ('none') are the runs benchmarks/cv_encoders.py made: reuse them
-    os.environ.setdefault("SOSRISK_ENCODER_CACHE", "/tmp/sosrisk-encoder-cache")
+    use_training_cache()
 
     from sosrisk.augment import AugmentResources
     from sosrisk.augment.pools import trace_pools

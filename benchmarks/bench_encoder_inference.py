@@ -34,7 +34,8 @@ PAPER_EVAL_BATCH = 8
 def load_encoder(model_dir: Path | None) -> Any:
     """A fitted EncoderModel: the given directory, or e5-small with a fresh head (level task)."""
     from sosrisk.models import load_model
-    from sosrisk.models.encoder import EncoderModel, _classifier_class
+    from sosrisk.models.encoder import EncoderModel
+    from sosrisk.models.encoder_network import classifier_class
 
     if model_dir is not None:
         model = load_model(model_dir)
@@ -45,11 +46,11 @@ def load_encoder(model_dir: Path | None) -> Any:
 
     model = EncoderModel(task="level", backbone="e5-small")
     model.classes_ = np.arange(11)
-    encoder, tokenizer, _ = model._load_backbone(show_progress=False)
+    encoder, tokenizer, _ = model.load_backbone(show_progress=False)
     tokenizer.enable_truncation(model.settings().max_length)
     model.tokenizer_ = tokenizer
     torch.manual_seed(0)
-    model.network_ = _classifier_class()(encoder, 11, model.resolved_pooling_, 0.1).eval()
+    model.network_ = classifier_class()(encoder, 11, model.resolved_pooling_, 0.1).eval()
     return model
 
 
@@ -88,13 +89,19 @@ def main() -> int:
     parser.add_argument("--single", type=int, default=100, help="posts in the one-at-a-time test")
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--quantize", action="store_true", help="also measure int8 dynamic quantisation")
+    parser.add_argument("--torch-threads", default="auto", help="ours: as sosrisk --torch-threads (default auto)")
     args = parser.parse_args()
 
     import torch
 
     from sosrisk.data import load_development
     from sosrisk.models.base import softmax
+    from sosrisk.threads import choose_torch_threads, set_torch_threads
 
+    default_threads = torch.get_num_threads()  # torch's own default, before sosrisk chooses
+    # the process's threads as 'sosrisk predict' and 'sosrisk serve' choose them (--torch-threads auto)
+    set_torch_threads(choose_torch_threads(args.torch_threads))
+    ours_threads = torch.get_num_threads()
     model = load_encoder(args.model)
     texts = load_development("level", sos1k_root()).texts
     rng = np.random.default_rng(0)
@@ -108,30 +115,34 @@ def main() -> int:
         file=sys.stderr,
     )
 
-    default_threads = torch.get_num_threads()
-
-    def one_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
+    def at_threads(threads: int, fn: Callable[[], Any]) -> Callable[[], Any]:
         def run() -> Any:
-            torch.set_num_threads(1)
+            torch.set_num_threads(threads)
             try:
                 return fn()
             finally:
-                torch.set_num_threads(default_threads)
+                torch.set_num_threads(ours_threads)
 
         return run
 
+    def one_thread(fn: Callable[[], Any]) -> Callable[[], Any]:
+        return at_threads(1, fn)
+
     paper_eval = lambda: paper_logits(model, batch_texts, PAPER_EVAL_BATCH)  # noqa: E731
     paper_pred = lambda: [paper_logits(model, [t], 1) for t in single_texts]  # noqa: E731
-    # the paper's scripts run with torch's default threads; ours choose their threads (inference_threads);
+    ours_single = lambda: [model._logits([t], batch_size=1) for t in single_texts]  # noqa: E731
+    # the paper's scripts run with torch's default threads; ours with the process's (--torch-threads);
     # the paper's path at one thread is the like-for-like comparison
     paths: dict[str, Callable[[], Any]] = {
-        "paper_evaluation": paper_eval,
+        "paper_evaluation": at_threads(default_threads, paper_eval),
         "paper_evaluation_1_thread": one_thread(paper_eval),
         "ours_evaluation": lambda: model._logits(batch_texts, batch_size=256),
-        "paper_prediction": paper_pred,
+        "paper_prediction": at_threads(default_threads, paper_pred),
         "paper_prediction_1_thread": one_thread(paper_pred),
         "ours_prediction": lambda: model._logits(single_texts, batch_size=256),
-        "ours_single_post": lambda: [model._logits([t], batch_size=1) for t in single_texts],
+        "ours_single_post": ours_single,
+        "ours_single_post_1_thread": one_thread(ours_single),
+        "ours_single_post_default_threads": at_threads(default_threads, ours_single),
     }
     times: dict[str, list[float]] = {name: [] for name in paths}
     for repeat in range(args.repeats):
@@ -139,18 +150,20 @@ def main() -> int:
             times[name].append(best_time(fn))
         print(f"repeat {repeat + 1}: " + ", ".join(f"{k} {v[-1]:.1f}s" for k, v in times.items()), file=sys.stderr)
     ours = softmax(model._logits(batch_texts, batch_size=256))
-    paper = softmax(paper_logits(model, batch_texts, PAPER_EVAL_BATCH))
+    paper = softmax(at_threads(default_threads, paper_eval)())
     throughput = {
         name: (len(batch_texts) if "evaluation" in name else len(single_texts)) / min(ts) for name, ts in times.items()
     }
     latency_ms = {
         "paper_one_post": 1000 / throughput["paper_prediction"],
         "ours_one_post": 1000 / throughput["ours_single_post"],
+        "ours_one_post_1_thread": 1000 / throughput["ours_single_post_1_thread"],
+        "ours_one_post_default_threads": 1000 / throughput["ours_single_post_default_threads"],
     }
     result: dict[str, Any] = {
         "environment": environment(("sosrisk", "torch", "transformers", "tokenizers", "numpy")),
         "model": str(args.model) if args.model else "e5-small encoder with a freshly initialised head",
-        "threads": torch.get_num_threads(),
+        "threads": {"torch_default": default_threads, "ours": ours_threads, "setting": args.torch_threads},
         "posts": {
             "evaluation": len(batch_texts),
             "prediction": len(single_texts),
@@ -194,7 +207,8 @@ def main() -> int:
         "# Encoder inference: ours vs the SOS-1K paper's prediction path",
         "",
         f"{env['date']} · {env['machine']['cpu']} ({env['machine']['cores']} cores, shared with other work) · "
-        f"torch {env['versions'].get('torch')} · {result['threads']} threads · commit {env['git_commit']}",
+        f"torch {env['versions'].get('torch')} · torch's default {default_threads} threads, ours {ours_threads} "
+        f"(--torch-threads {args.torch_threads}) · commit {env['git_commit']}",
         "",
         f"Model: {result['model']}. Posts: {len(batch_texts)} SOS-1K development posts (mean "
         f"{np.mean(lengths):.1f} tokens) for evaluation, the first {len(single_texts)} of them one at a time for "
@@ -210,10 +224,13 @@ def main() -> int:
         f"| latency of one post alone | {latency_ms['paper_one_post']:.0f} ms | {latency_ms['ours_one_post']:.0f} ms | "
         f"{result['speedup']['single_post_latency']:.2f}x |",
         "",
-        f"The paper's path runs with torch's default {default_threads} threads, as its scripts do; ours chooses its "
-        f"threads (one for a few posts or when the machine is busy: 1-minute load average "
-        f"{result['load_average_1min_at_end']} on {os.cpu_count()} cores at the end of this run). The machine is "
-        "shared with other work; the paths were timed in interleaved repetitions.",
+        f"The paper's path runs with torch's default {default_threads} threads, as its scripts do; ours with the "
+        f"threads the process chose at start (--torch-threads {args.torch_threads}: {ours_threads}; 'auto' is one "
+        f"thread when the machine is busy, torch's default otherwise; 1-minute load average "
+        f"{result['load_average_1min_at_end']} on {os.cpu_count()} cores at the end of this run). One post alone "
+        f"takes {latency_ms['ours_one_post_1_thread']:.0f} ms on our path at one thread and "
+        f"{latency_ms['ours_one_post_default_threads']:.0f} ms at {default_threads}. The machine is shared with "
+        "other work; the paths were timed in interleaved repetitions.",
         "",
         f"Same answers: max |probability difference| "
         f"{result['agreement_with_paper_path']['max_abs_probability_difference']:.2e}, same argmax on "

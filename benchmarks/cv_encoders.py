@@ -6,8 +6,8 @@ accuracy, weighted P/R/F1, QWK/MAE (levels) and high-risk recall (binary) beside
 numbers. Results are written after every configuration, and configurations already in the JSON file are
 skipped, so an interrupted run continues where it stopped (``--redo`` forces a rerun).
 
-Fine-tuned encoders are cached across configurations with ``$SOSRISK_ENCODER_CACHE`` (default
-``/tmp/sosrisk-encoder-cache``): an ensemble's encoder member, trained on the same fold with the same
+Fine-tuned encoders are cached across configurations in ``/tmp/sosrisk-encoder-cache``
+(``encoder_cache.py``): an ensemble's encoder member, trained on the same fold with the same
 settings and seed, is the very run the stand-alone encoder configuration made, so it is reused, not
 retrained. Run: ``nohup nice python benchmarks/cv_encoders.py --tasks level binary &``.
 """
@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
-import os
 import sys
 import tempfile
 import time
@@ -26,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from _env import RESULTS, environment, sos1k_root, write_results
+from encoder_cache import use_training_cache
 
 # The SOS-1K paper's best results (Chinese MentalBERT, on its 250-post test set).
 PAPER = {
@@ -206,7 +206,7 @@ def main() -> int:
         help="also write each run's out-of-fold labels and probabilities to DIR/<config>-<task>.npz",
     )
     args = parser.parse_args()
-    os.environ.setdefault("SOSRISK_ENCODER_CACHE", "/tmp/sosrisk-encoder-cache")
+    use_training_cache()
     from sosrisk.training import cross_validate
 
     root = sos1k_root()

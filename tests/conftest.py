@@ -108,3 +108,29 @@ def default_models(ordinary_home: Path, sos1k_root: Path) -> dict[str, Any]:
             del os.environ["SOSRISK_HOME"]
         else:
             os.environ["SOSRISK_HOME"] = previous
+
+
+# ------------------------------------------------------------------------------------------- slow tests
+RUN_SLOW_ENV = "SOSRISK_RUN_SLOW"
+
+
+def _run_slow(config: pytest.Config) -> bool:
+    """Slow tests run in CI (``SOSRISK_RUN_SLOW=1``, set by .ci/run) or when ``-m`` selects by marker."""
+    import os
+
+    return os.environ.get(RUN_SLOW_ENV, "").strip() == "1" or bool(config.option.markexpr)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    if _run_slow(config):
+        return "slow tests: included"
+    return f"slow tests: left out (set {RUN_SLOW_ENV}=1, as CI does, or pass -m slow to run them)"
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if _run_slow(config):
+        return
+    slow = [item for item in items if item.get_closest_marker("slow") is not None]
+    if slow:
+        config.hook.pytest_deselected(items=slow)
+        items[:] = [item for item in items if item.get_closest_marker("slow") is None]

@@ -358,8 +358,8 @@ def test_spec_errors_are_clear() -> None:
     with pytest.raises(ValueError) as caught:
         AugmentSpec.parse("wordnet:116")
     assert str(caught.value) == (
-        "augmentation: expected METHOD[:SIZE] with METHOD one of synonym, back-translation, llm, pool-synonym, "
-        "pool-back-translation, pool-llm, got 'wordnet:116'"
+        "augmentation: expected METHOD[:SIZE] with METHOD one of back-translation, llm, pool-back-translation, "
+        "pool-llm, pool-synonym, synonym, got 'wordnet:116'"
     )
 
 

@@ -214,6 +214,7 @@ def test_token_ids_match_the_package(built: Path, package_tokenizer: PackageToke
         assert tokenizer.encode(text).ids == package_tokenizer.ids(text), sentence
 
 
+@pytest.mark.slow
 def test_embeddings_match_the_package(built: Path, package_model: Any, offline: None) -> None:
     pytest.importorskip("torch", reason='embedding needs torch: pip install "sosrisk[transformers]"')
     pytest.importorskip("transformers", reason='embedding needs transformers: pip install "sosrisk[transformers]"')

@@ -103,7 +103,10 @@ def test_bad_method_is_a_clean_error(train_file: Path) -> None:
         main, ["train", "--task", "level", "--train", str(train_file), "--augment", "eda:2", "--out", "x"]
     )
     assert result.exit_code == 1
-    assert "augmentation: expected METHOD[:SIZE] with METHOD one of synonym" in result.output
+    assert result.output == (
+        "Error: augmentation: expected METHOD[:SIZE] with METHOD one of back-translation, llm, pool-back-translation, "
+        "pool-llm, pool-synonym, synonym, got 'eda:2'\n"
+    )
 
 
 def test_llm_generation_through_the_environment(train_file: Path, tmp_path: Path, server: Any) -> None:

@@ -89,6 +89,7 @@ def test_loading_checks_the_member_kinds(ensemble: EnsembleModel, tmp_path: Path
         load_model(tmp_path / "e")
 
 
+@pytest.mark.slow
 def test_fixed_weights_and_bad_parameters(tiny_bert: Path) -> None:
     with pytest.raises(ModelError, match="must be 'even', 'auto' or 2 non-negative numbers"):
         EnsembleModel(task="binary", members=members(tiny_bert), weights=[1.0]).fit(POSTS, BINARY)
@@ -121,5 +122,9 @@ def test_weight_choice_prefers_the_better_member() -> None:
 def test_best_resolves_to_the_winning_configuration_and_saves_as_an_ensemble() -> None:
     best = get_model_class("best")(task="level")
     assert best.kind == "ensemble"
-    assert best.get_params()["members"] == BEST_PARAMS["level"]["members"]
-    assert get_model_class("best")(task="binary", weights=[1, 1]).get_params()["weights"] == [1, 1]
+    assert best.get_params()["members"] is None  # stored as given; resolved for the task where it is used
+    assert best.config_params()["members"] == BEST_PARAMS["level"]["members"]
+    assert best.config_params()["weights"] == "even"
+    binary = get_model_class("best")(task="binary", weights=[1, 1, 2])
+    assert binary.config_params()["weights"] == [1, 1, 2]
+    assert binary.config_params()["members"] == BEST_PARAMS["binary"]["members"]

@@ -73,7 +73,10 @@ LEVELS = "[0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10]"
 CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     "truncated weights": (truncate("weights.npz", 0.5), "{d}/weights.npz: " + NOT_AN_ARCHIVE),
     "empty weights": (truncate("weights.npz", 0), "{d}/weights.npz: " + NOT_AN_ARCHIVE),
-    "truncated hashes": (truncate("training_hashes.npz", 0.5), "{d}/training_hashes.npz: " + NOT_AN_ARCHIVE),
+    "truncated membership hashes": (
+        truncate("training_membership.npz", 0.5),
+        "{d}/training_membership.npz: " + NOT_AN_ARCHIVE,
+    ),
     "pickled weights": (
         lambda d: (d / "weights.npz").write_bytes(pickle.dumps({"coef": [1.0]})),
         "{d}/weights.npz: " + NOT_AN_ARCHIVE,
@@ -126,12 +129,13 @@ CASES: dict[str, tuple[Callable[[Path], None], str]] = {
     ),
     "bad param": (
         edit_config(lambda c: c["params"].update(C="high")),
-        "{d}/config.json: field 'params': The 'C' parameter of char-linear must be > 0. Got 'high' instead.",
+        "{d}/config.json: field 'params': The 'C' parameter of char-linear must be None or a number > 0. Got 'high' "
+        "instead.",
     ),
     "bad ngram range": (
         edit_config(lambda c: c["params"].update(ngram_range=3)),
-        "{d}/config.json: field 'params': The 'ngram_range' parameter of char-linear must be two ints 1 <= min <= "
-        "max <= 4. Got 3 instead.",
+        "{d}/config.json: field 'params': The 'ngram_range' parameter of char-linear must be None or two ints 1 <= "
+        "min <= max <= 4. Got 3 instead.",
     ),
     "negative temperature": (
         set_field("calibration", {"temperature": -1.0}),

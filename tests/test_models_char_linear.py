@@ -61,8 +61,9 @@ def test_fit_predict_shapes_and_probabilities(level_model: CharLinearModel) -> N
 def test_round_trip_writes_exact_config(level_model: CharLinearModel, tmp_path: Path) -> None:
     level_model.save(tmp_path / "m")
     assert sorted(p.name for p in (tmp_path / "m").iterdir()) == [
+        "README.md",
         "config.json",
-        "training_hashes.npz",
+        "training_membership.npz",
         "weights.npz",
     ]
     config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
@@ -98,7 +99,11 @@ def test_round_trip_writes_exact_config(level_model: CharLinearModel, tmp_path: 
         "seed": 0,
         "tol": 0.001,
     }
-    assert config["files"] == {"weights": "weights.npz", "training_hashes": "training_hashes.npz"}
+    assert config["files"] == {
+        "weights": "weights.npz",
+        "training_membership": "training_membership.npz",
+        "model_card": "README.md",
+    }
     assert config["calibration"]["temperature"] == level_model.temperature_
     assert config["decision"] == level_model.decision_.to_dict()
     texts, _ = tiny_dataset("level")
@@ -178,8 +183,18 @@ def test_bad_parameters_and_labels(level_model: CharLinearModel) -> None:
         "Labels [2, 3, 4, 5, 6, 7, 8, 9, 10] are not labels of the 'binary' task; expected values in [0, 1]."
     )
     with pytest.raises(ModelError) as info:
-        level_model.predict("好累")  # type: ignore[arg-type]
+        level_model.fit("好累", [0])
     assert str(info.value) == "Expected a list of texts, got a single str. Wrap it in a list or use predict_one()."
+
+
+def test_one_text_gives_one_answer_and_a_list_a_batch(level_model: CharLinearModel) -> None:
+    batch = ["好累", "我已经吃了一整瓶药了，再见"]
+    labels, proba = level_model.predict(batch), level_model.predict_proba(batch)
+    assert labels.shape == (2,) and proba.shape == (2, 11)
+    one = level_model.predict(batch[1])
+    assert type(one) is int and one == labels[1] == level_model.predict_one(batch[1])
+    assert level_model.predict_proba(batch[1]).shape == (11,)
+    np.testing.assert_array_equal(level_model.predict_proba(batch[1]), proba[1])
 
 
 def test_model_directory_errors(level_model: CharLinearModel, tmp_path: Path) -> None:
@@ -208,7 +223,7 @@ def test_model_directory_errors(level_model: CharLinearModel, tmp_path: Path) ->
         load_model(directory)
     from sosrisk.models import available_kinds
 
-    assert str(info.value) == f"Unknown model kind 'gpt-9'; known kinds: {', '.join(available_kinds())}."
+    assert str(info.value) == f"Unknown model kind 'gpt-9'; known model kinds: {', '.join(available_kinds())}."
 
 
 def test_weights_with_pickled_objects_are_refused(level_model: CharLinearModel, tmp_path: Path) -> None:
@@ -228,11 +243,10 @@ def test_weights_with_pickled_objects_are_refused(level_model: CharLinearModel, 
     )
 
 
-def test_training_overlap_is_recognised_after_loading(level_model: CharLinearModel, tmp_path: Path) -> None:
-    texts, _ = tiny_dataset("level")
-    loaded = load_model(level_model.save(tmp_path / "m"))
-    assert loaded.count_training_overlap([texts[0], " ".join(texts[1]), "从没见过的新句子"]).tolist() == [
-        True,
-        True,
-        False,
-    ]
+def test_training_overlap_is_recognised_after_loading(tmp_path: Path) -> None:
+    texts, labels = tiny_dataset("level")
+    model = CharLinearModel(task="level", cv_folds=3).fit(texts, labels)
+    loaded = load_model(model.save(tmp_path / "m"))
+    overlap = loaded.training_overlap([texts[0], " ".join(texts[1]), "从没见过的新句子"])
+    assert overlap.mask is not None and overlap.mask.tolist() == [True, True, False]
+    assert overlap.note == "checked with this machine's key"

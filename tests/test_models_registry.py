@@ -46,4 +46,4 @@ def test_every_kind_resolves_to_a_risk_model_and_unknown_kinds_are_named() -> No
     assert issubclass(get_model_class("char-linear"), RiskModel)
     with pytest.raises(ModelError) as info:
         get_model_class("gpt-9")
-    assert str(info.value) == f"Unknown model kind 'gpt-9'; known kinds: {', '.join(available_kinds())}."
+    assert str(info.value) == f"Unknown model kind 'gpt-9'; known model kinds: {', '.join(available_kinds())}."

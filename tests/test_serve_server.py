@@ -343,6 +343,7 @@ def test_a_database_error_never_reaches_the_logs_with_the_post(server: dict[str,
 
 
 # ---------------------------------------------------------------------------------- idle and slow clients
+@pytest.mark.slow
 def test_idle_connections_neither_block_health_nor_stay_open(models: tuple[Path, Path], tmp_path: Path) -> None:
     """300 connections that send nothing (more than uvicorn's old limit of 256) and one that sends its head
     a line at a time: /healthz still answers, and the server closes them all after the header timeout."""

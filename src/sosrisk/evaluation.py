@@ -22,11 +22,13 @@ def evaluate_model(
     """Metrics of ``model`` on labelled ``files`` (official or our column names).
 
     Returns ``{"metrics": {...}, "per_class": [...], "confusion_matrix": [[...]], "labels": [...],
-    "reliability": [...], "files": [...], "problems": [...], "plots": [...]}``; ``metrics`` is the flat
-    dict of :func:`sosrisk.metrics.evaluate_predictions`, plus, for a model with a scope stage, the share of
-    posts judged out of scope, the share of at-risk posts kept in scope and the share a rule raised
-    (:func:`sosrisk.metrics.scope_metrics`). With ``plots_dir``, a confusion-matrix plot
-    and a reliability plot are written there as PNG.
+    "reliability": [...], "files": [...], "problems": [...], "plots": [...], "leaked_posts": n}``.
+    ``metrics`` is the flat dict of :func:`sosrisk.metrics.evaluate_predictions`, plus, for a model with a
+    scope stage, the share of posts judged out of scope, the share of at-risk posts kept in scope and the
+    share a rule raised (:func:`sosrisk.metrics.scope_metrics`). ``leaked_posts`` counts the evaluation posts
+    that were training posts, or is ``None`` where this machine cannot tell (the model's training hashes are
+    keyed with another machine's key, or it has none); ``problems`` then says so. With ``plots_dir``, a
+    confusion-matrix plot and a reliability plot are written there as PNG.
     """
     posts = read_many(list(files), task=model.task)
     if len(posts) == 0:
@@ -44,9 +46,12 @@ def evaluate_model(
     report["reliability"] = reliability_table(y_true, proba, labels_for(model.task))
     report["files"] = [str(f) for f in files]
     report["problems"] = [str(p) for p in posts.problems]
-    leaked = model.count_training_overlap(posts.texts)
-    report["leaked_posts"] = int(leaked.sum())
-    if leaked.any():
+    overlap = model.training_overlap(posts.texts)
+    leaked = overlap.mask
+    report["leaked_posts"] = int(leaked.sum()) if leaked is not None else None
+    if leaked is None:
+        report["problems"].append(f"leakage: {overlap.note}")
+    elif leaked.any():
         first = posts.frame[leaked].iloc[0]
         report["problems"].append(
             f"{first['source']}:{first['line']}: leakage: {int(leaked.sum())} of {len(posts)} evaluation posts "

@@ -41,3 +41,8 @@ def ordinary_dir() -> Path:
 def backbones_dir() -> Path:
     """Folder of locally built encoder checkpoints (for example the offline e5-small)."""
     return data_home() / "backbones"
+
+
+def keys_dir() -> Path:
+    """Folder of this machine's secret keys (the key of training-membership hashes); never part of a model."""
+    return data_home() / "keys"

@@ -199,7 +199,7 @@ def cross_validate(
         oof_labels=np.concatenate(labels),
         oof_predictions=np.concatenate(predictions),
         oof_proba=np.vstack(probas),
-        params={**make_model(model, task, params).get_params(), "scope": settings.to_dict()},
+        params={**make_model(model, task, params).config_params(), "scope": settings.to_dict()},
         seconds=time.perf_counter() - started,
         problems=problems,
     )

@@ -7,18 +7,21 @@
 - :mod:`.generate`: LLM generation with the paper's prompt strategy;
 - :mod:`.pools`: the authors' published pools, traced to the folds they were made from, used only where
   they cannot leak;
-- :mod:`.core`: :func:`augment_posts` and :func:`cross_validate_augmented`.
+- :mod:`.core`: the :class:`Augmenter` protocol and its registry :data:`AUGMENTERS`, :func:`augment_posts`
+  and :func:`cross_validate_augmented`; :mod:`.methods`: the built-in methods.
 """
 
 from __future__ import annotations
 
 from .core import (
-    METHODS,
+    AUGMENTERS,
+    Augmenter,
     AugmentError,
     AugmentResources,
     AugmentResult,
     AugmentSpec,
     augment_posts,
+    augmentation_methods,
     cross_validate_augmented,
     fold_gains,
 )
@@ -26,16 +29,18 @@ from .plan import BalancePlan, BalanceSize, PlanError, plan_balance
 from .posts import AugmentedPost, originals, render_augmented, write_augmented
 
 __all__ = [
-    "METHODS",
+    "AUGMENTERS",
     "AugmentError",
     "AugmentResources",
     "AugmentResult",
     "AugmentSpec",
     "AugmentedPost",
+    "Augmenter",
     "BalancePlan",
     "BalanceSize",
     "PlanError",
     "augment_posts",
+    "augmentation_methods",
     "cross_validate_augmented",
     "fold_gains",
     "originals",

@@ -1,10 +1,11 @@
 """Augmenting a training set to a balancing plan with one method, and cross-validating the result.
 
-Methods: ``synonym`` (offline, :mod:`.synonyms`), ``back-translation`` (a translator, :mod:`.translate`),
-``llm`` (generation, :mod:`.generate`) and the authors' pools ``pool-synonym``,
-``pool-back-translation``, ``pool-llm`` (:mod:`.pools`). Only the training posts are read to plan and
-to make new posts; evaluation posts are used for one thing only, to leave out any new post that
-looks more like an evaluation post than like its own source.
+A method is an :class:`Augmenter` registered in :data:`AUGMENTERS` (the built-ins of
+:mod:`.methods`: ``synonym``, ``back-translation``, ``llm``, ``pool-synonym``, ``pool-back-translation``,
+``pool-llm``; another package adds one the same way or through the entry-point group
+``sosrisk.augmenters``). Only the training posts are read to plan and to make new posts; evaluation posts
+are used for one thing only, to leave out any new post that looks more like an evaluation post than like
+its own source.
 """
 
 from __future__ import annotations
@@ -13,14 +14,15 @@ import logging
 import random
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
 from ..data import PostSet, load_folds, normalize_for_matching
+from ..registry import Registry
 from ..scale import Task, check_task
 from .neardup import SOURCE_SIMILARITY, NearestIndex
 from .plan import BalancePlan, BalanceSize, plan_balance
@@ -34,14 +36,56 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-OFFLINE_METHODS = ("synonym", "pool-synonym", "pool-back-translation", "pool-llm")
-LLM_METHODS = ("back-translation", "llm")
-METHODS = ("synonym", "back-translation", "llm", "pool-synonym", "pool-back-translation", "pool-llm")
 DEFAULT_SIZE = "largest"
 
 
 class AugmentError(ValueError):
     """Augmentation cannot run as asked."""
+
+
+# Makes up to ``wanted`` new posts of ``label`` from that label's training posts (``sources``), drawing
+# randomness only from ``rng``.
+LabelMaker = Callable[[int, int, list[AugmentedPost], random.Random], list[AugmentedPost]]
+
+
+class Augmenter(Protocol):
+    """A method of making new training posts.
+
+    ``offline``: runs without an LLM endpoint (``sosrisk augment cv`` runs only these). ``uses``: what
+    :func:`sosrisk.augment.runner.build_resources` must open for it (``"chat"``: the chat endpoint,
+    ``"translator"``: a translator). :meth:`begin` prepares one augmentation (``job``) and returns the
+    function that makes the posts of each label.
+    """
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def offline(self) -> bool: ...
+
+    @property
+    def uses(self) -> frozenset[str]: ...
+
+    def begin(self, job: AugmentJob) -> LabelMaker: ...
+
+
+AUGMENTERS: Registry[Augmenter] = Registry(
+    "augmentation method", entry_point_group="sosrisk.augmenters", error=AugmentError
+)
+for _name, _attribute in (
+    ("synonym", "SYNONYM"),
+    ("back-translation", "BACK_TRANSLATION"),
+    ("llm", "GENERATION"),
+    ("pool-synonym", "POOL_SYNONYM"),
+    ("pool-back-translation", "POOL_BACK_TRANSLATION"),
+    ("pool-llm", "POOL_LLM"),
+):
+    AUGMENTERS.register_lazy(_name, f"sosrisk.augment.methods:{_attribute}")
+
+
+def augmentation_methods(*, offline_only: bool = False) -> list[str]:
+    """The names of the registered methods (``offline_only``: those that need no endpoint)."""
+    return [name for name in AUGMENTERS.names() if not offline_only or AUGMENTERS.get(name).offline]
 
 
 @dataclass(frozen=True)
@@ -54,9 +98,9 @@ class AugmentSpec:
     @classmethod
     def parse(cls, text: str) -> AugmentSpec:
         method, _, size = text.strip().partition(":")
-        if method not in METHODS:
+        if method not in AUGMENTERS:
             raise AugmentError(
-                f"augmentation: expected METHOD[:SIZE] with METHOD one of {', '.join(METHODS)}, got {text!r}"
+                f"augmentation: expected METHOD[:SIZE] with METHOD one of {', '.join(AUGMENTERS.names())}, got {text!r}"
             )
         return cls(method, BalanceSize.parse(size or DEFAULT_SIZE))
 
@@ -148,6 +192,21 @@ class AugmentResources:
         return self.synonym_table
 
 
+@dataclass
+class AugmentJob:
+    """One augmentation in progress: what every method may read, and where it records what it did."""
+
+    task: Task
+    holdout_fold: int | None
+    resources: AugmentResources
+    taken: set[str]  # normalised texts of the training posts and of the posts made so far
+    guard: EvaluationGuard
+    result: AugmentResult
+    training: list[AugmentedPost]
+    seed: int
+    show_progress: bool
+
+
 def augment_posts(
     train: PostSet,
     task: Task,
@@ -182,35 +241,22 @@ def augment_posts(
     by_label: dict[int, list[AugmentedPost]] = {}
     for row, label in zip(source_rows, labels, strict=True):
         by_label.setdefault(int(label), []).append(row)
-    training_keys = {normalize_for_matching(r.text) for r in source_rows}
-    guard = EvaluationGuard(train, evaluation)
-    pool = None
-    if chosen.method.startswith("pool-"):
-        from .pools import pool_candidates
-
-        pool = pool_candidates(chosen.method.removeprefix("pool-"), task, root=needs.root, holdout_fold=holdout_fold)
-        result.rejected.update({f"pool: {k}": v for k, v in pool.left_out.items()})
-        result.notes.append(
-            f"pool rounds used: {', '.join(map(str, pool.rounds))}"
-            + (f" (the rounds not made from fold {holdout_fold})" if holdout_fold else " (nothing held out)")
-        )
+    job = AugmentJob(
+        task=task,
+        holdout_fold=holdout_fold,
+        resources=needs,
+        taken={normalize_for_matching(r.text) for r in source_rows},
+        guard=EvaluationGuard(train, evaluation),
+        result=result,
+        training=source_rows,
+        seed=seed,
+        show_progress=show_progress,
+    )
+    make = AUGMENTERS.get(chosen.method).begin(job)
     with progress_bar(len(additions), f"augmenting with {chosen.method}", enabled=show_progress) as advance:
         for label, wanted in additions.items():
             rng = random.Random(f"{seed}:{chosen.method}:{task}:{label}")
-            sources = by_label.get(label, [])
-            if pool is not None:
-                candidates = pool.by_label.get(label, [])
-                flagged = guard.rejects([c.text for c in candidates])
-                if any(flagged):
-                    result.rejected["closest to an evaluation post"] += sum(flagged)
-                usable = [c for c, bad in zip(candidates, flagged, strict=True) if not bad]
-                made = rng.sample(usable, min(wanted, len(usable)))
-            elif chosen.method == "synonym":
-                made = _synonym_posts(sources, wanted, rng, needs, training_keys, guard, result, show_progress)
-            elif chosen.method == "back-translation":
-                made = _back_translated_posts(sources, wanted, rng, needs, training_keys, guard, result)
-            else:
-                made = _generated_posts(task, label, sources, wanted, rng, needs, source_rows, guard, result, seed)
+            made = make(label, wanted, by_label.get(label, []), rng)
             if len(made) < wanted:
                 result.shortfall[label] = wanted - len(made)
             result.added.extend(made)
@@ -218,142 +264,6 @@ def augment_posts(
     result.seconds = time.perf_counter() - started
     logger.info("augmented %s: %d posts added with %s", task, len(result.added), chosen)
     return result
-
-
-def _synonym_posts(
-    sources: list[AugmentedPost],
-    wanted: int,
-    rng: random.Random,
-    needs: AugmentResources,
-    taken: set[str],
-    guard: EvaluationGuard,
-    result: AugmentResult,
-    show_progress: bool,
-) -> list[AugmentedPost]:
-    from .synonyms import SynonymReplacer
-
-    replacer = SynonymReplacer(needs.table(show_progress), rate=needs.synonym_rate)
-    order = list(range(len(sources)))
-    rng.shuffle(order)
-    made: list[AugmentedPost] = []
-    idle_passes = 0
-    while len(made) < wanted and idle_passes < 3 and order:
-        progress = False
-        for index in order:
-            if len(made) >= wanted:
-                break
-            source = sources[index]
-            variant = replacer.variant(source.text, rng)
-            if variant is None:
-                result.rejected["synonym: no replaceable word"] += 1
-                continue
-            key = normalize_for_matching(variant[0])
-            if key in taken:
-                result.rejected["synonym: repeats an earlier post"] += 1
-                continue
-            taken.add(key)
-            if guard.rejects([variant[0]])[0]:
-                result.rejected["closest to an evaluation post"] += 1
-                continue
-            made.append(AugmentedPost(variant[0], source.risk_level, source.high_risk, "synonym", source.derived_from))
-            progress = True
-        idle_passes = 0 if progress else idle_passes + 1
-    return made
-
-
-def _back_translated_posts(
-    sources: list[AugmentedPost],
-    wanted: int,
-    rng: random.Random,
-    needs: AugmentResources,
-    taken: set[str],
-    guard: EvaluationGuard,
-    result: AugmentResult,
-) -> list[AugmentedPost]:
-    from .guards import guard_violations
-    from .translate import back_translate
-
-    if needs.translator is None:
-        raise AugmentError(
-            "back-translation needs a translator: an LLM endpoint (--base-url and --llm-model, or "
-            "SOSRISK_LLM_BASE_URL and SOSRISK_LLM_MODEL) or a registered translation API (--translator)"
-        )
-    order = list(range(len(sources)))
-    rng.shuffle(order)
-    pairs = [(index, pivot) for pivot in needs.pivots for index in order]
-    made: list[AugmentedPost] = []
-    position = 0
-    while len(made) < wanted and position < len(pairs):
-        need = wanted - len(made)
-        chunk = pairs[position : position + max(need + need // 2, 1)]
-        position += len(chunk)
-        for pivot in dict.fromkeys(p for _, p in chunk):
-            indices = [i for i, p in chunk if p == pivot]
-            outputs = back_translate([sources[i].text for i in indices], needs.translator, pivot)
-            for index, output in zip(indices, outputs, strict=True):
-                if len(made) >= wanted:
-                    break
-                if not output:
-                    result.rejected["back-translation: translation failed"] += 1
-                    continue
-                key = normalize_for_matching(output)
-                if key in taken:
-                    result.rejected["back-translation: same as the source or an earlier post"] += 1
-                    continue
-                problems = guard_violations(sources[index].text, output)
-                if problems:
-                    result.rejected[f"back-translation guard: {problems[0].split(' ')[0]} changed"] += 1
-                    continue
-                taken.add(key)
-                if guard.rejects([output])[0]:
-                    result.rejected["closest to an evaluation post"] += 1
-                    continue
-                source = sources[index]
-                made.append(
-                    AugmentedPost(
-                        output, source.risk_level, source.high_risk, f"back-translation:{pivot}", source.derived_from
-                    )
-                )
-    return made
-
-
-def _generated_posts(
-    task: Task,
-    label: int,
-    sources: list[AugmentedPost],
-    wanted: int,
-    rng: random.Random,
-    needs: AugmentResources,
-    training: list[AugmentedPost],
-    guard: EvaluationGuard,
-    result: AugmentResult,
-    seed: int,
-) -> list[AugmentedPost]:
-    from .generate import generate_for_label
-
-    if needs.client is None and needs.model is None:
-        raise AugmentError(
-            "LLM generation needs an endpoint: --base-url and --llm-model (or SOSRISK_LLM_BASE_URL and "
-            "SOSRISK_LLM_MODEL)"
-        )
-    generated = generate_for_label(
-        task,
-        label,
-        [s.text for s in sources],
-        wanted,
-        client=needs.client,
-        ledger=needs.ledger,
-        rng=rng,
-        settings=needs.generation,
-        model=needs.model,
-        avoid=[*(t.text for t in training), *(p.text for p in result.added)],  # other labels' posts too
-        salt=f"seed{seed}",
-        reject=lambda texts: guard.rejects(texts),
-    )
-    result.rejected.update({f"llm: {k}": v for k, v in generated.rejected.items()})
-    level_value = label if task == "level" else None
-    high_value = label if task == "binary" else None
-    return [AugmentedPost(text, level_value, high_value, "llm") for text in generated.posts]
 
 
 class EvaluationGuard:

@@ -14,7 +14,7 @@ from typing import Any
 from ..data import PostSet, load_folds, read_many
 from ..home import data_home
 from ..scale import Task, check_task
-from .core import LLM_METHODS, AugmentError, AugmentResources, AugmentResult, AugmentSpec, augment_posts
+from .core import AUGMENTERS, AugmentError, AugmentResources, AugmentResult, AugmentSpec, augment_posts
 from .posts import write_augmented
 
 
@@ -45,17 +45,18 @@ def build_resources(
         from .translate import check_language
 
         resources.pivots = tuple(check_language(p) for p in pivots)
-    if spec.method not in LLM_METHODS:
+    uses = AUGMENTERS.get(spec.method).uses
+    if not uses:
         return resources
     from ..llm import ChatClient, Ledger, LLMOptions
 
     resources.ledger = Ledger(ledger_path or default_ledger_path())
-    needs_chat = spec.method == "llm" or translator == "chat"
+    needs_chat = "chat" in uses or ("translator" in uses and translator == "chat")
     if needs_chat:
         options = LLMOptions.build(dict(llm or {}))
         resources.client = ChatClient(options)
         resources.model = options.model
-    if spec.method == "back-translation":
+    if "translator" in uses:
         from .translate import make_translator
 
         extra = dict(translator_options or {})

@@ -7,7 +7,8 @@ be translated). Two kinds ship:
 - :class:`ChatTranslator`: any OpenAI-compatible chat model, through the LLM client and its ledger;
 - :class:`TranslationAPI`: a base class for commercial translation APIs (batching, language-code
   mapping, retries); an adapter implements one method and registers itself with
-  :func:`register_translator` so that ``sosrisk augment run --translator NAME`` finds it.
+  :func:`register_translator` (or an entry point in the group ``sosrisk.translators``) so that
+  ``sosrisk augment run --translator NAME`` finds it.
 
 Every back-translated variant is checked with :func:`~sosrisk.augment.guards.guard_violations`: one
 that lost a negation or changed a method, time or number is rejected, never kept.
@@ -21,6 +22,8 @@ import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+
+from ..registry import Registry
 
 if TYPE_CHECKING:
     from ..llm import ChatClient, Ledger
@@ -63,34 +66,29 @@ def check_language(code: str) -> str:
     return code
 
 
-_TRANSLATORS: dict[str, Callable[..., Translator]] = {}
+TRANSLATORS: Registry[Callable[..., Translator]] = Registry(
+    "translator", entry_point_group="sosrisk.translators", error=TranslationError
+)
 
 
 def register_translator(name: str) -> Callable[[Callable[..., Translator]], Callable[..., Translator]]:
     """Register a translator factory under ``name`` (a class or a function taking keyword options)."""
-
-    def decorator(factory: Callable[..., Translator]) -> Callable[..., Translator]:
-        _TRANSLATORS[name] = factory
-        return factory
-
-    return decorator
+    return TRANSLATORS.register(name)
 
 
 def available_translators() -> list[str]:
-    """Names of the registered translators."""
-    return sorted(_TRANSLATORS)
+    """Names of the registered translators (entry points of installed packages included)."""
+    return TRANSLATORS.names()
 
 
 def make_translator(name: str, **options: Any) -> Translator:
     """Build the translator registered as ``name``."""
-    try:
-        factory = _TRANSLATORS[name]
-    except KeyError:
+    if name not in TRANSLATORS:
         raise TranslationError(
             f"translator: expected one of {', '.join(available_translators())}, got {name!r}; a commercial API "
             "needs an adapter registered with sosrisk.augment.translate.register_translator"
-        ) from None
-    return factory(**options)
+        )
+    return TRANSLATORS.get(name)(**options)
 
 
 _JSON_ARRAY = re.compile(r"\[.*\]", re.DOTALL)

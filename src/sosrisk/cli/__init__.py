@@ -57,11 +57,26 @@ def _database_problem(exc: Exception) -> str | None:
 @click.group(cls=SosriskGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="sosrisk")
 @click.option("-v", "--verbose", count=True, help="More log output on stderr (-v info, -vv debug).")
-def main(verbose: int) -> None:
+@click.option(
+    "--torch-threads",
+    default="auto",
+    show_default=True,
+    envvar="SOSRISK_TORCH_THREADS",
+    metavar="auto|N",
+    help="Threads of the encoder models (torch) in this process (env SOSRISK_TORCH_THREADS). 'auto': one when "
+    "the machine is already busy at start, torch's default otherwise.",
+)
+def main(verbose: int, torch_threads: str) -> None:
     """sosrisk: suicide-risk assessment of Chinese social-media posts on the SOS-1K scale.
 
     Decision support for trained people, never a diagnosis or an automatic action.
     """
+    from ..threads import choose_torch_threads, set_torch_threads
+
+    try:
+        set_torch_threads(choose_torch_threads(torch_threads))
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--torch-threads") from None
     level = logging.WARNING if verbose == 0 else logging.INFO if verbose == 1 else logging.DEBUG
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s"))

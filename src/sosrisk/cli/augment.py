@@ -9,11 +9,33 @@ from typing import Any, TypeVar
 
 import click
 
-from .options import data_root_option, quiet_option, task_option
+from .options import MODEL_KIND, RegistryChoice, data_root_option, quiet_option, task_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-METHOD_CHOICES = ["synonym", "back-translation", "llm", "pool-synonym", "pool-back-translation", "pool-llm"]
+
+def _methods() -> list[str]:
+    from ..augment.core import augmentation_methods
+
+    return augmentation_methods()
+
+
+def _is_method(name: str) -> bool:
+    from ..augment.core import AUGMENTERS
+
+    return name in AUGMENTERS
+
+
+def _translators() -> list[str]:
+    from ..augment.translate import available_translators
+
+    return available_translators()
+
+
+def _is_translator(name: str) -> bool:
+    from ..augment.translate import TRANSLATORS
+
+    return name in TRANSLATORS
 
 
 def _source_options(command: F) -> F:
@@ -50,7 +72,7 @@ def _source_options(command: F) -> F:
 def _method_options(command: F) -> F:
     """The method, its size and everything the methods need."""
     options = [
-        click.option("--method", type=click.Choice(METHOD_CHOICES), required=True, help="How to make posts."),
+        click.option("--method", type=RegistryChoice(_methods, _is_method), required=True, help="How to make posts."),
         click.option(
             "--size",
             default="largest",
@@ -80,6 +102,7 @@ def _method_options(command: F) -> F:
         ),
         click.option(
             "--translator",
+            type=RegistryChoice(_translators, _is_translator),
             default="chat",
             show_default=True,
             help="Back-translation: 'chat' (the LLM endpoint) or a registered translation-API adapter.",
@@ -292,7 +315,7 @@ def run_command(task: str, out: Path, as_json: bool, quiet: bool, **kwargs: Any)
     metavar="METHOD[:SIZE]",
     help="Augmentation to compare with none (repeatable), e.g. pool-llm:116 or synonym:largest.",
 )
-@click.option("--model", "model_kind", default="char-linear", show_default=True, help="Model kind.")
+@click.option("--model", "model_kind", type=MODEL_KIND, default="char-linear", show_default=True, help="Model kind.")
 @data_root_option
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object.")

@@ -11,6 +11,8 @@ from typing import Any
 import click
 
 from .options import (
+    MODEL_KIND,
+    RegistryChoice,
     data_root_option,
     parse_settings,
     quiet_option,
@@ -23,6 +25,7 @@ from .options import (
 model_option = click.option(
     "--model",
     "model_kind",
+    type=MODEL_KIND,
     default="char-linear",
     show_default=True,
     help="Model kind (see 'sosrisk models'); 'best' is the configuration that won our cross-validation.",
@@ -40,9 +43,17 @@ backbone_option = click.option(
     default=None,
     help="encoder: 'e5-small' (offline), a preset of the paper (see 'sosrisk backbone presets'), a hub id or a folder.",
 )
+
+
+def _recipes() -> list[str]:
+    from ..models.encoder_recipes import RECIPES
+
+    return list(RECIPES)
+
+
 recipe_option = click.option(
     "--recipe",
-    type=click.Choice(["fast", "sos1k-paper"]),
+    type=RegistryChoice(_recipes),
     default=None,
     help="encoder: training recipe (default fast; sos1k-paper = the authors' settings).",
 )

@@ -3,13 +3,55 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+
+class RegistryChoice(click.Choice):
+    """A choice among the names of a registry (model kinds, augmentation methods, translators, recipes).
+
+    The names are asked for only when a value is checked or the help is shown, so a command imports nothing
+    of the registry's room at start-up; a registered name is accepted without listing the others (which
+    would read every installed package's entry points).
+    """
+
+    def __init__(self, names: Callable[[], Sequence[str]], known: Callable[[str], bool] | None = None) -> None:
+        self._names = names
+        self._known = known
+        super().__init__(())
+
+    @property
+    def choices(self) -> tuple[str, ...]:
+        return tuple(self._names())
+
+    @choices.setter
+    def choices(self, value: Sequence[str]) -> None:  # click.Choice.__init__ sets it; the registry decides
+        pass
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        if self._known is not None and isinstance(value, str) and self._known(value):
+            return value
+        return super().convert(value, param, ctx)
+
+
+def _model_kinds() -> list[str]:
+    from ..models.registry import available_kinds
+
+    return available_kinds()
+
+
+def _is_model_kind(name: str) -> bool:
+    from ..models.registry import MODEL_KINDS
+
+    return name in MODEL_KINDS
+
+
+MODEL_KIND = RegistryChoice(_model_kinds, _is_model_kind)
 
 quiet_option = click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
 task_option = click.option(

@@ -1,8 +1,11 @@
-"""The one interface every model kind implements, and the model-directory format.
+"""The one interface every model kind implements, and saving and loading model directories.
 
 A model directory holds ``config.json`` (allow-listed fields, format version, task, labels, model
-settings, calibration, decision rule, training record, cross-validated metrics) and weights as
-``.npz`` / ``.safetensors`` / JSON. Nothing in a model directory is ever unpickled or executed.
+settings, calibration, decision rule, training record, cross-validated metrics), weights as
+``.npz`` / ``.safetensors`` / JSON, keyed hashes of the training posts (:mod:`.membership`), the scope
+stage when there is one, and a ``README.md`` model card. Nothing in a model directory is ever unpickled
+or executed; the readers that check every file before use are in :mod:`.directory`. Parameters follow
+scikit-learn's estimator contract (:mod:`.params`).
 """
 
 from __future__ import annotations
@@ -11,46 +14,45 @@ import datetime as _dt
 import hashlib
 import json
 import logging
-import math
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar, Self
+from typing import TYPE_CHECKING, Any, ClassVar, Self, overload
 
 import numpy as np
 
 from .. import __version__
-from ..atomic import WriteError, atomic_write, atomic_write_text
-from ..scale import Task, check_task, labels_for
+from ..atomic import WriteError, atomic_write_text
+from ..scale import Task, labels_for
 from .decision import DecisionRule
+from .directory import CONFIG_FIELDS, CONFIG_NAME, FORMAT_VERSION, read_config, read_npz
 from .errors import ModelError, NotFittedError
+from .membership import LEGACY_FILE, Overlap, TrainingMembership
+from .params import Constraint, Estimator, Options, is_int, is_number
 
 if TYPE_CHECKING:
     from ..scope.stage import ScopeDecision, ScopeStage
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
-CONFIG_NAME = "config.json"
-TRAINING_HASHES_FILE = "training_hashes.npz"
-CONFIG_FIELDS = frozenset(
-    {
-        "format_version",
-        "sosrisk_version",
-        "kind",
-        "task",
-        "labels",
-        "label_names",
-        "params",
-        "calibration",
-        "decision",
-        "training",
-        "cv_metrics",
-        "files",
-        "scope",
-    }
-)
+__all__ = [
+    "CONFIG_FIELDS",
+    "CONFIG_NAME",
+    "FORMAT_VERSION",
+    "ModelError",
+    "NotFittedError",
+    "Overlap",
+    "Predictions",
+    "RiskModel",
+    "data_fingerprint",
+    "is_int",
+    "is_number",
+    "read_config",
+    "read_npz",
+    "softmax",
+]
+TRAINING_HASHES_FILE = LEGACY_FILE  # the unkeyed hashes of directories written before keyed ones (read only)
 
 
 @dataclass
@@ -73,17 +75,6 @@ def softmax(logits: np.ndarray) -> np.ndarray:
     return exp / exp.sum(axis=1, keepdims=True)
 
 
-def text_hashes(texts: Sequence[str]) -> np.ndarray:
-    """64-bit hashes of normalised texts: enough to recognise a training post, not to read it."""
-    from ..data.leakage import normalize_for_matching
-
-    out = np.empty(len(texts), dtype=np.uint64)
-    for i, text in enumerate(texts):
-        digest = hashlib.sha256(normalize_for_matching(text).encode()).digest()
-        out[i] = int.from_bytes(digest[:8], "little")
-    return out
-
-
 def data_fingerprint(texts: Sequence[str], labels: Sequence[int]) -> str:
     """A sha256 over the sorted (label, text) pairs of a training set: same data, same fingerprint."""
     digest = hashlib.sha256()
@@ -92,18 +83,24 @@ def data_fingerprint(texts: Sequence[str], labels: Sequence[int]) -> str:
     return "sha256:" + digest.hexdigest()
 
 
-class RiskModel(ABC):
+class RiskModel(Estimator, ABC):
     """Base class of every model kind.
 
-    Subclasses set ``kind`` (the registry name), store their settings in ``__init__`` (keyword-only,
-    validated in :meth:`fit`), and implement :meth:`_fit`, :meth:`_logits`, :meth:`_params`,
-    :meth:`_save_weights` and :meth:`_load_weights`. The base class handles the task and labels,
-    temperature calibration, the decision rule, and the model directory.
+    Subclasses declare their parameters as keyword-only arguments of ``__init__`` (stored unchanged) and
+    in ``_parameter_constraints`` (checked in :meth:`fit` and when a directory is loaded; see
+    :mod:`sosrisk.models.params`), and implement :meth:`_fit`, :meth:`_logits`, :meth:`_save_weights`
+    and :meth:`_load_weights`. The base class handles the task and labels, temperature calibration, the
+    decision rule, the scope stage, the membership hashes, the model card and the model directory.
 
     Learned state ends in ``_``: ``classes_``, ``temperature_``, ``decision_``.
     """
 
     kind: ClassVar[str] = ""
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {"task": Options(("level", "binary"))}
+    # parameters that steer one training run and are not model settings (never written to config.json)
+    _run_only_params: ClassVar[frozenset[str]] = frozenset()
+    # defaults that depend on the task: {task: {parameter: value}}, used where the parameter is None
+    _task_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
 
     def __init__(self, *, task: Task = "level") -> None:
         self.task = task
@@ -112,22 +109,18 @@ class RiskModel(ABC):
         self.decision_: DecisionRule = DecisionRule()
         self.training_: dict[str, Any] = {}
         self.cv_metrics_: dict[str, Any] = {}
-        self.training_hashes_: np.ndarray | None = None
+        self.membership_: TrainingMembership | None = None
         self.scope_: ScopeStage | None = None
         self.calibrate_on_: np.ndarray | None = None  # set during fit only (see fit)
 
     # ----------------------------------------------------------------- subclass hooks
     @abstractmethod
     def _fit(self, texts: list[str], labels: np.ndarray, *, show_progress: bool) -> None:
-        """Learn the weights from texts and integer labels (``classes_`` is already set)."""
+        """Learn the weights from texts and integer labels (``classes_`` is set, the parameters are checked)."""
 
     @abstractmethod
     def _logits(self, texts: list[str], *, batch_size: int) -> np.ndarray:
         """Uncalibrated class scores ``(n, n_classes)`` whose softmax is the model's probability."""
-
-    @abstractmethod
-    def _params(self) -> dict[str, Any]:
-        """The model's settings, JSON-serialisable, written to ``config.json['params']``."""
 
     @abstractmethod
     def _save_weights(self, directory: Path) -> dict[str, str]:
@@ -135,7 +128,16 @@ class RiskModel(ABC):
 
     @abstractmethod
     def _load_weights(self, directory: Path, files: dict[str, str]) -> None:
-        """Read the weights written by :meth:`_save_weights`."""
+        """Read the weights written by :meth:`_save_weights` (the parameters are already checked)."""
+
+    def _card_description(self) -> list[str]:
+        """The model card's lines on what this model is (its kind, settings and weight files)."""
+        settings = ", ".join(f"{k} {v!r}" for k, v in self.config_params().items())
+        return [f"A `{self.kind}` model ({settings})."]
+
+    def _card_privacy(self) -> list[str]:
+        """The model card's lines on what this kind's weights reveal of the training posts."""
+        return []
 
     # ----------------------------------------------------------------- public API
     def fit(
@@ -152,7 +154,8 @@ class RiskModel(ABC):
         out-of-fold metrics to those posts: the ordinary posts a scope-stage training adds as level 0 teach
         the model, but would make its own cross-validated numbers look better than they are.
         """
-        task = check_task(self.task)
+        self._validate_params()
+        task = self.task
         texts_list = _check_texts(texts)
         y = np.asarray([int(v) for v in labels], dtype=np.int64)
         if len(y) != len(texts_list):
@@ -174,7 +177,7 @@ class RiskModel(ABC):
             self._fit(texts_list, y, show_progress=show_progress)
         finally:
             self.calibrate_on_ = None
-        self.training_hashes_ = np.unique(text_hashes(texts_list))
+        self.membership_ = TrainingMembership.of(texts_list)
         self.training_ = {
             "data_fingerprint": data_fingerprint(texts_list, y.tolist()),
             "n_posts": len(texts_list),
@@ -227,21 +230,54 @@ class RiskModel(ABC):
             return np.zeros((0, len(self.classes_)))
         return softmax(self._logits(texts, batch_size=batch_size) / self.temperature_)
 
-    def predict_proba(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
-        """Calibrated probabilities ``(n, n_classes)``; columns follow ``classes_`` (out of scope: label 0)."""
+    def predict_proba(self, texts: str | Sequence[str], *, batch_size: int = 256) -> np.ndarray:
+        """Calibrated probabilities ``(n, n_classes)``; columns follow ``classes_`` (out of scope: label 0).
+
+        One text (a ``str``) gives its row ``(n_classes,)``.
+        """
+        if isinstance(texts, str):
+            return self.predict_details([texts], batch_size=1).proba[0]
         return self.predict_details(texts, batch_size=batch_size).proba
 
-    def predict(self, texts: Sequence[str], *, batch_size: int = 256) -> np.ndarray:
-        """Labels (levels 0-10, or 0/1 for binary): the decision rule, the scope stage and the safety-net rules."""
+    @overload
+    def predict(self, texts: str, *, batch_size: int = ...) -> int: ...  # type: ignore[overload-overlap]
+
+    @overload
+    def predict(self, texts: Sequence[str], *, batch_size: int = ...) -> np.ndarray: ...
+
+    def predict(self, texts: str | Sequence[str], *, batch_size: int = 256) -> int | np.ndarray:
+        """Labels (levels 0-10, or 0/1 for binary): the decision rule, the scope stage and the safety-net rules.
+
+        One text (a ``str``) gives its label as an ``int``; a list gives an array.
+        """
+        if isinstance(texts, str):
+            return int(self.predict_details([texts], batch_size=1).labels[0])
         return self.predict_details(texts, batch_size=batch_size).labels
 
     def predict_one(self, text: str) -> int:
-        """The label of one text; delegates to :meth:`predict`."""
-        return int(self.predict([text], batch_size=1)[0])
+        """The label of one text (the same as ``predict(text)``)."""
+        return int(self.predict_details([text], batch_size=1).labels[0])
 
-    def get_params(self) -> dict[str, Any]:
-        """The model's settings as written to ``config.json['params']``."""
-        return self._params()
+    def score(self, texts: Sequence[str], labels: Sequence[int] | np.ndarray) -> float:
+        """Accuracy of :meth:`predict` on ``texts`` (scikit-learn's default score of a classifier)."""
+        predicted = self.predict(list(texts))
+        return float(np.mean(predicted == np.asarray(labels, dtype=np.int64)))
+
+    def config_params(self) -> dict[str, Any]:
+        """The model's settings as written to ``config.json['params']`` (task defaults resolved, JSON types).
+
+        Every parameter of ``__init__`` but ``task`` and the run-only ones (checkpoints); kinds whose
+        settings are stored in another shape override this and :meth:`_from_config`.
+        """
+        names = [n for n in self._get_param_names() if n != "task" and n not in self._run_only_params]
+        return {name: _to_json(self.resolved(name)) for name in names}
+
+    def resolved(self, name: str) -> Any:
+        """The value of parameter ``name`` in use: its value, or the task's default where it is ``None``."""
+        value = getattr(self, name)
+        if value is None:
+            return self._task_defaults.get(self.task, {}).get(name)
+        return value
 
     def set_calibration(self, temperature: float) -> None:
         """Set the softmax temperature (fitted by :func:`sosrisk.models.calibration.fit_temperature`)."""
@@ -275,7 +311,7 @@ class RiskModel(ABC):
             "task": self.task,
             "labels": [int(c) for c in self.classes_],
             "label_names": [label_name(self.task, int(c)) for c in self.classes_],
-            "params": self._params(),
+            "params": self.config_params(),
             "calibration": {"temperature": self.temperature_},
             "decision": self.decision_.to_dict(),
             "training": self.training_,
@@ -292,10 +328,11 @@ class RiskModel(ABC):
         except OSError as exc:
             raise WriteError.of(path, exc) from None
         files = self._save_weights(path)
-        if self.training_hashes_ is not None:
-            with atomic_write(path / TRAINING_HASHES_FILE, "wb") as handle:
-                np.savez_compressed(handle, hashes=self.training_hashes_)
-            files["training_hashes"] = TRAINING_HASHES_FILE
+        if self.membership_ is not None:
+            files["training_hashes" if self.membership_.key_id is None else "training_membership"] = (
+                self.membership_.save(path)
+            )
+        files["model_card"] = self._write_card(path)
         if self.scope_ is not None:
             files["scope"] = self.scope_.save(path)
         elif (path / "scope").is_dir():  # a stale stage of an earlier model saved here must not ship with this one
@@ -310,8 +347,13 @@ class RiskModel(ABC):
 
     @classmethod
     def _from_config(cls, config: dict[str, Any]) -> Self:
-        """Build an unfitted instance from ``config['params']``; override when params need conversion."""
-        return cls(task=config["task"], **config["params"])
+        """An unfitted instance from ``config['params']``: each name must be a parameter of this kind."""
+        params = dict(config["params"])
+        allowed = set(cls._get_param_names()) - {"task"} - cls._run_only_params
+        unknown = set(params) - allowed
+        if unknown:
+            raise ModelError(f"Unknown {cls.kind} params {sorted(unknown)} in config.json.")
+        return cls(task=config["task"], **params)
 
     @classmethod
     def load(cls, directory: str | Path) -> RiskModel:
@@ -338,22 +380,42 @@ class RiskModel(ABC):
             from ..scope.stage import ScopeStage
 
             model.scope_ = ScopeStage.load(path, scope_name)
-        hashes_name = files.pop("training_hashes", None)
-        if hashes_name is not None:
-            if hashes_name != TRAINING_HASHES_FILE:
-                raise ModelError(
-                    f"{path}: expected files.training_hashes = {TRAINING_HASHES_FILE!r}, got {hashes_name!r}."
-                )
-            hashes = read_npz(path / hashes_name, {"hashes": "u"}, lambda shapes: _one_dimensional(shapes, "hashes"))
-            model.training_hashes_ = hashes["hashes"].astype(np.uint64)
+        files.pop("model_card", None)  # for people: never read back
+        for role in ("training_membership", "training_hashes"):
+            name = files.pop(role, None)
+            if name is not None:
+                model.membership_ = TrainingMembership.load(path, role, name)
+        try:
+            model._validate_params()
+        except ModelError as exc:
+            raise ModelError(f"{path / CONFIG_NAME}: field 'params': {exc}") from None
         model._load_weights(path, files)
         return model
 
-    def count_training_overlap(self, texts: Sequence[str]) -> np.ndarray:
-        """A boolean mask of the ``texts`` that were in this model's training data (normalised match)."""
-        if self.training_hashes_ is None:
-            return np.zeros(len(texts), dtype=bool)
-        return np.isin(text_hashes(list(texts)), self.training_hashes_)
+    def training_overlap(self, texts: Sequence[str]) -> Overlap:
+        """Which ``texts`` were in this model's training data (normalised match), where this machine can tell.
+
+        ``mask`` is ``None`` when it cannot: the model has no membership hashes, or they are keyed with the
+        key of another machine (see :mod:`sosrisk.models.membership`); ``note`` says which.
+        """
+        if self.membership_ is None:
+            return Overlap(None, "not checked: the model directory holds no hashes of its training posts")
+        return self.membership_.overlap(list(texts))
+
+    def _write_card(self, directory: Path) -> str:
+        from .model_card import write_model_card
+
+        privacy = self._card_privacy()
+        if self.membership_ is not None:
+            privacy = [*privacy, *self.membership_.card_lines()]
+        else:
+            privacy = [*privacy, "- No hashes of the training posts: `sosrisk evaluate` cannot check for leakage."]
+        if self.scope_ is not None:
+            privacy.append(
+                "- `scope/`: the scope gate's character n-grams are those of the training posts and of the ordinary "
+                "text it learned from, like `char-linear`'s (fragments of training posts can be read from them)."
+            )
+        return write_model_card(self, directory, description=self._card_description(), privacy=privacy)
 
     def _check_fitted(self) -> None:
         if self.classes_ is None:
@@ -363,167 +425,15 @@ class RiskModel(ABC):
             )
 
 
-def read_config(directory: Path) -> dict[str, Any]:
-    """Read and check the ``config.json`` of a model directory: every field the loader uses has the right type."""
-    config_path = directory / CONFIG_NAME
-    if not directory.is_dir():
-        raise ModelError(f"No model directory at {directory}: expected a folder with {CONFIG_NAME}.")
-    if not config_path.is_file():
-        raise ModelError(f"{directory} is not a sosrisk model directory: {CONFIG_NAME} is missing.")
-    try:
-        config = json.loads(config_path.read_text(encoding="utf-8"))
-    except json.JSONDecodeError as exc:
-        raise ModelError(f"{config_path}: not valid JSON ({exc.msg} at line {exc.lineno}).") from None
-    except UnicodeDecodeError as exc:
-        raise ModelError(
-            f"{config_path}: not UTF-8 (undecodable byte at position {exc.start}); sosrisk writes it as UTF-8. "
-            f"{_RESTORE}"
-        ) from None
-    except OSError as exc:
-        raise ModelError(f"{config_path}: cannot be read ({exc.strerror or exc}).") from None
-    if not isinstance(config, dict):
-        raise ModelError(f"{config_path}: expected a JSON object at the top level.")
-    unknown = set(config) - CONFIG_FIELDS
-    if unknown:
-        raise ModelError(f"{config_path}: unknown fields {sorted(unknown)}; this file was not written by sosrisk.")
-    version = config.get("format_version")
-    if version != FORMAT_VERSION:
-        raise ModelError(
-            f"{config_path}: format_version {version!r} is not supported by sosrisk {__version__} "
-            f"(expected {FORMAT_VERSION}). Retrain the model or use a matching sosrisk version."
-        )
-    for field in ("kind", "task", "labels", "params", "calibration", "decision", "files"):
-        if field not in config:
-            raise ModelError(f"{config_path}: the field {field!r} is missing.")
-    _check_config_values(config_path, config)
-    return config
-
-
-_RESTORE = "Restore the model directory from where it came, or train the model again."
-
-
-def _check_config_values(config_path: Path, config: dict[str, Any]) -> None:
-    """The values the loader relies on, checked before any of them is used (a clear error, never a traceback)."""
-
-    def bad(field: str, expected: str) -> ModelError:
-        return ModelError(f"{config_path}: field {field!r}: expected {expected}, got {config.get(field)!r}. {_RESTORE}")
-
-    if not isinstance(config["kind"], str) or not config["kind"]:
-        raise bad("kind", "the name of a model kind")
-    task = config["task"]
-    if task not in ("level", "binary"):
-        raise bad("task", "'level' or 'binary'")
-    if config["labels"] != list(labels_for(task)):
-        raise bad("labels", f"the labels of the {task} task, {list(labels_for(task))}")
-    for field in ("params", "calibration", "decision", "files"):
-        if not isinstance(config[field], dict):
-            raise bad(field, "a JSON object")
-    for field in ("training", "cv_metrics"):
-        if config.get(field) is not None and not isinstance(config[field], dict):
-            raise bad(field, "a JSON object")
-    files = config["files"]
-    if not all(isinstance(name, str) and name for name in files.values()):
-        raise bad("files", "a JSON object of file names")
-    temperature = config["calibration"].get("temperature")
-    if (
-        isinstance(temperature, bool)
-        or not isinstance(temperature, (int, float))
-        or not math.isfinite(temperature)
-        or temperature <= 0
-    ):
-        raise bad("calibration", "a temperature that is a number > 0")
-    try:
-        rule = DecisionRule.from_dict(config["decision"])
-    except (TypeError, ValueError) as exc:
-        raise ModelError(f"{config_path}: field 'decision': {exc} {_RESTORE}") from None
-    if rule.rule == ("expected_cost" if task == "binary" else "threshold"):
-        raise bad(
-            "decision", f"a decision rule of the {task} task ('threshold' is for binary, 'expected_cost' for level)"
-        )
-
-
-def read_npz(
-    path: Path,
-    arrays: dict[str, str],
-    check_shapes: Callable[[dict[str, tuple[int, ...]]], str | None] | None = None,
-) -> dict[str, np.ndarray]:
-    """The arrays of a model's ``.npz`` file, checked before a byte of their data is read.
-
-    ``arrays`` maps each expected array name to the dtype kinds it may have (``"f"`` float, ``"u"``
-    unsigned int, ``"U"`` text ...). Every member's header is read first: object (pickled) arrays are
-    refused, the declared size must be what the archive holds, and ``check_shapes`` (given the shapes)
-    returns a problem or ``None``; only then is anything allocated. A file that is not a complete
-    archive (truncated, empty, a pickle, a folder) gives a :class:`ModelError`, never a traceback.
-    """
-    import zipfile
-
-    def refuse(problem: str) -> ModelError:
-        return ModelError(f"{path}: {problem}. {_RESTORE}")
-
-    if not path.is_file():
-        raise ModelError(f"{path} is missing: the model directory is incomplete.")
-    try:
-        archive = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, EOFError, OSError) as exc:
-        raise refuse(f"not a readable .npz archive ({exc}); it may be truncated or damaged") from None
-    with archive:
-        members = {info.filename: info for info in archive.infolist()}
-        names = {name.removesuffix(".npy") for name in members}
-        if set(members) != {f"{name}.npy" for name in arrays}:
-            raise refuse(f"expected the arrays {sorted(arrays)}, found {sorted(names)}")
-        shapes: dict[str, tuple[int, ...]] = {}
-        dtypes: dict[str, np.dtype[Any]] = {}
-        try:
-            for name, kinds in arrays.items():
-                info = members[f"{name}.npy"]
-                with archive.open(info) as member:
-                    version = np.lib.format.read_magic(member)
-                    header = np.lib.format
-                    read_header = header.read_array_header_1_0 if version == (1, 0) else header.read_array_header_2_0
-                    shape, _fortran_order, dtype = read_header(member)
-                    header_bytes = member.tell()
-                if dtype.hasobject:
-                    raise refuse(f"array {name!r} holds Python objects, which would have to be unpickled; refused")
-                if dtype.kind not in kinds:
-                    raise refuse(f"array {name!r} has dtype {dtype}, expected kind {kinds!r}")
-                declared = math.prod(int(v) for v in shape) * dtype.itemsize
-                if declared != info.file_size - header_bytes:
-                    raise refuse(
-                        f"array {name!r} declares {declared} bytes of data but the archive holds "
-                        f"{info.file_size - header_bytes}"
-                    )
-                if info.file_size > _NPZ_RATIO_FLOOR and info.file_size > _NPZ_MAX_RATIO * max(info.compress_size, 1):
-                    raise refuse(
-                        f"array {name!r} expands from {info.compress_size} to {info.file_size} bytes, more than "
-                        f"{_NPZ_MAX_RATIO} times; refused as a possible decompression bomb"
-                    )
-                shapes[name], dtypes[name] = tuple(int(v) for v in shape), dtype
-            problem = check_shapes(shapes) if check_shapes is not None else None
-            if problem is not None:
-                raise refuse(problem)
-            loaded = {}
-            for name in arrays:
-                with archive.open(members[f"{name}.npy"]) as member:
-                    loaded[name] = np.lib.format.read_array(member, allow_pickle=False)
-        except ModelError:
-            raise
-        except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
-            raise refuse(f"not a readable .npz archive ({exc}); it may be truncated or damaged") from None
-    return loaded
-
-
-# A member larger than this may expand at most this many times (real weights compress 1-10 times).
-_NPZ_RATIO_FLOOR = 16 << 20
-_NPZ_MAX_RATIO = 100
-
-
-def is_number(value: object) -> bool:
-    """Whether ``value`` is a real number (an int or float, not a bool): for checking settings read from JSON."""
-    return isinstance(value, (int, float, np.integer, np.floating)) and not isinstance(value, bool)
-
-
-def _one_dimensional(shapes: dict[str, tuple[int, ...]], name: str) -> str | None:
-    return None if len(shapes[name]) == 1 else f"expected {name!r} to be one-dimensional, got shape {shapes[name]}"
+def _to_json(value: Any) -> Any:
+    """Tuples as lists, numpy scalars as Python numbers: what ``config.json`` holds."""
+    if isinstance(value, tuple | list):
+        return [_to_json(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _to_json(v) for k, v in value.items()}
+    if isinstance(value, np.generic):
+        return value.item()
+    return value
 
 
 def _check_texts(texts: Sequence[str], *, allow_empty_list: bool = False) -> list[str]:

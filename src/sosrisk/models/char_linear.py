@@ -13,14 +13,15 @@ import logging
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar
 
 import numpy as np
 import scipy.sparse as sp
 
 from ..progress import progress_bar
-from .base import ModelError, RiskModel, is_number, read_npz
+from .base import ModelError, RiskModel, read_npz
 from .calibration import DECISIONS, finalize_from_oof
+from .params import SEED, Boolean, Constraint, Interval, Options, Satisfies, is_int, none_or
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -34,6 +35,15 @@ TASK_DEFAULTS: dict[str, dict[str, Any]] = {
     "level": {"ngram_range": (1, 2), "C": 1.0},
     "binary": {"ngram_range": (1, 2), "C": 10.0},
 }
+NGRAM_RANGE = Satisfies(
+    "two ints 1 <= min <= max <= 4",
+    lambda value: (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(is_int(v) for v in value)
+        and 1 <= value[0] <= value[1] <= 4
+    ),
+)
 # scikit-learn's char analyzer replaces runs of two or more whitespace characters by one space.
 _WHITE_SPACES = re.compile(r"\s\s+")
 _MAX_CHAR_IDS = 1 << 16  # char ids must fit 16 bits so that 4-grams fit one uint64 code
@@ -326,6 +336,21 @@ class CharLinearModel(RiskModel):
         Stopping tolerance of the logistic regression's solver.
     """
 
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        **RiskModel._parameter_constraints,
+        "ngram_range": none_or(NGRAM_RANGE),
+        "min_df": Interval(1, None, integer=True),
+        "sublinear_tf": Boolean(),
+        "C": none_or(Interval(0, None, closed="neither")),
+        "class_weight": Options(("balanced", "none")),
+        "decision": Options(DECISIONS),
+        "target_recall": Interval(0, 1, closed="right"),
+        "cv_folds": Interval(2, None, integer=True),
+        "seed": SEED,
+        "tol": Interval(0, None, closed="neither"),
+    }
+    _task_defaults: ClassVar[dict[str, dict[str, Any]]] = TASK_DEFAULTS
+
     def __init__(
         self,
         *,
@@ -342,12 +367,10 @@ class CharLinearModel(RiskModel):
         tol: float = 1e-3,
     ) -> None:
         super().__init__(task=task)  # type: ignore[arg-type]
-        defaults = TASK_DEFAULTS.get(task, TASK_DEFAULTS["level"])
-        chosen = tuple(ngram_range) if ngram_range is not None else defaults["ngram_range"]
-        self.ngram_range: tuple[int, int] = (int(chosen[0]), int(chosen[1])) if len(chosen) == 2 else chosen  # type: ignore[assignment]
+        self.ngram_range = ngram_range
         self.min_df = min_df
         self.sublinear_tf = sublinear_tf
-        self.C = C if C is not None else defaults["C"]
+        self.C = C
         self.class_weight = class_weight
         self.decision = decision
         self.target_recall = target_recall
@@ -358,59 +381,20 @@ class CharLinearModel(RiskModel):
         self.coef_: np.ndarray | None = None
         self.intercept_: np.ndarray | None = None
 
-    # ------------------------------------------------------------------ settings
-    def _validate_params(self) -> None:
-        rng = self.ngram_range
-        if len(rng) != 2 or not all(isinstance(v, int) for v in rng) or not 1 <= rng[0] <= rng[1] <= 4:
-            raise ModelError(
-                "The 'ngram_range' parameter of char-linear must be two ints 1 <= min <= max <= 4. "
-                f"Got {rng!r} instead."
-            )
-        if not isinstance(self.min_df, int) or self.min_df < 1:
-            raise ModelError(f"The 'min_df' parameter of char-linear must be an int >= 1. Got {self.min_df!r} instead.")
-        if not is_number(self.C) or not self.C > 0:
-            raise ModelError(f"The 'C' parameter of char-linear must be > 0. Got {self.C!r} instead.")
-        if self.class_weight not in {"balanced", "none"}:
-            raise ModelError(
-                f"The 'class_weight' parameter of char-linear must be a str among {{'balanced', 'none'}}. "
-                f"Got {self.class_weight!r} instead."
-            )
-        if self.decision not in DECISIONS:
-            raise ModelError(
-                f"The 'decision' parameter of char-linear must be a str among {set(DECISIONS)}. "
-                f"Got {self.decision!r} instead."
-            )
-        if not is_number(self.target_recall) or not 0 < self.target_recall <= 1:
-            raise ModelError(
-                f"The 'target_recall' parameter must be within (0, 1]. Got {self.target_recall!r} instead."
-            )
-        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
-            raise ModelError(f"The 'cv_folds' parameter must be an int >= 2. Got {self.cv_folds!r} instead.")
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "ngram_range": list(self.ngram_range),
-            "min_df": self.min_df,
-            "sublinear_tf": self.sublinear_tf,
-            "C": self.C,
-            "class_weight": self.class_weight,
-            "decision": self.decision,
-            "target_recall": self.target_recall,
-            "cv_folds": self.cv_folds,
-            "seed": self.seed,
-            "tol": self.tol,
-        }
+    def _ngram_range(self) -> tuple[int, int]:
+        low, high = self.resolved("ngram_range")
+        return int(low), int(high)
 
     # ------------------------------------------------------------------ training
     def _fit_once(self, texts: list[str], y: np.ndarray) -> tuple[CharNgramFeaturizer, np.ndarray, np.ndarray]:
         from sklearn.linear_model import LogisticRegression
 
         featurizer, matrix = fit_char_featurizer(
-            texts, ngram_range=self.ngram_range, min_df=self.min_df, sublinear_tf=self.sublinear_tf
+            texts, ngram_range=self._ngram_range(), min_df=self.min_df, sublinear_tf=self.sublinear_tf
         )
         classes = np.unique(y)
         clf = LogisticRegression(
-            C=self.C,
+            C=self.resolved("C"),
             class_weight="balanced" if self.class_weight == "balanced" else None,
             max_iter=5000,
             tol=self.tol,
@@ -435,7 +419,6 @@ class CharLinearModel(RiskModel):
         return full_coef, full_intercept
 
     def _fit(self, texts: list[str], labels: np.ndarray, *, show_progress: bool) -> None:
-        self._validate_params()
         if len(np.unique(labels)) < 2:
             raise ModelError("Training needs posts of at least two different labels.")
         counts = np.bincount(labels)
@@ -533,10 +516,6 @@ class CharLinearModel(RiskModel):
         name = files.get("weights")
         if name != WEIGHTS_FILE:
             raise ModelError(f"{directory}: expected files.weights = {WEIGHTS_FILE!r} in config.json, got {name!r}.")
-        try:
-            self._validate_params()
-        except ModelError as exc:
-            raise ModelError(f"{directory / 'config.json'}: field 'params': {exc}") from None
         assert self.classes_ is not None
         n_classes = len(self.classes_)
 
@@ -557,34 +536,22 @@ class CharLinearModel(RiskModel):
         self.featurizer_ = CharNgramFeaturizer(
             ngrams,
             idf,
-            ngram_range=self.ngram_range,
+            ngram_range=self._ngram_range(),
             sublinear_tf=self.sublinear_tf,
         )
         self.coef_, self.intercept_ = coef, intercept
 
-    @classmethod
-    def _from_config(cls, config: dict[str, Any]) -> Self:
-        params = dict(config["params"])
-        allowed = {
-            "ngram_range",
-            "min_df",
-            "sublinear_tf",
-            "C",
-            "class_weight",
-            "decision",
-            "target_recall",
-            "cv_folds",
-            "seed",
-            "tol",
-        }
-        unknown = set(params) - allowed
-        if unknown:
-            raise ModelError(f"Unknown char-linear params {sorted(unknown)} in config.json.")
-        ngram_range = params.get("ngram_range", (1, 3))
-        if not isinstance(ngram_range, (list, tuple)):
-            raise ModelError(
-                f"The 'ngram_range' parameter of char-linear must be two ints 1 <= min <= max <= 4. "
-                f"Got {ngram_range!r} instead."
-            )
-        params["ngram_range"] = tuple(ngram_range)
-        return cls(task=config["task"], **params)
+    def _card_description(self) -> list[str]:
+        low, high = self._ngram_range()
+        return [
+            f"Character {low}-{high}-gram TF-IDF (sublinear tf: {self.sublinear_tf}, min_df {self.min_df}) and a "
+            f"logistic regression (C {self.resolved('C'):g}, class weights {self.class_weight!r}), calibrated by a "
+            f"{self.cv_folds}-fold cross-validation inside the training data. Weights: `{WEIGHTS_FILE}`.",
+        ]
+
+    def _card_privacy(self) -> list[str]:
+        return [
+            f"- `{WEIGHTS_FILE}`: the vocabulary lists every character n-gram (up to {self._ngram_range()[1]} "
+            f"characters) found in at least {self.min_df} training post(s), with its weight: short fragments of the "
+            "training posts can be read from it, though not whole posts.",
+        ]

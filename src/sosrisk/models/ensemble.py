@@ -26,14 +26,14 @@ import logging
 import os
 import shutil
 from pathlib import Path
-from typing import Any, Self
+from typing import Any, ClassVar
 
 import numpy as np
 
 from ..atomic import atomic_write_text
 from .base import ModelError, RiskModel, softmax
 from .calibration import DECISIONS, finalize_from_oof
-from .model_card import write_model_card
+from .params import SEED, Constraint, Either, Interval, Options, Satisfies, none_or
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -45,6 +45,20 @@ DEFAULT_MEMBERS: list[dict[str, Any]] = [
     {"kind": "char-linear", "params": {}},
     {"kind": "encoder", "params": {"backbone": "e5-small"}},
 ]
+
+
+MEMBERS = Satisfies(
+    "a list of at least two kind names or {'kind': str, 'params': dict} entries",
+    lambda value: bool(_check_member_specs(value)),
+)
+WEIGHT_LIST = Satisfies(
+    "a list of non-negative numbers, one per member, not all zero",
+    lambda value: (
+        isinstance(value, list)
+        and all(isinstance(w, int | float) and not isinstance(w, bool) and w >= 0 for w in value)
+        and sum(value) > 0
+    ),
+)
 
 
 def _check_member_specs(members: Any) -> list[dict[str, Any]]:
@@ -108,6 +122,21 @@ class EnsembleModel(RiskModel):
     """
 
     supports_checkpoints = True  # accepts checkpoint_dir / resume (the CLI passes OUT/checkpoints)
+    _run_only_params = frozenset({"checkpoint_dir", "resume"})
+    _parameter_constraints: ClassVar[dict[str, Constraint]] = {
+        **RiskModel._parameter_constraints,
+        "members": none_or(MEMBERS),
+        "weights": Either((Options(("even", "auto")), WEIGHT_LIST)),
+        "validation_fraction": Interval(0, 0.5, closed="neither"),
+        "seed": SEED,
+        "decision": Options(DECISIONS),
+        "target_recall": Interval(0, 1, closed="right"),
+        "checkpoint_dir": none_or(Satisfies("a folder path", lambda value: isinstance(value, str | os.PathLike))),
+        "resume": Satisfies("true or false", lambda value: isinstance(value, bool)),
+    }
+    _task_defaults: ClassVar[dict[str, dict[str, Any]]] = {
+        task: {"members": DEFAULT_MEMBERS} for task in ("level", "binary")
+    }
 
     def __init__(
         self,
@@ -123,7 +152,7 @@ class EnsembleModel(RiskModel):
         resume: bool = False,
     ) -> None:
         super().__init__(task=task)  # type: ignore[arg-type]
-        self.members = members if members is not None else [dict(m) for m in DEFAULT_MEMBERS]
+        self.members = members
         self.weights = weights
         self.validation_fraction = validation_fraction
         self.seed = seed
@@ -135,36 +164,25 @@ class EnsembleModel(RiskModel):
         self.weights_: np.ndarray | None = None
 
     # ------------------------------------------------------------------ settings
-    def _validate_params(self) -> list[dict[str, Any]]:
-        specs = _check_member_specs(self.members)
-        if self.weights not in ("auto", "even"):
-            weights = self.weights
-            if (
-                not isinstance(weights, list)
-                or len(weights) != len(specs)
-                or not all(isinstance(w, int | float) and w >= 0 for w in weights)
-                or not sum(weights) > 0
-            ):
-                raise ModelError(
-                    f"The 'weights' parameter of the ensemble must be 'even', 'auto' or {len(specs)} non-negative "
-                    f"numbers (one per member, not all zero). Got {weights!r} instead."
-                )
-        if not 0 < self.validation_fraction < 0.5:
-            raise ModelError(
-                f"The 'validation_fraction' parameter must be within (0, 0.5). Got {self.validation_fraction!r}."
-            )
-        if self.decision not in DECISIONS:
-            raise ModelError(
-                f"The 'decision' parameter must be a str among {set(DECISIONS)}. Got {self.decision!r} instead."
-            )
-        if not 0 < self.target_recall <= 1:
-            raise ModelError(f"The 'target_recall' parameter must be within (0, 1]. Got {self.target_recall!r}.")
-        return specs
+    def member_specs(self) -> list[dict[str, Any]]:
+        """The members as ``[{"kind": ..., "params": {...}}]`` (kind names expanded; the default when ``None``)."""
+        return _check_member_specs(self.resolved("members"))
 
-    def _params(self) -> dict[str, Any]:
+    def _validate_params(self) -> None:
+        specs = self.member_specs()  # first: its messages name the member at fault
+        super()._validate_params()
+        weights = self.resolved("weights")
+        if isinstance(weights, list) and len(weights) != len(specs):
+            raise ModelError(
+                f"The 'weights' parameter of {self._owner()} must be 'even', 'auto' or {len(specs)} non-negative "
+                f"numbers (one per member, not all zero). Got {weights!r} instead."
+            )
+
+    def config_params(self) -> dict[str, Any]:
+        """``config.json['params']``, with the members written out in full."""
         return {
-            "members": _check_member_specs(self.members),
-            "weights": self.weights,
+            "members": self.member_specs(),
+            "weights": self.resolved("weights"),
             "validation_fraction": self.validation_fraction,
             "seed": self.seed,
             "decision": self.decision,
@@ -188,7 +206,8 @@ class EnsembleModel(RiskModel):
     def _fit(self, texts: list[str], labels: np.ndarray, *, show_progress: bool) -> None:
         from .encoder import EncoderModel, validation_split
 
-        specs = self._validate_params()
+        specs = self.member_specs()
+        weights_setting = self.resolved("weights")
         assert self.classes_ is not None
         y_index = np.searchsorted(self.classes_, labels)
         train_idx, val_idx = validation_split(y_index, self.validation_fraction, self.seed)
@@ -221,12 +240,12 @@ class EnsembleModel(RiskModel):
             members.append(member)
             report[f"{index}-{spec['kind']}"] = _member_metrics(self.task, labels[val_idx], proba, member)
             logger.info("ensemble member %d (%s) fitted", index, spec["kind"])
-        if self.weights == "auto":
+        if weights_setting == "auto":
             weights = choose_weights(held_out, y_index[val_idx])
-        elif self.weights == "even":
+        elif weights_setting == "even":
             weights = np.full(len(held_out), 1 / len(held_out))
         else:
-            given = np.asarray(self.weights, dtype=float)
+            given = np.asarray(weights_setting, dtype=float)
             weights = given / given.sum()
         self.members_, self.weights_ = members, weights
         combined = sum(w * p for w, p in zip(weights, held_out, strict=True))
@@ -277,21 +296,25 @@ class EnsembleModel(RiskModel):
             json.dumps({"weights": [float(w) for w in self.weights_]}, indent=2) + "\n",
         )
         files["combination"] = COMBINATION_FILE
-        kinds = ", ".join(f"{m.kind} (weight {w:.2f})" for m, w in zip(self.members_, self.weights_, strict=True))
-        files["model_card"] = write_model_card(
-            self,
-            directory,
-            description=[
-                f"A weighted average of the calibrated probabilities of {len(self.members_)} models: {kinds}. "
-                f"Each member is a complete model directory under `{MEMBERS_DIR}/`.",
-            ],
-        )
         return files
+
+    def _card_description(self) -> list[str]:
+        kinds = ", ".join(
+            f"{m.kind} (weight {w:.2f})"
+            for m, w in zip(self.members_, self.weights_ if self.weights_ is not None else [], strict=True)
+        )
+        return [
+            f"A weighted average of the calibrated probabilities of {len(self.members_)} models: {kinds}. "
+            f"Each member is a complete model directory under `{MEMBERS_DIR}/`, with its own model card.",
+        ]
+
+    def _card_privacy(self) -> list[str]:
+        return [f"- `{MEMBERS_DIR}/`: each member's own card says what its weights reveal."]
 
     def _load_weights(self, directory: Path, files: dict[str, str]) -> None:
         from . import load_model
 
-        specs = _check_member_specs(self.members)
+        specs = self.member_specs()
         members = []
         for index, spec in enumerate(specs):
             name = files.get(f"member_{index}")
@@ -314,15 +337,6 @@ class EnsembleModel(RiskModel):
             raise ModelError(f"{combination_path}: expected {len(members)} weights, got {weights!r}.")
         self.members_ = members
         self.weights_ = np.asarray(weights, dtype=float)
-
-    @classmethod
-    def _from_config(cls, config: dict[str, Any]) -> Self:
-        params = dict(config["params"])
-        allowed = {"members", "weights", "validation_fraction", "seed", "decision", "target_recall"}
-        unknown = set(params) - allowed
-        if unknown:
-            raise ModelError(f"Unknown ensemble params {sorted(unknown)} in config.json.")
-        return cls(task=config["task"], **params)
 
 
 def _member_metrics(task: str, y: np.ndarray, proba: np.ndarray, member: RiskModel) -> dict[str, float]:
@@ -363,12 +377,42 @@ BEST_PARAMS: dict[str, dict[str, Any]] = {
 class BestModel(EnsembleModel):
     """``--model best``: the configuration that won our cross-validation, saved as a plain ``ensemble``.
 
-    Any parameter given overrides the winning one.
+    ``members`` and ``weights`` default to the winning ones for the task (:data:`BEST_PARAMS`); any
+    parameter given overrides the winning one.
     """
 
-    def __init__(self, *, task: str = "level", **overrides: Any) -> None:
-        params = {**BEST_PARAMS.get(task, BEST_PARAMS["level"]), **overrides}
-        super().__init__(task=task, **params)
+    _task_defaults: ClassVar[dict[str, dict[str, Any]]] = {task: dict(params) for task, params in BEST_PARAMS.items()}
+
+    def __init__(
+        self,
+        *,
+        task: str = "level",
+        members: list[Any] | None = None,
+        weights: str | list[float] | None = None,
+        validation_fraction: float = 0.15,
+        seed: int = 0,
+        decision: str = "auto",
+        target_recall: float = 0.8,
+        checkpoint_dir: str | os.PathLike[str] | None = None,
+        resume: bool = False,
+    ) -> None:
+        super().__init__(
+            task=task,
+            members=members,
+            weights=weights,  # type: ignore[arg-type]
+            validation_fraction=validation_fraction,
+            seed=seed,
+            decision=decision,
+            target_recall=target_recall,
+            checkpoint_dir=checkpoint_dir,
+            resume=resume,
+        )
+
+
+BestModel._parameter_constraints = {
+    **EnsembleModel._parameter_constraints,
+    "weights": none_or(EnsembleModel._parameter_constraints["weights"]),
+}
 
 
 def _register_best() -> None:

@@ -1,14 +1,28 @@
-"""The README.md model card written into model directories of the heavier kinds (encoder, ensemble)."""
+"""The README.md model card written into every model directory: what it is, its use and limits, its data and privacy."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ..atomic import atomic_write_text
 
-if TYPE_CHECKING:
-    from .base import RiskModel
+
+class CardSubject(Protocol):
+    """What a model card reads of a model (every :class:`~sosrisk.models.base.RiskModel` has it)."""
+
+    @property
+    def kind(self) -> str: ...
+
+    @property
+    def task(self) -> str: ...
+
+    @property
+    def training_(self) -> dict[str, Any]: ...
+
+    @property
+    def cv_metrics_(self) -> dict[str, Any]: ...
+
 
 MODEL_CARD_NAME = "README.md"
 
@@ -36,10 +50,11 @@ _METRIC_ROWS = {
 }
 
 
-def write_model_card(model: RiskModel, directory: Path, *, description: list[str]) -> str:
+def write_model_card(model: CardSubject, directory: Path, *, description: list[str], privacy: list[str]) -> str:
     """Write ``README.md`` into ``directory`` (atomically) and return its file name.
 
-    ``description`` holds the lines that say what the model is (backbone, recipe, members).
+    ``description`` holds the lines that say what the model is (backbone, recipe, members); ``privacy`` the
+    list items on what the directory reveals of the training posts.
     """
     task_words = (
         "the suicide-risk level (0-10) of the SOS-1K scale"
@@ -61,11 +76,11 @@ def write_model_card(model: RiskModel, directory: Path, *, description: list[str
         "can still be at risk; keep a human review path for everything.",
         "",
         "## Limits",
-        "- Trained on SOS-1K development posts (Chinese Weibo comments, mostly short); other platforms, ",
-        "  dialects, long texts or other languages are outside what it was checked on.",
-        "- The metrics below come from a small held-out part of the training data (see the protocol); ",
-        "  with about a hundred posts their uncertainty is several points. Check the model on labelled ",
-        "  posts of your own setting before relying on it.",
+        f"- Trained on {_sources(training)}; other platforms, dialects, long texts or other languages are ",
+        "  outside what it was checked on.",
+        "- The metrics below are estimated inside the training data (see the protocol below: a held-out split ",
+        "  or out-of-fold predictions); with a few hundred posts or fewer their uncertainty is several points. ",
+        "  Check the model on labelled posts of your own setting before relying on it.",
         "- Rare levels (8, 10) have few training examples; their per-level recall is the least reliable.",
         "",
         "## Training data",
@@ -86,10 +101,25 @@ def write_model_card(model: RiskModel, directory: Path, *, description: list[str
         lines.append("No held-out metrics were recorded (too few posts to hold any out).")
     lines += [
         "",
+        "## Privacy",
+        "What this directory reveals about the posts it was trained on (share it only where they could be shared ",
+        "in that form):",
+        "",
+        *privacy,
+        "",
         "## Loading",
-        "`sosrisk.models.load_model(path)` or `sosrisk predict PATH ...`. Loading reads JSON and safetensors ",
-        "only; no code from this directory is ever run.",
+        "`sosrisk.load_model(path)` or `sosrisk predict PATH ...`. Loading reads JSON, `.npz` (no pickles) and ",
+        "safetensors only; no code from this directory is ever run.",
         "",
     ]
     atomic_write_text(directory / MODEL_CARD_NAME, "\n".join(lines))
     return MODEL_CARD_NAME
+
+
+def _sources(training: dict[str, Any]) -> str:
+    sources = training.get("sources")
+    if not sources:
+        return "the posts it was given (see the data fingerprint below)"
+    shown = ", ".join(f"`{Path(str(source)).name}`" for source in sources[:8])
+    more = f" and {len(sources) - 8} more files" if len(sources) > 8 else ""
+    return f"the posts of {shown}{more}"

@@ -1,0 +1,63 @@
+"""The torch thread count of this process: chosen once by the entry point, applied when torch is loaded.
+
+torch's thread count is process-wide. Model code never changes it (a service's threads would change it
+under each other); the entry points (the CLI commands, and through them the service) choose it once, with
+:func:`choose_torch_threads` from their ``--torch-threads`` setting, and call :func:`set_torch_threads`
+before any model runs. Importing this module imports nothing heavy; torch is touched only if it is loaded.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from typing import Any
+
+logger = logging.getLogger(__name__)
+
+AUTO = "auto"
+_WANTED: dict[str, int | None] = {"threads": None}
+
+
+def machine_busy() -> bool:
+    """Whether the 1-minute load average is at least the number of cores (threads would wait for each other)."""
+    try:
+        return os.getloadavg()[0] >= (os.cpu_count() or 1)
+    except OSError:  # not available on this platform
+        return False
+
+
+def choose_torch_threads(setting: str | int) -> int | None:
+    """The thread count for a ``--torch-threads`` setting: an int >= 1, or ``auto`` (``None``: torch's default).
+
+    ``auto`` is one thread when the machine is already busy at start (on a shared 2-core machine under load,
+    two threads made a single-post prediction 16x slower than one), torch's default otherwise.
+    """
+    if isinstance(setting, int) and not isinstance(setting, bool):
+        threads = setting
+    elif isinstance(setting, str) and setting.strip().lower() == AUTO:
+        return 1 if machine_busy() else None
+    elif isinstance(setting, str) and setting.strip().isdigit():
+        threads = int(setting.strip())
+    else:
+        raise ValueError(f"Expected 'auto' or a number of torch threads >= 1, got {setting!r}.")
+    if threads < 1:
+        raise ValueError(f"Expected 'auto' or a number of torch threads >= 1, got {setting!r}.")
+    return threads
+
+
+def set_torch_threads(threads: int | None) -> None:
+    """Use ``threads`` torch threads in this process (``None``: torch's default), now or when torch is loaded."""
+    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
+        raise ValueError(f"Expected a number of torch threads >= 1 or None, got {threads!r}.")
+    _WANTED["threads"] = threads
+    if "torch" in sys.modules:
+        apply_torch_threads(sys.modules["torch"])
+
+
+def apply_torch_threads(torch: Any) -> None:
+    """Apply the chosen thread count to ``torch`` (called once torch is imported; a no-op when none was chosen)."""
+    wanted = _WANTED["threads"]
+    if wanted is not None and torch.get_num_threads() != wanted:
+        torch.set_num_threads(wanted)
+        logger.info("torch uses %d threads", wanted)
