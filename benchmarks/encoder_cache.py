@@ -16,21 +16,11 @@ from typing import Any
 
 import numpy as np
 
+from sosrisk.models.encoder import HISTORY_KEYS  # what a restored model's record keeps of the cached run
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_FOLDER = Path("/tmp/sosrisk-encoder-cache")
-# what a restored model's training record keeps of the cached run (the rest is written by fit again)
-HISTORY_KEYS = (
-    "backbone_folder",
-    "epochs_run",
-    "best_epoch",
-    "history",
-    "validation_posts",
-    "frozen_layers",
-    "fine_tuning_seconds",
-    "fine_tuning_cpu_seconds",
-    "torch_threads",
-)
 
 
 def use_training_cache(folder: str | os.PathLike[str] = DEFAULT_FOLDER) -> Path:

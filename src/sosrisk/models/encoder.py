@@ -63,7 +63,8 @@ __all__ = ["RECIPES", "EncoderModel", "Recipe", "validation_split"]
 ENCODER_DIR = "encoder"
 HEAD_FILE = "head.safetensors"
 POOLINGS = ("auto", "mean", "cls")
-_HISTORY_KEYS = (
+# what the training record keeps of a fine-tuning run (benchmarks/encoder_cache.py restores the same keys)
+HISTORY_KEYS = (
     "backbone_folder",
     "epochs_run",
     "best_epoch",
