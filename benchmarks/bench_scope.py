@@ -25,6 +25,10 @@ ordinary
     in-scope share, level 6+ share, high-risk share; before (no scope) and after. Plus leave-one-source-out.
 behaviour
     The behavioural suite's pass rates (both files) for the models of ``ordinary``, before and after.
+saved
+    Trained model directories named with ``--level DIR --binary DIR --name NAME`` (``--model best``, say):
+    the held-out ordinary text and the behavioural suites, with the stage as trained and with the same
+    weights and the stage switched off. Results go under ``saved[NAME]``.
 
 Ordinary text never comes from the People's Daily corpus (reserved for independent evaluation).
 """
@@ -49,7 +53,7 @@ from sosrisk.scope.rules import RULE_SET, families, match_rules
 from sosrisk.scope.training import DEFAULT_SOURCES, ScopeSettings, gate_negatives
 from sosrisk.training import cross_validate, fit_with_scope, make_model
 
-SECTIONS = ("gate", "rules", "cv", "ordinary", "behaviour")
+SECTIONS = ("gate", "rules", "cv", "ordinary", "behaviour", "saved")
 HELDOUT_CAP = 3000  # sentences per source's held-out part (a fixed sample), to keep the run affordable
 
 
@@ -234,13 +238,13 @@ def train_all(task: str, folds: list[PostSet], settings: ScopeSettings) -> Any:
     return fit_with_scope(model, posts.texts, posts.labels(task), settings)  # type: ignore[arg-type]
 
 
-def alarm_rates(level_model: Any, binary_model: Any, texts: list[str]) -> dict[str, float]:
+def alarm_rates(level_model: Any, binary_model: Any, texts: list[str]) -> dict[str, float | None]:
     from sosrisk.assess import assess
 
     answers = assess(texts, level_model=level_model, binary_model=binary_model)
-    rates = {
-        "level6plus": float(np.mean([a.risk_level >= 6 for a in answers])),
-        "high_risk": float(np.mean([bool(a.high_risk) for a in answers])),
+    rates: dict[str, float | None] = {
+        "level6plus": float(np.mean([a.risk_level >= 6 for a in answers])) if level_model is not None else None,
+        "high_risk": float(np.mean([bool(a.high_risk) for a in answers])) if binary_model is not None else None,
     }
     if answers and answers[0].in_scope is not None:
         rates["in_scope"] = float(np.mean([bool(a.in_scope) for a in answers]))
@@ -286,6 +290,43 @@ def section_behaviour(level_folds: list[PostSet], binary_folds: list[PostSet]) -
                 continue
             out[name][suite] = pass_rates(run_cases(cases, level_model=level_model, binary_model=binary_model))
     return out
+
+
+def section_saved(heldout: dict[str, list[str]], level_dir: str | None, binary_dir: str | None) -> dict:
+    """Trained model directories: held-out ordinary text and the suites, stage on and the same weights off."""
+    from sosrisk.behaviour import load_cases, pass_rates, run_cases
+    from sosrisk.models import load_model
+
+    if not level_dir and not binary_dir:
+        raise SystemExit("the saved section needs --level DIR and/or --binary DIR")
+    out: dict[str, Any] = {"level_dir": level_dir, "binary_dir": binary_dir, "heldout": {}, "behaviour": {}}
+    for name in ("scope off (same weights)", "as trained"):
+        level_model = load_model(level_dir) if level_dir else None
+        binary_model = load_model(binary_dir) if binary_dir else None
+        if name.startswith("scope off"):
+            for model in (level_model, binary_model):
+                if model is not None:
+                    model.scope_ = None
+        started = time.perf_counter()
+        log(f"saved: ordinary text, {name}")
+        out["heldout"][name] = {s: alarm_rates(level_model, binary_model, t) for s, t in heldout.items()}
+        out.setdefault("seconds", {})[name] = time.perf_counter() - started
+        out["behaviour"][name] = {
+            suite: pass_rates(run_cases(load_cases(suite), level_model=level_model, binary_model=binary_model))
+            for suite in ("cases", "holdout")
+        }
+    return out
+
+
+def pooled(rates: dict[str, dict[str, float | None]], key: str) -> float | None:
+    """The share over all held-out sentences (each source weighted by its size)."""
+    values = [(rates[s].get(key), len(HELDOUT[s])) for s in rates]
+    if not values or any(v is None for v, _ in values):
+        return None
+    return sum(float(v) * n for v, n in values if v is not None) / sum(n for _, n in values)
+
+
+HELDOUT: dict[str, list[str]] = {}
 
 
 # ---------------------------------------------------------------------------------------------- report
@@ -422,12 +463,44 @@ def markdown(payload: dict[str, Any]) -> str:
                     f"{row['passed']}/{row['cases']} ({row['pass_rate']:.0%}) |"
                 )
             lines.append("")
+    for model_name, saved in payload.get("saved", {}).items():
+        off, on = saved["heldout"]["scope off (same weights)"], saved["heldout"]["as trained"]
+        lines += [
+            f"## Trained directories: {model_name} (level {saved['level_dir']}, binary {saved['binary_dir']})",
+            "",
+            "Held-out ordinary text: the same weights with the scope stage off, and as trained.",
+            "",
+            "| source | off: level 6+ | off: high risk | in scope | level 6+ | high risk |",
+            "|---|---|---|---|---|---|",
+        ]
+        keys = ("level6plus", "high_risk")
+        for source in on:
+            cells = [off[source][k] for k in keys] + [on[source].get("in_scope")] + [on[source][k] for k in keys]
+            lines.append(f"| {source} | " + " | ".join(pct(c) for c in cells) + " |")
+        if saved.get("pooled"):
+            p = saved["pooled"]
+            cells = [p["off"][k] for k in keys] + [p["on"]["in_scope"]] + [p["on"][k] for k in keys]
+            lines.append(f"| **all ({p['sentences']} sentences)** | " + " | ".join(pct(c) for c in cells) + " |")
+        b_off, b_on = saved["behaviour"]["scope off (same weights)"], saved["behaviour"]["as trained"]
+        lines += ["", "| group | must reach | cases.tsv: off → on | holdout.tsv: off → on |", "|---|---|---|---|"]
+        for i, row in enumerate(b_on["cases"]):
+            h_off, h_on = b_off["holdout"][i], b_on["holdout"][i]
+            lines.append(
+                f"| {row['group']} | {row['must_reach']} | {b_off['cases'][i]['pass_rate']:.0%} → "
+                f"{row['pass_rate']:.0%} | {h_off['pass_rate']:.0%} → {h_on['pass_rate']:.0%} |"
+            )
+        lines.append("")
     return "\n".join(lines) + "\n"
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--sections", default=",".join(SECTIONS), help=f"comma-separated, from {SECTIONS}")
+    parser.add_argument(
+        "--sections", default=",".join(SECTIONS[:-1]), help=f"comma-separated, from {SECTIONS} (all but 'saved')"
+    )
+    parser.add_argument("--level", help="saved: a trained level model directory")
+    parser.add_argument("--binary", help="saved: a trained binary model directory")
+    parser.add_argument("--name", default="saved", help="saved: the name its results are kept under")
     args = parser.parse_args()
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(sections) - set(SECTIONS)
@@ -440,17 +513,30 @@ def main() -> int:
     SentenceEncoder.shared().memo = {}  # every model here scores the same held-out texts
     root = sos1k_root()
     level_folds, binary_folds = aligned_sos(root)
-    heldout = heldout_parts() if {"gate", "rules", "ordinary"} & set(sections) else {}
+    heldout = heldout_parts() if {"gate", "rules", "ordinary", "saved"} & set(sections) else {}
+    HELDOUT.update(heldout)
     runners = {
         "gate": lambda: section_gate(level_folds, binary_folds, heldout),
         "rules": lambda: section_rules(level_folds, binary_folds, heldout),
         "cv": lambda: section_cv(level_folds, binary_folds),
         "ordinary": lambda: section_ordinary(level_folds, binary_folds, heldout),
         "behaviour": lambda: section_behaviour(level_folds, binary_folds),
+        "saved": lambda: section_saved(heldout, args.level, args.binary),
     }
     for section in sections:
         started = time.perf_counter()
-        payload[section] = runners[section]()
+        if section == "saved":
+            result = runners[section]()
+            result["pooled"] = {
+                "sentences": sum(len(t) for t in heldout.values()),
+                "off": {
+                    k: pooled(result["heldout"]["scope off (same weights)"], k) for k in ("level6plus", "high_risk")
+                },
+                "on": {k: pooled(result["heldout"]["as trained"], k) for k in ("in_scope", "level6plus", "high_risk")},
+            }
+            payload.setdefault("saved", {})[args.name] = result
+        else:
+            payload[section] = runners[section]()
         payload["seconds"][section] = time.perf_counter() - started
         env = environment()
         payload.setdefault("section_runs", {})[section] = {"date": env["date"], "git_commit": env["git_commit"]}
