@@ -292,7 +292,9 @@ def section_behaviour(level_folds: list[PostSet], binary_folds: list[PostSet]) -
     return out
 
 
-def section_saved(heldout: dict[str, list[str]], level_dir: str | None, binary_dir: str | None) -> dict:
+def section_saved(
+    heldout: dict[str, list[str]], level_dir: str | None, binary_dir: str | None, *, with_off: bool = True
+) -> dict:
     """Trained model directories: held-out ordinary text and the suites, stage on and the same weights off."""
     from sosrisk.behaviour import load_cases, pass_rates, run_cases
     from sosrisk.models import load_model
@@ -300,7 +302,7 @@ def section_saved(heldout: dict[str, list[str]], level_dir: str | None, binary_d
     if not level_dir and not binary_dir:
         raise SystemExit("the saved section needs --level DIR and/or --binary DIR")
     out: dict[str, Any] = {"level_dir": level_dir, "binary_dir": binary_dir, "heldout": {}, "behaviour": {}}
-    for name in ("scope off (same weights)", "as trained"):
+    for name in ("scope off (same weights)", "as trained") if with_off else ("as trained",):
         level_model = load_model(level_dir) if level_dir else None
         binary_model = load_model(binary_dir) if binary_dir else None
         if name.startswith("scope off"):
@@ -464,7 +466,8 @@ def markdown(payload: dict[str, Any]) -> str:
                 )
             lines.append("")
     for model_name, saved in payload.get("saved", {}).items():
-        off, on = saved["heldout"]["scope off (same weights)"], saved["heldout"]["as trained"]
+        on = saved["heldout"]["as trained"]
+        off = saved["heldout"].get("scope off (same weights)") or {s: {} for s in on}
         lines += [
             f"## Trained directories: {model_name} (level {saved['level_dir']}, binary {saved['binary_dir']})",
             "",
@@ -475,19 +478,22 @@ def markdown(payload: dict[str, Any]) -> str:
         ]
         keys = ("level6plus", "high_risk")
         for source in on:
-            cells = [off[source][k] for k in keys] + [on[source].get("in_scope")] + [on[source][k] for k in keys]
+            cells = [off[source].get(k) for k in keys] + [on[source].get("in_scope")] + [on[source][k] for k in keys]
             lines.append(f"| {source} | " + " | ".join(pct(c) for c in cells) + " |")
         if saved.get("pooled"):
             p = saved["pooled"]
-            cells = [p["off"][k] for k in keys] + [p["on"]["in_scope"]] + [p["on"][k] for k in keys]
+            cells = [p["off"].get(k) for k in keys] + [p["on"]["in_scope"]] + [p["on"][k] for k in keys]
             lines.append(f"| **all ({p['sentences']} sentences)** | " + " | ".join(pct(c) for c in cells) + " |")
-        b_off, b_on = saved["behaviour"]["scope off (same weights)"], saved["behaviour"]["as trained"]
+        b_on = saved["behaviour"]["as trained"]
+        b_off = saved["behaviour"].get("scope off (same weights)")
         lines += ["", "| group | must reach | cases.tsv: off → on | holdout.tsv: off → on |", "|---|---|---|---|"]
         for i, row in enumerate(b_on["cases"]):
-            h_off, h_on = b_off["holdout"][i], b_on["holdout"][i]
+            h_on = b_on["holdout"][i]
+            c_off = f"{b_off['cases'][i]['pass_rate']:.0%}" if b_off else "–"
+            h_off = f"{b_off['holdout'][i]['pass_rate']:.0%}" if b_off else "–"
             lines.append(
-                f"| {row['group']} | {row['must_reach']} | {b_off['cases'][i]['pass_rate']:.0%} → "
-                f"{row['pass_rate']:.0%} | {h_off['pass_rate']:.0%} → {h_on['pass_rate']:.0%} |"
+                f"| {row['group']} | {row['must_reach']} | {c_off} → {row['pass_rate']:.0%} | "
+                f"{h_off} → {h_on['pass_rate']:.0%} |"
             )
         lines.append("")
     return "\n".join(lines) + "\n"
@@ -501,6 +507,9 @@ def main() -> int:
     parser.add_argument("--level", help="saved: a trained level model directory")
     parser.add_argument("--binary", help="saved: a trained binary model directory")
     parser.add_argument("--name", default="saved", help="saved: the name its results are kept under")
+    parser.add_argument(
+        "--no-scope-off", action="store_true", help="saved: skip the run with the stage off (slow for encoders)"
+    )
     args = parser.parse_args()
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = set(sections) - set(SECTIONS)
@@ -521,7 +530,7 @@ def main() -> int:
         "cv": lambda: section_cv(level_folds, binary_folds),
         "ordinary": lambda: section_ordinary(level_folds, binary_folds, heldout),
         "behaviour": lambda: section_behaviour(level_folds, binary_folds),
-        "saved": lambda: section_saved(heldout, args.level, args.binary),
+        "saved": lambda: section_saved(heldout, args.level, args.binary, with_off=not args.no_scope_off),
     }
     for section in sections:
         started = time.perf_counter()
@@ -530,7 +539,9 @@ def main() -> int:
             result["pooled"] = {
                 "sentences": sum(len(t) for t in heldout.values()),
                 "off": {
-                    k: pooled(result["heldout"]["scope off (same weights)"], k) for k in ("level6plus", "high_risk")
+                    k: pooled(result["heldout"]["scope off (same weights)"], k)
+                    for k in ("level6plus", "high_risk")
+                    if "scope off (same weights)" in result["heldout"]
                 },
                 "on": {k: pooled(result["heldout"]["as trained"], k) for k in ("in_scope", "level6plus", "high_risk")},
             }
