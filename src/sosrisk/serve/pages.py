@@ -15,9 +15,9 @@ import secrets
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -97,7 +97,19 @@ class Reviewer:
     csrf: str
 
 
-def _reviewer(request: Request) -> Reviewer | None:
+class LoginRequired(Exception):
+    """Raised by :func:`page_reviewer` for a request without a valid session; :func:`login_redirect`
+    (an exception handler of the app) answers it by sending the browser to the login form."""
+
+
+async def login_redirect(request: Request, _exc: Exception) -> RedirectResponse:
+    """The login form, with the page asked for as ``next``."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urllib.parse.urlencode({"next": target}), status_code=303)
+
+
+def session_reviewer(request: Request) -> Reviewer | None:
+    """Dependency: the reviewer whose session cookie came with ``request``, or None."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
@@ -105,9 +117,19 @@ def _reviewer(request: Request) -> Reviewer | None:
     return None if user is None else Reviewer(user, csrf_token(session_id))
 
 
-def _login_redirect(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/login?" + urllib.parse.urlencode({"next": target}), status_code=303)
+def page_reviewer(reviewer: Annotated[Reviewer | None, Depends(session_reviewer)]) -> Reviewer:
+    """Dependency of every page but the login form: the logged-in reviewer, or :class:`LoginRequired`."""
+    if reviewer is None:
+        raise LoginRequired
+    return reviewer
+
+
+def form_reviewer(request: Request, csrf: Annotated[str, Form()]) -> Reviewer:
+    """Dependency of every form a logged-in reviewer sends: :func:`page_reviewer`, then the form's CSRF field
+    checked against the session (one dependency, so that a form without the field is a 422 as before)."""
+    reviewer = page_reviewer(session_reviewer(request))
+    _check_csrf(reviewer, csrf)
+    return reviewer
 
 
 def _check_csrf(reviewer: Reviewer, submitted: str) -> None:
@@ -117,6 +139,10 @@ def _check_csrf(reviewer: Reviewer, submitted: str) -> None:
             "表单已过期或来自其他网站。 The form has expired or came from another site (CSRF check failed). "
             "Reload the page and try again.",
         )
+
+
+PageReviewer = Annotated[Reviewer, Depends(page_reviewer)]
+FormReviewer = Annotated[Reviewer, Depends(form_reviewer)]
 
 
 def _safe_next(target: str | None) -> str:
@@ -217,8 +243,11 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: str = Form(...)) -> Response:
-    reviewer = _reviewer(request)
+def logout(
+    request: Request,
+    reviewer: Annotated[Reviewer | None, Depends(session_reviewer)],
+    csrf: str = Form(...),
+) -> Response:
     if reviewer is not None:
         _check_csrf(reviewer, csrf)
         end_session(_state(request).engine, request.cookies[SESSION_COOKIE], actor=f"user:{reviewer.user.username}")
@@ -231,14 +260,12 @@ def logout(request: Request, csrf: str = Form(...)) -> Response:
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(
     request: Request,
+    reviewer: PageReviewer,
     tier: str | None = None,
     status: str | None = None,
     source: str | None = None,
     msg: str | None = None,
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
     state = _state(request)
     filters = _filters(tier, status, source)
     rows, total = list_queue(state.engine, filters)
@@ -266,15 +293,11 @@ def queue_page(
 @router.post("/queue/next")
 def next_post(
     request: Request,
-    csrf: str = Form(...),
+    reviewer: FormReviewer,
     tier: str = Form(""),
     status: str = Form("pending"),
     source: str = Form(""),
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
-    _check_csrf(reviewer, csrf)
     return _go_next(request, reviewer, _filters(tier, status, source))
 
 
@@ -292,14 +315,12 @@ def _go_next(request: Request, reviewer: Reviewer, filters: QueueFilters, *, don
 def post_page(
     request: Request,
     post_id: int,
+    reviewer: PageReviewer,
     tier: str | None = None,
     status: str | None = None,
     source: str | None = None,
     msg: str | None = None,
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
     state = _state(request)
     filters = _filters(tier, status, source)
     held_by: str | None = None
@@ -353,7 +374,7 @@ def _render_post(
 def post_decision(
     request: Request,
     post_id: int,
-    csrf: str = Form(...),
+    reviewer: FormReviewer,
     level: int = Form(..., ge=0, le=10),
     action: str = Form(...),
     high_risk: str = Form(""),
@@ -362,10 +383,6 @@ def post_decision(
     status: str = Form("pending"),
     source: str = Form(""),
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
-    _check_csrf(reviewer, csrf)
     state = _state(request)
     filters = _filters(tier, status, source)
     if high_risk not in ("", "0", "1"):
@@ -388,15 +405,11 @@ def post_decision(
 def post_release(
     request: Request,
     post_id: int,
-    csrf: str = Form(...),
+    reviewer: FormReviewer,
     tier: str = Form(""),
     status: str = Form("pending"),
     source: str = Form(""),
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
-    _check_csrf(reviewer, csrf)
     release(_state(request).engine, post_id, reviewer.user)
     filters = _filters(tier, status, source)
     return RedirectResponse(f"/queue?{_filter_query(filters, msg='released')}", status_code=303)
@@ -404,10 +417,7 @@ def post_release(
 
 # ----------------------------------------------------------------------------------------------- export
 @router.get("/export")
-async def export(request: Request, task: str = "level") -> Response:
-    reviewer = await run_in_threadpool(_reviewer, request)
-    if reviewer is None:
-        return _login_redirect(request)
+async def export(request: Request, reviewer: PageReviewer, task: str = "level") -> Response:
     if task not in ("level", "binary"):
         raise HTTPException(422, f"The export task must be 'level' or 'binary'. Got {task!r} instead.")
     buffer = io.StringIO()
