@@ -10,7 +10,7 @@ level model's scope stage when it has one, else the binary model's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,13 +50,7 @@ class Assessment:
 
     def flat(self) -> dict[str, Any]:
         """One flat row (probabilities as ``p_level_0`` ... ``p_level_10``) for CSV and tables."""
-        row = {k: v for k, v in asdict(self).items() if k != "level_probabilities"}
-        if self.rule_hits is not None:
-            row["rule_hits"] = format_rule_hits(self.rule_hits)
-        if self.level_probabilities is not None:
-            for value, p in enumerate(self.level_probabilities):
-                row[f"p_level_{value}"] = p
-        return row
+        return flat_row(asdict(self))
 
 
 def assess(
@@ -132,6 +126,18 @@ def scope_reasons(texts: Sequence[str], scope: ScopeDecision) -> list[str]:
         else:
             reasons.append("out_of_scope")
     return reasons
+
+
+def flat_row(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """An answer's fields (an :class:`Assessment`'s, maybe beside others such as ``id``) as one flat row:
+    the level probabilities as ``p_level_0`` ... ``p_level_10`` after the other fields, the rule hits
+    joined by :func:`format_rule_hits`."""
+    row = {k: v for k, v in answer.items() if k != "level_probabilities"}
+    if row.get("rule_hits") is not None:
+        row["rule_hits"] = format_rule_hits(row["rule_hits"])
+    for value, p in enumerate(answer.get("level_probabilities") or []):
+        row[f"p_level_{value}"] = p
+    return row
 
 
 def format_rule_hits(hits: Sequence[dict[str, Any]]) -> str:
