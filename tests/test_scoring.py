@@ -441,15 +441,9 @@ def test_urgent_posts_go_to_the_review_queue_once(tmp_path: Path, models: tuple[
     source = write_jsonl(tmp_path / "posts.jsonl", posts)
     db = tmp_path / "queue.db"
     output = tmp_path / "out.parquet"
+    settings = ScoreSettings(queue_db=f"sqlite:///{db}", chunk_size=25)
     try:
-        summary = score(
-            list(models),
-            source,
-            output,
-            ScoreSettings(queue_db=f"sqlite:///{db}", chunk_size=25),
-            workers=1,
-            show_progress=False,
-        )
+        summary = score(list(models), source, output, settings, workers=1, show_progress=False)
         frame = read_output(output)
         urgent = frame[frame["tier"].isin(["plan", "imminent"]) | frame["high_risk"]]
         with sqlite3.connect(db) as connection:
@@ -458,15 +452,7 @@ def test_urgent_posts_go_to_the_review_queue_once(tmp_path: Path, models: tuple[
         assert [s[1] for s in stored] == [p if p is not None else f"{source}:5" for p in urgent["id"].tolist()]
         assert stored == [("sosrisk-score", i, by_id[i]["text"], by_id[i]["author"]) for _, i, _, _ in stored]
         assert summary.queued == len(urgent) > 0
-        again = score(
-            list(models),
-            source,
-            output,
-            ScoreSettings(queue_db=f"sqlite:///{db}", chunk_size=25),
-            workers=1,
-            overwrite=True,
-            show_progress=False,
-        )
+        again = score(list(models), source, output, settings, workers=1, overwrite=True, show_progress=False)
         assert again.queued == 0  # idempotent: a rerun or resume never queues a post twice
     finally:
         dispose_engines()
