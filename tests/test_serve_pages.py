@@ -226,6 +226,12 @@ def test_every_page_and_form_checks_the_session_then_the_csrf_token(site: Site) 
         assert response.status_code == 403, path
         assert "(CSRF check failed)" in response.text
     assert reviewer.post("/logout", data={"csrf": "forged"}).status_code == 403
+    csrf = csrf_of(reviewer.get("/queue").text)
+    refused = "The status filter must be one of pending, reviewed, all. Got 'done' instead."
+    assert reviewer.get("/posts/1?status=done").json() == {"detail": refused}
+    for path, fields in forms.items():
+        response = reviewer.post(path, data={"csrf": csrf, "status": "done", **fields}, follow_redirects=False)
+        assert (response.status_code, response.json()) == (422, {"detail": refused}), path
     assert site.rows("SELECT count(*) FROM decisions") == [(0,)]
     assert site.rows("SELECT count(*) FROM posts WHERE assigned_to IS NOT NULL") == [(0,)]
 

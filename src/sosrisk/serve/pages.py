@@ -159,6 +159,24 @@ def _filters(tier: str | None, status: str | None, source: str | None) -> QueueF
         raise HTTPException(422, str(exc)) from None
 
 
+def query_filters(tier: str | None = None, status: str | None = None, source: str | None = None) -> QueueFilters:
+    """Dependency: the queue filters in a page's query string."""
+    return _filters(tier, status, source)
+
+
+def form_filters(
+    tier: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "pending",
+    source: Annotated[str, Form()] = "",
+) -> QueueFilters:
+    """Dependency: the queue filters a form carries along (hidden fields), so the reviewer stays in their view."""
+    return _filters(tier, status, source)
+
+
+QueryFilters = Annotated[QueueFilters, Depends(query_filters)]
+FormFilters = Annotated[QueueFilters, Depends(form_filters)]
+
+
 def _filter_query(filters: QueueFilters, **extra: str) -> str:
     values = {"tier": filters.tier or "", "status": filters.status, "source": filters.source or ""}
     values.update(extra)
@@ -261,13 +279,10 @@ def logout(
 def queue_page(
     request: Request,
     reviewer: PageReviewer,
-    tier: str | None = None,
-    status: str | None = None,
-    source: str | None = None,
+    filters: QueryFilters,
     msg: str | None = None,
 ) -> Response:
     state = _state(request)
-    filters = _filters(tier, status, source)
     rows, total = list_queue(state.engine, filters)
     return templates.TemplateResponse(
         request,
@@ -294,11 +309,9 @@ def queue_page(
 def next_post(
     request: Request,
     reviewer: FormReviewer,
-    tier: str = Form(""),
-    status: str = Form("pending"),
-    source: str = Form(""),
+    filters: FormFilters,
 ) -> Response:
-    return _go_next(request, reviewer, _filters(tier, status, source))
+    return _go_next(request, reviewer, filters)
 
 
 def _go_next(request: Request, reviewer: Reviewer, filters: QueueFilters, *, done: str | None = None) -> Response:
@@ -316,13 +329,10 @@ def post_page(
     request: Request,
     post_id: int,
     reviewer: PageReviewer,
-    tier: str | None = None,
-    status: str | None = None,
-    source: str | None = None,
+    filters: QueryFilters,
     msg: str | None = None,
 ) -> Response:
     state = _state(request)
-    filters = _filters(tier, status, source)
     held_by: str | None = None
     try:
         post = claim(state.engine, post_id, reviewer.user, minutes=state.settings.claim_minutes)
@@ -375,16 +385,13 @@ def post_decision(
     request: Request,
     post_id: int,
     reviewer: FormReviewer,
+    filters: FormFilters,
     level: int = Form(..., ge=0, le=10),
     action: str = Form(...),
     high_risk: str = Form(""),
     note: str = Form("", max_length=2000),
-    tier: str = Form(""),
-    status: str = Form("pending"),
-    source: str = Form(""),
 ) -> Response:
     state = _state(request)
-    filters = _filters(tier, status, source)
     if high_risk not in ("", "0", "1"):
         raise HTTPException(
             422, f"The high-risk flag must be '1', '0' or empty (not judged). Got {high_risk[:20]!r} instead."
@@ -406,12 +413,9 @@ def post_release(
     request: Request,
     post_id: int,
     reviewer: FormReviewer,
-    tier: str = Form(""),
-    status: str = Form("pending"),
-    source: str = Form(""),
+    filters: FormFilters,
 ) -> Response:
     release(_state(request).engine, post_id, reviewer.user)
-    filters = _filters(tier, status, source)
     return RedirectResponse(f"/queue?{_filter_query(filters, msg='released')}", status_code=303)
 
 
