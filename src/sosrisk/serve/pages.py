@@ -126,7 +126,8 @@ def page_reviewer(reviewer: Annotated[Reviewer | None, Depends(session_reviewer)
 
 def form_reviewer(request: Request, csrf: Annotated[str, Form()]) -> Reviewer:
     """Dependency of every form a logged-in reviewer sends: :func:`page_reviewer`, then the form's CSRF field
-    checked against the session (one dependency, so that a form without the field is a 422 as before)."""
+    checked against the session. One dependency that takes the field itself, so that a form without it is
+    refused as invalid (422) before the session is looked at."""
     reviewer = page_reviewer(session_reviewer(request))
     _check_csrf(reviewer, csrf)
     return reviewer
