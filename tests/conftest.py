@@ -113,6 +113,18 @@ def default_models(ordinary_home: Path, sos1k_root: Path) -> dict[str, Any]:
             os.environ["SOSRISK_HOME"] = previous
 
 
+# ------------------------------------------------------------------------------------------- the LLM endpoint
+@pytest.fixture
+def llm_server() -> Iterator[Any]:
+    """A scripted OpenAI-compatible endpoint on 127.0.0.1 (``llm_server.ScriptedServer``), stopped afterwards."""
+    pytest.importorskip("httpx")
+    from llm_server import ScriptedServer
+
+    server = ScriptedServer().start()
+    yield server
+    server.stop()
+
+
 # ------------------------------------------------------------------------------------ the review-queue database
 @pytest.fixture
 def fresh_engines() -> Iterator[None]:
