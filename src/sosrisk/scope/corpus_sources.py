@@ -231,6 +231,9 @@ def _refuse_reserved(path: str | Path) -> None:
         )
 
 
+# ----------------------------------------------------------------------------------- where they are
+
+
 def _check_name(name: str) -> OrdinarySource:
     source = SOURCES.get(name) if isinstance(name, str) else None
     if source is None:
