@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -229,16 +228,6 @@ def test_near_duplicates() -> None:
 
 
 # ---------------------------------------------------------------------------------------------- LLM methods
-
-
-@pytest.fixture
-def llm_server() -> Iterator[Any]:
-    pytest.importorskip("httpx")
-    from llm_server import ScriptedServer
-
-    server = ScriptedServer().start()
-    yield server
-    server.stop()
 
 
 def _client(server: Any) -> Any:

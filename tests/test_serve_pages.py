@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import re
 import urllib.parse
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +16,7 @@ pytest.importorskip("httpx", reason="the test client needs httpx")
 
 from fastapi.testclient import TestClient
 
-from serve_support import DIALECTS, PASSWORD, database_url, query, train_models
+from serve_support import PASSWORD, query, train_models
 from sosrisk.assess import Assessment
 from sosrisk.data import read_posts
 from sosrisk.scope.rules import RULES_VERSION
@@ -26,25 +25,14 @@ from sosrisk.serve.app import create_app
 from sosrisk.serve.pages import highlight_segments
 from sosrisk.serve.review import ClaimedByOther, QueueFilters, claim, list_queue
 from sosrisk.serve.settings import ServeSettings
-from sosrisk.serve.store import QueueItem, dispose_engines, enqueue_assessments
+from sosrisk.serve.store import QueueItem, enqueue_assessments
+
+pytestmark = pytest.mark.usefixtures("fresh_engines")  # conftest: dispose of the engines after each test
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return train_models(tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines() -> Iterator[None]:
-    yield
-    dispose_engines()
-
-
-@pytest.fixture(params=DIALECTS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh review-queue database of each dialect."""
-    with database_url(request.param, tmp_path) as url:
-        yield url
 
 
 def queued(external_id: str, text: str, level: int, p_high: float, posted_at: str, source: str = "weibo") -> QueueItem:
