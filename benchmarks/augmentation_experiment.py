@@ -142,11 +142,8 @@ def authors_fold4(root: Any) -> list[dict[str, Any]]:
         )
         model = make_model("char-linear", "level")
         model.fit(train.texts, train.labels("level"))
-        proba = model.predict_proba(validation.texts)
-        assert model.classes_ is not None
-        metrics = evaluate_predictions(
-            "level", validation.labels("level"), model.decision_.decide(proba, model.classes_), proba
-        )
+        details = model.predict_details(validation.texts)
+        metrics = evaluate_predictions("level", validation.labels("level"), details.labels, details.proba)
         rows.append(
             {
                 "augment": spec,

@@ -54,7 +54,7 @@ def child(kind: str, model_dir: str, source: str, output: str, workers: int, chu
         np.save(output, np.asarray(levels, dtype=np.int8))
         posts = len(frame)
     else:
-        from sosrisk.scoring import score
+        from sosrisk.scoring import ScoreSettings, score
         from sosrisk.scoring.allocator import keep_freed_memory
 
         keep_freed_memory()  # as `sosrisk score` does; the workers do it themselves
@@ -62,9 +62,8 @@ def child(kind: str, model_dir: str, source: str, output: str, workers: int, chu
             model_dir,
             source,
             output,
-            engine=kind,
+            ScoreSettings(engine=kind, chunk_size=chunk_size),
             workers=workers,
-            chunk_size=chunk_size,
             overwrite=True,
             show_progress=False,
         )

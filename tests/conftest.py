@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+from serve_support import DIALECTS, database_url
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED_SOS1K = REPO.parent / "shared" / "sos1k"
@@ -108,6 +111,35 @@ def default_models(ordinary_home: Path, sos1k_root: Path) -> dict[str, Any]:
             del os.environ["SOSRISK_HOME"]
         else:
             os.environ["SOSRISK_HOME"] = previous
+
+
+# ------------------------------------------------------------------------------------------- the LLM endpoint
+@pytest.fixture
+def llm_server() -> Iterator[Any]:
+    """A scripted OpenAI-compatible endpoint on 127.0.0.1 (``llm_server.ScriptedServer``), stopped afterwards."""
+    pytest.importorskip("httpx")
+    from llm_server import ScriptedServer
+
+    server = ScriptedServer().start()
+    yield server
+    server.stop()
+
+
+# ------------------------------------------------------------------------------------ the review-queue database
+@pytest.fixture
+def fresh_engines() -> Iterator[None]:
+    """Dispose of the review-queue engines a test opened (modules of the queue use it for every test)."""
+    yield
+    from sosrisk.serve.store import dispose_engines
+
+    dispose_engines()
+
+
+@pytest.fixture(params=DIALECTS)
+def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh review-queue database of each dialect (``serve_support.database_url``)."""
+    with database_url(request.param, tmp_path) as url:
+        yield url
 
 
 # ------------------------------------------------------------------------------------------- slow tests

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -104,16 +103,6 @@ def test_both_prompt_strategies() -> None:
 
 
 @pytest.fixture
-def server() -> Iterator[Any]:
-    pytest.importorskip("httpx")
-    from llm_server import ScriptedServer
-
-    running = ScriptedServer().start()
-    yield running
-    running.stop()
-
-
-@pytest.fixture
 def posts_file(tmp_path: Path) -> Path:
     path = tmp_path / "posts.tsv"
     path.write_text("id\ttext\n" + "".join(f"p{i}\t{t}\n" for i, (t, _) in enumerate(POSTS, start=1)), "utf-8")
@@ -139,15 +128,15 @@ def truth(text: str) -> int:
     return dict(POSTS)[text]
 
 
-def client_for(server: Any, **extra: object) -> Any:
+def client_for(llm_server: Any, **extra: object) -> Any:
     from sosrisk.llm import ChatClient, LLMOptions
 
-    values: dict[str, object] = {"base_url": server.base_url, "model": "m", "api_key": "sk-ann-SECRET"}
+    values: dict[str, object] = {"base_url": llm_server.base_url, "model": "m", "api_key": "sk-ann-SECRET"}
     values.update({"backoff_initial_s": 0.0, "timeout_s": 0.5, "max_retries": 2, **extra})
     return ChatClient(LLMOptions.build(values, environ={}), sleep=lambda s: None)
 
 
-def test_unreadable_answers_are_retried_then_flagged(server: Any, posts_file: Path, tmp_path: Path) -> None:
+def test_unreadable_answers_are_retried_then_flagged(llm_server: Any, posts_file: Path, tmp_path: Path) -> None:
     from llm_server import reply, status
     from sosrisk.llm import Ledger
 
@@ -165,12 +154,12 @@ def test_unreadable_answers_are_retried_then_flagged(server: Any, posts_file: Pa
         # the retry answers everything but the post about the roof, which stays unreadable
         return reply(table([(n, truth(t), "重试") for n, t in items if "楼顶" not in t]))
 
-    server.script = [status(429, retry_after="0")]
+    llm_server.script = [status(429, retry_after="0")]
     answers = iter([first_batch, second_batch, retry, retry])
-    server.responder = lambda body: next(answers)(body)
+    llm_server.responder = lambda body: next(answers)(body)
     posts = read_posts(posts_file)
     ledger_path = tmp_path / "ledger.jsonl"
-    with client_for(server) as client:
+    with client_for(llm_server) as client:
         run = annotate_posts(
             posts, client=client, ledger=Ledger(ledger_path), batch_size=4, max_attempts=3, show_progress=False
         )
@@ -181,18 +170,18 @@ def test_unreadable_answers_are_retried_then_flagged(server: Any, posts_file: Pa
     assert by_id["p2"].attempts == 2 and by_id["p2"].reason == "重试"
     assert by_id["p7"].status == "flagged" and by_id["p7"].problem == "post 1: no usable row in the answer"
     assert run.problems == ["p7: flagged after 3 attempt(s): post 1: no usable row in the answer"]
-    assert run.calls == 4 and len(server.requests) == 5  # 4 batches + the 429
+    assert run.calls == 4 and len(llm_server.requests) == 5  # 4 batches + the 429
     # a resumed run pays nothing: every request is answered from the ledger
-    with client_for(server) as client:
+    with client_for(llm_server) as client:
         again = annotate_posts(
             posts, client=client, ledger=Ledger(ledger_path), batch_size=4, max_attempts=3, show_progress=False
         )
     assert [a.level for a in again.annotations] == [a.level for a in run.annotations]
-    assert again.cached_calls == again.calls == 4 and len(server.requests) == 5
+    assert again.cached_calls == again.calls == 4 and len(llm_server.requests) == 5
     assert "sk-ann-SECRET" not in ledger_path.read_text(encoding="utf-8")
 
 
-def test_an_interrupted_run_resumes_without_paying_twice(server: Any, posts_file: Path, tmp_path: Path) -> None:
+def test_an_interrupted_run_resumes_without_paying_twice(llm_server: Any, posts_file: Path, tmp_path: Path) -> None:
     from llm_server import drop, reply, stall, status
     from sosrisk.llm import Ledger, LLMError
 
@@ -202,23 +191,28 @@ def test_an_interrupted_run_resumes_without_paying_twice(server: Any, posts_file
     posts = read_posts(posts_file)
     ledger_path = tmp_path / "ledger.jsonl"
     # batch 1 is answered; batch 2 meets a timeout, a dropped connection and a 503: retries run out
-    server.script = [reply(table([(n, POSTS[n - 1][1], "ok") for n in range(1, 4)])), stall(1.5), drop(), status(503)]
-    with client_for(server) as client, pytest.raises(LLMError, match="no usable answer after 3 attempt"):
+    llm_server.script = [
+        reply(table([(n, POSTS[n - 1][1], "ok") for n in range(1, 4)])),
+        stall(1.5),
+        drop(),
+        status(503),
+    ]
+    with client_for(llm_server) as client, pytest.raises(LLMError, match="no usable answer after 3 attempt"):
         annotate_posts(posts, client=client, ledger=Ledger(ledger_path), batch_size=3, show_progress=False)
-    paid = len(server.requests)
+    paid = len(llm_server.requests)
     assert paid == 4
-    server.responder = answer
-    with client_for(server) as client:
+    llm_server.responder = answer
+    with client_for(llm_server) as client:
         run = annotate_posts(posts, client=client, ledger=Ledger(ledger_path), batch_size=3, show_progress=False)
     assert [a.level for a in run.annotations] == [y for _, y in POSTS]
     assert run.cached_calls == 1  # the first batch came from the ledger
-    assert len(server.requests) == paid + 2  # only batches 2 and 3 were sent again
+    assert len(llm_server.requests) == paid + 2  # only batches 2 and 3 were sent again
 
 
 # ---------------------------------------------------------------------------------------------- review files
 
 
-def _finished_run(server: Any, posts_file: Path, tmp_path: Path, wrong: dict[str, int] | None = None) -> Any:
+def _finished_run(llm_server: Any, posts_file: Path, tmp_path: Path, wrong: dict[str, int] | None = None) -> Any:
     from sosrisk.llm import Ledger
 
     wrong = wrong or {}
@@ -226,8 +220,8 @@ def _finished_run(server: Any, posts_file: Path, tmp_path: Path, wrong: dict[str
     def answer(body: dict[str, Any]) -> Any:
         return reply_for(body, wrong)
 
-    server.responder = answer
-    with client_for(server) as client:
+    llm_server.responder = answer
+    with client_for(llm_server) as client:
         return annotate_posts(
             read_posts(posts_file), client=client, ledger=Ledger(tmp_path / "l.jsonl"), show_progress=False
         )
@@ -241,9 +235,9 @@ def reply_for(body: dict[str, Any], wrong: dict[str, int]) -> Any:
 
 
 def test_the_review_file_is_read_by_training_and_flags_stay_empty(
-    server: Any, posts_file: Path, tmp_path: Path
+    llm_server: Any, posts_file: Path, tmp_path: Path
 ) -> None:
-    run = _finished_run(server, posts_file, tmp_path)
+    run = _finished_run(llm_server, posts_file, tmp_path)
     review = write_review(tmp_path / "review.tsv", run)
     header = review.read_text(encoding="utf-8").splitlines()[0].split("\t")
     assert header == [
@@ -261,7 +255,7 @@ def test_the_review_file_is_read_by_training_and_flags_stay_empty(
     official = write_review(tmp_path / "official.tsv", run, columns="official")
     assert read_posts(official, task="level").labels("level").tolist() == [y for _, y in POSTS]
     # a flagged post leaves risk_level empty: training stops at it until a person fills it in
-    flagged = _finished_run(server, posts_file, tmp_path / "b", wrong={"好想死啊": -1})
+    flagged = _finished_run(llm_server, posts_file, tmp_path / "b", wrong={"好想死啊": -1})
     path = write_review(tmp_path / "flagged.tsv", flagged)
     with pytest.raises(DataError) as caught:
         read_posts(path, task="level")
@@ -269,11 +263,14 @@ def test_the_review_file_is_read_by_training_and_flags_stay_empty(
     assert review_levels(path)[2] == [0, 1, 2, None, 7, 9, 10]
 
 
-def test_agreement_with_experts(server: Any, posts_file: Path, expert_file: Path, tmp_path: Path) -> None:
+def test_agreement_with_experts(llm_server: Any, posts_file: Path, expert_file: Path, tmp_path: Path) -> None:
     from sklearn.metrics import cohen_kappa_score
 
     run = _finished_run(
-        server, posts_file, tmp_path, wrong={"好想死啊": 5, "现在站在楼顶上，风好大": 8, "每天都一样，没什么意思": -1}
+        llm_server,
+        posts_file,
+        tmp_path,
+        wrong={"好想死啊": 5, "现在站在楼顶上，风好大": 8, "每天都一样，没什么意思": -1},
     )
     review = write_review(tmp_path / "review.jsonl", run)
     result = compare_review(review, expert_file)

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import random
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -231,16 +230,6 @@ def test_near_duplicates() -> None:
 # ---------------------------------------------------------------------------------------------- LLM methods
 
 
-@pytest.fixture
-def llm_server() -> Iterator[Any]:
-    pytest.importorskip("httpx")
-    from llm_server import ScriptedServer
-
-    server = ScriptedServer().start()
-    yield server
-    server.stop()
-
-
 def _client(server: Any) -> Any:
     from sosrisk.llm import ChatClient, LLMOptions
 
@@ -382,3 +371,46 @@ def test_pool_rounds_are_traced_to_the_folds_they_were_made_from(sos1k_root: Pat
     )
     with pytest.raises(PoolError, match="the LLM pool cannot augment the binary task"):
         pool_candidates("llm", "binary", root=sos1k_root, holdout_fold=3)
+
+
+# ---------------------------------------------------------------------------------------- cross-validation
+
+
+def five_folds(tmp_path: Path) -> list[Any]:
+    """Five folds of the posts above with punctuation variants, every level in each, read like official files."""
+    folds: list[list[str]] = [[] for _ in range(5)]
+    for copy in range(10):
+        for level, texts in POSTS.items():
+            for number, text in enumerate(texts):
+                folds[(copy + number) % 5].append(f"{text}{'！' * (copy % 4)}{'。' * (copy // 4)}\t{level}")
+    paths = []
+    for k, rows in enumerate(folds, start=1):
+        path = tmp_path / f"fold{k}.tsv"
+        path.write_text("text\trisk_level\n" + "\n".join(rows) + "\n", encoding="utf-8")
+        paths.append(path)
+    return [read_posts(path, task="level") for path in paths]
+
+
+def test_augmented_cross_validation_is_cross_validate_on_augmented_training_parts(tmp_path: Path) -> None:
+    from sosrisk.augment import cross_validate_augmented
+    from sosrisk.training import cross_validate
+
+    folds = five_folds(tmp_path)
+    total = sum(len(fold) for fold in folds)
+    params = {"cv_folds": 2}
+    plain = cross_validate("level", folds=folds, params=params, scope=False, show_progress=False)
+    baseline = cross_validate_augmented("level", None, folds=folds, params=params)
+    assert baseline.augment == "none" and baseline.added == [{}] * 5 and baseline.rejected == [{}] * 5
+    for without, metrics, fold in zip(plain.per_fold, baseline.per_fold, folds, strict=True):
+        assert metrics["train_posts"] == total - len(fold)
+        assert "inner_oof_weighted_f1" in metrics
+        assert {k: v for k, v in metrics.items() if k not in ("train_posts", "inner_oof_weighted_f1")} == without
+    resources = AugmentResources(synonym_table=tiny_table())
+    augmented = cross_validate_augmented("level", "synonym:40", folds=folds, params=params, resources=resources, seed=3)
+    assert augmented.augment == "synonym:40" and any(augmented.added)
+    for metrics, fold, added in zip(augmented.per_fold, folds, augmented.added, strict=True):
+        assert metrics["train_posts"] == total - len(fold) + sum(added.values())
+    assert augmented.per_fold != baseline.per_fold
+    assert augmented.to_dict()["mean"]["weighted_f1"] == pytest.approx(
+        np.mean([m["weighted_f1"] for m in augmented.per_fold])
+    )

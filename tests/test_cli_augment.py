@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -32,16 +31,6 @@ def train_file(tmp_path: Path) -> Path:
 @pytest.fixture
 def table_in_home() -> Path:
     return tiny_table().save(default_table_path())
-
-
-@pytest.fixture
-def server() -> Iterator[Any]:
-    pytest.importorskip("httpx")
-    from llm_server import ScriptedServer
-
-    running = ScriptedServer().start()
-    yield running
-    running.stop()
 
 
 def invoke(args: list[str], env: dict[str, str] | None = None) -> Any:
@@ -109,17 +98,17 @@ def test_bad_method_is_a_clean_error(train_file: Path) -> None:
     )
 
 
-def test_llm_generation_through_the_environment(train_file: Path, tmp_path: Path, server: Any) -> None:
-    server.responder = GenerationResponder()
+def test_llm_generation_through_the_environment(train_file: Path, tmp_path: Path, llm_server: Any) -> None:
+    llm_server.responder = GenerationResponder()
     out = tmp_path / "generated.tsv"
     ledger = tmp_path / "ledger.jsonl"
-    env = {"SOSRISK_LLM_BASE_URL": server.base_url, "SOSRISK_LLM_MODEL": "m", "SOSRISK_LLM_API_KEY": SECRET}
+    env = {"SOSRISK_LLM_BASE_URL": llm_server.base_url, "SOSRISK_LLM_MODEL": "m", "SOSRISK_LLM_API_KEY": SECRET}
     args = ["augment", "run", "--task", "level", "--method", "llm", "--size", "10", "--train", str(train_file)]
     result = invoke([*args, "--out", str(out), "--ledger", str(ledger), "--json"], env=env)
     assert result.exit_code == 0, result.output
     summary = json.loads(result.output)
     assert summary["made"] == {"0": 4, "4": 4, "9": 6} and summary["augment"] == "llm:10"
-    assert server.requests[0]["body"]["temperature"] == 1.0
+    assert llm_server.requests[0]["body"]["temperature"] == 1.0
     assert SECRET not in result.output and SECRET not in ledger.read_text(encoding="utf-8")
     assert SECRET not in out.read_text(encoding="utf-8")
     missing = CliRunner().invoke(main, [*args, "--out", str(out)], env={"SOSRISK_LLM_BASE_URL": ""})
@@ -130,7 +119,7 @@ def test_llm_generation_through_the_environment(train_file: Path, tmp_path: Path
     )
 
 
-def test_annotate_then_compare(tmp_path: Path, server: Any) -> None:
+def test_annotate_then_compare(tmp_path: Path, llm_server: Any) -> None:
     from llm_server import reply
 
     truth = {"好想死啊": 4, "今天加班好累": 0, "刀已经准备好了，割腕": 7}
@@ -144,10 +133,10 @@ def test_annotate_then_compare(tmp_path: Path, server: Any) -> None:
         rows = "\n".join(f"| {n} | {truth[t] if '割腕' not in t else 6} | 理由 |" for n, t in listed)
         return reply("| 编号 | 等级 | 理由 |\n|---|---|---|\n" + rows)
 
-    server.responder = answer
+    llm_server.responder = answer
     review = tmp_path / "review.tsv"
     env = {"SOSRISK_LLM_API_KEY": SECRET}
-    args = ["annotate", str(posts), "--out", str(review), "--base-url", server.base_url, "--llm-model", "m"]
+    args = ["annotate", str(posts), "--out", str(review), "--base-url", llm_server.base_url, "--llm-model", "m"]
     result = invoke([*args, "--strategy", "scene", "--batch-size", "2", "-q", "--compare", str(expert)], env=env)
     assert result.exit_code == 0, result.output
     assert "annotated 3 of 3 posts with m (scene prompt); 0 flagged for a person; 2 requests" in result.output
@@ -156,24 +145,24 @@ def test_annotate_then_compare(tmp_path: Path, server: Any) -> None:
     assert SECRET not in result.output
     assert SECRET not in Path(str(review) + ".ledger.jsonl").read_text(encoding="utf-8")
     # a review file alone is compared without any request
-    requests = len(server.requests)
+    requests = len(llm_server.requests)
     result = invoke(["annotate", str(review), "--compare", str(expert), "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["metrics"]["accuracy"] == pytest.approx(2 / 3)
-    assert len(server.requests) == requests
+    assert len(llm_server.requests) == requests
     # the reviewed file trains a model
     result = invoke(["augment", "plan", "--task", "level", "--size", "largest", "--train", str(review)])
     assert result.exit_code == 0, result.output
 
 
-def test_annotate_failure_says_how_to_resume(tmp_path: Path, server: Any) -> None:
+def test_annotate_failure_says_how_to_resume(tmp_path: Path, llm_server: Any) -> None:
     from llm_server import status
 
-    server.responder = lambda body: status(503)
+    llm_server.responder = lambda body: status(503)
     posts = tmp_path / "posts.txt"
     posts.write_text("好想死啊\n", encoding="utf-8")
     review = tmp_path / "review.tsv"
-    args = ["annotate", str(posts), "--out", str(review), "--base-url", server.base_url, "--llm-model", "m"]
+    args = ["annotate", str(posts), "--out", str(review), "--base-url", llm_server.base_url, "--llm-model", "m"]
     result = CliRunner().invoke(main, [*args, "--max-retries", "0", "-q"], env={"SOSRISK_LLM_API_KEY": SECRET})
     assert result.exit_code == 1
     assert "no usable answer after 1 attempt(s); last problem: HTTP 503 (error)." in result.output

@@ -16,7 +16,7 @@ from click.testing import CliRunner
 
 from sosrisk.cli import main
 from sosrisk.models import ModelError, load_model
-from sosrisk.models.encoder import RECIPES, EncoderModel, validation_split
+from sosrisk.models.encoder import RECIPES, EncoderModel
 from sosrisk.models.encoder_backbone import PRESETS, check_preset, preset_report, resolve_encoder_backbone
 from sosrisk.models.encoder_network import network_logits
 from sosrisk.training import make_model
@@ -204,15 +204,6 @@ def test_electra_backbone_and_mean_pooling(tmp_path: Path) -> None:
     )
     model.save(tmp_path / "m")
     np.testing.assert_allclose(load_model(tmp_path / "m").predict_proba(POSTS), model.predict_proba(POSTS), atol=1e-6)
-
-
-def test_validation_split_is_stratified_and_reproducible() -> None:
-    labels = np.array([0] * 20 + [1] * 10)
-    train, val = validation_split(labels, 0.2, seed=3)
-    assert len(val) == 6 and sorted(labels[val].tolist()) == [0, 0, 0, 0, 1, 1]
-    assert set(train) | set(val) == set(range(30)) and not set(train) & set(val)
-    again = validation_split(labels, 0.2, seed=3)
-    np.testing.assert_array_equal(again[1], val)
 
 
 def test_cli_train_predict_and_evaluate(tiny_bert: Path, tmp_path: Path) -> None:

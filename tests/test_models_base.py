@@ -197,11 +197,12 @@ def oversized_coef_archive(path: Path, ngrams: np.ndarray, columns: int) -> None
                 left -= min(left, len(block))
 
 
-def test_array_shapes_are_checked_before_anything_is_allocated(saved_model: Path, tmp_path: Path) -> None:
-    directory = tmp_path / "model"
+def load_with_oversized_coef(saved_model: Path, directory: Path, columns: int) -> tuple[str, int]:
+    """Load a copy of ``saved_model`` in ``directory`` whose ``coef`` declares ``11 x columns``: the refusal's
+    message and the peak of memory traced while loading."""
     shutil.copytree(saved_model, directory)
     ngrams = np.load(saved_model / "weights.npz")["ngrams"]
-    oversized_coef_archive(directory / "weights.npz", ngrams, columns=1_000_000)  # 88 MB declared
+    oversized_coef_archive(directory / "weights.npz", ngrams, columns=columns)
     tracemalloc.start()
     try:
         with pytest.raises(ModelError) as info:
@@ -209,24 +210,21 @@ def test_array_shapes_are_checked_before_anything_is_allocated(saved_model: Path
         peak = tracemalloc.get_traced_memory()[1]
     finally:
         tracemalloc.stop()
-    assert str(info.value).startswith(f"{directory / 'weights.npz'}: array 'coef' expands from ")
-    assert str(info.value).endswith(
+    return str(info.value), peak
+
+
+def test_array_shapes_are_checked_before_anything_is_allocated(saved_model: Path, tmp_path: Path) -> None:
+    directory = tmp_path / "model"
+    message, peak = load_with_oversized_coef(saved_model, directory, columns=1_000_000)  # 88 MB declared
+    assert message.startswith(f"{directory / 'weights.npz'}: array 'coef' expands from ")
+    assert message.endswith(
         " to 88000128 bytes, more than 100 times; refused as a possible decompression bomb. " + RESTORE
     )
     assert peak < 16 << 20  # the 88 MB were never allocated
 
 
 def test_shapes_that_disagree_with_the_vocabulary_are_refused_unread(saved_model: Path, tmp_path: Path) -> None:
-    directory = tmp_path / "model"
-    shutil.copytree(saved_model, directory)
-    ngrams = np.load(saved_model / "weights.npz")["ngrams"]
-    oversized_coef_archive(directory / "weights.npz", ngrams, columns=150_000)  # 13.2 MB: under the ratio floor
-    tracemalloc.start()
-    try:
-        with pytest.raises(ModelError) as info:
-            load_model(directory)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    assert "do not match the 11 labels in config.json" in str(info.value)
+    # 13.2 MB declared: under the ratio floor, so the shape check against the vocabulary refuses it
+    message, peak = load_with_oversized_coef(saved_model, tmp_path / "model", columns=150_000)
+    assert "do not match the 11 labels in config.json" in message
     assert peak < 8 << 20

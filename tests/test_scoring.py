@@ -17,7 +17,7 @@ from scoring_support import generated_posts, train_tiny_models, write_jsonl
 from sosrisk.assess import assess
 from sosrisk.cli import main
 from sosrisk.models import load_model
-from sosrisk.scoring import ScoringError, score
+from sosrisk.scoring import ScoreSettings, ScoringError, score
 from sosrisk.scoring.results import LEVEL_PROBABILITY_COLUMNS, assessment_from_row
 from sosrisk.scoring.workdir import parts_dir_for
 
@@ -41,7 +41,7 @@ def test_scores_match_assess_for_both_models(tmp_path: Path, models: tuple[Path,
     posts = generated_posts(120)
     source = write_jsonl(tmp_path / "posts.jsonl", posts)
     output = tmp_path / "scores.parquet"
-    summary = score(list(models), source, output, chunk_size=25, workers=1, show_progress=False)
+    summary = score(list(models), source, output, ScoreSettings(chunk_size=25), workers=1, show_progress=False)
     frame = read_output(output)
     assert list(frame.columns) == [
         "source",
@@ -77,7 +77,7 @@ def test_scores_match_assess_for_both_models(tmp_path: Path, models: tuple[Path,
     assert written["scored"] == 120 and written["manifest"]["settings"]["chunk_size"] == 25
     # the same run into JSONL gives the same rows; the output never holds post text unless asked
     jsonl = tmp_path / "scores.jsonl"
-    score(list(models), source, jsonl, chunk_size=40, workers=1, show_progress=False)
+    score(list(models), source, jsonl, ScoreSettings(chunk_size=40), workers=1, show_progress=False)
     scope_columns = ["in_scope", "scope_probability", "scope_reason", "rule_hits"]
     assert read_output(jsonl)[scope_columns].isna().all().all()  # JSON null, Parquet null
     pd.testing.assert_frame_equal(
@@ -114,7 +114,9 @@ def test_bad_rows_go_to_rejects_and_the_run_goes_on(tmp_path: Path, models: tupl
     source = tmp_path / "posts.jsonl"
     source.write_bytes("\n".join(lines).encode("utf-8", "surrogateescape") + b"\n")
     output = tmp_path / "out.parquet"
-    summary = score(models[0], source, output, max_chars=40, chunk_size=4, workers=1, show_progress=False)
+    summary = score(
+        models[0], source, output, ScoreSettings(max_chars=40, chunk_size=4), workers=1, show_progress=False
+    )
     frame = read_output(output)
     assert frame[["position", "id"]].values.tolist() == [[1, "a"], [10, "g"], [12, "i"]]
     assert read_jsonl(tmp_path / "out.rejects.jsonl") == [
@@ -162,7 +164,7 @@ def test_gzip_parquet_csv_tsv_and_folders_give_the_same_scores(tmp_path: Path, m
     (folder / ".hidden.jsonl").write_text('{"text": "不要读我"}\n', encoding="utf-8")
     (folder / "notes.md").write_text("not an input\n", encoding="utf-8")
     output = tmp_path / "out.parquet"
-    summary = score(models[0], folder, output, chunk_size=7, workers=1, show_progress=False)
+    summary = score(models[0], folder, output, ScoreSettings(chunk_size=7), workers=1, show_progress=False)
     frame = read_output(output)
     assert frame["source"].tolist() == (
         [str(folder / "a.jsonl")] * 10
@@ -185,7 +187,7 @@ def test_gzip_parquet_csv_tsv_and_folders_give_the_same_scores(tmp_path: Path, m
     assert summary.scored == 30
     # worker processes (chunks that span files; plain chunks read back from disk, gzip ones sent whole)
     parallel = tmp_path / "parallel.parquet"
-    score(models[0], folder, parallel, chunk_size=7, workers=2, show_progress=False)
+    score(models[0], folder, parallel, ScoreSettings(chunk_size=7), workers=2, show_progress=False)
     pd.testing.assert_frame_equal(read_output(parallel), frame)
 
 
@@ -196,7 +198,7 @@ def test_csv_tsv_rows_and_a_gbk_file(tmp_path: Path, models: tuple[Path, Path]) 
         encoding="utf-8",
     )
     output = tmp_path / "csv.parquet"
-    score(models[0], csv_file, output, max_chars=20, workers=1, show_progress=False)
+    score(models[0], csv_file, output, ScoreSettings(max_chars=20), workers=1, show_progress=False)
     assert read_output(output)[["position", "id"]].values.tolist() == [[2, "1"], [3, "2"]]
     assert read_jsonl(tmp_path / "csv.rejects.jsonl") == [
         {"source": str(csv_file), "position": 5, "id": None, "reason": "bad_row",
@@ -220,14 +222,16 @@ def test_min_tier_writes_only_urgent_posts(tmp_path: Path, models: tuple[Path, P
     source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(80, seed=5))
     everything, urgent = tmp_path / "all.parquet", tmp_path / "urgent.parquet"
     score(models[0], source, everything, workers=1, show_progress=False)
-    summary = score(models[0], source, urgent, min_tier="plan", chunk_size=30, workers=1, show_progress=False)
+    summary = score(
+        models[0], source, urgent, ScoreSettings(min_tier="plan", chunk_size=30), workers=1, show_progress=False
+    )
     full = read_output(everything)
     expected = full[full["tier"].isin(["plan", "imminent"])].reset_index(drop=True)
     pd.testing.assert_frame_equal(read_output(urgent), expected)
     assert 0 < summary.written < 80
     assert (summary.scored, summary.filtered, summary.written) == (80, 80 - len(expected), len(expected))
     with pytest.raises(ScoringError) as caught:
-        score(models[1], source, tmp_path / "x.parquet", min_tier="plan", workers=1, show_progress=False)
+        score(models[1], source, tmp_path / "x.parquet", ScoreSettings(min_tier="plan"), workers=1, show_progress=False)
     assert str(caught.value) == (
         "--min-tier plan needs a level model (tiers come from levels); got only a 'binary' model. Add a level "
         "model directory or leave --min-tier out."
@@ -243,7 +247,7 @@ def test_resume_after_a_full_disk_ends_with_every_post_once(
     posts[33]["text"] = ""  # a reject in a chunk that is scored again
     source = write_jsonl(tmp_path / "posts.jsonl", posts)
     reference = tmp_path / "reference.parquet"
-    score(models[0], source, reference, chunk_size=20, workers=1, show_progress=False)
+    score(models[0], source, reference, ScoreSettings(chunk_size=20), workers=1, show_progress=False)
     original = local.write_chunk
 
     def disk_full_at_chunk_2(workdir: Any, index: int, *args: Any, **kwargs: Any) -> Any:
@@ -255,7 +259,7 @@ def test_resume_after_a_full_disk_ends_with_every_post_once(
     output = tmp_path / "out.parquet"
     parts = parts_dir_for(output)
     with pytest.raises(ScoringError) as caught:
-        score(models[0], source, output, chunk_size=20, workers=1, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=20), workers=1, show_progress=False)
     assert str(caught.value) == (
         f"Writing chunk 2 to {parts} failed: the disk is full ([Errno 28] No space left on device). Finished "
         "chunks are kept; free space (or fix the problem) and rerun the same command with --resume."
@@ -266,28 +270,30 @@ def test_resume_after_a_full_disk_ends_with_every_post_once(
     ]
     monkeypatch.setattr(local, "write_chunk", original)
     with pytest.raises(ScoringError) as caught:
-        score(models[0], source, output, chunk_size=20, workers=1, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=20), workers=1, show_progress=False)
     assert str(caught.value) == (
         f"An unfinished run is in {parts}. Pass --resume to continue it, or --overwrite to discard it and start over."
     )
     with pytest.raises(ScoringError) as caught:
-        score(models[0], source, output, chunk_size=10, workers=1, resume=True, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=10), workers=1, resume=True, show_progress=False)
     assert str(caught.value) == (
         f"Cannot resume the unfinished run in {parts}: setting 'chunk_size' was 20, now 10. Resume with the same "
         "inputs, models and settings, or pass --overwrite to discard its finished chunks and start over."
     )
     with pytest.raises(ScoringError) as caught:
-        score(models[1], source, output, chunk_size=20, workers=1, resume=True, show_progress=False)
+        score(models[1], source, output, ScoreSettings(chunk_size=20), workers=1, resume=True, show_progress=False)
     assert str(caught.value).startswith(
         f"Cannot resume the unfinished run in {parts}: the models differ (expected ['level'] models with "
         "fingerprints ['sha256:"
     )
-    summary = score(models[0], source, output, chunk_size=20, workers=1, resume=True, show_progress=False)
+    summary = score(
+        models[0], source, output, ScoreSettings(chunk_size=20), workers=1, resume=True, show_progress=False
+    )
     assert (summary.chunks, summary.resumed_chunks, summary.posts, summary.rejected) == (5, 2, 100, 1)
     pd.testing.assert_frame_equal(read_output(output), read_output(reference))
     assert read_jsonl(tmp_path / "out.rejects.jsonl") == read_jsonl(tmp_path / "reference.rejects.jsonl")
     with pytest.raises(ScoringError) as caught:
-        score(models[0], source, output, chunk_size=20, workers=1, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=20), workers=1, show_progress=False)
     assert str(caught.value) == (
         f"{output} already exists. Pass --overwrite to replace it, or choose another --output."
     )
@@ -307,19 +313,21 @@ def test_resume_refuses_changed_inputs(
 
     monkeypatch.setattr(local, "write_chunk", broken)
     with pytest.raises(ScoringError, match="rerun the same command with --resume"):
-        score(models[0], source, output, chunk_size=4, workers=1, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=4), workers=1, show_progress=False)
     monkeypatch.undo()
     before = source.stat()
     write_jsonl(source, generated_posts(11))
     os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))  # the same time stamp: size and bytes tell
     with pytest.raises(ScoringError) as caught:
-        score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=4), workers=1, resume=True, show_progress=False)
     assert str(caught.value) == (
         f"Cannot resume the unfinished run in {parts}: input {source.resolve()} changed since the run started "
         "(size, sha256). Resume with the same inputs, models and settings, or pass "
         "--overwrite to discard its finished chunks and start over."
     )
-    summary = score(models[0], source, output, chunk_size=4, workers=1, overwrite=True, show_progress=False)
+    summary = score(
+        models[0], source, output, ScoreSettings(chunk_size=4), workers=1, overwrite=True, show_progress=False
+    )
     assert (summary.posts, summary.resumed_chunks) == (11, 0)
     assert not parts.exists()
 
@@ -330,9 +338,9 @@ def test_resuming_a_finished_run_succeeds_with_nothing_to_do_and_a_different_run
     source = write_jsonl(tmp_path / "posts.jsonl", [*generated_posts(9), {"id": "blank", "text": " "}])
     output = tmp_path / "out.parquet"
     parts = parts_dir_for(output)
-    first = score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    first = score(models[0], source, output, ScoreSettings(chunk_size=4), workers=1, resume=True, show_progress=False)
     written = output.stat().st_mtime_ns
-    again = score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+    again = score(models[0], source, output, ScoreSettings(chunk_size=4), workers=1, resume=True, show_progress=False)
     assert again.already_complete and not first.already_complete
     assert (again.posts, again.scored, again.rejected, again.chunks, again.resumed_chunks) == (10, 9, 1, 3, 3)
     assert output.stat().st_mtime_ns == written and not parts.exists()  # nothing was scored or rewritten
@@ -345,21 +353,21 @@ def test_resuming_a_finished_run_succeeds_with_nothing_to_do_and_a_different_run
         "1 rejected, 9 rows written)\n"
     )
     with pytest.raises(ScoringError) as caught:  # another setting
-        score(models[0], source, output, chunk_size=5, workers=1, resume=True, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=5), workers=1, resume=True, show_progress=False)
     assert str(caught.value) == (
         f"{output} is already complete, from another run: setting 'chunk_size' was 4, now 5. Pass --overwrite to "
         "score it again with these inputs, models and settings, or choose another --output."
     )
     with pytest.raises(ScoringError) as caught:  # another model
-        score(models[1], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+        score(models[1], source, output, ScoreSettings(chunk_size=4), workers=1, resume=True, show_progress=False)
     assert str(caught.value).startswith(f"{output} is already complete, from another run: the models differ")
     write_jsonl(source, generated_posts(10))  # another input
     with pytest.raises(ScoringError) as caught:
-        score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=4), workers=1, resume=True, show_progress=False)
     assert str(caught.value).startswith(f"{output} is already complete, from another run: input {source.resolve()} ")
     (tmp_path / "out.summary.json").unlink()
     with pytest.raises(ScoringError) as caught:
-        score(models[0], source, output, chunk_size=4, workers=1, resume=True, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=4), workers=1, resume=True, show_progress=False)
     assert str(caught.value) == (
         f"{output} exists, but {tmp_path / 'out.summary.json'} (the record of the run that wrote it) is missing or "
         "damaged, so there is no telling whether it comes from these inputs, models and settings. Pass --overwrite "
@@ -379,8 +387,10 @@ def test_a_work_folder_from_another_version_is_refused_on_resume_and_discarded_b
     (parts / "part-000000.parquet").write_bytes(b"old")
     for resume in (True, False):
         with pytest.raises(ScoringError, match=r"expected format_version 3, got 1\. Rerun with --overwrite"):
-            score(models[0], source, output, chunk_size=4, workers=1, resume=resume, show_progress=False)
-    summary = score(models[0], source, output, chunk_size=4, workers=1, overwrite=True, show_progress=False)
+            score(models[0], source, output, ScoreSettings(chunk_size=4), workers=1, resume=resume, show_progress=False)
+    summary = score(
+        models[0], source, output, ScoreSettings(chunk_size=4), workers=1, overwrite=True, show_progress=False
+    )
     assert (summary.posts, summary.scored) == (10, 10)
     assert not parts.exists()
 
@@ -431,10 +441,9 @@ def test_urgent_posts_go_to_the_review_queue_once(tmp_path: Path, models: tuple[
     source = write_jsonl(tmp_path / "posts.jsonl", posts)
     db = tmp_path / "queue.db"
     output = tmp_path / "out.parquet"
+    settings = ScoreSettings(queue_db=f"sqlite:///{db}", chunk_size=25)
     try:
-        summary = score(
-            list(models), source, output, queue_db=f"sqlite:///{db}", chunk_size=25, workers=1, show_progress=False
-        )
+        summary = score(list(models), source, output, settings, workers=1, show_progress=False)
         frame = read_output(output)
         urgent = frame[frame["tier"].isin(["plan", "imminent"]) | frame["high_risk"]]
         with sqlite3.connect(db) as connection:
@@ -443,16 +452,7 @@ def test_urgent_posts_go_to_the_review_queue_once(tmp_path: Path, models: tuple[
         assert [s[1] for s in stored] == [p if p is not None else f"{source}:5" for p in urgent["id"].tolist()]
         assert stored == [("sosrisk-score", i, by_id[i]["text"], by_id[i]["author"]) for _, i, _, _ in stored]
         assert summary.queued == len(urgent) > 0
-        again = score(
-            list(models),
-            source,
-            output,
-            queue_db=f"sqlite:///{db}",
-            chunk_size=25,
-            workers=1,
-            overwrite=True,
-            show_progress=False,
-        )
+        again = score(list(models), source, output, settings, workers=1, overwrite=True, show_progress=False)
         assert again.queued == 0  # idempotent: a rerun or resume never queues a post twice
     finally:
         dispose_engines()
@@ -500,7 +500,7 @@ def test_a_first_row_naming_no_text_column_stops_the_run_before_anything_is_scor
             "row. Add a header row, or name the column with --text-column (one post per line: use a .txt file)"
         )
         assert not output.exists() and not parts_dir_for(output).exists()
-        summary = score(models[0], source, output, text_column="content", workers=1, show_progress=False)
+        summary = score(models[0], source, output, ScoreSettings(text_column="content"), workers=1, show_progress=False)
         assert (summary.scored, summary.rejected) == (1, 0)
     headerless = tmp_path / "headerless.tsv"
     headerless.write_text("我不想活了\t4\n今天好累\t0\n", encoding="utf-8")  # text and an integer label: posts
@@ -524,7 +524,7 @@ def test_nul_characters_in_csv_and_parquet_fields_are_rejects(tmp_path: Path, mo
         (4, "nul_character", nul("text")),
         (5, "empty_text", EMPTY),
     ]
-    score(models[0], parquet_file, tmp_path / "pq.jsonl", workers=1, queue_db=None, show_progress=False)
+    score(models[0], parquet_file, tmp_path / "pq.jsonl", ScoreSettings(queue_db=None), workers=1, show_progress=False)
     rejects = read_jsonl(tmp_path / "pq.rejects.jsonl")
     assert [(r["position"], r["reason"]) for r in rejects] == [(3, "nul_character"), (4, "empty_text")]
     # the author is read (and checked) when posts go to the review queue
@@ -553,7 +553,7 @@ def test_resume_notices_an_edit_in_the_middle_of_a_file_with_the_same_size_and_t
 
     monkeypatch.setattr(local, "write_chunk", full_at_chunk_1)
     with pytest.raises(ScoringError, match="rerun the same command with --resume"):
-        score(models[0], source, output, chunk_size=1000, workers=1, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=1000), workers=1, show_progress=False)
     monkeypatch.undo()
     before = source.stat()
     data = bytearray(source.read_bytes())
@@ -563,7 +563,7 @@ def test_resume_notices_an_edit_in_the_middle_of_a_file_with_the_same_size_and_t
     os.utime(source, ns=(before.st_atime_ns, before.st_mtime_ns))
     assert source.stat().st_size == before.st_size and source.stat().st_mtime_ns == before.st_mtime_ns
     with pytest.raises(ScoringError) as caught:
-        score(models[0], source, output, chunk_size=1000, workers=1, resume=True, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=1000), workers=1, resume=True, show_progress=False)
     assert str(caught.value) == (
         f"Cannot resume the unfinished run in {parts_dir_for(output)}: input {source.resolve()} changed since the run "
         "started (sha256). Resume with the same inputs, models and settings, or pass --overwrite to discard its "

@@ -71,6 +71,21 @@ def test_answers_are_those_of_assess_with_every_field(tmp_path: Path, models: tu
     assert [r["high_risk"] for r in rows] == [str(a.high_risk) for a in expected]
 
 
+def test_csv_rows_are_the_flat_rows_of_assess(tmp_path: Path, models: tuple[Path, Path]) -> None:
+    posts = generated_posts(20, seed=5)
+    source = write_jsonl(tmp_path / "posts.jsonl", posts)
+    expected = assess([p["text"] for p in posts], level_model=load_model(models[0]), binary_model=load_model(models[1]))
+    rows = list(csv.DictReader(io.StringIO(predicted(list(models), source, fmt="csv").decode())))
+    for row, post, want in zip(rows, posts, expected, strict=True):
+        flat = {"id": post["id"], "text": post["text"], **want.flat()}
+        assert list(row) == list(flat)
+        for key, value in flat.items():
+            if isinstance(value, float):
+                assert float(row[key]) == pytest.approx(value, abs=1e-9), key
+            else:
+                assert row[key] == ("" if value is None else str(value)), key
+
+
 def test_worker_processes_give_the_answers_of_one_process(
     tmp_path: Path, models: tuple[Path, Path], monkeypatch: pytest.MonkeyPatch
 ) -> None:

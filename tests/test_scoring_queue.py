@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,24 +16,13 @@ pytest.importorskip("alembic", reason='the review queue needs pip install "sosri
 from click.testing import CliRunner
 
 from scoring_support import train_tiny_models
-from serve_support import DIALECTS, captured_logs, database_url, install_trap, query
+from serve_support import captured_logs, install_trap, query
 from sosrisk.cli import main
 from sosrisk.scoring.queue import enqueue_rows
 from sosrisk.scoring.results import LEVEL_PROBABILITY_COLUMNS
-from sosrisk.serve.store import StoreError, dispose_engines, get_engine
+from sosrisk.serve.store import StoreError, get_engine
 
-
-@pytest.fixture(autouse=True)
-def _fresh_engines() -> Iterator[None]:
-    yield
-    dispose_engines()
-
-
-@pytest.fixture(params=DIALECTS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh review-queue database of each dialect."""
-    with database_url(request.param, tmp_path) as url:
-        yield url
+pytestmark = pytest.mark.usefixtures("fresh_engines")  # conftest: dispose of the engines after each test
 
 
 def scored_row(post_id: str | None, text: str, author: str | None = None, position: int = 1) -> dict[str, Any]:

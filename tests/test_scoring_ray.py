@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from scoring_support import generated_posts, train_tiny_models, write_jsonl
-from sosrisk.scoring import ScoringError, score
+from sosrisk.scoring import ScoreSettings, ScoringError, score
 from sosrisk.scoring.workdir import parts_dir_for
 
 ray = pytest.importorskip("ray", reason='the Ray engine needs pip install "sosrisk[ray]"')
@@ -56,8 +56,10 @@ def test_ray_engine_writes_what_the_local_engine_writes(
 ) -> None:
     inputs = mixed_inputs(tmp_path / "in")
     local_out, ray_out = tmp_path / "local.parquet", tmp_path / "ray.parquet"
-    local = score(list(models), inputs, local_out, chunk_size=16, workers=1, show_progress=False)
-    remote = score(list(models), inputs, ray_out, engine="ray", chunk_size=16, workers=2, show_progress=False)
+    local = score(list(models), inputs, local_out, ScoreSettings(chunk_size=16), workers=1, show_progress=False)
+    remote = score(
+        list(models), inputs, ray_out, ScoreSettings(engine="ray", chunk_size=16), workers=2, show_progress=False
+    )
     pd.testing.assert_frame_equal(pd.read_parquet(ray_out), pd.read_parquet(local_out))
     assert (tmp_path / "ray.rejects.jsonl").read_text() == (tmp_path / "local.rejects.jsonl").read_text()
     assert (remote.scored, remote.rejected, remote.engine) == (local.scored, local.rejected, "ray") == (87, 3, "ray")
@@ -72,7 +74,7 @@ def test_ray_engine_resumes_after_a_failure(
 
     source = write_jsonl(tmp_path / "posts.jsonl", generated_posts(200, seed=4))
     reference = tmp_path / "reference.jsonl"
-    score(models[0], source, reference, chunk_size=30, workers=1, show_progress=False)
+    score(models[0], source, reference, ScoreSettings(chunk_size=30), workers=1, show_progress=False)
     original = ray_engine.write_chunk
 
     def fail_at_chunk_3(workdir: Any, index: int, *args: Any, **kwargs: Any) -> Any:
@@ -84,7 +86,7 @@ def test_ray_engine_resumes_after_a_failure(
     output = tmp_path / "out.jsonl"
     parts = parts_dir_for(output)
     with pytest.raises(ScoringError) as caught:
-        score(models[0], source, output, engine="ray", chunk_size=30, workers=2, show_progress=False)
+        score(models[0], source, output, ScoreSettings(engine="ray", chunk_size=30), workers=2, show_progress=False)
     assert str(caught.value) == (
         f"Writing chunk 3 to {parts} failed: the disk is full ([Errno 28] No space left on device). Finished "
         "chunks are kept; free space (or fix the problem) and rerun the same command with --resume."
@@ -92,7 +94,15 @@ def test_ray_engine_resumes_after_a_failure(
     assert len(list(parts.glob("done-*.json"))) == 3
     monkeypatch.undo()
     with pytest.raises(ScoringError, match="setting 'engine' was 'ray', now 'local'"):
-        score(models[0], source, output, chunk_size=30, workers=1, resume=True, show_progress=False)
-    summary = score(models[0], source, output, engine="ray", chunk_size=30, workers=2, resume=True, show_progress=False)
+        score(models[0], source, output, ScoreSettings(chunk_size=30), workers=1, resume=True, show_progress=False)
+    summary = score(
+        models[0],
+        source,
+        output,
+        ScoreSettings(engine="ray", chunk_size=30),
+        workers=2,
+        resume=True,
+        show_progress=False,
+    )
     assert (summary.chunks, summary.resumed_chunks, summary.scored) == (7, 3, 200)
     assert output.read_text(encoding="utf-8") == reference.read_text(encoding="utf-8")

@@ -14,7 +14,7 @@ import pandas as pd
 import pytest
 
 from scoring_support import generated_posts, train_tiny_models, write_jsonl
-from sosrisk.scoring import score
+from sosrisk.scoring import ScoreSettings, score
 from sosrisk.scoring.workdir import parts_dir_for
 
 
@@ -47,7 +47,7 @@ def test_kill_9_mid_run_then_resume_gives_the_uninterrupted_output(tmp_path: Pat
         posts[number] = {"id": posts[number]["id"]}  # rejects, in chunks before and after the kill
     source = write_jsonl(tmp_path / "posts.jsonl", posts)
     reference = tmp_path / "reference.parquet"
-    score(list(models), source, reference, chunk_size=100, workers=1, show_progress=False)
+    score(list(models), source, reference, ScoreSettings(chunk_size=100), workers=1, show_progress=False)
 
     output = tmp_path / "out.parquet"
     parts = parts_dir_for(output)
@@ -171,7 +171,7 @@ def test_a_full_disk_while_the_output_grows_gives_one_message_and_resumes(
     posts = generated_posts(20_000, seed=5)
     source = write_jsonl(tmp_path / "posts.jsonl", posts)
     reference = tmp_path / "reference.parquet"
-    score(models[0], source, reference, chunk_size=2000, workers=1, show_progress=False)
+    score(models[0], source, reference, ScoreSettings(chunk_size=2000), workers=1, show_progress=False)
     output = tmp_path / "out.parquet"
     args = cli(models[0], "-i", source, "-o", output, "--chunk-size", "2000", "--workers", "1", "-q")
 

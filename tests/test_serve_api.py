@@ -20,30 +20,18 @@ pytest.importorskip("httpx", reason="the test client needs httpx")
 import sqlalchemy as sa
 from fastapi.testclient import TestClient
 
-from serve_support import DIALECTS, database_url, query, train_models
+from serve_support import database_url, query, train_models
 from sosrisk.serve.accounts import create_token, revoke_token
 from sosrisk.serve.app import create_app
 from sosrisk.serve.explain import occlusion_phrases, occlusion_windows
 from sosrisk.serve.settings import ServeSettings, SettingsError
-from sosrisk.serve.store import dispose_engines
+
+pytestmark = pytest.mark.usefixtures("fresh_engines")  # conftest: dispose of the engines after each test
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return train_models(tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines() -> Iterator[None]:
-    yield
-    dispose_engines()
-
-
-@pytest.fixture(params=DIALECTS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh review-queue database of each dialect."""
-    with database_url(request.param, tmp_path) as url:
-        yield url
 
 
 class Service:

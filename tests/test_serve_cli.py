@@ -3,7 +3,6 @@ SQLite file and, where one is configured, a PostgreSQL database (see serve_suppo
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -12,25 +11,21 @@ pytest.importorskip("sqlalchemy", reason='the review queue needs pip install "so
 
 from click.testing import CliRunner
 
-from serve_support import DIALECTS, PASSWORD, database_url
+from serve_support import PASSWORD
 from sosrisk.assess import Assessment
 from sosrisk.cli import main
 from sosrisk.serve.accounts import User, token_name
 from sosrisk.serve.review import QueueFilters, decide, list_queue
-from sosrisk.serve.store import QueueItem, dispose_engines, enqueue_assessments, get_engine, head_revision
+from sosrisk.serve.store import QueueItem, enqueue_assessments, get_engine, head_revision
+
+pytestmark = pytest.mark.usefixtures("fresh_engines")  # conftest: dispose of the engines after each test
 
 
-@pytest.fixture(autouse=True)
-def _fresh_engines() -> Iterator[None]:
-    yield
-    dispose_engines()
-
-
-@pytest.fixture(params=DIALECTS)
-def db(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
-    with database_url(request.param, tmp_path) as url:
-        monkeypatch.setenv("SOSRISK_DB_URL", url)
-        yield url
+@pytest.fixture
+def db(db_url: str, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A fresh review-queue database of each dialect (conftest's ``db_url``), named by ``$SOSRISK_DB_URL``."""
+    monkeypatch.setenv("SOSRISK_DB_URL", db_url)
+    return db_url
 
 
 def run(*args: str, input: str | None = None) -> tuple[int, str]:

@@ -5,7 +5,7 @@ file and, where one is configured, a PostgreSQL database (see serve_support)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+import urllib.parse
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +16,7 @@ pytest.importorskip("httpx", reason="the test client needs httpx")
 
 from fastapi.testclient import TestClient
 
-from serve_support import DIALECTS, PASSWORD, database_url, query, train_models
+from serve_support import PASSWORD, query, train_models
 from sosrisk.assess import Assessment
 from sosrisk.data import read_posts
 from sosrisk.scope.rules import RULES_VERSION
@@ -25,25 +25,14 @@ from sosrisk.serve.app import create_app
 from sosrisk.serve.pages import highlight_segments
 from sosrisk.serve.review import ClaimedByOther, QueueFilters, claim, list_queue
 from sosrisk.serve.settings import ServeSettings
-from sosrisk.serve.store import QueueItem, dispose_engines, enqueue_assessments
+from sosrisk.serve.store import QueueItem, enqueue_assessments
+
+pytestmark = pytest.mark.usefixtures("fresh_engines")  # conftest: dispose of the engines after each test
 
 
 @pytest.fixture(scope="module")
 def models(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     return train_models(tmp_path_factory.mktemp("models"))
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines() -> Iterator[None]:
-    yield
-    dispose_engines()
-
-
-@pytest.fixture(params=DIALECTS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh review-queue database of each dialect."""
-    with database_url(request.param, tmp_path) as url:
-        yield url
 
 
 def queued(external_id: str, text: str, level: int, p_high: float, posted_at: str, source: str = "weibo") -> QueueItem:
@@ -199,6 +188,40 @@ def test_forms_without_the_csrf_token_are_refused(site: Site) -> None:
         "Reload the page and try again."
     ) in response.text
     assert site.rows("SELECT count(*) FROM decisions") == [(0,)]
+
+
+def test_every_page_and_form_checks_the_session_then_the_csrf_token(site: Site) -> None:
+    anonymous = site.client()
+    for path in ("/queue?tier=plan", "/posts/1?status=all", "/export?task=binary"):
+        response = anonymous.get(path, follow_redirects=False)
+        assert response.status_code == 303, path
+        assert response.headers["location"] == "/login?" + urllib.parse.urlencode({"next": path})
+    forms = {
+        "/queue/next": {},
+        "/posts/1/decision": {"level": "7", "action": "contacted"},
+        "/posts/1/release": {},
+    }
+    for path, fields in forms.items():
+        response = anonymous.post(path, data={"csrf": "x", **fields}, follow_redirects=False)
+        assert (response.status_code, response.headers["location"]) == (303, "/login?next=" + path.replace("/", "%2F"))
+        assert anonymous.post(path, data=fields, follow_redirects=False).status_code == 422, "no csrf field at all"
+    logged_out = anonymous.post("/logout", data={"csrf": "x"}, follow_redirects=False)
+    assert logged_out.status_code == 303 and logged_out.headers["location"].startswith("/login?error=")
+    reviewer = site.client()
+    login(reviewer, "li")
+    for path, fields in forms.items():
+        response = reviewer.post(path, data={"csrf": "forged", **fields}, follow_redirects=False)
+        assert response.status_code == 403, path
+        assert "(CSRF check failed)" in response.text
+    assert reviewer.post("/logout", data={"csrf": "forged"}).status_code == 403
+    csrf = csrf_of(reviewer.get("/queue").text)
+    refused = "The status filter must be one of pending, reviewed, all. Got 'done' instead."
+    assert reviewer.get("/posts/1?status=done").json() == {"detail": refused}
+    for path, fields in forms.items():
+        response = reviewer.post(path, data={"csrf": csrf, "status": "done", **fields}, follow_redirects=False)
+        assert (response.status_code, response.json()) == (422, {"detail": refused}), path
+    assert site.rows("SELECT count(*) FROM decisions") == [(0,)]
+    assert site.rows("SELECT count(*) FROM posts WHERE assigned_to IS NOT NULL") == [(0,)]
 
 
 def test_the_queue_is_sorted_by_urgency_and_filters(site: Site) -> None:

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 import sqlite3
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ pytest.importorskip("alembic", reason='the review queue needs pip install "sosri
 
 import sqlalchemy as sa
 
-from serve_support import DIALECTS, database_url, query
+from serve_support import query
 from sosrisk.assess import Assessment
 from sosrisk.serve.store import (
     QueueConflict,
@@ -30,20 +29,9 @@ from sosrisk.serve.store import (
     parse_time,
 )
 
+pytestmark = pytest.mark.usefixtures("fresh_engines")  # conftest: dispose of the engines after each test
+
 MODEL_INFO = {"level": {"kind": "char-linear", "data_fingerprint": "sha256:abc"}}
-
-
-@pytest.fixture(autouse=True)
-def _fresh_engines() -> Iterator[None]:
-    yield
-    dispose_engines()
-
-
-@pytest.fixture(params=DIALECTS)
-def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    """A fresh review-queue database of each dialect."""
-    with database_url(request.param, tmp_path) as url:
-        yield url
 
 
 def assessment(level: int, p_high: float | None = None) -> Assessment:

@@ -10,7 +10,7 @@ level model's scope stage when it has one, else the binary model's.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -50,13 +50,60 @@ class Assessment:
 
     def flat(self) -> dict[str, Any]:
         """One flat row (probabilities as ``p_level_0`` ... ``p_level_10``) for CSV and tables."""
-        row = {k: v for k, v in asdict(self).items() if k != "level_probabilities"}
-        if self.rule_hits is not None:
-            row["rule_hits"] = format_rule_hits(self.rule_hits)
-        if self.level_probabilities is not None:
-            for value, p in enumerate(self.level_probabilities):
-                row[f"p_level_{value}"] = p
-        return row
+        return flat_row(asdict(self))
+
+
+@dataclass
+class AnswerColumns:
+    """The answers for a batch of posts, field by field as arrays: what :func:`assess` turns into
+    :class:`Assessment` records and :func:`sosrisk.scoring.results.score_table` into Arrow columns, so that
+    both give the same numbers. Columns of a task whose model was not given (of the scope, when no model
+    has a scope stage) are ``None``. Probabilities are rounded to 6 decimals, the expected level to 4."""
+
+    scope: ScopeDecision | None = None
+    in_scope: np.ndarray | None = None
+    scope_probability: np.ndarray | None = None
+    scope_reason: list[str] | None = None
+    rule_hits: list[list[dict[str, Any]]] | None = None
+    risk_level: np.ndarray | None = None
+    level_probabilities: np.ndarray | None = None  # (n, 11)
+    expected_level: np.ndarray | None = None
+    high_risk: np.ndarray | None = None
+    high_risk_probability: np.ndarray | None = None
+
+    def assessments(self, n: int) -> list[Assessment]:
+        """One :class:`Assessment` per post (``n`` posts)."""
+        results = [Assessment() for _ in range(n)]
+        if self.in_scope is not None:
+            assert self.scope_probability is not None and self.scope_reason is not None and self.rule_hits is not None
+            scope = zip(
+                self.in_scope.tolist(), self.scope_probability.tolist(), self.scope_reason, self.rule_hits, strict=True
+            )
+            for result, (in_scope, probability, reason, hits) in zip(results, scope, strict=True):
+                result.in_scope, result.scope_probability, result.scope_reason = in_scope, probability, reason
+                result.rule_hits = hits
+        if self.risk_level is not None:
+            assert self.level_probabilities is not None and self.expected_level is not None
+            levels = zip(
+                self.risk_level.tolist(), self.level_probabilities.tolist(), self.expected_level.tolist(), strict=True
+            )
+            for result, (value, probabilities, expected) in zip(results, levels, strict=True):
+                entry = level(value)
+                tier = tier_of(value)
+                result.risk_level = value
+                result.level_probabilities = probabilities
+                result.level_name = entry.name
+                result.definition_en = entry.definition_en
+                result.definition_zh = entry.definition_zh
+                result.tier = tier.key
+                result.tier_name = tier.name_en
+                result.expected_level = expected
+        if self.high_risk is not None:
+            assert self.high_risk_probability is not None
+            flags = zip(self.high_risk.tolist(), self.high_risk_probability.tolist(), strict=True)
+            for result, (flag, probability) in zip(results, flags, strict=True):
+                result.high_risk, result.high_risk_probability = flag, probability
+        return results
 
 
 def assess(
@@ -67,46 +114,52 @@ def assess(
     batch_size: int = 256,
 ) -> list[Assessment]:
     """Assess ``texts`` with a level model, a binary model, or both (at least one)."""
+    check_models(level_model, binary_model)
+    texts = list(texts)
+    if not texts:
+        return []
+    columns = answer_columns(texts, level_model=level_model, binary_model=binary_model, batch_size=batch_size)
+    return columns.assessments(len(texts))
+
+
+def check_models(level_model: RiskModel | None, binary_model: RiskModel | None) -> None:
+    """Refuse neither model, or a model of the other task."""
     if level_model is None and binary_model is None:
         raise ModelError("Expected a level model, a binary model or both; got neither.")
     if level_model is not None and level_model.task != "level":
         raise ModelError(f"The level model must be trained for the 'level' task, got a {level_model.task!r} model.")
     if binary_model is not None and binary_model.task != "binary":
         raise ModelError(f"The binary model must be trained for the 'binary' task, got a {binary_model.task!r} model.")
-    results = [Assessment() for _ in texts]
-    if not results:
-        return results
-    texts = list(texts)
-    scope = decide_scope(texts, level_model, binary_model)
+
+
+def answer_columns(
+    texts: list[str],
+    *,
+    level_model: RiskModel | None = None,
+    binary_model: RiskModel | None = None,
+    batch_size: int = 256,
+) -> AnswerColumns:
+    """The answers for ``texts`` as :class:`AnswerColumns`: the scope decided once, then each model."""
+    check_models(level_model, binary_model)
+    columns = AnswerColumns(scope=decide_scope(texts, level_model, binary_model))
+    scope = columns.scope
     if scope is not None:
-        for row, (result, reason) in enumerate(zip(results, scope_reasons(texts, scope), strict=True)):
-            result.in_scope = bool(scope.in_scope[row])
-            result.scope_probability = round(float(scope.scope_probability[row]), 6)
-            result.scope_reason = reason
-            result.rule_hits = [hit.to_dict() for hit in scope.rule_hits[row]]
+        columns.in_scope = np.asarray(scope.in_scope, dtype=bool)
+        columns.scope_probability = np.round(np.asarray(scope.scope_probability, dtype=np.float64), 6)
+        columns.scope_reason = scope_reasons(texts, scope)
+        columns.rule_hits = [[hit.to_dict() for hit in hits] for hits in scope.rule_hits]
     if level_model is not None:
         details = level_model.predict_details(texts, batch_size=batch_size, scope=scope)
-        proba, labels = details.proba, details.labels
         assert level_model.classes_ is not None and len(level_model.classes_) == N_LEVELS
-        expected = proba @ np.arange(N_LEVELS)
-        for result, value, row, mean in zip(results, labels, proba, expected, strict=True):
-            entry = level(int(value))
-            tier = tier_of(int(value))
-            result.risk_level = int(value)
-            result.level_probabilities = [round(float(p), 6) for p in row]
-            result.level_name = entry.name
-            result.definition_en = entry.definition_en
-            result.definition_zh = entry.definition_zh
-            result.tier = tier.key
-            result.tier_name = tier.name_en
-            result.expected_level = round(float(mean), 4)
+        columns.risk_level = np.asarray(details.labels, dtype=np.int64)
+        proba = np.asarray(details.proba, dtype=np.float64)
+        columns.level_probabilities = np.round(proba, 6)
+        columns.expected_level = np.round(proba @ np.arange(N_LEVELS), 4)
     if binary_model is not None:
         details = binary_model.predict_details(texts, batch_size=batch_size, scope=scope)
-        proba, labels = details.proba, details.labels
-        for result, value, row in zip(results, labels, proba, strict=True):
-            result.high_risk = bool(value == 1)
-            result.high_risk_probability = round(float(row[1]), 6)
-    return results
+        columns.high_risk = np.asarray(details.labels) == 1
+        columns.high_risk_probability = np.round(np.asarray(details.proba[:, 1], dtype=np.float64), 6)
+    return columns
 
 
 def decide_scope(
@@ -132,6 +185,18 @@ def scope_reasons(texts: Sequence[str], scope: ScopeDecision) -> list[str]:
         else:
             reasons.append("out_of_scope")
     return reasons
+
+
+def flat_row(answer: Mapping[str, Any]) -> dict[str, Any]:
+    """An answer's fields (an :class:`Assessment`'s, maybe beside others such as ``id``) as one flat row:
+    the level probabilities as ``p_level_0`` ... ``p_level_10`` after the other fields, the rule hits
+    joined by :func:`format_rule_hits`."""
+    row = {k: v for k, v in answer.items() if k != "level_probabilities"}
+    if row.get("rule_hits") is not None:
+        row["rule_hits"] = format_rule_hits(row["rule_hits"])
+    for value, p in enumerate(answer.get("level_probabilities") or []):
+        row[f"p_level_{value}"] = p
+    return row
 
 
 def format_rule_hits(hits: Sequence[dict[str, Any]]) -> str:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
-import sys
 from pathlib import Path
+
+import platformdirs
 
 ENV_VAR = "SOSRISK_HOME"
 
@@ -12,20 +13,14 @@ ENV_VAR = "SOSRISK_HOME"
 def data_home() -> Path:
     """Return the data home: ``$SOSRISK_HOME`` if set, else the per-user data folder of the platform.
 
-    Linux: ``$XDG_DATA_HOME/sosrisk`` (default ``~/.local/share/sosrisk``); macOS:
-    ``~/Library/Application Support/sosrisk``; Windows: ``%LOCALAPPDATA%\\sosrisk``.
-    The folder is not created here; writers create what they need.
+    The per-user folder is :func:`platformdirs.user_data_dir`: on Linux ``$XDG_DATA_HOME/sosrisk`` (default
+    ``~/.local/share/sosrisk``); macOS: ``~/Library/Application Support/sosrisk``; Windows:
+    ``%LOCALAPPDATA%\\sosrisk``. The folder is not created here; writers create what they need.
     """
     configured = os.environ.get(ENV_VAR)
     if configured:
         return Path(configured).expanduser()
-    if sys.platform == "win32":
-        base = Path(os.environ.get("LOCALAPPDATA", Path.home() / "AppData" / "Local"))
-    elif sys.platform == "darwin":
-        base = Path.home() / "Library" / "Application Support"
-    else:
-        base = Path(os.environ.get("XDG_DATA_HOME") or Path.home() / ".local" / "share")
-    return base / "sosrisk"
+    return Path(platformdirs.user_data_dir("sosrisk", appauthor=False))
 
 
 def sos1k_dir() -> Path:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -15,7 +15,7 @@ from .data import PostSet, find_leaks, load_folds, read_many
 from .data.errors import Problem
 from .metrics import evaluate_predictions, scope_metrics, summarize_folds
 from .models import RiskModel, get_model_class
-from .models.base import ModelError
+from .models.base import ModelError, Predictions
 from .scale import Task, check_task
 
 if TYPE_CHECKING:
@@ -145,6 +145,44 @@ class CrossValidation:
         }
 
 
+@dataclass
+class FoldRun:
+    """One fold of a cross-validation: the model trained without it and its answers on it."""
+
+    number: int  # 1-based, as the official files are numbered
+    estimator: RiskModel
+    labels: np.ndarray  # the held-out fold's true labels
+    predictions: Predictions
+    metrics: dict[str, float]  # evaluate_predictions + scope_metrics on the held-out fold, then "fold"
+
+
+def fold_runs(
+    task: Task,
+    parts: Sequence[PostSet],
+    *,
+    model: str,
+    params: dict[str, Any] | None,
+    fit: Callable[[RiskModel, int, PostSet, PostSet], object],
+) -> Iterator[FoldRun]:
+    """The fold loop of every cross-validation (:func:`cross_validate`, ``augment.cross_validate_augmented``).
+
+    For each fold of ``parts``, a fresh ``model`` is made and ``fit(estimator, number, train, held_out)``
+    trains it on the other folds (``train``; how is the caller's: with a scope stage, on augmented posts
+    ...); the model then predicts the held-out fold through ``predict_details`` and the fold's metrics are
+    computed here, the one place they are.
+    """
+    for number, held_out in enumerate(parts, start=1):
+        train = PostSet.concat([p for j, p in enumerate(parts, start=1) if j != number])
+        estimator = make_model(model, task, params)
+        fit(estimator, number, train, held_out)
+        details = estimator.predict_details(held_out.texts)
+        y = held_out.labels(task)
+        metrics = evaluate_predictions(task, y, details.labels, details.proba)
+        metrics.update(scope_metrics(task, y, details.scope))
+        metrics["fold"] = float(number)
+        yield FoldRun(number, estimator, y, details, metrics)
+
+
 def cross_validate(
     task: Task,
     *,
@@ -173,22 +211,16 @@ def cross_validate(
     started = time.perf_counter()
     from .progress import progress_bar
 
+    def fit(estimator: RiskModel, _number: int, train: PostSet, held_out: PostSet) -> None:
+        problems.extend(find_leaks(train, held_out))
+        fit_with_scope(estimator, train.texts, train.labels(task), settings, negatives=negatives)
+
     with progress_bar(len(parts), f"cross-validating {model} ({task})", enabled=show_progress) as advance:
-        for k, held_out in enumerate(parts):
-            train = PostSet.concat([p for j, p in enumerate(parts) if j != k])
-            problems.extend(find_leaks(train, held_out))
-            estimator = make_model(model, task, params)
-            fit_with_scope(estimator, train.texts, train.labels(task), settings, negatives=negatives)
-            details = estimator.predict_details(held_out.texts)
-            pred, proba = details.labels, details.proba
-            y = held_out.labels(task)
-            metrics = evaluate_predictions(task, y, pred, proba)
-            metrics.update(scope_metrics(task, y, details.scope))
-            metrics["fold"] = float(k + 1)
-            per_fold.append(metrics)
-            labels.append(y)
-            predictions.append(pred)
-            probas.append(proba)
+        for fold in fold_runs(task, parts, model=model, params=params, fit=fit):
+            per_fold.append(fold.metrics)
+            labels.append(fold.labels)
+            predictions.append(fold.predictions.labels)
+            probas.append(fold.predictions.proba)
             advance()
     summary = summarize_folds([{k: v for k, v in m.items() if k != "fold"} for m in per_fold])
     return CrossValidation(

@@ -30,6 +30,7 @@ from .posts import AugmentedPost, originals
 
 if TYPE_CHECKING:
     from ..llm import ChatClient, Ledger
+    from ..models.base import RiskModel
     from .generate import GenerationSettings
     from .synonyms import SynonymTable
     from .translate import Translator
@@ -329,8 +330,8 @@ def cross_validate_augmented(
     """Five-fold cross-validation over the official folds where each training part (four folds) is
     augmented by ``spec`` before training, with the fifth fold held out from every step. ``spec=None``
     is the baseline without augmentation (same protocol)."""
-    from ..metrics import evaluate_predictions, summarize_folds
-    from ..training import make_model
+    from ..metrics import summarize_folds
+    from ..training import fold_runs
 
     check_task(task)
     parts = list(folds) if folds is not None else load_folds(task, root)
@@ -338,14 +339,17 @@ def cross_validate_augmented(
     needs = resources or AugmentResources(root=root)
     if needs.root is None:
         needs.root = root
-    per_fold, added, rejected = [], [], []
+    per_fold: list[dict[str, float]] = []
+    added: list[dict[int, int]] = []
+    rejected: list[dict[str, int]] = []
+    train_posts: list[int] = []
     started = time.perf_counter()
-    for k, held_out in enumerate(parts, start=1):
-        train = PostSet.concat([p for j, p in enumerate(parts, start=1) if j != k])
+
+    def fit(estimator: RiskModel, number: int, train: PostSet, held_out: PostSet) -> None:
         texts, labels = train.texts, train.labels(task).tolist()
         if chosen is not None:
             result = augment_posts(
-                train, task, chosen, holdout_fold=k, evaluation=held_out, resources=needs, seed=seed,
+                train, task, chosen, holdout_fold=number, evaluation=held_out, resources=needs, seed=seed,
                 show_progress=show_progress,
             )  # fmt: skip
             texts = [*texts, *(p.text for p in result.added)]
@@ -355,15 +359,13 @@ def cross_validate_augmented(
         else:
             added.append({})
             rejected.append({})
-        estimator = make_model(model, task, params)
+        train_posts.append(len(texts))
         estimator.fit(texts, labels, show_progress=False)
-        proba = estimator.predict_proba(held_out.texts)
-        assert estimator.classes_ is not None
-        prediction = estimator.decision_.decide(proba, estimator.classes_)
-        metrics = evaluate_predictions(task, held_out.labels(task), prediction, proba)
-        metrics["fold"] = float(k)
-        metrics["train_posts"] = float(len(texts))
-        inner = (estimator.cv_metrics_ or {}).get("oof", {})
+
+    for fold in fold_runs(task, parts, model=model, params=params, fit=fit):
+        metrics = fold.metrics
+        metrics["train_posts"] = float(train_posts[-1])
+        inner = (fold.estimator.cv_metrics_ or {}).get("oof", {})
         if "weighted_f1" in inner:  # the model's own cross-validation inside the (augmented) training part
             metrics["inner_oof_weighted_f1"] = float(inner["weighted_f1"])
         per_fold.append(metrics)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -89,24 +90,13 @@ def score(
     model_dirs: tuple[Path, ...],
     inputs: tuple[Path, ...],
     output: Path,
-    output_format: str | None,
-    engine: str,
     address: str | None,
-    text_column: str | None,
-    id_column: str | None,
-    input_format: str | None,
-    min_tier: str | None,
-    include_text: bool,
-    max_chars: int,
-    chunk_size: int,
     workers: int | None,
     resume: bool,
     overwrite: bool,
     rejects: Path | None,
-    queue_db: str | None,
-    queue_min_tier: str,
-    queue_source: str,
     quiet: bool,
+    **settings: Any,
 ) -> None:
     """Score every post of large inputs with MODEL_DIR (a level model, a binary model, or one of each).
 
@@ -114,33 +104,24 @@ def score(
     interruption continues with --resume, ending with exactly one output row per input post. Bad rows
     go to the rejects file with their reason and position. See docs/scoring.md.
     """
+    # every other option is named after a field of ScoreSettings (tests/test_cli_score.py checks)
+    from ..scoring import ScoreSettings
     from ..scoring import score as run_score
     from ..scoring.allocator import keep_freed_memory
 
     keep_freed_memory()  # this process exists only for this run (see sosrisk.scoring.allocator)
-    if address is not None and engine != "ray":
+    if address is not None and settings["engine"] != "ray":
         raise click.UsageError("--address is for --engine ray.")
     summary = run_score(
         list(model_dirs),
         list(inputs),
         output,
-        engine=engine,
-        address=address,
-        text_column=text_column,
-        id_column=id_column,
-        input_format=input_format,
-        output_format=output_format,
-        min_tier=min_tier,
-        include_text=include_text,
-        max_chars=max_chars,
-        chunk_size=chunk_size,
+        ScoreSettings(**settings),
         workers=workers,
+        address=address,
         resume=resume,
         overwrite=overwrite,
         rejects=rejects,
-        queue_db=queue_db,
-        queue_min_tier=queue_min_tier,
-        queue_source=queue_source,
         show_progress=not quiet,
     )
     if summary.already_complete:
@@ -159,7 +140,7 @@ def score(
     if summary.rejected:
         reasons = ", ".join(f"{reason} {count:,}" for reason, count in summary.rejects_by_reason.items())
         click.echo(f"rejects ({reasons}) in {summary.rejects}")
-    if queue_db is not None:
+    if settings["queue_db"] is not None:
         click.echo(f"queued {summary.queued:,} new urgent posts for review")
     click.echo(f"{summary.seconds:.1f} s, {summary.posts_per_second:,.0f} posts/s")
 

@@ -36,6 +36,7 @@ from .transfer import (
     Mismatch,
     SourceAbsent,
     TransferFailed,
+    TransferReport,
     copy_verified,
     download_verified,
 )
@@ -70,17 +71,11 @@ class FetchError(ValueError):
 
 
 @dataclass
-class FetchReport:
+class FetchReport(TransferReport):
     """What :func:`fetch_sos1k` did with each requested file of the manifest (relative paths)."""
 
-    dest: Path
-    origin: str
-    requested: list[str] = field(default_factory=list)
-    fetched: list[str] = field(default_factory=list)
-    present: list[str] = field(default_factory=list)
     absent: list[str] = field(default_factory=list)
-    mismatched: list[Mismatch] = field(default_factory=list)
-    failed: list[Failure] = field(default_factory=list)
+    """Files the source does not have (not an error by itself, see the module description)."""
 
     @property
     def missing_required(self) -> list[str]:

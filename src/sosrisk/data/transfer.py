@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
@@ -45,6 +45,24 @@ class Failure:
 
     path: str
     reason: str
+
+
+@dataclass
+class TransferReport:
+    """What a fetcher did with the files or sources it was asked for: the fields every fetcher's report has.
+
+    Each fetcher's report (:class:`sosrisk.data.fetch.FetchReport`,
+    :class:`sosrisk.scope.corpus_fetch.OrdinaryFetchReport`) adds what is absent from its source, its verdict
+    and its summary.
+    """
+
+    dest: Path
+    origin: str
+    requested: list[str] = field(default_factory=list)
+    fetched: list[str] = field(default_factory=list)
+    present: list[str] = field(default_factory=list)
+    mismatched: list[Mismatch] = field(default_factory=list)
+    failed: list[Failure] = field(default_factory=list)
 
 
 class SourceAbsent(Exception):

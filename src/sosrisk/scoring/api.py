@@ -78,58 +78,36 @@ def score(
     model_dirs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     inputs: str | os.PathLike[str] | Sequence[str | os.PathLike[str]],
     output: str | os.PathLike[str],
+    settings: ScoreSettings | None = None,
     *,
-    engine: str = "local",
-    text_column: str | None = None,
-    id_column: str | None = None,
-    input_format: str | None = None,
-    output_format: str | None = None,
-    min_tier: str | None = None,
-    include_text: bool = False,
-    max_chars: int = 20_000,
-    chunk_size: int = 10_000,
     workers: int | None = None,
     address: str | None = None,
     resume: bool = False,
     overwrite: bool = False,
     rejects: str | os.PathLike[str] | None = None,
-    queue_db: str | None = None,
-    queue_min_tier: str = "plan",
-    queue_source: str = "sosrisk-score",
     show_progress: bool = True,
 ) -> ScoreSummary:
     """Score every post of ``inputs`` with a level model, a binary model or both, into ``output``.
 
     Inputs are JSONL (also ``.gz``), CSV/TSV, text or Parquet files or folders of them, read as streams;
-    each post keeps its ``source`` file and ``position`` (line, or row for Parquet). The output
-    (Parquet or JSONL, by suffix or ``output_format``) has one row per scored post, in input order:
-    ``source``, ``position``, ``id``, then ``risk_level``, ``tier``, ``expected_level`` and
+    each post keeps its ``source`` file and ``position`` (line, or row for Parquet). ``settings``
+    (:class:`ScoreSettings`, default ``ScoreSettings()``) says how they are read, scored and written. The
+    output (Parquet or JSONL, by suffix or ``settings.output_format``) has one row per scored post, in input
+    order: ``source``, ``position``, ``id``, then ``risk_level``, ``tier``, ``expected_level`` and
     ``p_level_0`` ... ``p_level_10`` (level model) and/or ``high_risk``, ``high_risk_probability``
-    (binary model); with ``min_tier`` only posts at or above that tier. Bad rows go to ``rejects``
+    (binary model); with ``settings.min_tier`` only posts at or above that tier. Bad rows go to ``rejects``
     (default ``<output stem>.rejects.jsonl``) with their reason and position; a summary is written to
     ``<output stem>.summary.json`` and returned.
 
-    The work is done in chunks of ``chunk_size`` input units, each committed atomically in
-    ``<output>.parts/``; after an interruption, ``resume=True`` with the same inputs, models and
-    settings scores only the unfinished chunks and ends with exactly one row per input post.
-    ``engine="ray"`` runs on Ray (``address``: ``None`` starts a local instance, ``"auto"`` or
-    ``"ray://host:10001"`` joins a cluster). See ``docs/scoring.md``.
+    The work is done in chunks of ``settings.chunk_size`` input units, each committed atomically in
+    ``<output>.parts/`` by ``workers`` processes or Ray actors (default: every core); after an interruption,
+    ``resume=True`` with the same inputs, models and settings scores only the unfinished chunks and ends
+    with exactly one row per input post. ``settings.engine="ray"`` runs on Ray (``address``: ``None``
+    starts a local instance, ``"auto"`` or ``"ray://host:10001"`` joins a cluster). See
+    ``docs/scoring.md``.
     """
     started = time.perf_counter()
-    settings = ScoreSettings(
-        text_column=text_column,
-        id_column=id_column,
-        input_format=input_format,
-        output_format=output_format,
-        min_tier=min_tier,
-        include_text=include_text,
-        max_chars=max_chars,
-        chunk_size=chunk_size,
-        engine=engine,
-        queue_db=queue_db,
-        queue_min_tier=queue_min_tier,
-        queue_source=queue_source,
-    )
+    settings = ScoreSettings() if settings is None else settings
     output_path = Path(output)
     settings = replace(settings, output_format=output_format_of(output_path, settings.output_format))
     workers_given = workers is not None
@@ -146,7 +124,7 @@ def score(
     input_paths = _paths(inputs)
     rejects_path = Path(rejects) if rejects is not None else rejects_path_for(output_path)
     _check_outside_inputs(input_paths, [output_path, rejects_path])
-    items = find_inputs(input_paths, input_format=input_format)
+    items = find_inputs(input_paths, input_format=settings.input_format)
     for item in items:
         check_structure(item, settings.read_settings())
     summary = ScoreSummary(output=str(output_path), rejects=str(rejects_path), engine=settings.engine)

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from ..assess import format_rule_hits
+from ..assess import flat_row, format_rule_hits
 from ..data.errors import DataError
 from ..data.reader import (
     InputFile,
@@ -449,14 +449,7 @@ def _records(table: Any, job: _Job) -> list[dict[str, Any]]:
 
 def _render_csv(table: Any, job: _Job) -> tuple[list[str], bytes]:
     """The header and the rows (probabilities as ``p_level_0`` ... ``p_level_10``, after the other fields)."""
-    rows = []
-    for record in _records(table, job):
-        row = {k: v for k, v in record.items() if k != "level_probabilities"}
-        if row.get("rule_hits") is not None:
-            row["rule_hits"] = format_rule_hits(row["rule_hits"])
-        for value, p in enumerate(record.get("level_probabilities") or []):
-            row[f"p_level_{value}"] = p
-        rows.append(row)
+    rows = [flat_row(record) for record in _records(table, job)]
     header = list(rows[0]) if rows else []
     buffer = io.StringIO()
     writer = csv.DictWriter(buffer, fieldnames=header, lineterminator="\n")

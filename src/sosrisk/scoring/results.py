@@ -1,8 +1,10 @@
 """What batch scoring computes for each post, column by column, and the output schema.
 
-The numbers are those of :func:`sosrisk.assess.assess` (same decision rule, probabilities rounded to 6
-decimals, expected level to 4), computed for a whole batch with numpy instead of one ``Assessment`` per
-post. :func:`assessment_from_row` turns an output row back into an ``Assessment`` (for the review queue).
+The numbers are those of :func:`sosrisk.assess.assess`: both are built on
+:func:`sosrisk.assess.answer_columns` (the scope decided once, the decision rule, probabilities rounded to 6
+decimals, expected level to 4, as numpy arrays for the whole batch); ``assess`` makes one ``Assessment``
+per post of them, :func:`score_table` Arrow columns. :func:`assessment_from_row` turns an output row back
+into an ``Assessment`` (for the review queue).
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from ..assess import Assessment, decide_scope, scope_reasons
+from ..assess import Assessment, answer_columns
 from ..models.base import ModelError, RiskModel, read_config
 from ..scale import N_LEVELS, TIERS, level, tier_by_key
 
@@ -155,32 +157,31 @@ def score_table(records: Any, models: LoadedModels) -> Any:
         texts = records.column("text").take(pa.array(rows, pa.int64())).to_pylist() if len(rows) else []
     missing = ~valid
     table = records
-    scope = decide_scope(texts, models.level, models.binary)
+    answers = answer_columns(texts, level_model=models.level, binary_model=models.binary, batch_size=models.batch_size)
     in_scope = np.ones(n, dtype=bool)
     scope_probability = np.ones(n)
     hits = np.full(n, None, dtype=object)
     reasons = np.full(n, None, dtype=object)
-    if scope is not None:
-        reasons[rows] = scope_reasons(texts, scope)
-        in_scope[rows] = scope.in_scope
-        scope_probability[rows] = np.round(scope.scope_probability, 6)
-        hits[rows] = [json.dumps([h.to_dict() for h in row_hits]) for row_hits in scope.rule_hits]
-    no_scope = missing | (scope is None)  # null where nothing was decided
+    if answers.in_scope is not None:
+        assert answers.scope_probability is not None and answers.rule_hits is not None
+        reasons[rows] = answers.scope_reason
+        in_scope[rows] = answers.in_scope
+        scope_probability[rows] = answers.scope_probability
+        hits[rows] = [json.dumps(row_hits) for row_hits in answers.rule_hits]
+    no_scope = missing | (answers.in_scope is None)  # null where nothing was decided
     table = table.append_column("in_scope", pa.array(in_scope, pa.bool_(), mask=no_scope))
     table = table.append_column("scope_probability", pa.array(scope_probability, pa.float64(), mask=no_scope))
     table = table.append_column("scope_reason", pa.array(reasons, pa.string()))
     table = table.append_column("rule_hits", pa.array(hits, pa.string()))
-    if models.level is not None:
-        model = models.level
-        details = model.predict_details(texts, batch_size=models.batch_size, scope=scope)
-        proba, labels = details.proba, details.labels
-        assert model.classes_ is not None and len(model.classes_) == N_LEVELS
+    if answers.risk_level is not None:
+        assert answers.level_probabilities is not None and answers.expected_level is not None
+        labels = answers.risk_level
         level_values = np.zeros(n, dtype=np.int8)
         level_values[rows] = labels
         expected = np.zeros(n)
-        expected[rows] = np.round(proba @ np.arange(N_LEVELS), 4)
+        expected[rows] = answers.expected_level
         probabilities = np.zeros((n, N_LEVELS))
-        probabilities[rows] = np.round(proba, 6)
+        probabilities[rows] = answers.level_probabilities
         tiers = np.full(n, None, dtype=object)
         tiers[rows] = _TIER_KEY[labels]
         ranks = np.full(n, -1, dtype=np.int8)
@@ -191,14 +192,12 @@ def score_table(records: Any, models: LoadedModels) -> Any:
         table = table.append_column("expected_level", pa.array(expected, pa.float64(), mask=missing))
         for value, name in enumerate(LEVEL_PROBABILITY_COLUMNS):
             table = table.append_column(name, pa.array(probabilities[:, value], pa.float64(), mask=missing))
-    if models.binary is not None:
-        model = models.binary
-        details = model.predict_details(texts, batch_size=models.batch_size, scope=scope)
-        proba, labels = details.proba, details.labels
+    if answers.high_risk is not None:
+        assert answers.high_risk_probability is not None
         flags = np.zeros(n, dtype=bool)
-        flags[rows] = np.asarray(labels) == 1
+        flags[rows] = answers.high_risk
         high = np.zeros(n)
-        high[rows] = np.round(proba[:, 1], 6) if len(texts) else 0.0
+        high[rows] = answers.high_risk_probability
         table = table.append_column("high_risk", pa.array(flags, pa.bool_(), mask=missing))
         table = table.append_column("high_risk_probability", pa.array(high, pa.float64(), mask=missing))
     return table

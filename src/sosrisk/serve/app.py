@@ -176,6 +176,8 @@ def create_app(settings: ServeSettings) -> FastAPI:
         status, content = _validation_message(exc)
         return JSONResponse(content, status_code=status)
 
+    app.add_exception_handler(pages.LoginRequired, pages.login_redirect)
+
     @app.exception_handler(HTTPException)
     async def _http_error(request: Request, exc: HTTPException) -> Any:
         if exc.status_code in (401, 403) and pages.is_page(request):

@@ -15,9 +15,9 @@ import secrets
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter, Form, HTTPException, Request
+from fastapi import APIRouter, Depends, Form, HTTPException, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
@@ -97,7 +97,19 @@ class Reviewer:
     csrf: str
 
 
-def _reviewer(request: Request) -> Reviewer | None:
+class LoginRequired(Exception):
+    """Raised by :func:`page_reviewer` for a request without a valid session; :func:`login_redirect`
+    (an exception handler of the app) answers it by sending the browser to the login form."""
+
+
+async def login_redirect(request: Request, _exc: Exception) -> RedirectResponse:
+    """The login form, with the page asked for as ``next``."""
+    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    return RedirectResponse("/login?" + urllib.parse.urlencode({"next": target}), status_code=303)
+
+
+def session_reviewer(request: Request) -> Reviewer | None:
+    """Dependency: the reviewer whose session cookie came with ``request``, or None."""
     session_id = request.cookies.get(SESSION_COOKIE)
     if not session_id:
         return None
@@ -105,9 +117,20 @@ def _reviewer(request: Request) -> Reviewer | None:
     return None if user is None else Reviewer(user, csrf_token(session_id))
 
 
-def _login_redirect(request: Request) -> RedirectResponse:
-    target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return RedirectResponse("/login?" + urllib.parse.urlencode({"next": target}), status_code=303)
+def page_reviewer(reviewer: Annotated[Reviewer | None, Depends(session_reviewer)]) -> Reviewer:
+    """Dependency of every page but the login form: the logged-in reviewer, or :class:`LoginRequired`."""
+    if reviewer is None:
+        raise LoginRequired
+    return reviewer
+
+
+def form_reviewer(request: Request, csrf: Annotated[str, Form()]) -> Reviewer:
+    """Dependency of every form a logged-in reviewer sends: :func:`page_reviewer`, then the form's CSRF field
+    checked against the session. One dependency that takes the field itself, so that a form without it is
+    refused as invalid (422) before the session is looked at."""
+    reviewer = page_reviewer(session_reviewer(request))
+    _check_csrf(reviewer, csrf)
+    return reviewer
 
 
 def _check_csrf(reviewer: Reviewer, submitted: str) -> None:
@@ -117,6 +140,10 @@ def _check_csrf(reviewer: Reviewer, submitted: str) -> None:
             "表单已过期或来自其他网站。 The form has expired or came from another site (CSRF check failed). "
             "Reload the page and try again.",
         )
+
+
+PageReviewer = Annotated[Reviewer, Depends(page_reviewer)]
+FormReviewer = Annotated[Reviewer, Depends(form_reviewer)]
 
 
 def _safe_next(target: str | None) -> str:
@@ -131,6 +158,24 @@ def _filters(tier: str | None, status: str | None, source: str | None) -> QueueF
         return QueueFilters(tier=tier or None, status=status or "pending", source=source or None)
     except ValueError as exc:
         raise HTTPException(422, str(exc)) from None
+
+
+def query_filters(tier: str | None = None, status: str | None = None, source: str | None = None) -> QueueFilters:
+    """Dependency: the queue filters in a page's query string."""
+    return _filters(tier, status, source)
+
+
+def form_filters(
+    tier: Annotated[str, Form()] = "",
+    status: Annotated[str, Form()] = "pending",
+    source: Annotated[str, Form()] = "",
+) -> QueueFilters:
+    """Dependency: the queue filters a form carries along (hidden fields), so the reviewer stays in their view."""
+    return _filters(tier, status, source)
+
+
+QueryFilters = Annotated[QueueFilters, Depends(query_filters)]
+FormFilters = Annotated[QueueFilters, Depends(form_filters)]
 
 
 def _filter_query(filters: QueueFilters, **extra: str) -> str:
@@ -217,8 +262,11 @@ def login(
 
 
 @router.post("/logout")
-def logout(request: Request, csrf: str = Form(...)) -> Response:
-    reviewer = _reviewer(request)
+def logout(
+    request: Request,
+    reviewer: Annotated[Reviewer | None, Depends(session_reviewer)],
+    csrf: str = Form(...),
+) -> Response:
     if reviewer is not None:
         _check_csrf(reviewer, csrf)
         end_session(_state(request).engine, request.cookies[SESSION_COOKIE], actor=f"user:{reviewer.user.username}")
@@ -231,16 +279,11 @@ def logout(request: Request, csrf: str = Form(...)) -> Response:
 @router.get("/queue", response_class=HTMLResponse)
 def queue_page(
     request: Request,
-    tier: str | None = None,
-    status: str | None = None,
-    source: str | None = None,
+    reviewer: PageReviewer,
+    filters: QueryFilters,
     msg: str | None = None,
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
     state = _state(request)
-    filters = _filters(tier, status, source)
     rows, total = list_queue(state.engine, filters)
     return templates.TemplateResponse(
         request,
@@ -266,16 +309,10 @@ def queue_page(
 @router.post("/queue/next")
 def next_post(
     request: Request,
-    csrf: str = Form(...),
-    tier: str = Form(""),
-    status: str = Form("pending"),
-    source: str = Form(""),
+    reviewer: FormReviewer,
+    filters: FormFilters,
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
-    _check_csrf(reviewer, csrf)
-    return _go_next(request, reviewer, _filters(tier, status, source))
+    return _go_next(request, reviewer, filters)
 
 
 def _go_next(request: Request, reviewer: Reviewer, filters: QueueFilters, *, done: str | None = None) -> Response:
@@ -292,16 +329,11 @@ def _go_next(request: Request, reviewer: Reviewer, filters: QueueFilters, *, don
 def post_page(
     request: Request,
     post_id: int,
-    tier: str | None = None,
-    status: str | None = None,
-    source: str | None = None,
+    reviewer: PageReviewer,
+    filters: QueryFilters,
     msg: str | None = None,
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
     state = _state(request)
-    filters = _filters(tier, status, source)
     held_by: str | None = None
     try:
         post = claim(state.engine, post_id, reviewer.user, minutes=state.settings.claim_minutes)
@@ -353,21 +385,14 @@ def _render_post(
 def post_decision(
     request: Request,
     post_id: int,
-    csrf: str = Form(...),
+    reviewer: FormReviewer,
+    filters: FormFilters,
     level: int = Form(..., ge=0, le=10),
     action: str = Form(...),
     high_risk: str = Form(""),
     note: str = Form("", max_length=2000),
-    tier: str = Form(""),
-    status: str = Form("pending"),
-    source: str = Form(""),
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
-    _check_csrf(reviewer, csrf)
     state = _state(request)
-    filters = _filters(tier, status, source)
     if high_risk not in ("", "0", "1"):
         raise HTTPException(
             422, f"The high-risk flag must be '1', '0' or empty (not judged). Got {high_risk[:20]!r} instead."
@@ -388,26 +413,16 @@ def post_decision(
 def post_release(
     request: Request,
     post_id: int,
-    csrf: str = Form(...),
-    tier: str = Form(""),
-    status: str = Form("pending"),
-    source: str = Form(""),
+    reviewer: FormReviewer,
+    filters: FormFilters,
 ) -> Response:
-    reviewer = _reviewer(request)
-    if reviewer is None:
-        return _login_redirect(request)
-    _check_csrf(reviewer, csrf)
     release(_state(request).engine, post_id, reviewer.user)
-    filters = _filters(tier, status, source)
     return RedirectResponse(f"/queue?{_filter_query(filters, msg='released')}", status_code=303)
 
 
 # ----------------------------------------------------------------------------------------------- export
 @router.get("/export")
-async def export(request: Request, task: str = "level") -> Response:
-    reviewer = await run_in_threadpool(_reviewer, request)
-    if reviewer is None:
-        return _login_redirect(request)
+async def export(request: Request, reviewer: PageReviewer, task: str = "level") -> Response:
     if task not in ("level", "binary"):
         raise HTTPException(422, f"The export task must be 'level' or 'binary'. Got {task!r} instead.")
     buffer = io.StringIO()

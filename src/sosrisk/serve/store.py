@@ -16,6 +16,12 @@ stored with it.
 SQLite (the default, a file in the data home) runs in WAL mode with ``BEGIN IMMEDIATE`` transactions, so
 concurrent writers wait for each other instead of failing; PostgreSQL works by URL
 (``postgresql+psycopg://user@host/db``, with ``pip install "psycopg[binary]"``).
+
+Why one module of about 640 lines: it is the whole database layer, in this order: the errors and the queued
+item, the engines (SQLite's pragmas and file permissions), the migrations and schema checks, and the one write
+path (queueing). The engines' error translation (:func:`database_error`, :func:`is_unavailable`) and
+:func:`transaction` serve every half, and the service, batch scoring and the tests import their names from
+this one place; split apart, each half would be small but none could be used without the others.
 """
 
 from __future__ import annotations
