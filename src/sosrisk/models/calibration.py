@@ -14,10 +14,20 @@ import numpy as np
 
 from .base import RiskModel, softmax
 from .decision import DecisionRule, choose_binary_threshold, choose_level_rule, describe
+from .params import SEED, Constraint, Interval, Options, none_or
 
 logger = logging.getLogger(__name__)
 
 DECISIONS = ("auto", "argmax", "expected_cost", "threshold")
+# the settings of a logistic-regression head finished by finalize_from_oof (char-linear, embedding-linear)
+LOGISTIC_HEAD_CONSTRAINTS: dict[str, Constraint] = {
+    "C": none_or(Interval(0, None, closed="neither")),
+    "class_weight": Options(("balanced", "none")),
+    "decision": Options(DECISIONS),
+    "target_recall": Interval(0, 1, closed="right"),
+    "cv_folds": Interval(2, None, integer=True),
+    "seed": SEED,
+}
 
 
 def fit_temperature(logits: np.ndarray, y_index: np.ndarray) -> float:

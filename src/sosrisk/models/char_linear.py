@@ -20,8 +20,8 @@ import scipy.sparse as sp
 
 from ..progress import progress_bar
 from .base import ModelError, RiskModel, read_npz
-from .calibration import DECISIONS, finalize_from_oof
-from .params import SEED, Boolean, Constraint, Interval, Options, Satisfies, is_int, none_or
+from .calibration import LOGISTIC_HEAD_CONSTRAINTS, finalize_from_oof
+from .params import Boolean, Constraint, Interval, Satisfies, is_int, none_or
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -341,12 +341,7 @@ class CharLinearModel(RiskModel):
         "ngram_range": none_or(NGRAM_RANGE),
         "min_df": Interval(1, None, integer=True),
         "sublinear_tf": Boolean(),
-        "C": none_or(Interval(0, None, closed="neither")),
-        "class_weight": Options(("balanced", "none")),
-        "decision": Options(DECISIONS),
-        "target_recall": Interval(0, 1, closed="right"),
-        "cv_folds": Interval(2, None, integer=True),
-        "seed": SEED,
+        **LOGISTIC_HEAD_CONSTRAINTS,
         "tol": Interval(0, None, closed="neither"),
     }
     _task_defaults: ClassVar[dict[str, dict[str, Any]]] = TASK_DEFAULTS

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..progress import progress_bar
 from .base import ModelError, RiskModel, read_npz
-from .calibration import DECISIONS, finalize_from_oof
+from .calibration import LOGISTIC_HEAD_CONSTRAINTS, finalize_from_oof
 from .encoder_backbone import E5_SMALL, resolve_encoder_backbone
 from .encoder_network import (
     INFERENCE_BATCH,
@@ -32,7 +32,7 @@ from .encoder_network import (
     require_torch,
     token_batches,
 )
-from .params import SEED, Constraint, Interval, Options, Text, none_or
+from .params import Constraint, Interval, Options, Text
 from .registry import register_model
 
 logger = logging.getLogger(__name__)
@@ -131,12 +131,7 @@ class EmbeddingLinearModel(RiskModel):
         "pooling": Options(("auto", "mean", "cls")),
         "prefix": Text(),
         "max_length": Interval(8, 512, integer=True),
-        "C": none_or(Interval(0, None, closed="neither")),
-        "class_weight": Options(("balanced", "none")),
-        "decision": Options(DECISIONS),
-        "target_recall": Interval(0, 1, closed="right"),
-        "cv_folds": Interval(2, None, integer=True),
-        "seed": SEED,
+        **LOGISTIC_HEAD_CONSTRAINTS,
     }
     _task_defaults: ClassVar[dict[str, dict[str, Any]]] = {task: {"C": c} for task, c in TASK_C.items()}
 
