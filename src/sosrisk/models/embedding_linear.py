@@ -24,14 +24,16 @@ from .calibration import LOGISTIC_HEAD_CONSTRAINTS, finalize_from_oof
 from .encoder_backbone import E5_SMALL, resolve_encoder_backbone
 from .encoder_network import (
     INFERENCE_BATCH,
+    TOKENIZER_FILE,
     backbone_marker,
     load_backbone_tokenizer,
-    load_pretrained_encoder,
+    pad_hidden,
     pad_ids,
-    pad_token_id,
     require_torch,
+    run_layers,
     token_batches,
 )
+from .encoder_trunk import shared_backbone, shared_tokenizer
 from .params import Constraint, Interval, Options, Text
 from .registry import register_model
 
@@ -50,11 +52,14 @@ class FrozenEmbedder:
 
     def __init__(self, folder: Path, *, pooling: str, prefix: str, max_length: int) -> None:
         torch, _ = require_torch()
-        self.model = load_pretrained_encoder(folder, source=f"the backbone in {folder}")
-        self.model.eval()
-        self.tokenizer = load_backbone_tokenizer(folder)
-        self.tokenizer.enable_truncation(max_length)
-        self.pad_id = pad_token_id(self.model)
+        self.backbone = shared_backbone(folder)  # one copy per process, shared with encoders built on it
+        self.model = self.backbone.encoder
+        if (folder / TOKENIZER_FILE).is_file():
+            self.tokenizer = shared_tokenizer(folder / TOKENIZER_FILE, max_length)
+        else:
+            self.tokenizer = load_backbone_tokenizer(folder)
+            self.tokenizer.enable_truncation(max_length)
+        self.pad_id = self.backbone.pad_id
         self.pooling = pooling
         self.prefix = prefix
         self._torch = torch
@@ -92,11 +97,18 @@ class FrozenEmbedder:
         rows = [e.ids for e in self.tokenizer.encode_batch([self.prefix + t for t in texts])]
         hidden = int(self.model.config.hidden_size)
         out = np.zeros((len(rows), hidden), dtype=np.float32)
+        # with an encoder on the same backbone loaded, the lower layers they share run once for both
+        depth = self.backbone.shared_depth
+        trunk = self.backbone.trunk(rows, depth) if depth else None
         batches = list(token_batches([len(r) for r in rows], max_posts=INFERENCE_BATCH))
         with progress_bar(len(batches), "embedding posts", enabled=show_progress) as advance, torch.inference_mode():
             for index in batches:
-                ids, mask_t = pad_ids([rows[i] for i in index], self.pad_id, torch)
-                states = self.model(input_ids=ids, attention_mask=mask_t).last_hidden_state
+                if trunk is not None:
+                    lower, mask_t = pad_hidden([trunk[i] for i in index], torch)
+                    states = run_layers(self.model, lower, mask_t, depth)
+                else:
+                    ids, mask_t = pad_ids([rows[i] for i in index], self.pad_id, torch)
+                    states = self.model(input_ids=ids, attention_mask=mask_t).last_hidden_state
                 if self.pooling == "cls":
                     pooled = states[:, 0]
                 else:

