@@ -182,3 +182,19 @@ def test_split_delta_refuses_layouts_it_does_not_know(saved: tuple[EncoderModel,
     assert split_delta(model.network_.encoder, {**whole, "extra.weight": torch.zeros(1)}) is None
     renamed = {("x." + k if k.startswith("encoder.layer.1.") else k): v for k, v in whole.items()}
     assert split_delta(model.network_.encoder, renamed) is None
+
+
+def test_bfloat16_answers_are_close_and_never_mix_with_float32(
+    saved: tuple[EncoderModel, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sosrisk import threads
+
+    model = load_model(saved[1])
+    monkeypatch.setitem(threads._PRECISION, "encoders", "float32")
+    exact = model.predict_proba(POSTS)
+    threads.set_encoder_precision("bfloat16")
+    fast = model.predict_proba(POSTS)
+    threads.set_encoder_precision("float32")
+    assert not np.array_equal(fast, exact)  # it really ran in bfloat16
+    np.testing.assert_allclose(fast, exact, atol=0.05)
+    np.testing.assert_array_equal(model.predict_proba(POSTS), exact)  # the trunk memo kept them apart

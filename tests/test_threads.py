@@ -71,3 +71,14 @@ def test_an_encoder_predicts_at_the_processs_thread_count_whatever_the_batch(tmp
     model.predict_proba(posts[:1])  # one post: the old per-call policy dropped to one thread here
     model.predict_proba(posts)
     assert set(seen) == {2} and torch.get_num_threads() == 2
+
+
+def test_encoder_precision_is_checked_and_chosen_by_the_cli(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(threads._PRECISION, "encoders", "float32")
+    with pytest.raises(ValueError, match="float32, bfloat16"):
+        threads.set_encoder_precision("float16")
+    result = CliRunner().invoke(main, ["--encoder-precision", "float16", "models"])
+    assert result.exit_code == 2 and "float16" in result.output
+    result = CliRunner().invoke(main, ["--encoder-precision", "bfloat16", "models"])
+    assert result.exit_code == 0, result.output
+    assert threads.encoder_precision() == "bfloat16"

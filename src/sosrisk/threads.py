@@ -1,9 +1,14 @@
-"""The torch thread count of this process: chosen once by the entry point, applied when torch is loaded.
+"""The torch thread count and encoder precision of this process: chosen once by the entry point.
 
 torch's thread count is process-wide. Model code never changes it (a service's threads would change it
 under each other); the entry points (the CLI commands, and through them the service) choose it once, with
 :func:`choose_torch_threads` from their ``--torch-threads`` setting, and call :func:`set_torch_threads`
 before any model runs. Importing this module imports nothing heavy; torch is touched only if it is loaded.
+
+The encoder precision (``--encoder-precision``) is process-wide for the same reason: ``float32`` (the
+default) gives the answers the models were validated with; ``bfloat16`` runs the encoders' matrix products
+in bfloat16 (:func:`encoder_autocast`), about 1.6x faster on a CPU with native bfloat16 and close but not
+identical answers (``benchmarks/bench_best_speed.py`` measures how many change).
 """
 
 from __future__ import annotations
@@ -17,6 +22,8 @@ logger = logging.getLogger(__name__)
 
 AUTO = "auto"
 _WANTED: dict[str, int | None] = {"threads": None}
+PRECISIONS = ("float32", "bfloat16")
+_PRECISION = {"encoders": "float32"}
 
 
 def machine_busy() -> bool:
@@ -61,3 +68,26 @@ def apply_torch_threads(torch: Any) -> None:
     if wanted is not None and torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)
         logger.info("torch uses %d threads", wanted)
+
+
+def set_encoder_precision(precision: str) -> None:
+    """Run the encoder models of this process in ``precision`` (one of :data:`PRECISIONS`)."""
+    if precision not in PRECISIONS:
+        raise ValueError(f"Expected an encoder precision in {', '.join(PRECISIONS)}, got {precision!r}.")
+    _PRECISION["encoders"] = precision
+    if precision != "float32":
+        logger.info("encoders run in %s", precision)
+
+
+def encoder_precision() -> str:
+    """The encoder precision of this process (``float32`` unless an entry point chose another)."""
+    return _PRECISION["encoders"]
+
+
+def encoder_autocast(torch: Any) -> Any:
+    """A context that runs encoder inference in the process's precision (a no-op for ``float32``)."""
+    import contextlib
+
+    if _PRECISION["encoders"] == "bfloat16":
+        return torch.autocast("cpu", dtype=torch.bfloat16)
+    return contextlib.nullcontext()

@@ -66,12 +66,24 @@ def _database_problem(exc: Exception) -> str | None:
     help="Threads of the encoder models (torch) in this process (env SOSRISK_TORCH_THREADS). 'auto': one when "
     "the machine is already busy at start, torch's default otherwise.",
 )
-def main(verbose: int, torch_threads: str) -> None:
+@click.option(
+    "--encoder-precision",
+    type=click.Choice(["float32", "bfloat16"]),
+    default="float32",
+    show_default=True,
+    envvar="SOSRISK_ENCODER_PRECISION",
+    help="Arithmetic of the encoder models (env SOSRISK_ENCODER_PRECISION). float32 gives the answers the models "
+    "were validated with; bfloat16 is about 1.6x faster on CPUs with native bfloat16 and changes a few answers "
+    "near a boundary (benchmarks/results/best_speed.md).",
+)
+def main(verbose: int, torch_threads: str, encoder_precision: str) -> None:
     """sosrisk: suicide-risk assessment of Chinese social-media posts on the SOS-1K scale.
 
     Decision support for trained people, never a diagnosis or an automatic action.
     """
-    from ..threads import choose_torch_threads, set_torch_threads
+    from ..threads import choose_torch_threads, set_encoder_precision, set_torch_threads
+
+    set_encoder_precision(encoder_precision)
 
     try:
         set_torch_threads(choose_torch_threads(torch_threads))

@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..progress import progress_bar
+from ..threads import encoder_autocast, encoder_precision
 from .base import ModelError, RiskModel, read_npz
 from .calibration import LOGISTIC_HEAD_CONSTRAINTS, finalize_from_oof
 from .encoder_backbone import E5_SMALL, resolve_encoder_backbone
@@ -63,7 +64,7 @@ class FrozenEmbedder:
         self.pooling = pooling
         self.prefix = prefix
         self._torch = torch
-        self._memo: dict[str, np.ndarray] = {}
+        self._memo: dict[tuple[str, str], np.ndarray] = {}
 
     @classmethod
     def shared(cls, folder: Path, *, pooling: str, prefix: str, max_length: int) -> FrozenEmbedder:
@@ -79,17 +80,18 @@ class FrozenEmbedder:
         """``(len(texts), hidden)`` float32 embeddings; texts seen before come from a bounded memo."""
         hidden = int(self.model.config.hidden_size)
         out = np.zeros((len(texts), hidden), dtype=np.float32)
-        missing = [i for i, t in enumerate(texts) if t not in self._memo]
+        precision = encoder_precision()  # part of the key: the memo never mixes arithmetic
+        missing = [i for i, t in enumerate(texts) if (precision, t) not in self._memo]
         if missing:
             fresh = self._embed([texts[i] for i in missing], show_progress=show_progress)
             if len(self._memo) + len(missing) > MEMO_SIZE:
                 self._memo.clear()
             for i, vector in zip(missing, fresh, strict=True):
-                self._memo[texts[i]] = vector
+                self._memo[(precision, texts[i])] = vector
                 out[i] = vector
         for i, text in enumerate(texts):
-            if text in self._memo:
-                out[i] = self._memo[text]
+            if (precision, text) in self._memo:
+                out[i] = self._memo[(precision, text)]
         return out
 
     def _embed(self, texts: list[str], *, show_progress: bool) -> np.ndarray:
@@ -101,7 +103,11 @@ class FrozenEmbedder:
         depth = self.backbone.shared_depth
         trunk = self.backbone.trunk(rows, depth) if depth else None
         batches = list(token_batches([len(r) for r in rows], max_posts=INFERENCE_BATCH))
-        with progress_bar(len(batches), "embedding posts", enabled=show_progress) as advance, torch.inference_mode():
+        with (
+            progress_bar(len(batches), "embedding posts", enabled=show_progress) as advance,
+            torch.inference_mode(),
+            encoder_autocast(torch),
+        ):
             for index in batches:
                 if trunk is not None:
                     lower, mask_t = pad_hidden([trunk[i] for i in index], torch)
@@ -114,7 +120,7 @@ class FrozenEmbedder:
                 else:
                     weights = mask_t.unsqueeze(-1).to(states.dtype)
                     pooled = (states * weights).sum(1) / weights.sum(1).clamp(min=1.0)
-                out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+                out[index] = torch.nn.functional.normalize(pooled.float(), dim=-1).numpy()
                 advance()
         return out
 

@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from ..threads import apply_torch_threads
+from ..threads import apply_torch_threads, encoder_autocast
 from .encoder_backbone import check_model_type
 from .errors import ModelError
 
@@ -307,7 +307,7 @@ def network_logits(
         return out
     was_training = network.training
     network.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), encoder_autocast(torch):
         for index in token_batches([len(r) for r in rows], max_posts=batch_size):
             input_ids, mask = pad_ids([rows[i] for i in index], pad_id, torch)
             out[index] = network(input_ids, mask).double().numpy()
@@ -335,7 +335,7 @@ def cached_logits(network: Any, hidden_rows: list[Any], *, layer: int, n_classes
     out = np.zeros((len(hidden_rows), n_classes))
     was_training = network.training
     network.eval()
-    with torch.inference_mode():
+    with torch.inference_mode(), encoder_autocast(torch):
         for index in token_batches([len(h) for h in hidden_rows], max_posts=INFERENCE_BATCH):
             hidden, mask = pad_hidden([hidden_rows[i] for i in index], torch)
             out[index] = network.forward_from(hidden, mask, layer).double().numpy()

@@ -30,6 +30,7 @@ from typing import Any
 
 import numpy as np
 
+from ..threads import encoder_autocast, encoder_precision
 from .encoder_network import (
     CACHE_TOLERANCE,
     INFERENCE_BATCH,
@@ -76,7 +77,7 @@ class SharedBackbone:
         self.pad_id = pad_token_id(self.encoder)
         self.depths: set[int] = set()  # trunk depths that loaded models use (the embedder joins the deepest)
         self._torch = torch
-        self._memo: collections.OrderedDict[tuple[int, bytes], Any] = collections.OrderedDict()
+        self._memo: collections.OrderedDict[tuple[int, str, bytes], Any] = collections.OrderedDict()
         self._memo_bytes = 0
         self._lock = threading.Lock()
 
@@ -94,9 +95,10 @@ class SharedBackbone:
     def trunk(self, rows: list[list[int]], depth: int) -> list[Any]:
         """Hidden states after the embeddings and the first ``depth`` layers, one ``(tokens, hidden)`` per row."""
         torch = self._torch
-        keys = [(depth, np.asarray(r, dtype=np.int64).tobytes()) for r in rows]
+        precision = encoder_precision()  # part of the key: a memo never mixes arithmetic
+        keys = [(depth, precision, np.asarray(r, dtype=np.int64).tobytes()) for r in rows]
         out: list[Any] = [None] * len(rows)
-        missing: dict[tuple[int, bytes], int] = {}
+        missing: dict[tuple[int, str, bytes], int] = {}
         with self._lock:
             for i, key in enumerate(keys):
                 cached = self._memo.get(key)
@@ -107,12 +109,12 @@ class SharedBackbone:
         if missing:
             index_of = list(missing.values())
             fresh: list[Any] = [None] * len(index_of)
-            with torch.inference_mode():
+            with torch.inference_mode(), encoder_autocast(torch):
                 for batch in token_batches([len(rows[i]) for i in index_of], max_posts=INFERENCE_BATCH):
                     ids, mask = pad_ids([rows[index_of[j]] for j in batch], self.pad_id, torch)
                     hidden = run_layers(self.encoder, self.encoder.embeddings(input_ids=ids), mask, 0, depth)
                     for j, b in enumerate(batch):
-                        fresh[b] = hidden[j, : len(rows[index_of[b]])].clone()
+                        fresh[b] = hidden[j, : len(rows[index_of[b]])].float().clone()
             with self._lock:
                 for key, state in zip(missing, fresh, strict=True):
                     self._remember(key, state)
@@ -122,7 +124,7 @@ class SharedBackbone:
                     out[i] = by_key[key]
         return out
 
-    def _remember(self, key: tuple[int, bytes], state: Any) -> None:
+    def _remember(self, key: tuple[int, str, bytes], state: Any) -> None:
         size = state.numel() * state.element_size()
         if size > TRUNK_MEMO_BYTES:
             return
