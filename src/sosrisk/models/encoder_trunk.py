@@ -36,7 +36,6 @@ from .encoder_network import (
     INFERENCE_BATCH,
     backbone_marker,
     load_pretrained_encoder,
-    pad_hidden,
     pad_ids,
     pad_token_id,
     require_torch,
@@ -263,11 +262,11 @@ def graft_encoder(base: Any, delta: dict[str, Any], shared: list[str], *, source
 def trunk_difference(network: Any, backbone: SharedBackbone, rows: list[list[int]], depth: int) -> float:
     """Largest |logit difference| between the whole network and the trunk path on token-id ``rows``."""
     torch, _ = require_torch()
-    with torch.inference_mode():
+    with torch.inference_mode():  # float32, whatever the process's precision: this checks the path, not arithmetic
         ids, mask = pad_ids(rows, backbone.pad_id, torch)
         whole = network(ids, mask)
-        hidden, hidden_mask = pad_hidden(backbone.trunk(rows, depth), torch)
-        via_trunk = network.forward_from(hidden, hidden_mask, depth)
+        lower = run_layers(backbone.encoder, backbone.encoder.embeddings(input_ids=ids), mask, 0, depth)
+        via_trunk = network.forward_from(lower, mask, depth)
     return float((whole - via_trunk).abs().max())
 
 
