@@ -474,8 +474,9 @@ class EncoderModel(RiskModel):
             f"{self.resolved_prefix_!r}) with a linear head over {n_classes} classes, "
             f"trained with the `{self.recipe}` recipe (lr {recipe.learning_rate:g}, "
             f"{recipe.epochs} epochs max, batch {recipe.batch_size}, max length {recipe.max_length}, "
-            f"frozen word embeddings: {recipe.freeze_embeddings}). Weights: `encoder/` (a standard "
-            f"checkpoint folder) and `{HEAD_FILE}`.",
+            f"frozen word embeddings: {recipe.freeze_embeddings}). Weights: `encoder/` and `{HEAD_FILE}`; "
+            f"`encoder/` is a standard checkpoint folder, or, with `encoder/{BASE_FILE}`, only the layers "
+            "fine-tuning changed, grafted on load onto the backbone it names (whose sha256 is checked).",
         ]
 
     def _card_privacy(self) -> list[str]:
