@@ -78,13 +78,14 @@ def test_a_model_without_a_stage_answers_none(tmp_path: Path) -> None:
 def test_round_trip_writes_the_stage_and_predicts_the_same(tmp_path: Path) -> None:
     model = tiny_scoped_model("level", tmp_path)
     model.save(tmp_path / "m")
-    assert sorted(p.name for p in (tmp_path / "m" / SCOPE_DIR).iterdir()) == ["gate.npz", "scope.json"]
+    assert sorted(p.name for p in (tmp_path / "m" / SCOPE_DIR).iterdir()) == ["gate.npz", "prefilter.npz", "scope.json"]
     config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
     assert config["files"]["scope"] == SCOPE_DIR
     assert config["scope"]["rules_version"] == "rules-3"
     assert config["scope"]["threshold"] == round(model.scope_.threshold, 6)  # type: ignore[union-attr]
     scope = json.loads((tmp_path / "m" / SCOPE_DIR / "scope.json").read_text("utf-8"))
-    assert set(scope) == {"format_version", "gate", "encoder", "rules_version", "training"}
+    assert set(scope) == {"format_version", "gate", "prefilter", "encoder", "rules_version", "training"}
+    assert scope["prefilter"]["params"]["embedding_weight"] == 0 and scope["prefilter"]["file"] == "prefilter.npz"
     assert scope["encoder"]["name"] == "use-multilingual-v3"
     assert scope["encoder"]["package_version"] == "0.2.1"
     assert scope["training"]["settings"]["out_of_scope_files"] == ["ordinary-posts.txt"]
@@ -138,6 +139,12 @@ def test_a_gate_trained_with_another_encoder_is_refused(saved: Path) -> None:
         ),
         ({"gate.params.colour": 1}, "unknown scope gate params ['colour'] in scope.json."),
         ({"extra": 1}, "unexpected content; this file was not written by sosrisk."),
+        ({"prefilter.file": "gate.npz"}, "the 'prefilter' entry must name prefilter.npz."),
+        (
+            {"prefilter.params.embedding_weight": 1.0},
+            "the prefilter's 'params' must be an object with embedding_weight 0",
+        ),
+        ({"prefilter.threshold": -1}, "the scope threshold must be a number in [0, 1]. Got -1."),
     ],
 )
 def test_a_damaged_scope_json_is_one_clear_error(saved: Path, change: dict, message: str) -> None:  # type: ignore[type-arg]
@@ -187,3 +194,43 @@ def test_cli_train_with_own_out_of_scope_posts_and_without_scope(tiny_tsv: Path,
     result = runner.invoke(main, [*args, "--scope-sources", "weibo"])
     assert result.exit_code == 1
     assert "Unknown ordinary-text sources ['weibo']" in result.output
+
+
+def test_the_prefilter_spares_the_sentence_encoder_the_posts_it_turns_away(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sosrisk.scope.encoder import SentenceEncoder
+
+    model = tiny_scoped_model("level", tmp_path)
+    stage = model.scope_
+    assert stage is not None and stage.prefilter is not None and stage.prefilter.char_only
+    texts = [*ORDINARY_POSTS, WISH, "我刚吃了一整瓶安眠药", "好累，不想活了"]
+    prefilter_passes = stage.prefilter.probability(texts) >= stage.prefilter.threshold_
+    assert 0 < prefilter_passes.sum() < len(texts)  # it lets the tree-hole posts through, not all the ordinary ones
+    seen: list[str] = []
+    encode = SentenceEncoder.encode
+
+    def counting(self: SentenceEncoder, batch: list[str], **kwargs: object) -> np.ndarray:
+        seen.extend(batch)
+        return encode(self, batch, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(SentenceEncoder, "encode", counting)
+    decision = stage.decide(texts)
+    assert seen == [t for t, ok in zip(texts, prefilter_passes, strict=True) if ok]
+    turned_away = ~prefilter_passes
+    assert not decision.gate_in_scope[turned_away].any()
+    # a rule still puts a post in scope whatever either gate says
+    assert (decision.in_scope == (decision.gate_in_scope | (decision.floors >= 0))).all()
+    without = tiny_scoped_model("level", tmp_path, prefilter_retention=None)
+    assert without.scope_ is not None and without.scope_.prefilter is None
+    without.save(tmp_path / "plain")
+    assert not (tmp_path / "plain" / SCOPE_DIR / "prefilter.npz").exists()
+    seen.clear()
+    without.scope_.decide(texts)
+    assert seen == texts
+
+
+@pytest.mark.parametrize("value", [0, 1.5, True, "0.9"])
+def test_prefilter_retention_is_checked(value: object, tmp_path: Path) -> None:
+    with pytest.raises(ModelError, match="'prefilter_retention' must be None or within"):
+        tiny_scope_settings(tmp_path, prefilter_retention=value)

@@ -105,6 +105,11 @@ class ScopeGate:
         if not isinstance(self.cv_folds, int) or self.cv_folds < 2:
             raise ModelError(f"The 'cv_folds' of the scope gate must be an int >= 2. Got {self.cv_folds!r} instead.")
 
+    @property
+    def char_only(self) -> bool:
+        """A gate on char n-grams alone (``embedding_weight`` 0): it never runs the sentence encoder."""
+        return self.embedding_weight == 0
+
     # ------------------------------------------------------------------ training
     def fit(
         self,
@@ -134,12 +139,17 @@ class ScopeGate:
         featurizer, char_matrix = fit_char_featurizer(
             texts, ngram_range=self.ngram_range, min_df=min(self.min_df, len(texts)), sublinear_tf=True
         )
-        embeddings = np.vstack(
-            [
-                SentenceEncoder.shared().encode(positives),
-                cached_embeddings(negative_texts, show_progress=show_progress, description="encoding ordinary text"),
-            ]
-        )
+        if self.char_only:  # nothing for the sentence encoder to do
+            embeddings = np.zeros((len(texts), DIMENSION))
+        else:
+            embeddings = np.vstack(
+                [
+                    SentenceEncoder.shared().encode(positives),
+                    cached_embeddings(
+                        negative_texts, show_progress=show_progress, description="encoding ordinary text"
+                    ),
+                ]
+            )
         features = sp.hstack(
             [sp.csr_matrix(embeddings.astype(np.float64) * self.embedding_weight), char_matrix * self.char_weight]
         ).tocsr()
@@ -199,20 +209,21 @@ class ScopeGate:
         texts = list(texts)
         if not texts:
             return np.zeros(0)
-        if embeddings is None:
-            embeddings = SentenceEncoder.shared().encode(texts)
-        score = embeddings.astype(np.float64) @ self.embedding_coef_
-        score += self.featurizer_.transform_csc(texts).tocsr() @ self.char_coef_
+        score = self.featurizer_.transform_csc(texts).tocsr() @ self.char_coef_
+        if not self.char_only:
+            if embeddings is None:
+                embeddings = SentenceEncoder.shared().encode(texts)
+            score += embeddings.astype(np.float64) @ self.embedding_coef_
         score += self.intercept_
         return 1.0 / (1.0 + np.exp(-score))
 
     # ------------------------------------------------------------------ persistence
-    def save(self, directory: Path) -> str:
-        """Write ``gate.npz`` into ``directory``; returns the file name."""
+    def save(self, directory: Path, name: str = GATE_FILE) -> str:
+        """Write ``name`` (``gate.npz``) into ``directory``; returns the file name."""
         from ..atomic import atomic_write
 
         assert self.featurizer_ is not None and self.embedding_coef_ is not None and self.char_coef_ is not None
-        with atomic_write(directory / GATE_FILE, "wb") as handle:
+        with atomic_write(directory / name, "wb") as handle:
             np.savez_compressed(
                 handle,
                 ngrams=self.featurizer_.ngrams,
@@ -221,11 +232,11 @@ class ScopeGate:
                 char_coef=self.char_coef_,
                 intercept=np.array([self.intercept_]),
             )
-        return GATE_FILE
+        return name
 
     @classmethod
-    def load(cls, directory: Path, params: Mapping[str, Any], threshold: float) -> ScopeGate:
-        """Read ``gate.npz`` written by :meth:`save`, with the settings and threshold from ``scope.json``."""
+    def load(cls, directory: Path, params: Mapping[str, Any], threshold: float, name: str = GATE_FILE) -> ScopeGate:
+        """Read ``name`` written by :meth:`save`, with the settings and threshold from ``scope.json``."""
         allowed = {"C", "char_weight", "embedding_weight", "ngram_range", "min_df", "retention", "cv_folds", "seed"}
         unknown = set(params) - allowed
         if unknown:
@@ -245,7 +256,7 @@ class ScopeGate:
             return f"array shapes do not fit together ({', '.join(wrong)})" if wrong else None
 
         arrays = read_npz(
-            directory / GATE_FILE,
+            directory / name,
             {"ngrams": "U", "idf": "f", "embedding_coef": "f", "char_coef": "f", "intercept": "f"},
             check,
         )

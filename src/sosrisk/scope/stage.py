@@ -3,10 +3,14 @@
 ``ScopeStage.decide(texts)`` answers, for every post:
 
 - ``scope_probability``: the gate's probability that the post is about the writer's own suicidal thoughts,
-  plans, self-harm or crisis;
+  plans, self-harm or crisis (for a post the prefilter turned away, the prefilter's);
 - ``in_scope``: the gate's probability reaches its threshold, **or** a safety-net rule fired (rules can only
   raise a post to human review, never lower it);
 - ``rule_hits`` and ``floors``: the rules that fired and the level each raises the post to.
+
+With a prefilter (the default since #13's cascade: a gate on char n-grams alone, thousands of posts/s,
+its threshold set to keep 99.9% of the at-risk posts out of fold), only the posts it lets through reach the
+sentence encoder and the gate; a post must pass both.
 
 A post out of scope gets level 0 and low risk, and is never queued; the model itself never runs on it, which
 is what makes an expensive model usable on a stream of mostly ordinary posts. A blank post is out of scope.
@@ -36,7 +40,8 @@ logger = logging.getLogger(__name__)
 SCOPE_DIR = "scope"
 SCOPE_CONFIG = "scope.json"
 SCOPE_FORMAT_VERSION = 1
-_CONFIG_FIELDS = frozenset({"format_version", "gate", "encoder", "rules_version", "training"})
+_CONFIG_FIELDS = frozenset({"format_version", "gate", "prefilter", "encoder", "rules_version", "training"})
+PREFILTER_FILE = "prefilter.npz"
 
 
 @dataclass
@@ -68,8 +73,18 @@ class ScopeDecision:
 class ScopeStage:
     """The gate (with its threshold) and the rule set; see the module docstring."""
 
-    def __init__(self, gate: ScopeGate, *, rules: bool = True, training: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        gate: ScopeGate,
+        *,
+        prefilter: ScopeGate | None = None,
+        rules: bool = True,
+        training: dict[str, Any] | None = None,
+    ) -> None:
+        if prefilter is not None and not prefilter.char_only:
+            raise ModelError("The scope prefilter must be a char n-gram gate (embedding_weight 0).")
         self.gate = gate
+        self.prefilter = prefilter
         self.rules = rules
         self.training = dict(training or {})
         self.rules_version = RULES_VERSION if rules else None
@@ -85,12 +100,17 @@ class ScopeStage:
         n = len(texts)
         probability = np.zeros(n)
         filled = np.fromiter((bool(t.strip()) for t in texts), dtype=bool, count=n)
-        rows = np.flatnonzero(filled)
+        passed = filled.copy()
+        if self.prefilter is not None and filled.any():
+            rows = np.flatnonzero(filled)
+            probability[rows] = self.prefilter.probability([texts[i] for i in rows])
+            passed[rows] = probability[rows] >= self.prefilter.threshold_
+        rows = np.flatnonzero(passed)
         if len(rows):
             probability[rows] = self.gate.probability([texts[i] for i in rows])
         hits = [match_rules(t) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
         floors = rule_floors(hits)
-        gate_in = filled & (probability >= self.gate.threshold_)
+        gate_in = passed & (probability >= self.gate.threshold_)
         return ScopeDecision(probability, gate_in, gate_in | (filled & (floors >= 0)), floors, hits)
 
     def describe(self) -> dict[str, Any]:
@@ -99,6 +119,14 @@ class ScopeStage:
             "gate": "logistic regression on USE multilingual v3 embeddings + char 1-2-gram TF-IDF",
             "threshold": round(self.gate.threshold_, 6),
             "retention_target": self.gate.retention,
+            "prefilter": None
+            if self.prefilter is None
+            else {
+                "gate": "logistic regression on char 1-2-gram TF-IDF (before the sentence encoder)",
+                "threshold": round(self.prefilter.threshold_, 6),
+                "retention_target": self.prefilter.retention,
+                "report": self.prefilter.report_,
+            },
             "rules_version": self.rules_version,
             "training": self.training,
             "gate_report": self.gate.report_,
@@ -113,6 +141,8 @@ class ScopeStage:
         folder = model_dir / SCOPE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         gate_file = self.gate.save(folder)
+        if self.prefilter is None and (folder / PREFILTER_FILE).exists():  # an earlier stage's, not this one's
+            (folder / PREFILTER_FILE).unlink()
         config = {
             "format_version": SCOPE_FORMAT_VERSION,
             "gate": {
@@ -120,6 +150,14 @@ class ScopeStage:
                 "params": self.gate.params(),
                 "threshold": self.gate.threshold_,
                 "report": self.gate.report_,
+            },
+            "prefilter": None
+            if self.prefilter is None
+            else {
+                "file": self.prefilter.save(folder, PREFILTER_FILE),
+                "params": self.prefilter.params(),
+                "threshold": self.prefilter.threshold_,
+                "report": self.prefilter.report_,
             },
             "encoder": SentenceEncoder.shared().identity.to_dict(),
             "rules_version": self.rules_version,
@@ -159,8 +197,18 @@ class ScopeStage:
             raise ModelError(f"{path}: the gate's 'params' must be an object.")
         gate = ScopeGate.load(folder, params, gate_config.get("threshold"))  # type: ignore[arg-type]
         gate.report_ = dict(gate_config.get("report") or {})
+        prefilter = None
+        prefilter_config = config.get("prefilter")
+        if prefilter_config is not None:
+            if not isinstance(prefilter_config, dict) or prefilter_config.get("file") != PREFILTER_FILE:
+                raise ModelError(f"{path}: the 'prefilter' entry must name {PREFILTER_FILE}.")
+            pre_params = prefilter_config.get("params")
+            if not isinstance(pre_params, dict) or pre_params.get("embedding_weight") != 0:
+                raise ModelError(f"{path}: the prefilter's 'params' must be an object with embedding_weight 0.")
+            prefilter = ScopeGate.load(folder, pre_params, prefilter_config.get("threshold"), PREFILTER_FILE)  # type: ignore[arg-type]
+            prefilter.report_ = dict(prefilter_config.get("report") or {})
         rules_version = config.get("rules_version")
-        stage = cls(gate, rules=rules_version is not None, training=config.get("training"))
+        stage = cls(gate, prefilter=prefilter, rules=rules_version is not None, training=config.get("training"))
         if rules_version is not None and rules_version != RULES_VERSION:
             logger.warning(
                 "%s was saved with safety-net rules %s; this sosrisk applies rules %s",

@@ -49,6 +49,10 @@ class ScopeSettings:
         Ordinary posts added to the risk model's training data as level 0 / low risk.
     retention:
         Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
+    prefilter_retention:
+        A char n-gram gate in front of the gate, whose threshold keeps this share of the at-risk posts out of
+        fold: only the posts it lets through reach the sentence encoder and the gate (``None``: no
+        prefilter; every post is encoded).
     rules:
         Apply the safety-net rules (:mod:`sosrisk.scope.rules`); ``False`` only for measuring what they add.
     out_of_scope_files:
@@ -65,6 +69,7 @@ class ScopeSettings:
     hard_negatives: bool = True
     risk_negatives: int = 1000
     retention: float = 0.99
+    prefilter_retention: float | None = 0.999
     rules: bool = True
     gate: dict[str, Any] = field(default_factory=dict)
 
@@ -83,6 +88,14 @@ class ScopeSettings:
             raise ModelError(f"'risk_negatives' must be an int >= 0. Got {self.risk_negatives!r} instead.")
         if not 0 < self.retention <= 1:
             raise ModelError(f"'retention' must be within (0, 1]. Got {self.retention!r} instead.")
+        if self.prefilter_retention is not None and (
+            isinstance(self.prefilter_retention, bool)
+            or not isinstance(self.prefilter_retention, int | float)
+            or not 0 < self.prefilter_retention <= 1
+        ):
+            raise ModelError(
+                f"'prefilter_retention' must be None or within (0, 1]. Got {self.prefilter_retention!r} instead."
+            )
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
@@ -166,13 +179,17 @@ def fit_scope(
     """Train the gate on ``in_scope`` posts against ``negatives``; returns the stage (gate + rules)."""
     gate = ScopeGate(retention=settings.retention, **settings.gate)
     gate.fit(in_scope, at_risk, negatives, show_progress=show_progress)
+    prefilter = None
+    if settings.prefilter_retention is not None:
+        prefilter = ScopeGate(retention=settings.prefilter_retention, **{**settings.gate, "embedding_weight": 0.0})
+        prefilter.fit(in_scope, at_risk, negatives, show_progress=show_progress)
     training = {
         "settings": settings.to_dict(),
         "hard_negatives_version": HARD_NEGATIVES_VERSION if settings.hard_negatives else None,
         "out_of_scope_posts": {name: len(texts) for name, texts in negatives.items()},
         "out_of_scope_fingerprint": _fingerprint(negatives),
     }
-    return ScopeStage(gate, rules=settings.rules, training=training)
+    return ScopeStage(gate, prefilter=prefilter, rules=settings.rules, training=training)
 
 
 def _fingerprint(negatives: dict[str, list[str]]) -> str:
