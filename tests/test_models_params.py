@@ -26,6 +26,7 @@ KINDS: dict[str, dict[str, Any]] = {
         "max_length": 64,
         "layers": [6, 9, 12],
     },
+    "use-linear": {"task": "binary", "C": 0.01, "cv_folds": 3},
     "encoder": {"task": "level", "backbone": "e5-small", "epochs": 2, "learning_rate": 3e-5, "training_seed": 4},
     "ensemble": {"task": "binary", "members": ["char-linear", "char-linear"], "weights": [2, 1]},
     "best": {"task": "level", "validation_fraction": 0.2},
@@ -88,6 +89,11 @@ def test_get_params_and_set_params_round_trip(kind: str) -> None:
             {"layers": [6, True]},
             "The 'layers' parameter of embedding-linear must be None or a non-empty list of distinct ints (layer "
             "numbers: 0 the embeddings, 1 the first layer, -1 the last). Got [6, True] instead.",
+        ),
+        (
+            "use-linear",
+            {"class_weight": "auto"},
+            "The 'class_weight' parameter of use-linear must be a str among {'balanced', 'none'}. Got 'auto' instead.",
         ),
         ("encoder", {"epochs": 0}, "The 'epochs' parameter of encoder must be None or an int >= 1. Got 0 instead."),
         (
