@@ -34,6 +34,7 @@ def test_fit_predict_round_trip(tmp_path: Path) -> None:
         "prefix": "auto",
         "max_length": 256,
         "layers": None,
+        "combine_layers": "mean",
         "C": 0.005,
         "class_weight": "balanced",
         "decision": "auto",
@@ -93,8 +94,8 @@ def test_a_loaded_model_never_touches_the_network_for_its_backbone(
 
 
 # ---------------------------------------------------------------------------------------------- layers
-def reference_embedding(folder: Path, texts: list[str], layers: list[int]) -> np.ndarray:
-    """Mean-pooled, L2-normalised states of each layer, averaged and normalised, one post at a time."""
+def reference_embedding(folder: Path, texts: list[str], layers: list[int], combine: str = "mean") -> np.ndarray:
+    """Mean-pooled, L2-normalised states of each layer, averaged and normalised (or concatenated), post by post."""
     import tokenizers
     import torch
     import transformers
@@ -107,7 +108,10 @@ def reference_embedding(folder: Path, texts: list[str], layers: list[int]) -> np
             ids = torch.tensor([tokenizer.encode(text).ids])
             states = model(input_ids=ids, output_hidden_states=True).hidden_states
             pooled = [torch.nn.functional.normalize(states[layer][0].mean(0), dim=-1) for layer in layers]
-            out.append(torch.nn.functional.normalize(torch.stack(pooled).mean(0), dim=-1).numpy())
+            if combine == "concat":
+                out.append((torch.cat(pooled) / len(pooled) ** 0.5).numpy())
+            else:
+                out.append(torch.nn.functional.normalize(torch.stack(pooled).mean(0), dim=-1).numpy())
     return np.stack(out)
 
 
@@ -128,25 +132,40 @@ def test_the_default_layers_are_the_last_layer_exactly_as_before(tiny: Path) -> 
         np.testing.assert_array_equal(named.embed(POSTS), vectors)
 
 
+@pytest.mark.parametrize("combine", ["mean", "concat"])
 @pytest.mark.parametrize("layers", [[0, 1, 2], [1, -1]])
-def test_several_layers_average_their_normalised_pooled_states(tiny: Path, layers: list[int]) -> None:
-    model = EmbeddingLinearModel(backbone=str(tiny), pooling="mean", layers=layers)
+def test_several_layers_join_their_normalised_pooled_states(tiny: Path, layers: list[int], combine: str) -> None:
+    model = EmbeddingLinearModel(backbone=str(tiny), pooling="mean", layers=layers, combine_layers=combine)
     vectors = model.embed(POSTS)
+    assert vectors.shape == (len(POSTS), 32 * len(layers) if combine == "concat" else 32)
     resolved = [layer if layer >= 0 else 3 + layer for layer in layers]
-    np.testing.assert_allclose(vectors, reference_embedding(tiny, POSTS, resolved), atol=1e-5)
+    np.testing.assert_allclose(vectors, reference_embedding(tiny, POSTS, resolved, combine), atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
     last = EmbeddingLinearModel(backbone=str(tiny), pooling="mean").embed(POSTS)
     assert model._get_embedder() is not EmbeddingLinearModel(backbone=str(tiny), pooling="mean")._get_embedder()
-    assert np.abs(vectors - last).max() > 1e-3  # another memo: other layers' vectors never mix in
+    if combine == "mean":
+        assert np.abs(vectors - last).max() > 1e-3  # another memo: other layers' vectors never mix in
+
+
+def test_how_layers_are_joined_keys_the_memo_only_when_there_are_several(tiny: Path) -> None:
+    def embedder(**params: object) -> object:
+        return EmbeddingLinearModel(backbone=str(tiny), pooling="mean", **params)._get_embedder()  # type: ignore[arg-type]
+
+    assert embedder(layers=[1, 2], combine_layers="mean") is not embedder(layers=[1, 2], combine_layers="concat")
+    assert embedder(combine_layers="concat") is embedder()  # one layer: the same vectors either way
 
 
 def test_layers_are_saved_and_loaded(tiny: Path, tmp_path: Path) -> None:
-    model = EmbeddingLinearModel(task="binary", backbone=str(tiny), layers=[1, 2], cv_folds=3).fit(POSTS, BINARY)
+    model = EmbeddingLinearModel(
+        task="binary", backbone=str(tiny), layers=[1, 2], combine_layers="concat", cv_folds=3
+    ).fit(POSTS, BINARY)
     model.save(tmp_path / "m")
     config = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
-    assert config["params"]["layers"] == [1, 2]
-    assert "the mean of layers [1, 2]" in (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
+    assert config["params"]["layers"] == [1, 2] and config["params"]["combine_layers"] == "concat"
+    assert "the concatenation of layers [1, 2]" in (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
     loaded = load_model(tmp_path / "m")
     assert isinstance(loaded, EmbeddingLinearModel) and loaded.layers == [1, 2]
+    assert loaded.combine_layers == "concat" and loaded.coef_ is not None and loaded.coef_.shape == (2, 64)
     np.testing.assert_allclose(loaded.predict_proba(POSTS), model.predict_proba(POSTS), atol=1e-8)
     config["params"]["layers"] = [1, 1]
     (tmp_path / "m" / "config.json").write_text(json.dumps(config), encoding="utf-8")

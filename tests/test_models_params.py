@@ -25,6 +25,7 @@ KINDS: dict[str, dict[str, Any]] = {
         "C": 0.01,
         "max_length": 64,
         "layers": [6, 9, 12],
+        "combine_layers": "concat",
     },
     "use-linear": {"task": "binary", "C": 0.01, "cv_folds": 3},
     "encoder": {"task": "level", "backbone": "e5-small", "epochs": 2, "learning_rate": 3e-5, "training_seed": 4},

@@ -5,7 +5,8 @@ fine-tuning), mean-pooled and L2-normalised as e5 expects, standardised, and a l
 fitted on top (the head of :mod:`.frozen_linear`). Calibration and the decision rule come from out-of-fold
 logits of a cross-validation inside the training data, as for ``char-linear``. It is mostly useful as an
 ensemble member. ``layers`` takes the features from several layers instead of the last one alone: the
-pooled, L2-normalised states of each named layer are averaged (and normalised again).
+pooled, L2-normalised states of each named layer are averaged (and normalised again) or, with
+``combine_layers="concat"``, put side by side.
 
 The model directory holds ``config.json`` and ``weights.npz`` (scaler, coefficients). The backbone is
 not copied: it is named in ``config.json`` and resolved again when the model is loaded (``e5-small`` is
@@ -44,7 +45,7 @@ from .registry import register_model
 logger = logging.getLogger(__name__)
 
 MEMO_SIZE = 200_000  # embeddings kept per embedder (384 floats each: about 300 MB at most)
-_EMBEDDERS: dict[tuple[str, str, str, int, tuple[int, ...]], FrozenEmbedder] = {}
+_EMBEDDERS: dict[tuple[str, str, str, int, tuple[int, ...], str], FrozenEmbedder] = {}
 # Chosen by five-fold CV over the official folds on frozen e5-small embeddings (docs/encoders.md):
 # level weighted F1 0.413 at C=0.002 (0.403 at 0.005, 0.395 at 0.01); binary 0.816 at C=0.005 (0.805 at 0.002).
 TASK_C = {"level": 0.002, "binary": 0.005}
@@ -93,11 +94,20 @@ class FrozenEmbedder:
     """Mean-pooled (or CLS), L2-normalised embeddings of a frozen backbone; length-sorted batches.
 
     ``layers`` (sorted layer numbers; default: the last layer) are the hidden states pooled: with several,
-    each layer's pooled vector is L2-normalised, they are averaged and the mean is normalised again.
+    each layer's pooled vector is L2-normalised, and they are averaged (``combine="mean"``; the mean is
+    normalised again) or concatenated (``"concat"``; divided by the square root of their number, so the
+    vector keeps unit length).
     """
 
     def __init__(
-        self, folder: Path, *, pooling: str, prefix: str, max_length: int, layers: tuple[int, ...] | None = None
+        self,
+        folder: Path,
+        *,
+        pooling: str,
+        prefix: str,
+        max_length: int,
+        layers: tuple[int, ...] | None = None,
+        combine: str = "mean",
     ) -> None:
         torch, _ = require_torch()
         self.backbone = shared_backbone(folder)  # one copy per process, shared with encoders built on it
@@ -112,12 +122,22 @@ class FrozenEmbedder:
         self.prefix = prefix
         self.depth = int(self.model.config.num_hidden_layers)
         self.layers = layers if layers is not None else (self.depth,)
+        self.combine = combine if len(self.layers) > 1 else "mean"
+        width = int(self.model.config.hidden_size)
+        self.dimension = width * len(self.layers) if self.combine == "concat" else width
         self._torch = torch
         self._memo: dict[str, np.ndarray] = {}
 
     @classmethod
     def shared(
-        cls, folder: Path, *, pooling: str, prefix: str, max_length: int, layers: tuple[int, ...] | None = None
+        cls,
+        folder: Path,
+        *,
+        pooling: str,
+        prefix: str,
+        max_length: int,
+        layers: tuple[int, ...] | None = None,
+        combine: str = "mean",
     ) -> FrozenEmbedder:
         """One embedder per backbone and settings in this process (loading a backbone takes seconds).
 
@@ -125,17 +145,19 @@ class FrozenEmbedder:
         """
         if layers is None:
             layers = (int(shared_backbone(folder).encoder.config.num_hidden_layers),)
-        key = (str(folder.resolve()), pooling, prefix, max_length, tuple(layers))
+        combine = combine if len(layers) > 1 else "mean"  # one layer: the same vectors either way
+        key = (str(folder.resolve()), pooling, prefix, max_length, tuple(layers), combine)
         if key not in _EMBEDDERS:
             if len(_EMBEDDERS) >= 2:
                 _EMBEDDERS.clear()
-            _EMBEDDERS[key] = cls(folder, pooling=pooling, prefix=prefix, max_length=max_length, layers=tuple(layers))
+            _EMBEDDERS[key] = cls(
+                folder, pooling=pooling, prefix=prefix, max_length=max_length, layers=tuple(layers), combine=combine
+            )
         return _EMBEDDERS[key]
 
     def embed(self, texts: list[str], *, show_progress: bool = False) -> np.ndarray:
-        """``(len(texts), hidden)`` float32 embeddings; texts seen before come from a bounded memo."""
-        hidden = int(self.model.config.hidden_size)
-        out = np.zeros((len(texts), hidden), dtype=np.float32)
+        """``(len(texts), dimension)`` float32 embeddings; texts seen before come from a bounded memo."""
+        out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         missing = [i for i, t in enumerate(texts) if t not in self._memo]
         if missing:
             fresh = self._embed([texts[i] for i in missing], show_progress=show_progress)
@@ -158,8 +180,7 @@ class FrozenEmbedder:
     def _embed(self, texts: list[str], *, show_progress: bool) -> np.ndarray:
         torch = self._torch
         rows = [e.ids for e in self.tokenizer.encode_batch([self.prefix + t for t in texts])]
-        hidden = int(self.model.config.hidden_size)
-        out = np.zeros((len(rows), hidden), dtype=np.float32)
+        out = np.zeros((len(rows), self.dimension), dtype=np.float32)
         last_only = self.layers == (self.depth,)
         # with an encoder on the same backbone loaded, the lower layers they share run once for both (when
         # every layer pooled lies at or above the shared trunk)
@@ -177,12 +198,14 @@ class FrozenEmbedder:
                     else:
                         ids, mask_t = pad_ids([rows[i] for i in index], self.pad_id, torch)
                         states = self.model(input_ids=ids, attention_mask=mask_t).last_hidden_state
-                    pooled = self._pool(states, mask_t)
+                    out[index] = torch.nn.functional.normalize(self._pool(states, mask_t), dim=-1).numpy()
                 else:
                     layer_states, mask_t = self._layer_states([rows[i] for i in index], trunk, index, depth)
                     per_layer = [torch.nn.functional.normalize(self._pool(s, mask_t), dim=-1) for s in layer_states]
-                    pooled = torch.stack(per_layer).mean(0)
-                out[index] = torch.nn.functional.normalize(pooled, dim=-1).numpy()
+                    if self.combine == "concat":
+                        out[index] = (torch.cat(per_layer, dim=-1) / len(per_layer) ** 0.5).numpy()
+                    else:
+                        out[index] = torch.nn.functional.normalize(torch.stack(per_layer).mean(0), dim=-1).numpy()
                 advance()
         return out
 
@@ -220,8 +243,11 @@ class EmbeddingLinearModel(FrozenLinearModel):
     layers:
         ``None`` (default): the last layer's hidden states, as e5 was trained. A list of layer numbers
         (0: the embeddings' output, 1 to the backbone's depth; negative numbers count from the last, -1):
-        each layer is pooled and L2-normalised, and their mean is the feature vector (e.g. ``[6, 9, 12]``
-        for e5-small's 12 layers).
+        each layer is pooled and L2-normalised, and ``combine_layers`` joins them (e.g. ``[9, 12]`` for
+        e5-small's 12 layers).
+    combine_layers:
+        With several ``layers``: ``"mean"`` (default) averages them (one vector of the backbone's width,
+        normalised again); ``"concat"`` puts them side by side (``len(layers)`` times as wide).
     C:
         Inverse regularisation strength of the logistic regression on standardised embeddings.
     class_weight, decision, target_recall, cv_folds, seed:
@@ -235,6 +261,7 @@ class EmbeddingLinearModel(FrozenLinearModel):
         "prefix": Text(),
         "max_length": Interval(8, 512, integer=True),
         "layers": LAYERS,
+        "combine_layers": Options(("mean", "concat")),
         **LOGISTIC_HEAD_CONSTRAINTS,
     }
     _task_defaults: ClassVar[dict[str, dict[str, Any]]] = {task: {"C": c} for task, c in TASK_C.items()}
@@ -248,6 +275,7 @@ class EmbeddingLinearModel(FrozenLinearModel):
         prefix: str = "auto",
         max_length: int = 256,
         layers: Sequence[int] | None = None,
+        combine_layers: str = "mean",
         C: float | None = None,
         class_weight: str = "balanced",
         decision: str = "auto",
@@ -261,6 +289,7 @@ class EmbeddingLinearModel(FrozenLinearModel):
         self.prefix = prefix
         self.max_length = max_length
         self.layers = layers
+        self.combine_layers = combine_layers
         self.C = C
         self.class_weight = class_weight
         self.decision = decision
@@ -299,7 +328,12 @@ class EmbeddingLinearModel(FrozenLinearModel):
             depth = int(shared_backbone(folder).encoder.config.num_hidden_layers)
             layers = resolve_layers(self.layers, depth, backbone=self.backbone)
             self._embedder = FrozenEmbedder.shared(
-                folder, pooling=pooling, prefix=prefix, max_length=self.max_length, layers=layers
+                folder,
+                pooling=pooling,
+                prefix=prefix,
+                max_length=self.max_length,
+                layers=layers,
+                combine=self.combine_layers,
             )
         return self._embedder
 
@@ -308,7 +342,10 @@ class EmbeddingLinearModel(FrozenLinearModel):
         return self._get_embedder(show_progress).embed(texts, show_progress=show_progress)
 
     def _card_description(self) -> list[str]:
-        layers_text = "the last layer" if self.layers is None else f"the mean of layers {list(self.layers)}"
+        layers_text = "the last layer"
+        if self.layers is not None:
+            how = "the concatenation" if self.combine_layers == "concat" else "the mean"
+            layers_text = f"{how} of layers {list(self.layers)}"
         return [
             f"A logistic regression (C {self.resolved('C'):g}, class weights {self.class_weight!r}) on the frozen, "
             f"L2-normalised embeddings of `{self.backbone}` (pooling {self.pooling!r}, prefix {self.prefix!r}, "
