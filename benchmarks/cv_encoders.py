@@ -10,6 +10,10 @@ Fine-tuned encoders are cached across configurations in ``/tmp/sosrisk-encoder-c
 (``encoder_cache.py``): an ensemble's encoder member, trained on the same fold with the same
 settings and seed, is the very run the stand-alone encoder configuration made, so it is reused, not
 retrained. Run: ``nohup nice python benchmarks/cv_encoders.py --tasks level binary &``.
+
+Every run compares the models on SOS-1K alone: no scope stage and no ordinary posts added to the training
+data (``scope=False``). The rows recorded before ``cross_validate`` trained a scope stage by default were
+made that way, and the paired fold deltas only mean something under one protocol.
 """
 
 from __future__ import annotations
@@ -36,6 +40,10 @@ E5 = {"kind": "encoder", "params": {"backbone": "e5-small"}}
 CHAR = {"kind": "char-linear", "params": {}}
 EMB = {"kind": "embedding-linear", "params": {}}
 E5_8 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8}}
+# issue #14's frozen-feature levers: e5-small features from several layers, and a second frozen encoder (USE)
+# (layers 9 and 12 side by side: the best multi-layer member alone on levels, see the embedding-linear-* rows)
+EMB_L = {"kind": "embedding-linear", "params": {"layers": [9, 12], "combine_layers": "concat"}}
+USE = {"kind": "use-linear", "params": {}}
 E5_12 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 12}}
 # the same encoders fine-tuned with other training seeds (same validation split): seed averaging
 E5_S = [{"kind": "encoder", "params": {"backbone": "e5-small", "training_seed": s}} for s in (1, 2)]
@@ -69,6 +77,25 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
         "ensemble",
         {"members": [CHAR, EMB, E5_8, *E5_8_S], "weights": [3, 3, 1, 1, 1]},
     ),
+    # frozen-feature levers (#14): e5-small features pooled from several layers (mean of their normalised
+    # mean-pooled states), and USE multilingual v3 (the scope gate's encoder) as a second frozen encoder
+    "embedding-linear-L6-9-12": ("embedding-linear", {"layers": [6, 9, 12]}),
+    "embedding-linear-L9-12": ("embedding-linear", {"layers": [9, 12]}),
+    "embedding-linear-L3-6-9-12": ("embedding-linear", {"layers": [3, 6, 9, 12]}),
+    "embedding-linear-L1-12": ("embedding-linear", {"layers": list(range(1, 13))}),
+    "embedding-linear-cat9-12": ("embedding-linear", {"layers": [9, 12], "combine_layers": "concat"}),
+    "embedding-linear-cat6-9-12": ("embedding-linear", {"layers": [6, 9, 12], "combine_layers": "concat"}),
+    "use-linear": ("use-linear", {}),
+    "use-linear-C0.002": ("use-linear", {"C": 0.002}),
+    "use-linear-C0.005": ("use-linear", {"C": 0.005}),
+    "use-linear-C0.001": ("use-linear", {"C": 0.001}),
+    "use-linear-C0.01": ("use-linear", {"C": 0.01}),
+    "use-linear-C0.05": ("use-linear", {"C": 0.05}),
+    "ensemble-char+emb-even": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
+    "ensemble-char+embL-even": ("ensemble", {"members": [CHAR, EMB_L], "weights": [1, 1]}),
+    "ensemble-char+use-even": ("ensemble", {"members": [CHAR, USE], "weights": [1, 1]}),
+    "ensemble-char+emb+use-even": ("ensemble", {"members": [CHAR, EMB, USE], "weights": [1, 1, 1]}),
+    "ensemble-char+embL+use-even": ("ensemble", {"members": [CHAR, EMB_L, USE], "weights": [1, 1, 1]}),
     # weights that did best when averaging the members' out-of-fold probabilities offline (argmax)
     "ensemble-char+emb+e5-121": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 2, 1]}),
     "ensemble-char+emb+e5-112": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 1, 2]}),
@@ -82,6 +109,23 @@ DESCRIPTIONS = {
     "encoder-e5-12ep": "e5-small fine-tuned, fast recipe, 12 epochs",
     "encoder-e5-3ep": "e5-small fine-tuned, fast recipe, 3 epochs",
     "ensemble-char+emb": "char + emb, weights fitted on the validation split",
+    "embedding-linear-L6-9-12": "frozen e5-small, mean of layers 6, 9, 12 + logistic regression",
+    "embedding-linear-L9-12": "frozen e5-small, mean of layers 9, 12 + logistic regression",
+    "embedding-linear-L3-6-9-12": "frozen e5-small, mean of layers 3, 6, 9, 12 + logistic regression",
+    "embedding-linear-L1-12": "frozen e5-small, mean of all 12 layers + logistic regression",
+    "embedding-linear-cat9-12": "frozen e5-small, layers 9 and 12 concatenated + logistic regression",
+    "embedding-linear-cat6-9-12": "frozen e5-small, layers 6, 9, 12 concatenated + logistic regression",
+    "use-linear": "frozen USE multilingual v3 + logistic regression (default C)",
+    "use-linear-C0.001": "frozen USE multilingual v3 + logistic regression, C 0.001",
+    "use-linear-C0.002": "frozen USE multilingual v3 + logistic regression, C 0.002",
+    "use-linear-C0.005": "frozen USE multilingual v3 + logistic regression, C 0.005",
+    "use-linear-C0.01": "frozen USE multilingual v3 + logistic regression, C 0.01",
+    "use-linear-C0.05": "frozen USE multilingual v3 + logistic regression, C 0.05",
+    "ensemble-char+emb-even": "char + emb, equal weights",
+    "ensemble-char+embL-even": "char + emb (layers 9, 12 concatenated), equal weights",
+    "ensemble-char+use-even": "char + use, equal weights",
+    "ensemble-char+emb+use-even": "char + emb + use, equal weights",
+    "ensemble-char+embL+use-even": "char + emb (layers 9, 12 concatenated) + use, equal weights",
     "ensemble-char+e5": "char + e5 (4 ep), weights fitted on the validation split",
     "ensemble-char+emb+e5": "char + emb + e5 (4 ep), weights fitted on the validation split",
     "ensemble-char+e5-even": "char + e5 (4 ep), equal weights",
@@ -94,6 +138,20 @@ DESCRIPTIONS = {
     "ensemble-char+emb+e5s3-even": "char + emb + mean of e5 (4 ep) over 3 training seeds, equal weights",
     "ensemble-char+emb+e5x8s3-even": "char + emb + mean of e5 (8 ep) over 3 training seeds, equal weights",
 }
+# the configuration each lever varies: the table also gives the paired delta against it
+BASES = {
+    "embedding-linear-L6-9-12": "embedding-linear",
+    "embedding-linear-L9-12": "embedding-linear",
+    "embedding-linear-L3-6-9-12": "embedding-linear",
+    "embedding-linear-L1-12": "embedding-linear",
+    "embedding-linear-cat9-12": "embedding-linear",
+    "embedding-linear-cat6-9-12": "embedding-linear",
+    "ensemble-char+embL-even": "ensemble-char+emb-even",
+    "ensemble-char+use-even": "ensemble-char+emb-even",
+    "ensemble-char+emb+use-even": "ensemble-char+emb-even",
+    "ensemble-char+embL+use-even": "ensemble-char+emb+use-even",
+}
+SCOPE = False  # see the module docstring
 LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
 BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]
 NAME = "cv_encoders"
@@ -137,31 +195,45 @@ def render(payload: dict[str, Any]) -> str:
         "with Chinese MentalBERT; the protocols differ, so compare with care. Every model chooses its decision "
         "rule inside its own training data (levels: argmax or an ordinal expected-cost rule; binary: the threshold "
         "for 80% recall of high-risk posts). Rows are sorted by weighted F1; several configurations were tried on "
-        "the same 999 posts, so the best row is optimistic by a little.",
+        "the same 999 posts, so the best row is optimistic by a little. Every run trains and evaluates without the "
+        "scope stage (SOS-1K posts alone). The last column compares a lever with the configuration it varies, "
+        "fold by fold.",
         "",
     ]
     for task, keys in (("level", LEVEL_KEYS), ("binary", BINARY_KEYS)):
         runs = {name: run for name, run in payload["runs"].items() if run["task"] == task}
         if not runs:
             continue
-        header = "| configuration | what | " + " | ".join(keys) + " | Δ weighted F1 vs char-linear (paired) |"
-        lines += [f"## {task}", "", header, "|---" * (len(keys) + 3) + "|"]
+        header = (
+            "| configuration | what | "
+            + " | ".join(keys)
+            + " | Δ weighted F1 vs char-linear (paired) | Δ weighted F1 vs its base (paired) |"
+        )
+        lines += [f"## {task}", "", header, "|---" * (len(keys) + 4) + "|"]
         reference = runs.get(f"char-linear/{task}")
         for run in sorted(runs.values(), key=lambda r: r["mean"]["weighted_f1"]):
             cells = [f"{run['mean'][k]:.4f} ± {run['std'][k]:.3f}" for k in keys]
-            delta = "–"
-            if reference is not None and run is not reference:
-                pairs = zip(run["per_fold"], reference["per_fold"], strict=True)
-                diffs = [a["weighted_f1"] - b["weighted_f1"] for a, b in pairs]
-                wins = sum(d > 0 for d in diffs)
-                delta = f"{sum(diffs) / len(diffs):+.4f} (better on {wins}/{len(diffs)} folds)"
+            delta = paired_delta(run, reference) if reference is not run else "–"
+            base_name = BASES.get(run["config"])
+            base = runs.get(f"{base_name}/{task}") if base_name else None
+            against_base = f"{paired_delta(run, base)} vs {base_name}" if base is not None else "–"
             what = DESCRIPTIONS.get(run["config"], "")
-            lines.append(f"| {run['config']} | {what} | " + " | ".join(cells) + f" | {delta} |")
+            lines.append(f"| {run['config']} | {what} | " + " | ".join(cells) + f" | {delta} | {against_base} |")
         paper = PAPER[task]
         cells = [f"{paper[k]:.4f}" if paper.get(k) is not None else "–" for k in keys]
-        lines.append("| paper | Chinese MentalBERT, its 250-post test set | " + " | ".join(cells) + " | – |")
+        lines.append("| paper | Chinese MentalBERT, its 250-post test set | " + " | ".join(cells) + " | – | – |")
         lines.append("")
     return "\n".join(lines) + "\n"
+
+
+def paired_delta(run: dict[str, Any], reference: dict[str, Any] | None) -> str:
+    """Mean weighted-F1 difference over the folds, and on how many folds ``run`` is better."""
+    if reference is None:
+        return "–"
+    pairs = zip(run["per_fold"], reference["per_fold"], strict=True)
+    diffs = [a["weighted_f1"] - b["weighted_f1"] for a, b in pairs]
+    wins = sum(d > 0 for d in diffs)
+    return f"{sum(diffs) / len(diffs):+.4f} (better on {wins}/{len(diffs)} folds)"
 
 
 def warm(tasks: list[str], configs: list[str], folds: list[int], root: Any) -> None:
@@ -224,7 +296,7 @@ def main() -> int:
             kind, params = CONFIGS[config]
             print(f"[{key}] cross-validating ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
-            validation = cross_validate(task, model=kind, root=root, params=params, show_progress=False)
+            validation = cross_validate(task, model=kind, root=root, params=params, scope=SCOPE, show_progress=False)
             if args.save_oof is not None:
                 import numpy as np
 

@@ -33,6 +33,8 @@ def test_fit_predict_round_trip(tmp_path: Path) -> None:
         "pooling": "auto",
         "prefix": "auto",
         "max_length": 256,
+        "layers": None,
+        "combine_layers": "mean",
         "C": 0.005,
         "class_weight": "balanced",
         "decision": "auto",
@@ -89,3 +91,137 @@ def test_a_loaded_model_never_touches_the_network_for_its_backbone(
         "checkpoint folder or 'e5-small'."
     )
     assert connections == []
+
+
+# ---------------------------------------------------------------------------------------------- layers
+def reference_embedding(folder: Path, texts: list[str], layers: list[int], combine: str = "mean") -> np.ndarray:
+    """Mean-pooled, L2-normalised states of each layer, averaged and normalised (or concatenated), post by post."""
+    import tokenizers
+    import torch
+    import transformers
+
+    tokenizer = tokenizers.Tokenizer.from_file(str(folder / "tokenizer.json"))
+    model = transformers.AutoModel.from_pretrained(str(folder)).eval()
+    out = []
+    with torch.inference_mode():
+        for text in texts:
+            ids = torch.tensor([tokenizer.encode(text).ids])
+            states = model(input_ids=ids, output_hidden_states=True).hidden_states
+            pooled = [torch.nn.functional.normalize(states[layer][0].mean(0), dim=-1) for layer in layers]
+            if combine == "concat":
+                out.append((torch.cat(pooled) / len(pooled) ** 0.5).numpy())
+            else:
+                out.append(torch.nn.functional.normalize(torch.stack(pooled).mean(0), dim=-1).numpy())
+    return np.stack(out)
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from tiny_bert import build_tiny_bert as build
+
+    return build(tmp_path_factory.mktemp("layers-bert"))
+
+
+def test_the_default_layers_are_the_last_layer_exactly_as_before(tiny: Path) -> None:
+    default = EmbeddingLinearModel(backbone=str(tiny), pooling="mean")
+    vectors = default.embed(POSTS)
+    np.testing.assert_allclose(vectors, reference_embedding(tiny, POSTS, [2]), atol=1e-5)
+    for same in ([2], [-1]):  # the last layer, named: the very same embedder and memo
+        named = EmbeddingLinearModel(backbone=str(tiny), pooling="mean", layers=same)
+        assert named._get_embedder() is default._get_embedder()
+        np.testing.assert_array_equal(named.embed(POSTS), vectors)
+
+
+@pytest.mark.parametrize("combine", ["mean", "concat"])
+@pytest.mark.parametrize("layers", [[0, 1, 2], [1, -1]])
+def test_several_layers_join_their_normalised_pooled_states(tiny: Path, layers: list[int], combine: str) -> None:
+    model = EmbeddingLinearModel(backbone=str(tiny), pooling="mean", layers=layers, combine_layers=combine)
+    vectors = model.embed(POSTS)
+    assert vectors.shape == (len(POSTS), 32 * len(layers) if combine == "concat" else 32)
+    resolved = [layer if layer >= 0 else 3 + layer for layer in layers]
+    np.testing.assert_allclose(vectors, reference_embedding(tiny, POSTS, resolved, combine), atol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(vectors, axis=1), 1.0, atol=1e-5)
+    last = EmbeddingLinearModel(backbone=str(tiny), pooling="mean").embed(POSTS)
+    assert model._get_embedder() is not EmbeddingLinearModel(backbone=str(tiny), pooling="mean")._get_embedder()
+    if combine == "mean":
+        assert np.abs(vectors - last).max() > 1e-3  # another memo: other layers' vectors never mix in
+
+
+def test_how_layers_are_joined_keys_the_memo_only_when_there_are_several(tiny: Path) -> None:
+    def embedder(**params: object) -> object:
+        return EmbeddingLinearModel(backbone=str(tiny), pooling="mean", **params)._get_embedder()  # type: ignore[arg-type]
+
+    assert embedder(layers=[1, 2], combine_layers="mean") is not embedder(layers=[1, 2], combine_layers="concat")
+    assert embedder(combine_layers="concat") is embedder()  # one layer: the same vectors either way
+
+
+def test_layers_are_saved_and_loaded(tiny: Path, tmp_path: Path) -> None:
+    model = EmbeddingLinearModel(
+        task="binary", backbone=str(tiny), layers=[1, 2], combine_layers="concat", cv_folds=3
+    ).fit(POSTS, BINARY)
+    model.save(tmp_path / "m")
+    config = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
+    assert config["params"]["layers"] == [1, 2] and config["params"]["combine_layers"] == "concat"
+    assert "the concatenation of layers [1, 2]" in (tmp_path / "m" / "README.md").read_text(encoding="utf-8")
+    loaded = load_model(tmp_path / "m")
+    assert isinstance(loaded, EmbeddingLinearModel) and loaded.layers == [1, 2]
+    assert loaded.combine_layers == "concat" and loaded.coef_ is not None and loaded.coef_.shape == (2, 64)
+    np.testing.assert_allclose(loaded.predict_proba(POSTS), model.predict_proba(POSTS), atol=1e-8)
+    config["params"]["layers"] = [1, 1]
+    (tmp_path / "m" / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ModelError, match=r"field 'params': The 'layers' parameter of embedding-linear must be None"):
+        load_model(tmp_path / "m")
+
+
+@pytest.mark.parametrize(
+    ("layers", "message"),
+    [
+        (
+            [],
+            "The 'layers' parameter of embedding-linear must be None or a non-empty list of distinct ints (layer "
+            "numbers: 0 the embeddings, 1 the first layer, -1 the last). Got [] instead.",
+        ),
+        (
+            [1, 1],
+            "The 'layers' parameter of embedding-linear must be None or a non-empty list of distinct ints (layer "
+            "numbers: 0 the embeddings, 1 the first layer, -1 the last). Got [1, 1] instead.",
+        ),
+        (
+            "2",
+            "The 'layers' parameter of embedding-linear must be None or a non-empty list of distinct ints (layer "
+            "numbers: 0 the embeddings, 1 the first layer, -1 the last). Got '2' instead.",
+        ),
+        (
+            [3],
+            "The 'layers' parameter of embedding-linear names layer 3, but the backbone '{folder}' has 2 layers. "
+            "Expected layer numbers from 0 (the embeddings) to 2, or from -1 (the last) to -3.",
+        ),
+        (
+            [2, -1],
+            "The 'layers' parameter of embedding-linear names one layer twice ([2, -1] in a backbone of 2 layers). "
+            "Name each layer once.",
+        ),
+    ],
+)
+def test_bad_layers_are_refused_with_the_allowed_values(tiny: Path, layers: object, message: str) -> None:
+    model = EmbeddingLinearModel(task="binary", backbone=str(tiny), layers=layers, cv_folds=3)  # type: ignore[arg-type]
+    with pytest.raises(ModelError) as caught:
+        model.fit(POSTS, BINARY)
+    assert str(caught.value) == message.format(folder=tiny)
+
+
+@pytest.mark.parametrize("combine", ["mean", "concat"])
+def test_several_layers_under_bfloat16_give_close_float32_vectors(
+    tiny: Path, combine: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from sosrisk import threads
+
+    monkeypatch.setitem(threads._PRECISION, "encoders", "float32")
+    model = EmbeddingLinearModel(backbone=str(tiny), pooling="mean", layers=[1, 2], combine_layers=combine)
+    exact = model.embed(POSTS)
+    threads.set_encoder_precision("bfloat16")
+    fast = model.embed(POSTS)
+    threads.set_encoder_precision("float32")
+    assert fast.dtype == np.float32 and not np.array_equal(fast, exact)  # it really ran in bfloat16
+    np.testing.assert_allclose(fast, exact, atol=0.05)
+    np.testing.assert_array_equal(model.embed(POSTS), exact)  # the memo kept the two apart

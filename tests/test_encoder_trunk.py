@@ -118,6 +118,29 @@ def test_the_frozen_embedder_on_a_shared_trunk_gives_the_same_embeddings(
         shared.depths.update(depths)
 
 
+def test_the_frozen_embedder_pools_several_layers_from_a_shared_trunk(
+    saved: tuple[EncoderModel, Path], backbone: Path
+) -> None:
+    shared = shared_backbone(backbone)
+    depths = set(shared.depths)
+    shared.depths.clear()
+    try:
+        alone = {
+            layers: EmbeddingLinearModel(backbone=str(backbone), layers=list(layers), max_length=96).embed(POSTS)
+            for layers in ((1, 2), (0, 2))
+        }
+        load_model(saved[1])  # registers its trunk depth (1)
+        shared.clear()
+        below = EmbeddingLinearModel(backbone=str(backbone), layers=[0, 2], max_length=64).embed(POSTS)
+        assert len(shared._memo) == 0  # layer 0 lies below the trunk: the whole network ran
+        above = EmbeddingLinearModel(backbone=str(backbone), layers=[1, 2], max_length=64).embed(POSTS)
+        assert len(shared._memo) > 0  # layers 1 and 2 came from the shared trunk
+        np.testing.assert_allclose(above, alone[(1, 2)], atol=1e-5)
+        np.testing.assert_allclose(below, alone[(0, 2)], atol=1e-5)
+    finally:
+        shared.depths.update(depths)
+
+
 def test_a_changed_backbone_is_refused_with_the_directory_named(backbone: Path, tmp_path: Path) -> None:
     own = built_backbone(tmp_path / "backbone", sha="b" * 64)
     directory = EncoderModel(task="level", backbone=str(own), **SETTINGS).fit(POSTS, LEVELS).save(tmp_path / "m")

@@ -19,7 +19,15 @@ from sosrisk.models.params import Either, Interval, Options, Satisfies, Text, no
 # every kind with settings other than its defaults (nothing here loads a backbone)
 KINDS: dict[str, dict[str, Any]] = {
     "char-linear": {"task": "binary", "ngram_range": [1, 3], "C": 3.0, "cv_folds": 3},
-    "embedding-linear": {"task": "level", "backbone": "some/checkpoint", "C": 0.01, "max_length": 64},
+    "embedding-linear": {
+        "task": "level",
+        "backbone": "some/checkpoint",
+        "C": 0.01,
+        "max_length": 64,
+        "layers": [6, 9, 12],
+        "combine_layers": "concat",
+    },
+    "use-linear": {"task": "binary", "C": 0.01, "cv_folds": 3},
     "encoder": {"task": "level", "backbone": "e5-small", "epochs": 2, "learning_rate": 3e-5, "training_seed": 4},
     "ensemble": {"task": "binary", "members": ["char-linear", "char-linear"], "weights": [2, 1]},
     "best": {"task": "level", "validation_fraction": 0.2},
@@ -76,6 +84,17 @@ def test_get_params_and_set_params_round_trip(kind: str) -> None:
             "embedding-linear",
             {"max_length": 4},
             "The 'max_length' parameter of embedding-linear must be an int in [8, 512]. Got 4 instead.",
+        ),
+        (
+            "embedding-linear",
+            {"layers": [6, True]},
+            "The 'layers' parameter of embedding-linear must be None or a non-empty list of distinct ints (layer "
+            "numbers: 0 the embeddings, 1 the first layer, -1 the last). Got [6, True] instead.",
+        ),
+        (
+            "use-linear",
+            {"class_weight": "auto"},
+            "The 'class_weight' parameter of use-linear must be a str among {'balanced', 'none'}. Got 'auto' instead.",
         ),
         ("encoder", {"epochs": 0}, "The 'epochs' parameter of encoder must be None or an int >= 1. Got 0 instead."),
         (

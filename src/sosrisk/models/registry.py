@@ -29,6 +29,7 @@ MODEL_KINDS: Registry[type[Any]] = Registry(
 )
 MODEL_KINDS.register_lazy("char-linear", "sosrisk.models.char_linear:CharLinearModel")
 MODEL_KINDS.register_lazy("embedding-linear", "sosrisk.models.embedding_linear:EmbeddingLinearModel")
+MODEL_KINDS.register_lazy("use-linear", "sosrisk.models.use_linear:UseLinearModel")
 MODEL_KINDS.register_lazy("encoder", "sosrisk.models.encoder:EncoderModel")
 MODEL_KINDS.register_lazy("ensemble", "sosrisk.models.ensemble:EnsembleModel")
 MODEL_KINDS.register_lazy("best", "sosrisk.models.ensemble:BestModel")
