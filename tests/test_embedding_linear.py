@@ -35,6 +35,7 @@ def test_fit_predict_round_trip(tmp_path: Path) -> None:
         "max_length": 256,
         "layers": None,
         "combine_layers": "mean",
+        "head": "softmax",
         "C": 0.005,
         "class_weight": "balanced",
         "decision": "auto",

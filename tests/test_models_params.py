@@ -26,6 +26,7 @@ KINDS: dict[str, dict[str, Any]] = {
         "max_length": 64,
         "layers": [6, 9, 12],
         "combine_layers": "concat",
+        "head": "ordinal",
     },
     "use-linear": {"task": "binary", "C": 0.01, "cv_folds": 3},
     "encoder": {"task": "level", "backbone": "e5-small", "epochs": 2, "learning_rate": 3e-5, "training_seed": 4},
@@ -90,6 +91,11 @@ def test_get_params_and_set_params_round_trip(kind: str) -> None:
             {"layers": [6, True]},
             "The 'layers' parameter of embedding-linear must be None or a non-empty list of distinct ints (layer "
             "numbers: 0 the embeddings, 1 the first layer, -1 the last). Got [6, True] instead.",
+        ),
+        (
+            "use-linear",
+            {"head": "corn"},
+            "The 'head' parameter of use-linear must be a str among {'softmax', 'ordinal'}. Got 'corn' instead.",
         ),
         (
             "use-linear",

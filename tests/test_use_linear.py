@@ -41,6 +41,7 @@ def test_fit_save_load_round_trip_writes_the_exact_config(tmp_path: Path, task: 
     config = json.loads((tmp_path / "m" / "config.json").read_text(encoding="utf-8"))
     assert config["kind"] == "use-linear"
     assert config["params"] == {
+        "head": "softmax",
         "C": C,
         "class_weight": "balanced",
         "decision": "auto",

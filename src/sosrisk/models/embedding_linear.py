@@ -256,6 +256,10 @@ class EmbeddingLinearModel(FrozenLinearModel):
     combine_layers:
         With several ``layers``: ``"mean"`` (default) averages them (one vector of the backbone's width,
         normalised again); ``"concat"`` puts them side by side (``len(layers)`` times as wide).
+    head:
+        ``"softmax"`` (default): a multinomial logistic regression. ``"ordinal"``: for levels, one binary
+        logistic regression per threshold, ``P(level > k | level >= k)``, chained so that the cumulative
+        probabilities never cross (CORN-style; :mod:`.frozen_linear`). With two labels both are the same.
     C:
         Inverse regularisation strength of the logistic regression on standardised embeddings.
     class_weight, decision, target_recall, cv_folds, seed:
@@ -284,6 +288,7 @@ class EmbeddingLinearModel(FrozenLinearModel):
         max_length: int = 256,
         layers: Sequence[int] | None = None,
         combine_layers: str = "mean",
+        head: str = "softmax",
         C: float | None = None,
         class_weight: str = "balanced",
         decision: str = "auto",
@@ -298,6 +303,7 @@ class EmbeddingLinearModel(FrozenLinearModel):
         self.max_length = max_length
         self.layers = layers
         self.combine_layers = combine_layers
+        self.head = head
         self.C = C
         self.class_weight = class_weight
         self.decision = decision
@@ -355,7 +361,7 @@ class EmbeddingLinearModel(FrozenLinearModel):
             how = "the concatenation" if self.combine_layers == "concat" else "the mean"
             layers_text = f"{how} of layers {list(self.layers)}"
         return [
-            f"A logistic regression (C {self.resolved('C'):g}, class weights {self.class_weight!r}) on the frozen, "
+            f"A {self._head_text()} (C {self.resolved('C'):g}, class weights {self.class_weight!r}) on the frozen, "
             f"L2-normalised embeddings of `{self.backbone}` (pooling {self.pooling!r}, prefix {self.prefix!r}, "
             f"{layers_text}, posts cut to {self.max_length} tokens), calibrated by a {self.cv_folds}-fold "
             f"cross-validation inside the training data. Weights: `{WEIGHTS_FILE}` (standardisation and "

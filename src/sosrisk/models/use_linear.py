@@ -40,6 +40,10 @@ class UseLinearModel(FrozenLinearModel):
 
     Parameters
     ----------
+    head:
+        ``"softmax"`` (default): a multinomial logistic regression. ``"ordinal"``: for levels, one binary
+        logistic regression per threshold, ``P(level > k | level >= k)``, chained so that the cumulative
+        probabilities never cross (CORN-style; :mod:`.frozen_linear`). With two labels both are the same.
     C:
         Inverse regularisation strength of the logistic regression on standardised embeddings.
     class_weight, decision, target_recall, cv_folds, seed:
@@ -56,6 +60,7 @@ class UseLinearModel(FrozenLinearModel):
         self,
         *,
         task: str = "level",
+        head: str = "softmax",
         C: float | None = None,
         class_weight: str = "balanced",
         decision: str = "auto",
@@ -64,6 +69,7 @@ class UseLinearModel(FrozenLinearModel):
         seed: int = 0,
     ) -> None:
         super().__init__(task=task)  # type: ignore[arg-type]
+        self.head = head
         self.C = C
         self.class_weight = class_weight
         self.decision = decision
@@ -104,7 +110,7 @@ class UseLinearModel(FrozenLinearModel):
 
     def _card_description(self) -> list[str]:
         return [
-            f"A logistic regression (C {self.resolved('C'):g}, class weights {self.class_weight!r}) on the frozen, "
+            f"A {self._head_text()} (C {self.resolved('C'):g}, class weights {self.class_weight!r}) on the frozen, "
             "L2-normalised sentence embeddings of Universal Sentence Encoder Multilingual v3 (the scope gate's "
             f"encoder), calibrated by a {self.cv_folds}-fold cross-validation inside the training data. Weights: "
             f"`{WEIGHTS_FILE}` (standardisation and coefficients); the encoder is not copied (the sha256 of its "
