@@ -26,6 +26,13 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, 
         ("明天晚上就从桥上跳下去", "time_and_act", 8),
         ("有人约烧炭吗，坐标成都", "pact", 6),
         ("怎么死最快不痛苦", "method_search", 6),
+        # rules-4
+        ("我已经站在河边了，水已经没过膝盖", "at_the_edge", 10),
+        ("周五晚上一个人去江边，这次回不来了", "time_and_place", 8),
+        ("我要去另一个世界了，你们忘了我吧", "gone_for_good", 8),
+        ("等我不在了以后，我的遗物都捐掉吧", "after_i_am_gone", 8),
+        ("狗狗就交给你了，永别了", "entrusting", 8),
+        ("以后不会再发朋友圈了，感谢一直以来的陪伴", "no_more_posts", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -50,6 +57,11 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "明天去医院动手术，有点紧张",  # 动手术 is not 动手
         "今晚吃了两粒安定还是睡不着",  # a usual dose of a sleeping pill
         "很多人一点事就说想跳楼了",  # 一点 is "a little", not one o'clock
+        "我走了以后记得锁门",  # leaving the house
+        "周末去江边跳广场舞",  # a time and a riverside, dancing
+        "我不在的时候猫就拜托你了",  # a cat-sitter
+        "暑假去一个很远的地方旅行，再见啦",  # a holiday
+        "明天去海边玩，晚上就回来",  # a day out
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

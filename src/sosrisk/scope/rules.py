@@ -24,6 +24,14 @@ farewells (10 of 12), plans with a time (3 of 8) and pacts (14 of 30) do; "means
 charcoal bought) never fired on SOS-1K or on ordinary text, so nothing shows it earns its place, and it
 was dropped in rules-3.
 
+rules-4 adds patterns to families that earned their place, for plainly worded posts the behavioural suite's
+development cases showed the gate sending out of scope: water or a train as the edge cue of
+``at_the_edge``, a time and a high place (``time_and_place``), and four farewells (going far away for good,
+instructions for after the writer is gone, entrusting a pet or family, no more posts with thanks). None of
+them fires on SOS-1K, so SOS-1K gives no evidence for or against them; none fires on any of the 126,000
+ordinary sentences of the five sources (train and held-out parts), and the held-out behavioural suite,
+never tuned to, is the check of whether they generalise (``benchmarks/bench_scope.py``).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -36,7 +44,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-3"
+RULES_VERSION = "rules-4"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -108,7 +116,12 @@ _PILLS_AMOUNT = (
     r"[0-9]{2,}|[二三四五六七八九]十|[一二三四五六七八九]百)"
 )
 _HIGH_PLACE = r"(天台|楼顶|顶楼|楼顶上|桥上|桥的栏杆|栏杆|窗台|窗户外|悬崖|江边|河边|海边|铁轨)"
-_EDGE_CUE = r"(跳|再见|永别|结束|最后|拦不住|拦住我|不怕|不会再|下去|死|不回来|不回头)"
+_EDGE_CUE = (
+    r"(跳|再见|永别|结束|最后|拦不住|拦住我|不怕|不会再|下去|死|不回来|不回头|"
+    # rules-4: in the water already, or a train coming
+    r"(踩|走|泡|迈)(进|在)[^，,]{0,3}水|水(已经)?(没过|淹到|到了)|火车[^，,]{0,4}(来了|快来|就来|要来|开过来|快到|就到))"
+)
+_NO_RETURN = r"(不会再回来|不回来了|不回头|回不来了|再也见不到|永别|忘了我|别想我)"
 
 RULE_SET: tuple[Rule, ...] = (
     # ---- an attempt in progress: means taken or being used now (level 10: "possibly in progress")
@@ -189,6 +202,39 @@ RULE_SET: tuple[Rule, ...] = (
         8,
         "a goodbye to the world or to the readers",
     ),
+    _rule(
+        "farewell",
+        "gone_for_good",
+        r"(去|到)[^，,]{0,2}(一个)?(很远|遥远|没有痛苦)的地方|去另一个世界|去天堂",
+        8,
+        "going to a far place or another world, not to come back",
+        requires=_NO_RETURN,
+    ),
+    _rule(
+        "farewell",
+        "after_i_am_gone",
+        r"(我|等我)(走|死|不在)了?(以后|之后)"
+        + _GAP
+        + r"(注销|遗物|照顾好?(我|爸|妈|猫|狗)|别难过|不要难过|替我活)",
+        8,
+        "instructions for after the writer is gone",
+    ),
+    _rule(
+        "farewell",
+        "entrusting",
+        r"(猫|狗|狗狗|猫咪|孩子|爸妈|我妈|我爸)[^，,]{0,3}(就)?(拜托|交给|托付给|麻烦)你",
+        8,
+        "entrusting a pet or family to someone, with a farewell",
+        requires=r"(不会再回来|不回来了|回不来了|很远的地方|永别|(我|等我)(走|死|不在)了?(以后|之后))",
+    ),
+    _rule(
+        "farewell",
+        "no_more_posts",
+        r"(不会再|再也不会|以后不会再|不再)(更新|发(微博|动态|朋友圈))",
+        8,
+        "no more posts, with thanks for the company",
+        requires=r"(谢谢|感谢)[^。！？]{0,12}(陪伴|陪我|照顾)",
+    ),
     # ---- a plan with a time (level 8: "planned, date roughly set")
     _rule(
         "plan_with_time",
@@ -196,6 +242,14 @@ RULE_SET: tuple[Rule, ...] = (
         _TIME + _GAP + _DIE,
         8,
         "a time and a way to die in one sentence",
+    ),
+    _rule(
+        "plan_with_time",
+        "time_and_place",
+        _TIME + _GAP + r"(去|到|上|爬上)[^，,]{0,3}" + _HIGH_PLACE,
+        8,
+        "a time and a high place or water, not to come back",
+        requires=r"(不会再回来|不回来了|不回头|回不来了|最后一(次|天|眼)|跳下去|跳(江|河|海|楼|桥)|永别|结束(自己|生命|这一切)|去死)",
     ),
     _rule(
         "plan_with_time",
