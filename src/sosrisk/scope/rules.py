@@ -213,9 +213,7 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "farewell",
         "after_i_am_gone",
-        r"(我|等我)(走|死|不在)了?(以后|之后)"
-        + _GAP
-        + r"(注销|遗物|照顾好?(我|爸|妈|猫|狗)|别难过|不要难过|替我活)",
+        r"(我|等我)(走|死|不在)了?(以后|之后)" + _GAP + r"(注销|遗物|照顾好?(我|爸|妈|猫|狗)|别难过|不要难过|替我活)",
         8,
         "instructions for after the writer is gone",
     ),
