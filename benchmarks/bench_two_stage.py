@@ -60,12 +60,20 @@ def stream(n_posts: int, sos_share: float, seed: int) -> list[dict[str, Any]]:
         {"id": f"sos-{i}", "text": t, "level": lv, "high": hi} for i, (t, lv, hi) in enumerate(rng.sample(sos, n_sos))
     ]
     per_source = (n_posts - n_sos) // len(SOURCES) + 1
-    ordinary = []
+    ordinary, spare = [], []
     for name in SOURCES:
         held = read_source(name, part="heldout")
-        ordinary += [
-            {"id": f"{name}-{i}", "text": t} for i, t in enumerate(rng.sample(held, min(per_source, len(held))))
-        ]
+        chosen = rng.sample(range(len(held)), min(per_source, len(held)))
+        ordinary += [{"id": f"{name}-{i}", "text": held[i]} for i in chosen]
+        taken = set(chosen)
+        spare += [{"id": f"{name}-{i}", "text": t} for i, t in enumerate(held) if i not in taken]
+    if len(ordinary) < n_posts - n_sos:  # a long stream: the sources with sentences left fill in for the small ones
+        if len(ordinary) + len(spare) < n_posts - n_sos:
+            raise SystemExit(
+                f"--posts {n_posts}: the held-out ordinary sentences number {len(ordinary) + len(spare)}, "
+                f"fewer than the {n_posts - n_sos} the stream needs"
+            )
+        ordinary += rng.sample(spare, n_posts - n_sos - len(ordinary))
     posts += rng.sample(ordinary, n_posts - n_sos)
     rng.shuffle(posts)
     return posts
