@@ -113,6 +113,10 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "char-linear+scope": ("char-linear", {}),
     "embedding-linear+scope": ("embedding-linear", {}),
     "ensemble-char+emb-even+scope": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
+    # `--model best` (levels: e5 8 epochs; binary: 4) trained as `sosrisk train --model best` trains it
+    "best-level+scope": ("best", {}),
+    "best-binary+scope": ("best", {}),
+    "best-level+gate": ("best", {}),
     # the scope gate and rules, but no ordinary posts in the risk model's training data
     "embedding-linear+gate": ("embedding-linear", {}),
     "ensemble-char+emb-even+gate": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
@@ -154,6 +158,9 @@ DESCRIPTIONS = {
     "char-linear+scope": "char-linear with the default scope stage and ordinary posts as extra negatives",
     "embedding-linear+scope": "embedding-linear with the default scope stage and ordinary posts as extra negatives",
     "ensemble-char+emb-even+scope": "char + emb, equal weights, with the scope stage and ordinary negatives",
+    "best-level+scope": "`--model best` for levels (char + emb + e5 8 ep, equal weights) with the scope stage",
+    "best-binary+scope": "`--model best` for binary (char + emb + e5 4 ep, equal weights) with the scope stage",
+    "best-level+gate": "`--model best` for levels with the scope gate and rules, no ordinary posts in its training",
     "embedding-linear+gate": "embedding-linear with the scope gate and rules, no ordinary posts in its training",
     "ensemble-char+emb-even+gate": "char + emb, equal weights, with the scope gate and rules, no ordinary negatives",
     "ensemble-char+e5": "char + e5 (4 ep), weights fitted on the validation split",
@@ -190,6 +197,9 @@ BASES = {
     "ensemble-char+emb-even+scope": "ensemble-char+emb-even",
     "embedding-linear+gate": "embedding-linear",
     "ensemble-char+emb-even+gate": "ensemble-char+emb-even",
+    "best-level+scope": "ensemble-char+emb+e5x8-even",
+    "best-binary+scope": "ensemble-char+emb+e5-even",
+    "best-level+gate": "ensemble-char+emb+e5x8-even",
 }
 SCOPE = False  # see the module docstring
 SCOPED: dict[str, dict[str, Any]] = {
@@ -198,6 +208,9 @@ SCOPED: dict[str, dict[str, Any]] = {
     "ensemble-char+emb-even+scope": {},
     "embedding-linear+gate": {"risk_negatives": 0},
     "ensemble-char+emb-even+gate": {"risk_negatives": 0},
+    "best-level+scope": {},
+    "best-binary+scope": {},
+    "best-level+gate": {"risk_negatives": 0},
 }
 LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
 BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]
