@@ -13,6 +13,7 @@ from typing import Any
 import click
 
 from .. import __version__
+from ..threads import PRECISIONS
 
 
 class SosriskGroup(click.Group):
@@ -68,7 +69,7 @@ def _database_problem(exc: Exception) -> str | None:
 )
 @click.option(
     "--encoder-precision",
-    type=click.Choice(["float32", "bfloat16"]),
+    type=click.Choice(PRECISIONS),
     default="float32",
     show_default=True,
     envvar="SOSRISK_ENCODER_PRECISION",

@@ -76,13 +76,6 @@ class FrozenLinearModel(RiskModel):
         """Whether the ordinal head is in use (``head="ordinal"`` and more than two labels)."""
         return self.head == "ordinal" and self.classes_ is not None and len(self.classes_) > 2
 
-    def _sample_weights(self, index: np.ndarray) -> np.ndarray:
-        """Per-post weights: each label's posts weigh as much in all as any other's (``class_weight="balanced"``)."""
-        if self.class_weight != "balanced":
-            return np.ones(len(index))
-        counts = np.bincount(index)
-        return len(index) / (np.count_nonzero(counts) * counts[index])
-
     def _fit_once(self, features: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, ...]:
         from sklearn.linear_model import LogisticRegression
 
@@ -114,10 +107,11 @@ class FrozenLinearModel(RiskModel):
         share of posts above it.
         """
         from sklearn.linear_model import LogisticRegression
+        from sklearn.utils.class_weight import compute_sample_weight
 
         assert self.classes_ is not None
         thresholds = len(self.classes_) - 1
-        weights = self._sample_weights(index)
+        weights = compute_sample_weight("balanced" if self.class_weight == "balanced" else None, index)
         coef = np.zeros((thresholds, standard.shape[1]))
         intercept = np.zeros(thresholds)
         for k in range(thresholds):
