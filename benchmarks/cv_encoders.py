@@ -50,6 +50,9 @@ EMB_L = {"kind": "embedding-linear", "params": {"layers": [9, 12], "combine_laye
 USE = {"kind": "use-linear", "params": {}}
 # issue #14's ordinal head for levels (CORN-style chained thresholds) on frozen e5-small features
 EMB_O = {"kind": "embedding-linear", "params": {"head": "ordinal"}}
+# the encoder member fine-tuned without the ordinary posts a scope-stage training adds (char and emb still learn them)
+E5_SKIP = {"kind": "encoder", "params": {"backbone": "e5-small", "ordinary_posts": "skip"}}
+E5_8_SKIP = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8, "ordinary_posts": "skip"}}
 E5_12 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 12}}
 # the same encoders fine-tuned with other training seeds (same validation split): seed averaging
 E5_S = [{"kind": "encoder", "params": {"backbone": "e5-small", "training_seed": s}} for s in (1, 2)]
@@ -114,9 +117,13 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "embedding-linear+scope": ("embedding-linear", {}),
     "ensemble-char+emb-even+scope": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
     # `--model best` (levels: e5 8 epochs; binary: 4) trained as `sosrisk train --model best` trains it
-    "best-level+scope": ("best", {}),
-    "best-binary+scope": ("best", {}),
-    "best-level+gate": ("best", {}),
+    # (members spelled out: these rows were made with the members `best` had before the e5skip rows)
+    "best-level+scope": ("best", {"members": [CHAR, EMB, E5_8]}),
+    "best-binary+scope": ("best", {"members": [CHAR, EMB, E5]}),
+    "best-level+gate": ("best", {"members": [CHAR, EMB, E5_8]}),
+    # the same, with the encoder member fine-tuned without the ordinary posts
+    "best-level+scope-e5skip": ("best", {"members": [CHAR, EMB, E5_8_SKIP]}),
+    "best-binary+scope-e5skip": ("best", {"members": [CHAR, EMB, E5_SKIP]}),
     # the scope gate and rules, but no ordinary posts in the risk model's training data
     "embedding-linear+gate": ("embedding-linear", {}),
     "ensemble-char+emb-even+gate": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
@@ -161,6 +168,8 @@ DESCRIPTIONS = {
     "best-level+scope": "`--model best` for levels (char + emb + e5 8 ep, equal weights) with the scope stage",
     "best-binary+scope": "`--model best` for binary (char + emb + e5 4 ep, equal weights) with the scope stage",
     "best-level+gate": "`--model best` for levels with the scope gate and rules, no ordinary posts in its training",
+    "best-level+scope-e5skip": "best-level+scope, but the encoder member is fine-tuned without the ordinary posts",
+    "best-binary+scope-e5skip": "best-binary+scope, but the encoder member is fine-tuned without the ordinary posts",
     "embedding-linear+gate": "embedding-linear with the scope gate and rules, no ordinary posts in its training",
     "ensemble-char+emb-even+gate": "char + emb, equal weights, with the scope gate and rules, no ordinary negatives",
     "ensemble-char+e5": "char + e5 (4 ep), weights fitted on the validation split",
@@ -200,6 +209,8 @@ BASES = {
     "best-level+scope": "ensemble-char+emb+e5x8-even",
     "best-binary+scope": "ensemble-char+emb+e5-even",
     "best-level+gate": "ensemble-char+emb+e5x8-even",
+    "best-level+scope-e5skip": "ensemble-char+emb+e5x8-even",
+    "best-binary+scope-e5skip": "ensemble-char+emb+e5-even",
 }
 SCOPE = False  # see the module docstring
 SCOPED: dict[str, dict[str, Any]] = {
@@ -211,6 +222,8 @@ SCOPED: dict[str, dict[str, Any]] = {
     "best-level+scope": {},
     "best-binary+scope": {},
     "best-level+gate": {"risk_negatives": 0},
+    "best-level+scope-e5skip": {},
+    "best-binary+scope-e5skip": {},
 }
 LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
 BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]

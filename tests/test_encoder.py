@@ -255,3 +255,36 @@ def test_training_seed_varies_the_run_but_not_the_validation_split(tiny_bert: Pa
     assert str(caught.value) == (
         "The 'training_seed' parameter of encoder must be None or an int in [0, 2**32). Got 'x' instead."
     )
+
+
+def test_ordinary_posts_skip_leaves_them_out_of_fine_tuning_only(tiny_bert: Path, tmp_path: Path) -> None:
+    settings = {"backbone": str(tiny_bert), **{**FAST, "epochs": 1}}
+    in_scope = POSTS[:24]
+    labels = BINARY[:24] + [0] * 12
+    mask = np.array([True] * 24 + [False] * 12)
+    ordinary_a = [f"今天天气不错{i}" for i in range(12)]
+    ordinary_b = [f"这家店的菜很好吃{i}" for i in range(12)]
+    skip_a = EncoderModel(task="binary", ordinary_posts="skip", **settings)
+    skip_a.fit(in_scope + ordinary_a, labels, calibrate_on=mask)
+    skip_b = EncoderModel(task="binary", ordinary_posts="skip", **settings)
+    skip_b.fit(in_scope + ordinary_b, labels, calibrate_on=mask)
+    learn = EncoderModel(task="binary", **settings).fit(in_scope + ordinary_a, labels, calibrate_on=mask)
+    # the ordinary posts never reach fine-tuning: other ordinary posts give the very same network
+    np.testing.assert_allclose(skip_a.predict_proba(in_scope), skip_b.predict_proba(in_scope), atol=1e-6)
+    assert not np.allclose(skip_a.predict_proba(in_scope), learn.predict_proba(in_scope), atol=1e-4)
+    # ... while the validation split is the one an ensemble shares
+    np.testing.assert_array_equal(skip_a.validation_["indices"], learn.validation_["indices"])
+    in_validation = np.isin(np.arange(36), skip_a.validation_["indices"])
+    assert skip_a.training_["ordinary_posts_skipped"] == int((~mask & ~in_validation).sum()) > 0
+    assert learn.training_["ordinary_posts_skipped"] == 0
+    # without a scope stage's mask there is nothing to skip
+    plain = EncoderModel(task="binary", ordinary_posts="skip", **settings).fit(POSTS, BINARY)
+    unmasked = EncoderModel(task="binary", **settings).fit(POSTS, BINARY)
+    np.testing.assert_allclose(plain.predict_proba(POSTS), unmasked.predict_proba(POSTS), atol=1e-6)
+    skip_a.save(tmp_path / "m")
+    assert json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))["params"]["ordinary_posts"] == "skip"
+    assert "ordinary_posts" not in learn.config_params()
+    assert load_model(tmp_path / "m").get_params()["ordinary_posts"] == "skip"
+    with pytest.raises(ModelError) as caught:
+        EncoderModel(ordinary_posts="drop").fit(POSTS, LEVELS)
+    assert str(caught.value).startswith("The 'ordinary_posts' parameter of encoder must be")

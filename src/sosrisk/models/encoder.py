@@ -76,6 +76,7 @@ __all__ = ["RECIPES", "EncoderModel", "Recipe", "validation_split"]
 ENCODER_DIR = "encoder"
 HEAD_FILE = "head.safetensors"
 POOLINGS = ("auto", "mean", "cls")
+ORDINARY_POSTS = ("train", "skip")
 # what the training record keeps of a fine-tuning run (benchmarks/encoder_cache.py restores the same keys)
 HISTORY_KEYS = (
     "backbone_folder",
@@ -83,6 +84,7 @@ HISTORY_KEYS = (
     "best_epoch",
     "history",
     "validation_posts",
+    "ordinary_posts_skipped",
     "frozen_layers",
     "fine_tuning_seconds",
     "fine_tuning_cpu_seconds",
@@ -121,6 +123,11 @@ class EncoderModel(RiskModel):
         Write a checkpoint here after every epoch (not a model setting: not saved in config.json).
     resume:
         Continue from the checkpoint in ``checkpoint_dir`` (same data and settings) instead of starting.
+    ordinary_posts:
+        When the model is trained with a scope stage, the ordinary (out-of-scope) posts added as level 0 /
+        low risk: ``"train"`` (default) fine-tunes on them; ``"skip"`` leaves them out of fine-tuning (they
+        still never count for calibration). ``best`` skips them: fine-tuned on them, its encoder lost the
+        levels it adds (benchmarks/cv_encoders.py, the ``best-*`` rows).
     learning_rate, batch_size, ... validation_fraction:
         Override the recipe's value of the same name (see :class:`Recipe`).
     """
@@ -139,6 +146,7 @@ class EncoderModel(RiskModel):
         "training_seed": none_or(SEED),
         "checkpoint_dir": none_or(Satisfies("a folder path", lambda value: isinstance(value, str | os.PathLike))),
         "resume": Boolean(),
+        "ordinary_posts": Options(ORDINARY_POSTS),
         **{name: none_or(constraint) for name, constraint in RECIPE_CONSTRAINTS.items()},
     }
 
@@ -156,6 +164,7 @@ class EncoderModel(RiskModel):
         training_seed: int | None = None,
         checkpoint_dir: str | os.PathLike[str] | None = None,
         resume: bool = False,
+        ordinary_posts: str = "train",
         learning_rate: float | None = None,
         batch_size: int | None = None,
         gradient_accumulation: int | None = None,
@@ -184,6 +193,7 @@ class EncoderModel(RiskModel):
         self.training_seed = training_seed
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
+        self.ordinary_posts = ordinary_posts
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.gradient_accumulation = gradient_accumulation
@@ -238,11 +248,14 @@ class EncoderModel(RiskModel):
             "settings": self.settings().to_dict(),
         }
 
-    def _seeds(self) -> dict[str, int]:
-        """``seed``, and ``training_seed`` only when set: configs and run keys saved before it existed stay exact."""
-        seeds = {"seed": self.seed}
+    def _seeds(self) -> dict[str, Any]:
+        """``seed``, and ``training_seed`` / ``ordinary_posts`` only when not the default: configs and run keys
+        saved before they existed stay exact."""
+        seeds: dict[str, Any] = {"seed": self.seed}
         if self.training_seed is not None:
             seeds["training_seed"] = self.training_seed
+        if self.ordinary_posts != "train":
+            seeds["ordinary_posts"] = self.ordinary_posts
         return seeds
 
     @property
@@ -281,6 +294,12 @@ class EncoderModel(RiskModel):
         rows = self._encode(texts)
         y_index = np.searchsorted(self.classes_, labels)
         train_idx, val_idx = validation_split(y_index, recipe.validation_fraction, self.seed)
+        skipped = 0
+        if self.ordinary_posts == "skip" and self.calibrate_on_ is not None:
+            # the validation split stays the one an ensemble shares; only fine-tuning leaves the ordinary posts out
+            keep = self.calibrate_on_[train_idx]
+            skipped = int((~keep).sum())
+            train_idx = train_idx[keep]
         torch.manual_seed(self.init_seed)
         network = classifier_class()(encoder, len(self.classes_), self.resolved_pooling_, recipe.dropout)
         n_layers = layer_count(network.encoder)
@@ -316,6 +335,7 @@ class EncoderModel(RiskModel):
             "best_epoch": state["best_epoch"],
             "history": state["history"],
             "validation_posts": len(val_idx),
+            "ordinary_posts_skipped": skipped,
             "frozen_layers": recipe.freeze_layers,
             "fine_tuning_seconds": round(time.perf_counter() - started, 1),
             "fine_tuning_cpu_seconds": round(time.process_time() - cpu_started, 1),
