@@ -116,6 +116,8 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "char-linear+scope": ("char-linear", {}),
     "embedding-linear+scope": ("embedding-linear", {}),
     "ensemble-char+emb-even+scope": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
+    # ... and with the team's hard positives (plainly worded plans, attempts, farewells) added to training
+    "char-linear+scope+hardpos": ("char-linear", {}),
     # `--model best` (levels: e5 8 epochs; binary: 4) trained as `sosrisk train --model best` trains it
     # (members spelled out: these rows were made with the members `best` had before the e5skip rows)
     "best-level+scope": ("best", {"members": [CHAR, EMB, E5_8]}),
@@ -165,6 +167,7 @@ DESCRIPTIONS = {
     "char-linear+scope": "char-linear with the default scope stage and ordinary posts as extra negatives",
     "embedding-linear+scope": "embedding-linear with the default scope stage and ordinary posts as extra negatives",
     "ensemble-char+emb-even+scope": "char + emb, equal weights, with the scope stage and ordinary negatives",
+    "char-linear+scope+hardpos": "char-linear+scope, plus the team's 335 hard positives in its training data",
     "best-level+scope": "`--model best` for levels (char + emb + e5 8 ep, equal weights) with the scope stage",
     "best-binary+scope": "`--model best` for binary (char + emb + e5 4 ep, equal weights) with the scope stage",
     "best-level+gate": "`--model best` for levels with the scope gate and rules, no ordinary posts in its training",
@@ -205,6 +208,7 @@ BASES = {
     "embedding-linear+scope": "embedding-linear",
     "ensemble-char+emb-even+scope": "ensemble-char+emb-even",
     "embedding-linear+gate": "embedding-linear",
+    "char-linear+scope+hardpos": "char-linear+scope",
     "ensemble-char+emb-even+gate": "ensemble-char+emb-even",
     "best-level+scope": "ensemble-char+emb+e5x8-even",
     "best-binary+scope": "ensemble-char+emb+e5-even",
@@ -217,6 +221,7 @@ SCOPED: dict[str, dict[str, Any]] = {
     "char-linear+scope": {},
     "embedding-linear+scope": {},
     "ensemble-char+emb-even+scope": {},
+    "char-linear+scope+hardpos": {"hard_positives": True},
     "embedding-linear+gate": {"risk_negatives": 0},
     "ensemble-char+emb-even+gate": {"risk_negatives": 0},
     "best-level+scope": {},

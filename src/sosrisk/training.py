@@ -102,16 +102,29 @@ def fit_with_scope(
         negatives = gate_negatives(settings)
     extra = risk_negatives(settings, negatives)
     y = np.asarray(labels, dtype=np.int64)
-    # the ordinary posts teach the model, but its temperature, decision rule and recorded metrics come from
-    # the in-scope posts alone
-    calibrate_on = np.concatenate([np.ones(len(y), dtype=bool), np.zeros(len(extra), dtype=bool)])
-    all_labels = np.concatenate([y, np.zeros(len(extra), dtype=np.int64)])
-    estimator.fit(list(texts) + extra, all_labels, show_progress=show_progress, calibrate_on=calibrate_on)
+    positives, positive_labels = hard_positive_posts(estimator.task) if settings.hard_positives else ([], [])
+    # the ordinary posts (and the team's hard positives) teach the model, but its temperature, decision rule
+    # and recorded metrics come from the in-scope posts alone
+    calibrate_on = np.concatenate([np.ones(len(y), dtype=bool), np.zeros(len(extra) + len(positives), dtype=bool)])
+    all_labels = np.concatenate([y, np.zeros(len(extra), dtype=np.int64), np.asarray(positive_labels, dtype=np.int64)])
+    estimator.fit(list(texts) + extra + positives, all_labels, show_progress=show_progress, calibrate_on=calibrate_on)
     estimator.scope_ = fit_scope(
         texts, at_risk_mask(estimator.task, y), settings, negatives, show_progress=show_progress
     )
     estimator.training_["scope"] = {"risk_negatives": len(extra), "in_scope_posts": len(texts)}
+    if positives:
+        from .scope.hard_positives import VERSION
+
+        estimator.training_["scope"]["hard_positives"] = {"posts": len(positives), "version": VERSION}
     return estimator
+
+
+def hard_positive_posts(task: str) -> tuple[list[str], list[int]]:
+    """The team's hard-positive sentences with their labels for ``task`` (their level, or 1: high risk)."""
+    from .scope.hard_positives import hard_positives
+
+    triples = hard_positives()
+    return [sentence for _, sentence, _ in triples], [level if task == "level" else 1 for _, _, level in triples]
 
 
 @dataclass

@@ -47,6 +47,10 @@ class ScopeSettings:
         Also train the gate on the team's template sentences (:mod:`sosrisk.scope.hard_negatives`).
     risk_negatives:
         Ordinary posts added to the risk model's training data as level 0 / low risk.
+    hard_positives:
+        Add the team's template sentences of plainly worded plans, attempts and farewells
+        (:mod:`sosrisk.scope.hard_positives`) to the risk model's training data, at their levels / high risk.
+        Like the ordinary posts, they never count for calibration or the recorded metrics.
     retention:
         Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
     prefilter_retention:
@@ -68,6 +72,7 @@ class ScopeSettings:
     per_source: int = 5000
     hard_negatives: bool = True
     risk_negatives: int = 1000
+    hard_positives: bool = False
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
     rules: bool = True
