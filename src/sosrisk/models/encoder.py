@@ -124,9 +124,9 @@ class EncoderModel(RiskModel):
     resume:
         Continue from the checkpoint in ``checkpoint_dir`` (same data and settings) instead of starting.
     ordinary_posts:
-        When the model is trained with a scope stage, the ordinary (out-of-scope) posts added as level 0 /
-        low risk: ``"train"`` (default) fine-tunes on them; ``"skip"`` leaves them out of fine-tuning (they
-        still never count for calibration). ``best`` skips them: fine-tuned on them, its encoder lost the
+        When the model is trained with a scope stage, the posts it adds that never count for calibration (the
+        ordinary posts as level 0 / low risk, and the hard positives when asked for): ``"train"`` (default)
+        fine-tunes on them; ``"skip"`` leaves them out of fine-tuning. ``best`` skips them: fine-tuned on them, its encoder lost the
         levels it adds (benchmarks/cv_encoders.py, the ``best-*`` rows).
     learning_rate, batch_size, ... validation_fraction:
         Override the recipe's value of the same name (see :class:`Recipe`).
