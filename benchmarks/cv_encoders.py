@@ -51,7 +51,6 @@ USE = {"kind": "use-linear", "params": {}}
 # issue #14's ordinal head for levels (CORN-style chained thresholds) on frozen e5-small features
 EMB_O = {"kind": "embedding-linear", "params": {"head": "ordinal"}}
 # the encoder member fine-tuned without the ordinary posts a scope-stage training adds (char and emb still learn them)
-E5_SKIP = {"kind": "encoder", "params": {"backbone": "e5-small", "ordinary_posts": "skip"}}
 E5_8_SKIP = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8, "ordinary_posts": "skip"}}
 E5_12 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 12}}
 # the same encoders fine-tuned with other training seeds (same validation split): seed averaging
@@ -123,9 +122,11 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "best-level+scope": ("best", {"members": [CHAR, EMB, E5_8]}),
     "best-binary+scope": ("best", {"members": [CHAR, EMB, E5]}),
     "best-level+gate": ("best", {"members": [CHAR, EMB, E5_8]}),
-    # the same, with the encoder member fine-tuned without the ordinary posts
+    # (levels) the encoder member fine-tuned without the ordinary posts; char and emb still learn them
     "best-level+scope-e5skip": ("best", {"members": [CHAR, EMB, E5_8_SKIP]}),
-    "best-binary+scope-e5skip": ("best", {"members": [CHAR, EMB, E5_SKIP]}),
+    "best-binary+gate": ("best", {"members": [CHAR, EMB, E5]}),
+    # (levels) a third of the ordinary posts: 300 instead of 1,000
+    "best-level+scope-300": ("best", {"members": [CHAR, EMB, E5_8]}),
     # the scope gate and rules, but no ordinary posts in the risk model's training data
     "embedding-linear+gate": ("embedding-linear", {}),
     "ensemble-char+emb-even+gate": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
@@ -172,7 +173,8 @@ DESCRIPTIONS = {
     "best-binary+scope": "`--model best` for binary (char + emb + e5 4 ep, equal weights) with the scope stage",
     "best-level+gate": "`--model best` for levels with the scope gate and rules, no ordinary posts in its training",
     "best-level+scope-e5skip": "best-level+scope, but the encoder member is fine-tuned without the ordinary posts",
-    "best-binary+scope-e5skip": "best-binary+scope, but the encoder member is fine-tuned without the ordinary posts",
+    "best-binary+gate": "`--model best` for binary with the scope gate and rules, no ordinary posts in its training",
+    "best-level+scope-300": "`--model best` for levels with the scope stage and 300 ordinary posts instead of 1,000",
     "embedding-linear+gate": "embedding-linear with the scope gate and rules, no ordinary posts in its training",
     "ensemble-char+emb-even+gate": "char + emb, equal weights, with the scope gate and rules, no ordinary negatives",
     "ensemble-char+e5": "char + e5 (4 ep), weights fitted on the validation split",
@@ -214,7 +216,8 @@ BASES = {
     "best-binary+scope": "ensemble-char+emb+e5-even",
     "best-level+gate": "ensemble-char+emb+e5x8-even",
     "best-level+scope-e5skip": "ensemble-char+emb+e5x8-even",
-    "best-binary+scope-e5skip": "ensemble-char+emb+e5-even",
+    "best-binary+gate": "ensemble-char+emb+e5-even",
+    "best-level+scope-300": "ensemble-char+emb+e5x8-even",
 }
 SCOPE = False  # see the module docstring
 SCOPED: dict[str, dict[str, Any]] = {
@@ -228,7 +231,8 @@ SCOPED: dict[str, dict[str, Any]] = {
     "best-binary+scope": {},
     "best-level+gate": {"risk_negatives": 0},
     "best-level+scope-e5skip": {},
-    "best-binary+scope-e5skip": {},
+    "best-binary+gate": {"risk_negatives": 0},
+    "best-level+scope-300": {"risk_negatives": 300},
 }
 LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
 BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]

@@ -126,8 +126,9 @@ class EncoderModel(RiskModel):
     ordinary_posts:
         When the model is trained with a scope stage, the posts it adds that never count for calibration (the
         ordinary posts as level 0 / low risk, and the hard positives when asked for): ``"train"`` (default)
-        fine-tunes on them; ``"skip"`` leaves them out of fine-tuning. ``best`` skips them: fine-tuned on them, its encoder lost the
-        levels it adds (benchmarks/cv_encoders.py, the ``best-*`` rows).
+        fine-tunes on them; ``"skip"`` leaves them out of fine-tuning. Measured for ``best``'s level encoder
+        (``benchmarks/cv_encoders.py``, row ``best-level+scope-e5skip``): skipping them did not help, so
+        ``best`` trains on them.
     learning_rate, batch_size, ... validation_fraction:
         Override the recipe's value of the same name (see :class:`Recipe`).
     """
