@@ -79,7 +79,15 @@ def test_ctrl_c_keeps_finished_chunks_for_resume(tmp_path: Path, models: tuple[P
     output = tmp_path / "out.jsonl"
     parts = parts_dir_for(output)
     args = cli(models[0], "-i", source, "-o", output, "--chunk-size", "50", "--workers", "2", "-q")
-    process = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # Ctrl-C at a terminal: a shell that runs the tests in the background ignores SIGINT in its children,
+    # and Python keeps an ignored SIGINT ignored, so the child gets the terminal's default disposition back
+    process = subprocess.Popen(
+        args,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
+    )
     wait_for_chunks(parts, process, 3)  # of 400
     process.send_signal(signal.SIGINT)
     _, stderr = process.communicate(timeout=60)
