@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
+from typing import TypeVar
 
 VERSION = "hard-negatives-1"
+T = TypeVar("T")
 
 _CONTEXTS = [
     "今天加班到十一点",
@@ -295,19 +297,31 @@ FAMILIES: dict[str, tuple[Callable[[random.Random], str], int]] = {
 }
 
 
-def hard_negatives(seed: int = 0) -> list[tuple[str, str]]:
-    """``(family, sentence)`` pairs, distinct, in a fixed order for a given ``seed``."""
-    rng = random.Random(f"{VERSION}:{seed}")
-    out: list[tuple[str, str]] = []
+def draw_distinct(
+    families: dict[str, tuple[Callable[[random.Random], T], int]],
+    rng: random.Random,
+    sentence_of: Callable[[T], str],
+) -> list[tuple[str, T]]:
+    """``(family, drawn)`` pairs: up to ``wanted`` draws of each family's builder whose sentences are all distinct.
+
+    Shared by the hard negatives and :mod:`sosrisk.scope.hard_positives` (whose builders also give a level).
+    """
+    out: list[tuple[str, T]] = []
     seen: set[str] = set()
-    for family, (build, wanted) in FAMILIES.items():
+    for family, (build, wanted) in families.items():
         drawn = 0
         for _ in range(wanted * 20):  # the slot space of a family may be smaller than ``wanted``
             if drawn >= wanted:
                 break
-            sentence = build(rng)
+            item = build(rng)
+            sentence = sentence_of(item)
             if sentence not in seen:
                 seen.add(sentence)
-                out.append((family, sentence))
+                out.append((family, item))
                 drawn += 1
     return out
+
+
+def hard_negatives(seed: int = 0) -> list[tuple[str, str]]:
+    """``(family, sentence)`` pairs, distinct, in a fixed order for a given ``seed``."""
+    return draw_distinct(FAMILIES, random.Random(f"{VERSION}:{seed}"), str)

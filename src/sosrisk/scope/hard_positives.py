@@ -19,6 +19,8 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
+from .hard_negatives import draw_distinct
+
 VERSION = "hard-positives-1"
 
 _PILLS = ["安眠药", "整整一瓶安眠药", "三十多片药", "攒了半年的药", "一瓶布洛芬", "两板抗抑郁药", "一整盒止痛片"]
@@ -140,17 +142,5 @@ FAMILIES: dict[str, tuple[Callable[[random.Random], tuple[str, int]], int]] = {
 
 def hard_positives(seed: int = 0) -> list[tuple[str, str, int]]:
     """``(family, sentence, level)`` triples, distinct, in a fixed order for a given ``seed``; all high risk."""
-    rng = random.Random(f"{VERSION}:{seed}")
-    out: list[tuple[str, str, int]] = []
-    seen: set[str] = set()
-    for family, (build, wanted) in FAMILIES.items():
-        drawn = 0
-        for _ in range(wanted * 20):
-            if drawn >= wanted:
-                break
-            sentence, level = build(rng)
-            if sentence not in seen:
-                seen.add(sentence)
-                out.append((family, sentence, level))
-                drawn += 1
-    return out
+    drawn = draw_distinct(FAMILIES, random.Random(f"{VERSION}:{seed}"), lambda item: item[0])
+    return [(family, sentence, level) for family, (sentence, level) in drawn]
