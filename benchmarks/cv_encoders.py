@@ -127,6 +127,15 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "best-binary+gate": ("best", {"members": [CHAR, EMB, E5]}),
     # (levels) a third of the ordinary posts: 300 instead of 1,000
     "best-level+scope-300": ("best", {"members": [CHAR, EMB, E5_8]}),
+    # the ordinary posts drawn only from those the model's own scope stage lets through ("mined")
+    "char-linear+scope-mined": ("char-linear", {}),
+    "ensemble-char+emb-even+scope-mined": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
+    "best-level+scope-mined": ("best", {"members": [CHAR, EMB, E5_8]}),
+    "best-binary+scope-mined": ("best", {"members": [CHAR, EMB, E5]}),
+    # ... and a gate trained a second time against the ordinary posts its first round let through
+    "char-linear+scope-mined2": ("char-linear", {}),
+    "best-level+scope-mined2": ("best", {"members": [CHAR, EMB, E5_8]}),
+    "best-binary+scope-mined2": ("best", {"members": [CHAR, EMB, E5]}),
     # the scope gate and rules, but no ordinary posts in the risk model's training data
     "embedding-linear+gate": ("embedding-linear", {}),
     "ensemble-char+emb-even+gate": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
@@ -175,6 +184,13 @@ DESCRIPTIONS = {
     "best-level+scope-e5skip": "best-level+scope, but the encoder member is fine-tuned without the ordinary posts",
     "best-binary+gate": "`--model best` for binary with the scope gate and rules, no ordinary posts in its training",
     "best-level+scope-300": "`--model best` for levels with the scope stage and 300 ordinary posts instead of 1,000",
+    "char-linear+scope-mined": "char-linear+scope, its 1,000 ordinary posts drawn from those its stage lets through",
+    "ensemble-char+emb-even+scope-mined": "char + emb + scope, ordinary posts drawn from those the stage lets through",
+    "best-level+scope-mined": "best-level+scope, its ordinary posts drawn from those its stage lets through",
+    "best-binary+scope-mined": "best-binary+scope, its ordinary posts drawn from those its stage lets through",
+    "char-linear+scope-mined2": "char-linear+scope-mined, its gate trained again against what it first let through",
+    "best-level+scope-mined2": "best-level+scope-mined, its gate trained again against what it first let through",
+    "best-binary+scope-mined2": "best-binary+scope-mined, its gate trained again against what it first let through",
     "embedding-linear+gate": "embedding-linear with the scope gate and rules, no ordinary posts in its training",
     "ensemble-char+emb-even+gate": "char + emb, equal weights, with the scope gate and rules, no ordinary negatives",
     "ensemble-char+e5": "char + e5 (4 ep), weights fitted on the validation split",
@@ -218,6 +234,13 @@ BASES = {
     "best-level+scope-e5skip": "ensemble-char+emb+e5x8-even",
     "best-binary+gate": "ensemble-char+emb+e5-even",
     "best-level+scope-300": "ensemble-char+emb+e5x8-even",
+    "char-linear+scope-mined": "char-linear",
+    "ensemble-char+emb-even+scope-mined": "ensemble-char+emb-even",
+    "best-level+scope-mined": "ensemble-char+emb+e5x8-even",
+    "best-binary+scope-mined": "ensemble-char+emb+e5-even",
+    "char-linear+scope-mined2": "char-linear",
+    "best-level+scope-mined2": "ensemble-char+emb+e5x8-even",
+    "best-binary+scope-mined2": "ensemble-char+emb+e5-even",
 }
 SCOPE = False  # see the module docstring
 SCOPED: dict[str, dict[str, Any]] = {
@@ -233,6 +256,13 @@ SCOPED: dict[str, dict[str, Any]] = {
     "best-level+scope-e5skip": {},
     "best-binary+gate": {"risk_negatives": 0},
     "best-level+scope-300": {"risk_negatives": 300},
+    "char-linear+scope-mined": {"risk_negatives_from": "gate"},
+    "ensemble-char+emb-even+scope-mined": {"risk_negatives_from": "gate"},
+    "best-level+scope-mined": {"risk_negatives_from": "gate"},
+    "best-binary+scope-mined": {"risk_negatives_from": "gate"},
+    "char-linear+scope-mined2": {"risk_negatives_from": "gate", "mine_gate_negatives": True},
+    "best-level+scope-mined2": {"risk_negatives_from": "gate", "mine_gate_negatives": True},
+    "best-binary+scope-mined2": {"risk_negatives_from": "gate", "mine_gate_negatives": True},
 }
 LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
 BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]

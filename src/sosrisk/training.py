@@ -86,13 +86,22 @@ def fit_with_scope(
     settings: ScopeSettings,
     *,
     negatives: dict[str, list[str]] | None = None,
+    pool: list[str] | None = None,
     show_progress: bool = False,
 ) -> RiskModel:
     """Fit ``estimator`` on ``texts`` (+ ordinary posts as label 0) and give it a scope stage trained on ``texts``.
 
-    ``negatives`` (by source) may be passed in when several models share them (cross-validation).
+    ``negatives`` (by source) and ``pool`` (:func:`~sosrisk.scope.training.risk_negative_pool`) may be passed in
+    when several models share them (cross-validation).
     """
-    from .scope.training import at_risk_mask, fit_scope, gate_negatives, risk_negatives
+    from .scope.training import (
+        at_risk_mask,
+        fit_scope,
+        gate_negatives,
+        mined_risk_negatives,
+        risk_negative_pool,
+        risk_negatives,
+    )
 
     if not settings.enabled:
         estimator.fit(texts, labels, show_progress=show_progress)
@@ -100,18 +109,28 @@ def fit_with_scope(
         return estimator
     if negatives is None:
         negatives = gate_negatives(settings)
-    extra = risk_negatives(settings, negatives)
     y = np.asarray(labels, dtype=np.int64)
+    # the stage is trained on the in-scope posts and ordinary text only, so it can choose the ordinary posts
+    if pool is None and (settings.mine_gate_negatives or settings.risk_negatives_from == "gate"):
+        pool = risk_negative_pool(settings)
+    stage = fit_scope(
+        texts, at_risk_mask(estimator.task, y), settings, negatives, pool=pool, show_progress=show_progress
+    )
+    mined: dict[str, int] | None = None
+    if settings.risk_negatives_from == "gate" and settings.risk_negatives:
+        extra, mined = mined_risk_negatives(settings, stage, pool or [], show_progress=show_progress)
+    else:
+        extra = risk_negatives(settings, negatives)
     positives, positive_labels = hard_positive_posts(estimator.task) if settings.hard_positives else ([], [])
     # the ordinary posts (and the team's hard positives) teach the model, but its temperature, decision rule
     # and recorded metrics come from the in-scope posts alone
     calibrate_on = np.concatenate([np.ones(len(y), dtype=bool), np.zeros(len(extra) + len(positives), dtype=bool)])
     all_labels = np.concatenate([y, np.zeros(len(extra), dtype=np.int64), np.asarray(positive_labels, dtype=np.int64)])
     estimator.fit(list(texts) + extra + positives, all_labels, show_progress=show_progress, calibrate_on=calibrate_on)
-    estimator.scope_ = fit_scope(
-        texts, at_risk_mask(estimator.task, y), settings, negatives, show_progress=show_progress
-    )
+    estimator.scope_ = stage
     estimator.training_["scope"] = {"risk_negatives": len(extra), "in_scope_posts": len(texts)}
+    if mined is not None:
+        estimator.training_["scope"]["risk_negatives_mined"] = mined
     if positives:
         from .scope.hard_positives import VERSION
 
@@ -212,11 +231,15 @@ def cross_validate(
     the four training folds only). Text shared between a training part and its evaluation fold is
     reported as a leak.
     """
-    from .scope.training import ScopeSettings, gate_negatives
+    from .scope.training import ScopeSettings, gate_negatives, risk_negative_pool
 
     check_task(task)
     settings = ScopeSettings.from_value(scope)
     negatives = gate_negatives(settings) if settings.enabled else None
+    mining = settings.enabled and (
+        settings.mine_gate_negatives or (settings.risk_negatives_from == "gate" and settings.risk_negatives > 0)
+    )
+    pool = risk_negative_pool(settings) if mining else None
     parts = list(folds) if folds is not None else load_folds(task, root)
     per_fold: list[dict[str, float]] = []
     labels, predictions, probas = [], [], []
@@ -226,7 +249,7 @@ def cross_validate(
 
     def fit(estimator: RiskModel, _number: int, train: PostSet, held_out: PostSet) -> None:
         problems.extend(find_leaks(train, held_out))
-        fit_with_scope(estimator, train.texts, train.labels(task), settings, negatives=negatives)
+        fit_with_scope(estimator, train.texts, train.labels(task), settings, negatives=negatives, pool=pool)
 
     with progress_bar(len(parts), f"cross-validating {model} ({task})", enabled=show_progress) as advance:
         for fold in fold_runs(task, parts, model=model, params=params, fit=fit):

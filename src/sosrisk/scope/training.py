@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +29,8 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_SOURCES: tuple[str, ...] = ("reviews", "tatoeba", "news-headlines", "fun-content", "taobao-dialogue")
 HARD_NEGATIVES = "hard-negatives"
+RISK_NEGATIVE_ORIGINS: tuple[str, ...] = ("sample", "gate")
+MINED = "mined"
 
 
 @dataclass(frozen=True)
@@ -47,6 +49,14 @@ class ScopeSettings:
         Also train the gate on the team's template sentences (:mod:`sosrisk.scope.hard_negatives`).
     risk_negatives:
         Ordinary posts added to the risk model's training data as level 0 / low risk.
+    risk_negatives_from:
+        Where those posts come from. ``"sample"``: an equal share of the gate's out-of-scope posts from every
+        source. ``"gate"``: only posts that this model's own scope stage lets through, drawn from the whole
+        training part of every source (:func:`mined_risk_negatives`); the risk model only ever sees posts the
+        stage lets through, so these are the ordinary posts it must learn to keep low.
+    mine_gate_negatives:
+        Train the gate twice: the second time also against the ordinary training posts (outside the
+        ``per_source`` sample) that the first gate let through (see :func:`fit_scope`).
     hard_positives:
         Add the team's template sentences of plainly worded plans, attempts and farewells
         (:mod:`sosrisk.scope.hard_positives`) to the risk model's training data, at their levels / high risk.
@@ -72,6 +82,8 @@ class ScopeSettings:
     per_source: int = 5000
     hard_negatives: bool = True
     risk_negatives: int = 1000
+    risk_negatives_from: str = "sample"
+    mine_gate_negatives: bool = False
     hard_positives: bool = False
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
@@ -91,6 +103,11 @@ class ScopeSettings:
             raise ModelError(f"'per_source' must be an int >= 1. Got {self.per_source!r} instead.")
         if not isinstance(self.risk_negatives, int) or self.risk_negatives < 0:
             raise ModelError(f"'risk_negatives' must be an int >= 0. Got {self.risk_negatives!r} instead.")
+        if self.risk_negatives_from not in RISK_NEGATIVE_ORIGINS:
+            raise ModelError(
+                f"'risk_negatives_from' must be one of {', '.join(RISK_NEGATIVE_ORIGINS)}."
+                f" Got {self.risk_negatives_from!r} instead."
+            )
         if not 0 < self.retention <= 1:
             raise ModelError(f"'retention' must be within (0, 1]. Got {self.retention!r} instead.")
         if self.prefilter_retention is not None and (
@@ -167,6 +184,69 @@ def risk_negatives(settings: ScopeSettings, negatives: dict[str, list[str]]) -> 
     return _stable_sample(picked, n, "risk")
 
 
+def risk_negative_pool(settings: ScopeSettings, root: Path | None = None) -> list[str]:
+    """Every out-of-scope training post that :func:`mined_risk_negatives` may draw from, deduplicated.
+
+    The whole training part of every source (not only the gate's sample; never a held-out part), the user's
+    own files and the team's hard negatives.
+    """
+    from .corpora import read_source
+
+    pool: list[str] = []
+    for name in settings.sources:
+        pool.extend(read_source(name, part="train", root=root))
+    for file in settings.out_of_scope_files:
+        from ..data import read_posts
+
+        pool.extend(read_posts(file).texts)
+    if settings.hard_negatives:
+        pool.extend(sentence for _, sentence in hard_negatives())
+    return list(dict.fromkeys(t for t in pool if t.strip()))
+
+
+def passing_posts(
+    stage: ScopeStage, pool: Sequence[str], *, show_progress: bool = False
+) -> tuple[list[str], dict[str, int]]:
+    """The posts of ``pool`` that ``stage``'s gate puts in scope and no safety-net rule fires on, in pool order.
+
+    Also returns counts (pool size, how many the prefilter and the gate let through) for the training record.
+    """
+    from .encoder import cached_embeddings
+
+    pool = list(pool)
+    passed = np.ones(len(pool), dtype=bool)
+    if stage.prefilter is not None and pool:
+        passed = stage.prefilter.probability(pool) >= stage.prefilter.threshold_
+    candidates = [pool[i] for i in np.flatnonzero(passed)]
+    in_scope: list[str] = []
+    if candidates:
+        probability = stage.gate.probability(
+            candidates,
+            embeddings=cached_embeddings(
+                candidates, show_progress=show_progress, description="finding hard ordinary posts"
+            ),
+        )
+        in_scope = [t for t, p in zip(candidates, probability, strict=True) if p >= stage.gate.threshold_]
+    if stage.rules:
+        from .rules import match_rules
+
+        in_scope = [t for t in in_scope if not match_rules(t)]
+    return in_scope, {"pool": len(pool), "prefilter_passed": len(candidates), "gate_passed": len(in_scope)}
+
+
+def mined_risk_negatives(
+    settings: ScopeSettings, stage: ScopeStage, pool: Sequence[str], *, show_progress: bool = False
+) -> tuple[list[str], dict[str, int]]:
+    """``settings.risk_negatives`` posts of ``pool`` that ``stage`` lets through (:func:`passing_posts`).
+
+    A fixed, text-hashed sample of them when more pass; all of them when fewer do.
+    """
+    in_scope, counts = passing_posts(stage, pool, show_progress=show_progress)
+    picked = _stable_sample(in_scope, settings.risk_negatives, "risk:gate")
+    logger.info("hard ordinary posts: %d of %d pass the scope stage; %d used", len(in_scope), len(pool), len(picked))
+    return picked, counts
+
+
 def at_risk_mask(task: str, labels: np.ndarray) -> np.ndarray:
     """The posts whose retention the gate guarantees: level 6+ (a plan or worse) or labelled high risk."""
     labels = np.asarray(labels)
@@ -179,9 +259,33 @@ def fit_scope(
     settings: ScopeSettings,
     negatives: dict[str, list[str]],
     *,
+    pool: Sequence[str] | None = None,
     show_progress: bool = False,
 ) -> ScopeStage:
-    """Train the gate on ``in_scope`` posts against ``negatives``; returns the stage (gate + rules)."""
+    """Train the gate on ``in_scope`` posts against ``negatives``; returns the stage (gate + rules).
+
+    With ``settings.mine_gate_negatives``, a second round: the posts of ``pool`` (default
+    :func:`risk_negative_pool`) that are not among ``negatives`` and that the first stage lets through become
+    one more out-of-scope source, and the stage is trained again (its threshold set again, out of fold).
+    """
+    if settings.mine_gate_negatives:
+        first = fit_scope(
+            in_scope, at_risk, replace(settings, mine_gate_negatives=False), negatives, show_progress=show_progress
+        )
+        seen = {t for texts in negatives.values() for t in texts}
+        candidates = [t for t in (pool if pool is not None else risk_negative_pool(settings)) if t not in seen]
+        mined, counts = passing_posts(first, candidates, show_progress=show_progress)
+        logger.info("scope gate, second round: %d ordinary posts the first round let through", len(mined))
+        stage = fit_scope(
+            in_scope,
+            at_risk,
+            replace(settings, mine_gate_negatives=False),
+            {**negatives, MINED: mined},
+            show_progress=show_progress,
+        )
+        stage.training["settings"] = settings.to_dict()
+        stage.training["mined_gate_negatives"] = counts
+        return stage
     gate = ScopeGate(retention=settings.retention, **settings.gate)
     gate.fit(in_scope, at_risk, negatives, show_progress=show_progress)
     prefilter = None

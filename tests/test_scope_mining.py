@@ -1,0 +1,78 @@
+"""Ordinary posts for the risk models drawn from those the model's own scope stage lets through."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import tiny_dataset
+from scope_support import ORDINARY_POSTS, tiny_scope_settings
+from sosrisk.models import ModelError
+from sosrisk.scope.training import ScopeSettings, at_risk_mask, fit_scope, gate_negatives, mined_risk_negatives
+from sosrisk.training import fit_with_scope, make_model
+
+# ordinary sentences we wrote that share words with the tiny in-scope posts, so that some pass the gate
+NEAR_MISSES = ["想死你们了，下周回来请吃饭", "这部电影里主角最后跳楼了", "热死了，空调又坏了", "好想吃火锅"]
+
+
+def fitted_stage(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
+    settings = tiny_scope_settings(tmp_path, risk_negatives_from="gate", **overrides)
+    texts, labels = tiny_dataset("level")
+    stage = fit_scope(texts, at_risk_mask("level", np.asarray(labels)), settings, gate_negatives(settings))
+    return settings, stage
+
+
+def test_mined_posts_are_the_pool_posts_the_gate_lets_through(tmp_path: Path) -> None:
+    settings, stage = fitted_stage(tmp_path, risk_negatives=1000)
+    pool = ORDINARY_POSTS + NEAR_MISSES
+    picked, counts = mined_risk_negatives(settings, stage, pool)
+    decision = stage.decide(pool)
+    expected = {
+        t for t, ok, hits in zip(pool, decision.gate_in_scope, decision.rule_hits, strict=True) if ok and not hits
+    }
+    assert expected, "the fixture should let at least one near miss through"
+    assert set(picked) == expected and len(picked) == len(expected)
+    assert counts == {"pool": len(pool), "prefilter_passed": counts["prefilter_passed"], "gate_passed": len(expected)}
+    assert counts["prefilter_passed"] >= len(expected)
+    # fewer asked for than pass: a fixed sample of them
+    fewer = ScopeSettings(**{**settings.__dict__, "risk_negatives": 1})
+    one, _ = mined_risk_negatives(fewer, stage, pool)
+    assert len(one) == 1 and one[0] in expected and mined_risk_negatives(fewer, stage, pool)[0] == one
+
+
+def test_training_with_mined_posts_records_them(tmp_path: Path) -> None:
+    texts, labels = tiny_dataset("level")
+    model = make_model("char-linear", "level")
+    settings = tiny_scope_settings(tmp_path, risk_negatives_from="gate")
+    fit_with_scope(model, texts, labels, settings, pool=ORDINARY_POSTS + NEAR_MISSES)  # type: ignore[arg-type]
+    record = model.training_["scope"]
+    assert record["risk_negatives_mined"]["pool"] == len(ORDINARY_POSTS) + len(NEAR_MISSES)
+    assert record["risk_negatives"] == min(settings.risk_negatives, record["risk_negatives_mined"]["gate_passed"])
+    assert 0 < record["risk_negatives"] < len(ORDINARY_POSTS) + len(NEAR_MISSES)
+    assert model.scope_ is not None and model.scope_.training["settings"]["risk_negatives_from"] == "gate"
+
+
+def test_an_unknown_origin_is_refused() -> None:
+    with pytest.raises(ModelError, match="'risk_negatives_from' must be one of sample, gate"):
+        ScopeSettings(risk_negatives_from="random")
+
+
+def test_a_second_gate_round_learns_the_posts_the_first_let_through(tmp_path: Path) -> None:
+    texts, labels = tiny_dataset("level")
+    at_risk = at_risk_mask("level", np.asarray(labels))
+    pool = ORDINARY_POSTS + NEAR_MISSES
+    settings = tiny_scope_settings(tmp_path)
+    first = fit_scope(texts, at_risk, settings, gate_negatives(settings))
+    let_through, _ = mined_risk_negatives(ScopeSettings(**{**settings.__dict__, "risk_negatives": 1000}), first, pool)
+    assert let_through
+    twice = ScopeSettings(**{**settings.__dict__, "mine_gate_negatives": True})
+    second = fit_scope(texts, at_risk, twice, gate_negatives(twice), pool=pool)
+    record = second.training["mined_gate_negatives"]
+    # the pool's posts already among the gate's negatives (ORDINARY_POSTS) are not mined again
+    assert record["pool"] == len(NEAR_MISSES) and record["gate_passed"] == len(let_through)
+    assert second.gate.report_["out_of_scope_posts"]["mined"] == len(let_through)
+    assert second.training["settings"]["mine_gate_negatives"] is True
+    still = second.decide(let_through).gate_in_scope
+    assert still.sum() < len(let_through)
