@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -37,7 +38,7 @@ def test_mined_posts_are_the_pool_posts_the_gate_lets_through(tmp_path: Path) ->
     assert counts == {"pool": len(pool), "prefilter_passed": counts["prefilter_passed"], "gate_passed": len(expected)}
     assert counts["prefilter_passed"] >= len(expected)
     # fewer asked for than pass: a fixed sample of them
-    fewer = ScopeSettings(**{**settings.__dict__, "risk_negatives": 1})
+    fewer = replace(settings, risk_negatives=1)
     one, _ = mined_risk_negatives(fewer, stage, pool)
     assert len(one) == 1 and one[0] in expected and mined_risk_negatives(fewer, stage, pool)[0] == one
 
@@ -65,9 +66,9 @@ def test_a_second_gate_round_learns_the_posts_the_first_let_through(tmp_path: Pa
     pool = ORDINARY_POSTS + NEAR_MISSES
     settings = tiny_scope_settings(tmp_path)
     first = fit_scope(texts, at_risk, settings, gate_negatives(settings))
-    let_through, _ = mined_risk_negatives(ScopeSettings(**{**settings.__dict__, "risk_negatives": 1000}), first, pool)
+    let_through, _ = mined_risk_negatives(replace(settings, risk_negatives=1000), first, pool)
     assert let_through
-    twice = ScopeSettings(**{**settings.__dict__, "mine_gate_negatives": True})
+    twice = replace(settings, mine_gate_negatives=True)
     second = fit_scope(texts, at_risk, twice, gate_negatives(twice), pool=pool)
     record = second.training["mined_gate_negatives"]
     # the pool's posts already among the gate's negatives (ORDINARY_POSTS) are not mined again

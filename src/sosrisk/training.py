@@ -111,7 +111,7 @@ def fit_with_scope(
         negatives = gate_negatives(settings)
     y = np.asarray(labels, dtype=np.int64)
     # the stage is trained on the in-scope posts and ordinary text only, so it can choose the ordinary posts
-    if pool is None and (settings.mine_gate_negatives or settings.risk_negatives_from == "gate"):
+    if pool is None and settings.mines:
         pool = risk_negative_pool(settings)
     stage = fit_scope(
         texts, at_risk_mask(estimator.task, y), settings, negatives, pool=pool, show_progress=show_progress
@@ -236,10 +236,7 @@ def cross_validate(
     check_task(task)
     settings = ScopeSettings.from_value(scope)
     negatives = gate_negatives(settings) if settings.enabled else None
-    mining = settings.enabled and (
-        settings.mine_gate_negatives or (settings.risk_negatives_from == "gate" and settings.risk_negatives > 0)
-    )
-    pool = risk_negative_pool(settings) if mining else None
+    pool = risk_negative_pool(settings) if settings.mines else None
     parts = list(folds) if folds is not None else load_folds(task, root)
     per_fold: list[dict[str, float]] = []
     labels, predictions, probas = [], [], []

@@ -119,6 +119,13 @@ class ScopeSettings:
                 f"'prefilter_retention' must be None or within (0, 1]. Got {self.prefilter_retention!r} instead."
             )
 
+    @property
+    def mines(self) -> bool:
+        """Training reads :func:`risk_negative_pool` (a mined gate round or mined risk-model posts)."""
+        return self.enabled and (
+            self.mine_gate_negatives or (self.risk_negatives_from == "gate" and self.risk_negatives > 0)
+        )
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready."""
         out = asdict(self)
