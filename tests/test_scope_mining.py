@@ -77,3 +77,28 @@ def test_a_second_gate_round_learns_the_posts_the_first_let_through(tmp_path: Pa
     assert second.training["settings"]["mine_gate_negatives"] is True
     still = second.decide(let_through).gate_in_scope
     assert still.sum() < len(let_through)
+
+
+def test_settings_left_unset_take_the_model_kinds_measured_choice(tmp_path: Path) -> None:
+    unset = ScopeSettings()
+    assert unset.risk_negatives_from is None and unset.mine_gate_negatives is None
+    assert unset.for_model(make_model("char-linear", "level").scope_defaults).risk_negatives_from == "gate"
+    # a kind that chose nothing gets the general defaults; an explicit choice always wins over the kind's
+    other = unset.for_model({})
+    assert (other.risk_negatives_from, other.mine_gate_negatives) == ("sample", False)
+    assert replace(unset, risk_negatives_from="sample").for_model(
+        {"risk_negatives_from": "gate"}
+    ).risk_negatives_from == ("sample")
+    with pytest.raises(ModelError, match="may choose only"):
+        unset.for_model({"per_source": 10})
+    with pytest.raises(ModelError, match="'mine_gate_negatives' must be True, False or None"):
+        ScopeSettings(mine_gate_negatives="yes")  # type: ignore[arg-type]
+
+
+def test_char_linear_trained_with_unset_settings_mines_its_ordinary_posts(tmp_path: Path) -> None:
+    texts, labels = tiny_dataset("binary")
+    settings = replace(tiny_scope_settings(tmp_path), risk_negatives_from=None)
+    model = make_model("char-linear", "binary")
+    fit_with_scope(model, texts, labels, settings, pool=ORDINARY_POSTS + NEAR_MISSES)  # type: ignore[arg-type]
+    assert "risk_negatives_mined" in model.training_["scope"]
+    assert model.scope_ is not None and model.scope_.training["settings"]["risk_negatives_from"] == "gate"

@@ -103,6 +103,7 @@ def fit_with_scope(
         risk_negatives,
     )
 
+    settings = settings.for_model(type(estimator).scope_defaults)
     if not settings.enabled:
         estimator.fit(texts, labels, show_progress=show_progress)
         estimator.training_["scope"] = None
@@ -234,7 +235,7 @@ def cross_validate(
     from .scope.training import ScopeSettings, gate_negatives, risk_negative_pool
 
     check_task(task)
-    settings = ScopeSettings.from_value(scope)
+    settings = ScopeSettings.from_value(scope).for_model(get_model_class(model).scope_defaults)
     negatives = gate_negatives(settings) if settings.enabled else None
     pool = risk_negative_pool(settings) if settings.mines else None
     parts = list(folds) if folds is not None else load_folds(task, root)

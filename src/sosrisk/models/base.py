@@ -101,6 +101,9 @@ class RiskModel(Estimator, ABC):
     _run_only_params: ClassVar[frozenset[str]] = frozenset()
     # defaults that depend on the task: {task: {parameter: value}}, used where the parameter is None
     _task_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
+    # scope settings this kind was measured best with (benchmarks/cv_encoders.py), used where the caller's
+    # ScopeSettings leave them None: see ScopeSettings.for_model
+    scope_defaults: ClassVar[dict[str, Any]] = {}
 
     def __init__(self, *, task: Task = "level") -> None:
         self.task = task

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -31,6 +31,9 @@ DEFAULT_SOURCES: tuple[str, ...] = ("reviews", "tatoeba", "news-headlines", "fun
 HARD_NEGATIVES = "hard-negatives"
 RISK_NEGATIVE_ORIGINS: tuple[str, ...] = ("sample", "gate")
 MINED = "mined"
+# settings a model kind may choose (RiskModel.scope_defaults) where ScopeSettings leaves them None, and the
+# value for every other kind
+KIND_CHOSEN: dict[str, Any] = {"risk_negatives_from": "sample", "mine_gate_negatives": False}
 
 
 @dataclass(frozen=True)
@@ -53,10 +56,13 @@ class ScopeSettings:
         Where those posts come from. ``"sample"``: an equal share of the gate's out-of-scope posts from every
         source. ``"gate"``: only posts that this model's own scope stage lets through, drawn from the whole
         training part of every source (:func:`mined_risk_negatives`); the risk model only ever sees posts the
-        stage lets through, so these are the ordinary posts it must learn to keep low.
+        stage lets through, so these are the ordinary posts it must learn to keep low. ``None`` (the default):
+        the model kind's measured choice (``RiskModel.scope_defaults``; ``"gate"`` for ``char-linear``), else
+        ``"sample"``.
     mine_gate_negatives:
         Train the gate twice: the second time also against the ordinary training posts (outside the
-        ``per_source`` sample) that the first gate let through (see :func:`fit_scope`).
+        ``per_source`` sample) that the first gate let through (see :func:`fit_scope`). ``None`` (the
+        default): the model kind's measured choice, else ``False``.
     hard_positives:
         Add the team's template sentences of plainly worded plans, attempts and farewells
         (:mod:`sosrisk.scope.hard_positives`) to the risk model's training data, at their levels / high risk.
@@ -82,8 +88,8 @@ class ScopeSettings:
     per_source: int = 5000
     hard_negatives: bool = True
     risk_negatives: int = 1000
-    risk_negatives_from: str = "sample"
-    mine_gate_negatives: bool = False
+    risk_negatives_from: str | None = None
+    mine_gate_negatives: bool | None = None
     hard_positives: bool = False
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
@@ -103,10 +109,15 @@ class ScopeSettings:
             raise ModelError(f"'per_source' must be an int >= 1. Got {self.per_source!r} instead.")
         if not isinstance(self.risk_negatives, int) or self.risk_negatives < 0:
             raise ModelError(f"'risk_negatives' must be an int >= 0. Got {self.risk_negatives!r} instead.")
-        if self.risk_negatives_from not in RISK_NEGATIVE_ORIGINS:
+        if self.risk_negatives_from is not None and self.risk_negatives_from not in RISK_NEGATIVE_ORIGINS:
             raise ModelError(
-                f"'risk_negatives_from' must be one of {', '.join(RISK_NEGATIVE_ORIGINS)}."
-                f" Got {self.risk_negatives_from!r} instead."
+                f"'risk_negatives_from' must be one of {', '.join(RISK_NEGATIVE_ORIGINS)} (or None: the model's"
+                f" choice). Got {self.risk_negatives_from!r} instead."
+            )
+        if self.mine_gate_negatives is not None and not isinstance(self.mine_gate_negatives, bool):
+            raise ModelError(
+                f"'mine_gate_negatives' must be True, False or None (the model's choice)."
+                f" Got {self.mine_gate_negatives!r} instead."
             )
         if not 0 < self.retention <= 1:
             raise ModelError(f"'retention' must be within (0, 1]. Got {self.retention!r} instead.")
@@ -118,6 +129,23 @@ class ScopeSettings:
             raise ModelError(
                 f"'prefilter_retention' must be None or within (0, 1]. Got {self.prefilter_retention!r} instead."
             )
+
+    def for_model(self, kind_defaults: Mapping[str, Any]) -> ScopeSettings:
+        """These settings with each field left ``None`` set to the model kind's choice, else the general default.
+
+        ``kind_defaults`` is the model class's ``scope_defaults``: what cross-validation chose for that kind.
+        """
+        unknown = sorted(set(kind_defaults) - set(KIND_CHOSEN))
+        if unknown:
+            raise ModelError(
+                f"A model kind may choose only {sorted(KIND_CHOSEN)} of its scope settings, not {unknown}."
+            )
+        values = {
+            name: kind_defaults.get(name, general)
+            for name, general in KIND_CHOSEN.items()
+            if getattr(self, name) is None
+        }
+        return replace(self, **values) if values else self
 
     @property
     def mines(self) -> bool:
