@@ -180,6 +180,10 @@ def test_cli_train_with_own_out_of_scope_posts_and_without_scope(tiny_tsv: Path,
     )
     assert result.exit_code == 0, result.output
     assert "scope gate: threshold" in result.output
+    # char-linear draws its ordinary posts from those its stage lets through, and says how many there were
+    assert "ordinary posts learnt as level 0 / low risk:" in result.output and "this scope stage lets through" in (
+        result.output
+    )
     assert (out / SCOPE_DIR / "gate.npz").is_file()
     plain = tmp_path / "plain"
     result = runner.invoke(

@@ -178,6 +178,17 @@ def train(
             f"and {report['oof_kept_in_scope']:.1%} of all training posts in scope (out of fold); "
             f"out-of-scope posts: {sources}"
         )
+        extra = model.training_.get("scope") or {}
+        mined = extra.get("risk_negatives_mined")
+        if mined is not None:
+            click.echo(
+                f"ordinary posts learnt as level 0 / low risk: {extra['risk_negatives']}, drawn from the "
+                f"{mined['gate_passed']} of {mined['pool']} ordinary training posts this scope stage lets through"
+            )
+        elif extra.get("risk_negatives"):
+            click.echo(
+                f"ordinary posts learnt as level 0 / low risk: {extra['risk_negatives']}, an equal share of each source"
+            )
 
 
 @click.command()
