@@ -238,3 +238,21 @@ def test_the_prefilter_spares_the_sentence_encoder_the_posts_it_turns_away(
 def test_prefilter_retention_is_checked(value: object, tmp_path: Path) -> None:
     with pytest.raises(ModelError, match="'prefilter_retention' must be None or within"):
         tiny_scope_settings(tmp_path, prefilter_retention=value)
+
+
+def test_a_batch_run_may_give_the_sentence_encoder_more_threads_for_the_same_embeddings() -> None:
+    from sosrisk.scope.encoder import SentenceEncoder, encoder_thread_count, set_encoder_threads
+    from sosrisk.scoring.local import encoder_threads
+
+    encoder = SentenceEncoder.shared()
+    # enough text that BLAS splits the products between threads
+    texts = [f"{post}，第{i}次说起这件事，{'还是' * (i % 7)}一样的心情" for i, post in enumerate(ORDINARY_POSTS * 40)]
+    assert encoder_thread_count() == 1  # the default: the service encodes from many request threads
+    one = encoder.encode(texts)
+    with encoder_threads(2):
+        assert encoder_thread_count() == 2 and encoder._model.threads == 2
+        two = encoder.encode(texts)
+    assert encoder_thread_count() == 1 and encoder._model.threads == 1  # restored after the run
+    assert np.array_equal(one, two)
+    with pytest.raises(ValueError, match="encoder threads >= 1"):
+        set_encoder_threads(0)
