@@ -241,18 +241,18 @@ def test_prefilter_retention_is_checked(value: object, tmp_path: Path) -> None:
 
 
 def test_a_batch_run_may_give_the_sentence_encoder_more_threads_for_the_same_embeddings() -> None:
-    from sosrisk.scope.encoder import SentenceEncoder, encoder_thread_count, set_encoder_threads
-    from sosrisk.scoring.local import encoder_threads
+    from sosrisk.scope.encoder import SentenceEncoder
+    from sosrisk.threads import sentence_encoder_threads, sentence_encoder_threads_for, set_sentence_encoder_threads
 
     encoder = SentenceEncoder.shared()
     # enough text that BLAS splits the products between threads
     texts = [f"{post}，第{i}次说起这件事，{'还是' * (i % 7)}一样的心情" for i, post in enumerate(ORDINARY_POSTS * 40)]
-    assert encoder_thread_count() == 1  # the default: the service encodes from many request threads
+    assert sentence_encoder_threads() == 1  # the default: the service encodes from many request threads
     one = encoder.encode(texts)
-    with encoder_threads(2):
-        assert encoder_thread_count() == 2 and encoder._model.threads == 2
+    with sentence_encoder_threads_for(2):  # as a one-process `sosrisk score` run on two cores does
+        assert sentence_encoder_threads() == 2 and encoder._model.threads == 2
         two = encoder.encode(texts)
-    assert encoder_thread_count() == 1 and encoder._model.threads == 1  # restored after the run
+    assert sentence_encoder_threads() == 1 and encoder._model.threads == 1  # restored after the run
     assert np.array_equal(one, two)
-    with pytest.raises(ValueError, match="encoder threads >= 1"):
-        set_encoder_threads(0)
+    with pytest.raises(ValueError, match="sentence encoder threads >= 1"):
+        set_sentence_encoder_threads(0)

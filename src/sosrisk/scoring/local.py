@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from ..data.reader import InputFile, ReadSettings, Segment, iter_segments, parse_segments
+from ..threads import sentence_encoder_threads_for
 from .allocator import keep_freed_memory
 from .results import PROCESS_KINDS, LoadedModels, ModelSpec, score_table
 from .settings import ScoreSettings
@@ -224,24 +225,9 @@ def _run_in_process(
     if "torch" in sys.modules:  # encoder kinds: let torch use the cores we were given
         sys.modules["torch"].set_num_threads(context.workers)
     numpy_only = all(spec.kind in PROCESS_KINDS for spec in context.specs)
-    with encoder_threads(context.workers), single_threaded_blas() if numpy_only else contextlib.nullcontext():
+    blas = single_threaded_blas() if numpy_only else contextlib.nullcontext()
+    with sentence_encoder_threads_for(context.workers), blas:  # the scope stage's encoder gets the run's cores
         return _score_in_process(context, job, models, chunks, finished)
-
-
-@contextlib.contextmanager
-def encoder_threads(threads: int) -> Iterator[None]:
-    """A scope stage's sentence encoder uses ``threads`` BLAS threads for this run (restored after it)."""
-    if "sosrisk.scope.encoder" not in sys.modules:  # no scope stage was loaded: nothing to encode
-        yield
-        return
-    from ..scope.encoder import encoder_thread_count, set_encoder_threads
-
-    before = encoder_thread_count()
-    set_encoder_threads(threads)
-    try:
-        yield
-    finally:
-        set_encoder_threads(before)
 
 
 def _score_in_process(
