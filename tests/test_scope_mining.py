@@ -102,3 +102,35 @@ def test_char_linear_trained_with_unset_settings_mines_its_ordinary_posts(tmp_pa
     fit_with_scope(model, texts, labels, settings, pool=ORDINARY_POSTS + NEAR_MISSES)  # type: ignore[arg-type]
     assert "risk_negatives_mined" in model.training_["scope"]
     assert model.scope_ is not None and model.scope_.training["settings"]["risk_negatives_from"] == "gate"
+
+
+def test_an_ensemble_member_may_skip_the_ordinary_posts_while_the_others_learn_them(tmp_path: Path) -> None:
+    texts, labels = tiny_dataset("level")
+    members = [{"kind": "char-linear", "params": {}, "ordinary_posts": "skip"}, "char-linear"]
+    model = make_model("ensemble", "level", {"members": members})
+    fit_with_scope(model, texts, labels, tiny_scope_settings(tmp_path), pool=ORDINARY_POSTS + NEAR_MISSES)  # type: ignore[arg-type]
+    skipping, learning = model.members_  # type: ignore[attr-defined]
+    added = model.training_["n_posts"] - len(texts)
+    assert added > 0
+    assert skipping.training_["n_posts"] == len(texts)  # the SOS-1K posts only
+    assert learning.training_["n_posts"] == len(texts) + added
+    # the choice is saved with the members, and only where it is not the default
+    assert model.config_params()["members"][0]["ordinary_posts"] == "skip"
+    assert "ordinary_posts" not in model.config_params()["members"][1]
+    assert model.members_skipping_ordinary_posts() == ["char-linear"]  # type: ignore[attr-defined]
+    encoder_skips = [{"kind": "encoder", "params": {"ordinary_posts": "skip"}}, "char-linear"]
+    assert make_model("ensemble", "level", {"members": encoder_skips}).members_skipping_ordinary_posts() == [  # type: ignore[attr-defined]
+        "encoder"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("member", "message"),
+    [
+        ({"kind": "char-linear", "ordinary_posts": "sometimes"}, "must be one of \\['train', 'skip'\\]"),
+        ({"kind": "encoder", "ordinary_posts": "skip"}, "is an encoder: give it params"),
+    ],
+)
+def test_a_members_ordinary_posts_setting_is_checked(member: dict, message: str) -> None:
+    with pytest.raises(ModelError, match=message):
+        make_model("ensemble", "level", {"members": [member, "char-linear"]})._validate_params()

@@ -185,6 +185,14 @@ def test_cli_train_with_own_out_of_scope_posts_and_without_scope(tiny_tsv: Path,
         result.output
     )
     assert (out / SCOPE_DIR / "gate.npz").is_file()
+    # an ensemble says which of its members learnt none of them
+    members = '[{"kind": "char-linear", "params": {}, "ordinary_posts": "skip"}, "char-linear"]'
+    both = [*args[:5], "--model", "ensemble", "--set", f"members={members}", "--scope-sources", "none"]
+    result = runner.invoke(
+        main, [*both, "--out", str(tmp_path / "ens"), "-q", "--out-of-scope", str(ordinary)], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    assert "an equal share of each source (not by the char-linear member)" in result.output
     plain = tmp_path / "plain"
     result = runner.invoke(
         main, ["train", "--task", "level", "--train", str(tiny_tsv), "--out", str(plain), "-q", "--no-scope"]

@@ -180,14 +180,19 @@ def train(
         )
         extra = model.training_.get("scope") or {}
         mined = extra.get("risk_negatives_mined")
+        skips = getattr(model, "members_skipping_ordinary_posts", None)  # ensembles only
+        skipping = skips() if skips is not None else []
+        not_by = f" (not by the {', '.join(skipping)} member{'s' if len(skipping) > 1 else ''})" if skipping else ""
         if mined is not None:
             click.echo(
                 f"ordinary posts learnt as level 0 / low risk: {extra['risk_negatives']}, drawn from the "
-                f"{mined['gate_passed']} of {mined['pool']} ordinary training posts this scope stage lets through"
+                f"{mined['gate_passed']} of {mined['pool']} ordinary training posts this scope stage lets "
+                f"through{not_by}"
             )
         elif extra.get("risk_negatives"):
             click.echo(
-                f"ordinary posts learnt as level 0 / low risk: {extra['risk_negatives']}, an equal share of each source"
+                f"ordinary posts learnt as level 0 / low risk: {extra['risk_negatives']}, an equal share of each "
+                f"source{not_by}"
             )
 
 

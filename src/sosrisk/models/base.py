@@ -53,6 +53,9 @@ __all__ = [
     "softmax",
 ]
 TRAINING_HASHES_FILE = LEGACY_FILE  # the unkeyed hashes of directories written before keyed ones (read only)
+# what a model (or an ensemble member) does with the ordinary posts a scope-stage training adds: learn them
+# ("train") or learn only the posts that count for calibration ("skip")
+ORDINARY_POSTS = ("train", "skip")
 
 
 @dataclass

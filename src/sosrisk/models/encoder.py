@@ -34,7 +34,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from ..atomic import atomic_write_bytes
-from .base import ModelError, RiskModel, data_fingerprint
+from .base import ORDINARY_POSTS, ModelError, RiskModel, data_fingerprint
 from .calibration import DECISIONS, finalize_from_oof
 from .encoder_backbone import E5_SMALL, check_model_type, resolve_encoder_backbone
 from .encoder_network import (
@@ -76,7 +76,6 @@ __all__ = ["RECIPES", "EncoderModel", "Recipe", "validation_split"]
 ENCODER_DIR = "encoder"
 HEAD_FILE = "head.safetensors"
 POOLINGS = ("auto", "mean", "cls")
-ORDINARY_POSTS = ("train", "skip")
 # what the training record keeps of a fine-tuning run (benchmarks/encoder_cache.py restores the same keys)
 HISTORY_KEYS = (
     "backbone_folder",

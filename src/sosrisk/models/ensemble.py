@@ -31,7 +31,7 @@ from typing import Any, ClassVar
 import numpy as np
 
 from ..atomic import atomic_write_text
-from .base import ModelError, RiskModel, softmax
+from .base import ORDINARY_POSTS, ModelError, RiskModel, softmax
 from .calibration import DECISIONS, finalize_from_oof
 from .params import SEED, Constraint, Either, Interval, Options, Satisfies, none_or
 from .registry import register_model
@@ -71,16 +71,32 @@ def _check_member_specs(members: Any) -> list[dict[str, Any]]:
     for i, member in enumerate(members):
         if isinstance(member, str):
             member = {"kind": member, "params": {}}
-        if not isinstance(member, dict) or not isinstance(member.get("kind"), str) or set(member) - {"kind", "params"}:
+        keys = {"kind", "params", "ordinary_posts"}
+        if not isinstance(member, dict) or not isinstance(member.get("kind"), str) or set(member) - keys:
             raise ModelError(
-                f"Ensemble member {i} must be a kind name or {{'kind': str, 'params': dict}}. Got {member!r} instead."
+                f"Ensemble member {i} must be a kind name or {{'kind': str, 'params': dict}} (and optionally "
+                f"'ordinary_posts': 'train' or 'skip'). Got {member!r} instead."
             )
         params = member.get("params") or {}
         if not isinstance(params, dict):
             raise ModelError(f"The params of ensemble member {i} must be a dict. Got {params!r} instead.")
         if member["kind"] in {"ensemble", "best"}:
             raise ModelError(f"Ensemble member {i} is an ensemble; expected a single model kind.")
-        specs.append({"kind": member["kind"], "params": dict(params)})
+        spec = {"kind": member["kind"], "params": dict(params)}
+        ordinary = member.get("ordinary_posts", "train")
+        if ordinary not in ORDINARY_POSTS:
+            raise ModelError(
+                f"The 'ordinary_posts' of ensemble member {i} must be one of {list(ORDINARY_POSTS)}. "
+                f"Got {ordinary!r} instead."
+            )
+        if ordinary == "skip":
+            if member["kind"] == "encoder":
+                raise ModelError(
+                    f"Ensemble member {i} is an encoder: give it params {{'ordinary_posts': 'skip'}} instead (it "
+                    "still shares the ensemble's validation split)."
+                )
+            spec["ordinary_posts"] = ordinary  # only when set: configs saved before the key existed stay exact
+        specs.append(spec)
     return specs
 
 
@@ -110,6 +126,9 @@ class EnsembleModel(RiskModel):
     ----------
     members:
         A list of ``{"kind": ..., "params": {...}}`` (or kind names); default char-linear + e5-small encoder.
+        A member that is not an encoder may add ``"ordinary_posts": "skip"``: when the model is trained with a
+        scope stage, it learns only the posts that count for calibration (SOS-1K), not the ordinary posts
+        added as level 0 / low risk (an encoder member takes ``params={"ordinary_posts": "skip"}``).
     weights:
         ``"even"`` (default): equal weights; ``"auto"``: chosen on the validation split (lowest NLL of the
         average); or one non-negative weight per member.
@@ -167,6 +186,14 @@ class EnsembleModel(RiskModel):
     def member_specs(self) -> list[dict[str, Any]]:
         """The members as ``[{"kind": ..., "params": {...}}]`` (kind names expanded; the default when ``None``)."""
         return _check_member_specs(self.resolved("members"))
+
+    def members_skipping_ordinary_posts(self) -> list[str]:
+        """The kinds of the members that do not learn the ordinary posts (``ordinary_posts="skip"``), in order."""
+        return [
+            spec["kind"]
+            for spec in self.member_specs()
+            if spec.get("ordinary_posts", spec["params"].get("ordinary_posts")) == "skip"
+        ]
 
     def _validate_params(self) -> None:
         specs = self.member_specs()  # first: its messages name the member at fault
@@ -226,6 +253,14 @@ class EnsembleModel(RiskModel):
                         "expected the same validation_fraction and seed."
                     )
                 proba = softmax(validation["logits"] / member.temperature_)
+            elif spec.get("ordinary_posts") == "skip" and mask is not None:
+                # the member learns the SOS-1K posts only; it still predicts the whole validation split
+                probe_rows = train_idx[mask[train_idx]]
+                probe = self._member(index, spec)
+                probe.fit([texts[i] for i in probe_rows], labels[probe_rows], show_progress=False)
+                proba = probe.predict_proba([texts[i] for i in val_idx])
+                rows = np.flatnonzero(mask)
+                member.fit([texts[i] for i in rows], labels[rows], show_progress=show_progress)
             else:
                 probe = self._member(index, spec)
                 probe.fit(
