@@ -83,6 +83,8 @@ def test_settings_left_unset_take_the_model_kinds_measured_choice(tmp_path: Path
     unset = ScopeSettings()
     assert unset.risk_negatives_from is None and unset.mine_gate_negatives is None
     assert unset.for_model(make_model("char-linear", "level").scope_defaults).risk_negatives_from == "gate"
+    best = unset.for_model(make_model("best", "binary").scope_defaults)
+    assert (best.risk_negatives_from, best.mine_gate_negatives) == ("sample", True)
     # a kind that chose nothing gets the general defaults; an explicit choice always wins over the kind's
     other = unset.for_model({})
     assert (other.risk_negatives_from, other.mine_gate_negatives) == ("sample", False)

@@ -62,7 +62,7 @@ class ScopeSettings:
     mine_gate_negatives:
         Train the gate twice: the second time also against the ordinary training posts (outside the
         ``per_source`` sample) that the first gate let through (see :func:`fit_scope`). ``None`` (the
-        default): the model kind's measured choice, else ``False``.
+        default): the model kind's measured choice (``True`` for ``best``), else ``False``.
     hard_positives:
         Add the team's template sentences of plainly worded plans, attempts and farewells
         (:mod:`sosrisk.scope.hard_positives`) to the risk model's training data, at their levels / high risk.
