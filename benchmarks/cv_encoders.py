@@ -264,6 +264,7 @@ SCOPE = False  # see the module docstring
 _EQUAL_SHARE = {"risk_negatives_from": "sample", "mine_gate_negatives": False}
 _MINED = {"risk_negatives_from": "gate", "mine_gate_negatives": False}
 _MINED_TWICE = {"risk_negatives_from": "gate", "mine_gate_negatives": True}
+_EQUAL_SHARE_TWICE = {"risk_negatives_from": "sample", "mine_gate_negatives": True}
 SCOPED: dict[str, dict[str, Any]] = {
     "char-linear+scope": _EQUAL_SHARE,
     "embedding-linear+scope": _EQUAL_SHARE,
@@ -284,9 +285,9 @@ SCOPED: dict[str, dict[str, Any]] = {
     "char-linear+scope-mined2": _MINED_TWICE,
     "best-level+scope-mined2": _MINED_TWICE,
     "best-binary+scope-mined2": _MINED_TWICE,
-    "best-level+scope-twice": {"risk_negatives_from": "sample", "mine_gate_negatives": True},
-    "best-binary+scope-twice": {"risk_negatives_from": "sample", "mine_gate_negatives": True},
-    "best-level+scope-twice-cskip": {"risk_negatives_from": "sample", "mine_gate_negatives": True},
+    "best-level+scope-twice": _EQUAL_SHARE_TWICE,
+    "best-binary+scope-twice": _EQUAL_SHARE_TWICE,
+    "best-level+scope-twice-cskip": _EQUAL_SHARE_TWICE,
 }
 LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
 BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]
