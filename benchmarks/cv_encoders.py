@@ -145,6 +145,24 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "best-binary+scope-twice": ("best", {"members": [CHAR, EMB, E5]}),
     # (levels) ... with char and emb learning the SOS-1K posts only; the encoder still learns the ordinary posts
     "best-level+scope-twice-cskip": ("best", {"members": [CHAR_SKIP, EMB_SKIP, E5_8]}),
+    # is the stage's loss larger than what the encoder's training seed alone moves? The same pairs (no stage,
+    # and the default stage) with the encoder member fine-tuned from training seeds 1 and 2
+    **{
+        f"ensemble-char+emb+e5x8-even-s{s}": ("ensemble", {"members": [CHAR, EMB, e5], "weights": [1, 1, 1]})
+        for s, e5 in zip((1, 2), E5_8_S, strict=True)
+    },
+    **{
+        f"best-level+scope-twice-s{s}": ("best", {"members": [CHAR, EMB, e5]})
+        for s, e5 in zip((1, 2), E5_8_S, strict=True)
+    },
+    **{
+        f"ensemble-char+emb+e5-even-s{s}": ("ensemble", {"members": [CHAR, EMB, e5], "weights": [1, 1, 1]})
+        for s, e5 in zip((1, 2), E5_S, strict=True)
+    },
+    **{
+        f"best-binary+scope-twice-s{s}": ("best", {"members": [CHAR, EMB, e5]})
+        for s, e5 in zip((1, 2), E5_S, strict=True)
+    },
     # the scope gate and rules, but no ordinary posts in the risk model's training data
     "embedding-linear+gate": ("embedding-linear", {}),
     "ensemble-char+emb-even+gate": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
@@ -203,6 +221,12 @@ DESCRIPTIONS = {
     "best-level+scope-twice": "best-level+scope, its gate trained again against what it first let through (default)",
     "best-binary+scope-twice": "best-binary+scope, its gate trained again against what it first let through (default)",
     "best-level+scope-twice-cskip": "best-level+scope-twice, but char and emb learn no ordinary posts (e5 does)",
+    **{
+        f"ensemble-char+emb+e5x8-even-s{s}": f"char + emb + e5 (8 ep, training seed {s}), equal weights" for s in (1, 2)
+    },
+    **{f"best-level+scope-twice-s{s}": f"best-level+scope-twice, the encoder's training seed {s}" for s in (1, 2)},
+    **{f"ensemble-char+emb+e5-even-s{s}": f"char + emb + e5 (4 ep, training seed {s}), equal weights" for s in (1, 2)},
+    **{f"best-binary+scope-twice-s{s}": f"best-binary+scope-twice, the encoder's training seed {s}" for s in (1, 2)},
     "embedding-linear+gate": "embedding-linear with the scope gate and rules, no ordinary posts in its training",
     "ensemble-char+emb-even+gate": "char + emb, equal weights, with the scope gate and rules, no ordinary negatives",
     "ensemble-char+e5": "char + e5 (4 ep), weights fitted on the validation split",
@@ -256,6 +280,8 @@ BASES = {
     "best-level+scope-twice": "best-level+scope",
     "best-binary+scope-twice": "best-binary+scope",
     "best-level+scope-twice-cskip": "best-level+scope-twice",
+    **{f"best-level+scope-twice-s{s}": f"ensemble-char+emb+e5x8-even-s{s}" for s in (1, 2)},
+    **{f"best-binary+scope-twice-s{s}": f"ensemble-char+emb+e5-even-s{s}" for s in (1, 2)},
 }
 SCOPE = False  # see the module docstring
 # Every row spells out the settings that a model kind may choose (ScopeSettings fields left None take the
@@ -288,7 +314,20 @@ SCOPED: dict[str, dict[str, Any]] = {
     "best-level+scope-twice": _EQUAL_SHARE_TWICE,
     "best-binary+scope-twice": _EQUAL_SHARE_TWICE,
     "best-level+scope-twice-cskip": _EQUAL_SHARE_TWICE,
+    "best-level+scope-twice-s1": _EQUAL_SHARE_TWICE,
+    "best-level+scope-twice-s2": _EQUAL_SHARE_TWICE,
+    "best-binary+scope-twice-s1": _EQUAL_SHARE_TWICE,
+    "best-binary+scope-twice-s2": _EQUAL_SHARE_TWICE,
 }
+# the stage's cost for `best` at three training seeds of the encoder member: {task: [(seed, without, with)]}
+SEED_PAIRS = {
+    task: [(0, without, with_), *((s, f"{without}-s{s}", f"{with_}-s{s}") for s in (1, 2))]
+    for task, without, with_ in (
+        ("level", "ensemble-char+emb+e5x8-even", "best-level+scope-twice"),
+        ("binary", "ensemble-char+emb+e5-even", "best-binary+scope-twice"),
+    )
+}
+SEED_KEYS = {"level": ["weighted_f1", "qwk", "mae", "under_by_3plus"], "binary": ["weighted_f1", "high_risk_recall"]}
 LEVEL_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "macro_f1", "qwk", "mae"]
 BINARY_KEYS = ["accuracy", "weighted_precision", "weighted_recall", "weighted_f1", "high_risk_recall"]
 NAME = "cv_encoders"
@@ -362,7 +401,46 @@ def render(payload: dict[str, Any]) -> str:
         cells = [f"{paper[k]:.4f}" if paper.get(k) is not None else "–" for k in keys]
         lines.append("| paper | Chinese MentalBERT, its 250-post test set | " + " | ".join(cells) + " | – | – |")
         lines.append("")
+    lines += render_seeds(payload)
     return "\n".join(lines) + "\n"
+
+
+def render_seeds(payload: dict[str, Any]) -> list[str]:
+    """The scope stage's cost for `best` at each training seed of its encoder, and the seeds' spread."""
+    runs = payload["runs"]
+    lines: list[str] = []
+    for task, seed_pairs in SEED_PAIRS.items():
+        pairs = [
+            (seed, runs[f"{a}/{task}"], runs[f"{b}/{task}"])
+            for seed, a, b in seed_pairs
+            if f"{a}/{task}" in runs and f"{b}/{task}" in runs
+        ]
+        if len(pairs) < 2:
+            continue
+        keys = SEED_KEYS[task]
+        lines += [
+            f"## {task}: the scope stage's cost for `best`, seed by seed",
+            "",
+            f"The same configuration without the stage (`{seed_pairs[0][1]}`) and with the default stage "
+            f"(`{seed_pairs[0][2]}`), the encoder member fine-tuned from three training seeds (its validation "
+            "split, char and emb are the same). The spread of the rows without the stage is what the seed alone "
+            "moves.",
+            "",
+            "| encoder seed | Δ weighted F1 (folds better) | " + " | ".join(f"{k} without | with" for k in keys) + " |",
+            "|---|---|" + "---|---|" * len(keys),
+        ]
+        for seed, without, with_ in pairs:
+            cells = [f"{without['mean'][k]:.4f} | {with_['mean'][k]:.4f}" for k in keys]
+            lines.append(f"| {seed} | {paired_delta(with_, without)} | " + " | ".join(cells) + " |")
+        cells = []
+        for key in keys:
+            for side in (1, 2):
+                values = [pair[side]["mean"][key] for pair in pairs]
+                cells.append(f"{sum(values) / len(values):.4f} (range {max(values) - min(values):.4f})")
+        deltas = [with_["mean"]["weighted_f1"] - without["mean"]["weighted_f1"] for _, without, with_ in pairs]
+        lines.append(f"| mean of {len(pairs)} | {sum(deltas) / len(deltas):+.4f} | " + " | ".join(cells) + " |")
+        lines.append("")
+    return lines
 
 
 def paired_delta(run: dict[str, Any], reference: dict[str, Any] | None) -> str:
