@@ -47,6 +47,12 @@ def environment(packages: tuple[str, ...] = ("sosrisk", "numpy", "scipy", "sciki
     }
 
 
+def run_line(env: dict[str, Any]) -> str:
+    """A results file's "Run:" line: date, machine and commit of :func:`environment`'s record."""
+    machine = env["machine"]
+    return f"Run: {env['date']} · {machine['cpu']} ({machine['cores']} cores) · commit {env['git_commit']}"
+
+
 def sos1k_root() -> Path:
     """The SOS-1K folder to use: $SOSRISK_SOS1K (a local copy), the shared copy beside the repo, or the data home."""
     configured = os.environ.get("SOSRISK_SOS1K")

@@ -28,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from _env import environment, sos1k_root, write_results
+from _env import environment, run_line, sos1k_root, write_results
 
 CHAR = {"kind": "char-linear", "params": {}}
 EMB = {"kind": "embedding-linear", "params": {}}
@@ -116,7 +116,7 @@ def render(payload: dict[str, Any]) -> str:
     lines = [
         "# Both tasks at once? The level model's view added to the binary model's (frozen features)",
         "",
-        f"Run: {env['date']} · {env['machine']['cpu']} ({env['machine']['cores']} cores) · commit {env['git_commit']}",
+        run_line(env),
         "",
         "Five-fold CV over the official folds, no scope stage. Score = (1 - w) P(high) + w P(level >= 6), with w "
         f"from {list(MIXES)} and the threshold (80% recall of high-risk posts) chosen on the other four folds' "

@@ -1,7 +1,8 @@
 """How much does choosing the level decision rule on few posts cost? A simulation on saved out-of-fold probabilities.
 
 A level model chooses its decision rule (argmax or one of eleven expected-cost rules, ``LEVEL_CANDIDATES``) by
-``choose_level_rule``: the best QWK among the rules within 0.01 weighted F1 of the best. ``char-linear`` and
+``choose_level_rule``: the best QWK among the rules within 0.01 weighted F1 of the best (the criterion is
+``select_level_rule``, which this script calls on each subset). ``char-linear`` and
 ``embedding-linear`` choose on the out-of-fold probabilities of all their training posts (about 800 in a
 cross-validation fold); an ensemble or a fine-tuned encoder chooses on its 15% validation split, about 120
 SOS-1K posts. This script asks what that costs, without training anything: it takes the out-of-fold
@@ -31,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from _env import environment, write_results
+from _env import environment, run_line, write_results
 
 NAME = "rule_selection"
 # which candidates each strategy may choose from (a predicate on the rule; None: all of them)
@@ -55,20 +56,8 @@ def _scores(y: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
     )
 
 
-def _pick(measured: list[tuple[float, float, float]], allowed: list[int], tolerance: float) -> int:
-    """``choose_level_rule``'s criterion on precomputed scores, over the ``allowed`` candidates (in order)."""
-    indices = allowed
-    best_f1 = max(measured[i][0] for i in indices)
-    best, best_qwk = indices[0], -np.inf
-    for i in indices:
-        f1, qwk, _ = measured[i]
-        if f1 >= best_f1 - tolerance and qwk > best_qwk + 1e-12:
-            best, best_qwk = i, qwk
-    return best
-
-
 def simulate(path: Path, choose_on: int, draws: int, seed: int) -> dict[str, Any]:
-    from sosrisk.models.decision import LEVEL_CANDIDATES, MAX_F1_LOSS, describe
+    from sosrisk.models.decision import LEVEL_CANDIDATES, describe, select_level_rule
 
     data = np.load(path, allow_pickle=False)
     y, proba = data["labels"], data["proba"]
@@ -86,8 +75,8 @@ def simulate(path: Path, choose_on: int, draws: int, seed: int) -> dict[str, Any
         order = rng.permutation(len(y))
         chosen, scored = order[:choose_on], order[choose_on:]
         measured = [_scores(y[chosen], p[chosen]) for p in predictions]
-        for name in STRATEGIES:
-            index = _pick(measured, allowed[name], MAX_F1_LOSS)
+        for name, indices in allowed.items():
+            index = indices[select_level_rule([measured[i][:2] for i in indices])]
             results[name].append(_scores(y[scored], predictions[index][scored]))
     pooled = {
         describe(r): dict(zip(("weighted_f1", "qwk", "under_by_3"), _scores(y, p), strict=True))
@@ -113,7 +102,7 @@ def render(payload: dict[str, Any]) -> str:
     lines = [
         "# Choosing the level decision rule on few posts: what it costs",
         "",
-        f"Run: {env['date']} · {env['machine']['cpu']} ({env['machine']['cores']} cores) · commit {env['git_commit']}",
+        run_line(env),
         "",
         f"Out-of-fold probabilities of five-fold CV runs (`cv_encoders.py --save-oof`); {payload['draws']} random "
         "subsets per size choose the rule, the other posts score it (seed 0). See the script's docstring.",

@@ -161,6 +161,15 @@ def test_decision_rules() -> None:
     )
 
 
+def test_level_rule_criterion_is_best_qwk_within_the_f1_tolerance() -> None:
+    from sosrisk.models.decision import select_level_rule
+
+    # (weighted F1, QWK): the best F1 is 0.50; 0.495 is within 0.01 and has the best QWK; 0.48 is not
+    assert select_level_rule([(0.50, 0.40), (0.495, 0.55), (0.48, 0.70)]) == 1
+    assert select_level_rule([(0.50, 0.40), (0.495, 0.55), (0.48, 0.70)], max_f1_loss=0.05) == 2
+    assert select_level_rule([(0.50, 0.40), (0.50, 0.40)]) == 0  # a tie goes to the earlier candidate
+
+
 def test_unfitted_model_error() -> None:
     with pytest.raises(NotFittedError) as info:
         CharLinearModel().predict(["好累"])

@@ -9,6 +9,7 @@ out-of-fold probabilities (:func:`choose_level_rule`, :func:`choose_binary_thres
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -129,15 +130,23 @@ def choose_level_rule(
         wf1 = float(f1_score(y_true, pred, average="weighted", zero_division=0))
         qwk = float(cohen_kappa_score(y_true, pred, labels=list(classes), weights="quadratic"))
         scores[describe(rule)] = {"weighted_f1": wf1, "qwk": qwk}
-        measured.append((rule, wf1, qwk))
-    best_f1 = max(wf1 for _, wf1, _ in measured)
-    best: DecisionRule | None = None
-    best_qwk = -np.inf
-    for rule, wf1, qwk in measured:
+        measured.append((wf1, qwk))
+    return candidates[select_level_rule(measured, max_f1_loss=max_f1_loss)], scores
+
+
+def select_level_rule(measured: Sequence[tuple[float, float]], *, max_f1_loss: float = MAX_F1_LOSS) -> int:
+    """:func:`choose_level_rule`'s criterion on scores already measured: ``(weighted F1, QWK)`` per candidate.
+
+    Returns the index of the candidate with the highest QWK among those whose weighted F1 is at most
+    ``max_f1_loss`` below the best; ties go to the earlier candidate.
+    """
+    best_f1 = max(wf1 for wf1, _ in measured)
+    best, best_qwk = -1, -np.inf
+    for index, (wf1, qwk) in enumerate(measured):
         if wf1 >= best_f1 - max_f1_loss and qwk > best_qwk + 1e-12:
-            best, best_qwk = rule, qwk
-    assert best is not None
-    return best, scores
+            best, best_qwk = index, qwk
+    assert best >= 0
+    return best
 
 
 def choose_binary_threshold(
