@@ -60,7 +60,10 @@ def choose(p_high: np.ndarray, p_level6: np.ndarray, y: np.ndarray, mixes: tuple
     best: tuple[float, float, float] | None = None
     for w in mixes:
         score = (1 - w) * p_high + w * p_level6
-        rule, report = choose_binary_threshold(np.column_stack([1 - score, score]), y, target_recall=TARGET_RECALL)
+        # confidence 0.5: aimed at the target itself, the library's rule when these results were measured
+        rule, report = choose_binary_threshold(
+            np.column_stack([1 - score, score]), y, target_recall=TARGET_RECALL, confidence=0.5
+        )
         if best is None or report["oof_weighted_f1"] > best[0] + 1e-12:
             best = (report["oof_weighted_f1"], w, float(rule.threshold))
     assert best is not None

@@ -34,6 +34,7 @@ def use_training_cache(folder: str | os.PathLike[str] = DEFAULT_FOLDER) -> Path:
         key = self.run_key(texts, labels)
         if restore(self, path / key):
             logger.info("encoder restored from the training cache (%s)", key[:12])
+            redecide(self, labels)
             return
         original(self, texts, labels, show_progress=show_progress)
         store(self, path / key)
@@ -61,6 +62,31 @@ def restore(model: Any, entry: Path) -> bool:
     history = {k: v for k, v in loaded.training_.items() if k in HISTORY_KEYS}
     model.history_ = {**history, "restored_from_cache": True}
     return True
+
+
+def redecide(model: Any, labels: np.ndarray) -> None:
+    """Choose a restored model's temperature and decision rule again from its validation logits.
+
+    The key names the training run, not the rule chosen after it: an entry made before a change to how rules
+    are chosen (``sosrisk.models.decision``) still holds the weights that run trains, and the rule is chosen
+    again here exactly as ``EncoderModel._fit`` chooses it.
+    """
+    from sosrisk.models.calibration import finalize_from_oof
+
+    if not model.validation_:
+        return
+    protocol = model.cv_metrics_.get("protocol")
+    rows = np.asarray(model.validation_["indices"])
+    finalize_from_oof(
+        model,
+        model.validation_["logits"],
+        labels[rows],
+        decision=model.decision,
+        target_recall=model.target_recall,
+        rows=rows,
+    )
+    if protocol is not None:
+        model.cv_metrics_["protocol"] = protocol
 
 
 def store(model: Any, entry: Path) -> None:

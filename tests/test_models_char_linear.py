@@ -128,7 +128,7 @@ def test_binary_threshold_meets_target_recall_out_of_fold() -> None:
     model = CharLinearModel(task="binary", target_recall=0.9, cv_folds=3).fit(texts, labels)
     assert model.decision_.rule == "threshold"
     selection = model.cv_metrics_["selection"]
-    assert selection["oof_high_risk_recall"] >= 0.9
+    assert selection["oof_high_risk_recall"] >= selection["recall_aimed_at"] > 0.9
     assert selection["target_recall"] == 0.9
     proba = model.predict_proba(["明天晚上就跳下去", "今天好累"])
     assert proba.shape == (2, 2)
@@ -168,6 +168,29 @@ def test_level_rule_criterion_is_best_qwk_within_the_f1_tolerance() -> None:
     assert select_level_rule([(0.50, 0.40), (0.495, 0.55), (0.48, 0.70)]) == 1
     assert select_level_rule([(0.50, 0.40), (0.495, 0.55), (0.48, 0.70)], max_f1_loss=0.05) == 2
     assert select_level_rule([(0.50, 0.40), (0.50, 0.40)]) == 0  # a tie goes to the earlier candidate
+
+
+def test_binary_threshold_aims_above_the_target_on_few_posts() -> None:
+    from sosrisk.models.decision import choose_binary_threshold, recall_to_aim_for
+
+    # 25 high-risk posts scored 0.99, 0.98, ..., 0.75 and 25 low-risk posts scored 0.50 ... 0.02
+    p_high = np.concatenate([np.linspace(0.99, 0.75, 25), np.linspace(0.50, 0.02, 25)])
+    proba, y = np.column_stack([1 - p_high, p_high]), np.repeat([1, 0], 25)
+    # z(0.8) = 0.8416: 0.8 + 0.8416 * sqrt(0.16 / 25) = 0.8673, so 22 of the 25 must reach the threshold
+    assert recall_to_aim_for(0.8, 25) == pytest.approx(0.8673, abs=1e-4)
+    assert recall_to_aim_for(0.8, 25, confidence=0.5) == pytest.approx(0.8)
+    assert recall_to_aim_for(0.8, 2500) == pytest.approx(0.8067, abs=1e-4)  # the margin shrinks with n
+    assert recall_to_aim_for(0.99, 4) == 1.0  # capped
+    rule, report = choose_binary_threshold(proba, y, target_recall=0.8)
+    assert rule.threshold == pytest.approx((0.78 + 0.77) / 2)  # between the 22nd and 23rd high-risk posts
+    assert report["oof_high_risk_recall"] == pytest.approx(22 / 25)
+    assert report["recall_aimed_at"] == pytest.approx(0.8673, abs=1e-4)
+    # aimed at the target itself: 20 of 25, between the 20th (0.80) and the 21st (0.79)
+    rule, report = choose_binary_threshold(proba, y, target_recall=0.8, confidence=0.5)
+    assert rule.threshold == pytest.approx((0.80 + 0.79) / 2)
+    assert report["oof_high_risk_recall"] == pytest.approx(0.8)
+    with pytest.raises(ValueError, match="confidence must be within"):
+        recall_to_aim_for(0.8, 25, confidence=1.0)
 
 
 def test_unfitted_model_error() -> None:

@@ -327,7 +327,9 @@ class CharLinearModel(RiskModel):
         expected distance-weighted cost for levels; a recall-targeted threshold for binary); see
         :func:`sosrisk.models.calibration.finalize_from_oof`.
     target_recall:
-        Binary only: the out-of-fold recall of high-risk posts the threshold is chosen for.
+        Binary only: the recall of high-risk posts the threshold is chosen for; on the out-of-fold predictions
+        it aims a little higher (:func:`~sosrisk.models.decision.recall_to_aim_for`), so that new posts reach
+        the target with about 80% confidence.
     cv_folds:
         Folds of the cross-validation inside the training data (calibration and decision rule).
     seed:

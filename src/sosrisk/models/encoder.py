@@ -111,7 +111,8 @@ class EncoderModel(RiskModel):
         Text put before every post; ``auto``: ``"query: "`` for e5-small, nothing otherwise.
     decision, target_recall:
         As for ``char-linear``: the decision rule is chosen on the validation split's calibrated
-        probabilities (binary: the threshold reaching ``target_recall`` of high-risk posts there).
+        probabilities (binary: the threshold for ``target_recall`` of high-risk posts, with the margin of
+        :func:`~sosrisk.models.decision.recall_to_aim_for` for the few posts it is chosen on).
     seed:
         Seed of the validation split, and of the head's initialisation, shuffling and dropout unless
         ``training_seed`` is given.

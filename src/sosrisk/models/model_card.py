@@ -97,6 +97,13 @@ def write_model_card(model: CardSubject, directory: Path, *, description: list[s
         selection = model.cv_metrics_.get("selection", {})
         if "decision" in selection:
             lines += ["", f"Decision rule: `{selection['decision']}`."]
+            if "recall_aimed_at" in selection:
+                lines.append(
+                    f"The threshold is chosen for a high-risk recall of {selection['target_recall']:g} on new "
+                    f"posts: on these held-out posts it aimed at {selection['recall_aimed_at']:.3f} (reached "
+                    f"{selection['oof_high_risk_recall']:.3f}), so that new posts reach the target with about "
+                    f"{selection['recall_confidence']:.0%} confidence."
+                )
     else:
         lines.append("No held-out metrics were recorded (too few posts to hold any out).")
     lines += [
