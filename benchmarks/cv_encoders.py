@@ -426,37 +426,69 @@ def render_seeds(payload: dict[str, Any]) -> list[str]:
     """The scope stage's cost for `best` at each training seed of its encoder, and the seeds' spread."""
     runs = payload["runs"]
     lines: list[str] = []
+    variants = {
+        "level": {"": ""},
+        "binary": {
+            "": " (threshold aimed with 80% confidence)",
+            "aim-target": " (threshold aimed at the target itself, the rule before 2026-12-05T23:00)",
+        },
+    }
     for task, seed_pairs in SEED_PAIRS.items():
-        pairs = [
-            (seed, runs[f"{a}/{task}"], runs[f"{b}/{task}"])
-            for seed, a, b in seed_pairs
-            if f"{a}/{task}" in runs and f"{b}/{task}" in runs
-        ]
-        if len(pairs) < 2:
-            continue
-        keys = SEED_KEYS[task]
-        lines += [
-            f"## {task}: the scope stage's cost for `best`, seed by seed",
-            "",
-            f"The same configuration without the stage (`{seed_pairs[0][1]}`) and with the default stage "
-            f"(`{seed_pairs[0][2]}`), the encoder member fine-tuned from three training seeds (its validation "
-            "split, char and emb are the same). The spread of the rows without the stage is what the seed alone "
-            "moves.",
-            "",
-            "| encoder seed | Δ weighted F1 (folds better) | " + " | ".join(f"{k} without | with" for k in keys) + " |",
-            "|---|---|" + "---|---|" * len(keys),
-        ]
-        for seed, without, with_ in pairs:
-            cells = [f"{without['mean'][k]:.4f} | {with_['mean'][k]:.4f}" for k in keys]
-            lines.append(f"| {seed} | {paired_delta(with_, without)} | " + " | ".join(cells) + " |")
-        cells = []
-        for key in keys:
-            for side in (1, 2):
-                values = [pair[side]["mean"][key] for pair in pairs]
-                cells.append(f"{sum(values) / len(values):.4f} (range {max(values) - min(values):.4f})")
-        deltas = [with_["mean"]["weighted_f1"] - without["mean"]["weighted_f1"] for _, without, with_ in pairs]
-        lines.append(f"| mean of {len(pairs)} | {sum(deltas) / len(deltas):+.4f} | " + " | ".join(cells) + " |")
-        lines.append("")
+        for rule, title in variants[task].items():
+            lines += _seed_table(
+                task, seed_pairs, [_under_rule(runs, task, rule, a, b) for _, a, b in seed_pairs], title
+            )
+    return lines
+
+
+def _rule(run: dict[str, Any]) -> str:
+    """Which binary threshold rule a run was measured under ("" today, "aim-target" before 2026-12-05T23:00)."""
+    return "" if run["task"] == "level" or "recall_confidence" in run else "aim-target"
+
+
+def _under_rule(runs: dict[str, Any], task: str, rule: str, *configs: str) -> list[dict[str, Any] | None]:
+    """The runs of ``configs`` measured under ``rule``: the current row, or the earlier run kept beside it."""
+    found: list[dict[str, Any] | None] = []
+    for config in configs:
+        candidates = [runs.get(f"{config}/{task}")] + ([runs.get(f"{config}@{rule}/{task}")] if rule else [])
+        found.append(next((r for r in candidates if r is not None and _rule(r) == rule), None))
+    return found
+
+
+def _seed_table(
+    task: str, seed_pairs: list[tuple[int, str, str]], found: list[list[dict[str, Any] | None]], title: str
+) -> list[str]:
+    """One seed-by-seed table: the pairs (without, with the stage) whose runs were both found."""
+    pairs = [
+        (seed, without, with_)
+        for (seed, _, _), (without, with_) in zip(seed_pairs, found, strict=True)
+        if without is not None and with_ is not None
+    ]
+    if len(pairs) < 2:
+        return []
+    keys = SEED_KEYS[task]
+    lines = [
+        f"## {task}: the scope stage's cost for `best`, seed by seed{title}",
+        "",
+        f"The same configuration without the stage (`{seed_pairs[0][1]}`) and with the default stage "
+        f"(`{seed_pairs[0][2]}`), the encoder member fine-tuned from up to three training seeds (its validation "
+        "split, char and emb are the same). The spread of the rows without the stage is what the seed alone "
+        "moves.",
+        "",
+        "| encoder seed | Δ weighted F1 (folds better) | " + " | ".join(f"{k} without | with" for k in keys) + " |",
+        "|---|---|" + "---|---|" * len(keys),
+    ]
+    for seed, without, with_ in pairs:
+        cells = [f"{without['mean'][k]:.4f} | {with_['mean'][k]:.4f}" for k in keys]
+        lines.append(f"| {seed} | {paired_delta(with_, without)} | " + " | ".join(cells) + " |")
+    cells = []
+    for key in keys:
+        for side in (1, 2):
+            values = [pair[side]["mean"][key] for pair in pairs]
+            cells.append(f"{sum(values) / len(values):.4f} (range {max(values) - min(values):.4f})")
+    deltas = [with_["mean"]["weighted_f1"] - without["mean"]["weighted_f1"] for _, without, with_ in pairs]
+    lines.append(f"| mean of {len(pairs)} | {sum(deltas) / len(deltas):+.4f} | " + " | ".join(cells) + " |")
+    lines.append("")
     return lines
 
 
