@@ -404,7 +404,7 @@ def render(payload: dict[str, Any]) -> str:
             base = runs.get(f"{base_name}/{task}") if base_name else None
             against_base = f"{paired_delta(run, base)} vs {base_name}" if base is not None else "–"
             what = DESCRIPTIONS.get(config, "") + (f" ({EARLIER_RULES.get(earlier, earlier)})" if earlier else "")
-            mark = "†" if task == "binary" and "recall_confidence" not in run else ""
+            mark = "†" if _rule(run) else ""
             lines.append(f"| {run['config']}{mark} | {what} | " + " | ".join(cells) + f" | {delta} | {against_base} |")
         paper = PAPER[task]
         cells = [f"{paper[k]:.4f}" if paper.get(k) is not None else "–" for k in keys]

@@ -69,22 +69,12 @@ def redecide(model: Any, labels: np.ndarray) -> None:
 
     The key names the training run, not the rule chosen after it: an entry made before a change to how rules
     are chosen (``sosrisk.models.decision``) still holds the weights that run trains, and the rule is chosen
-    again here exactly as ``EncoderModel._fit`` chooses it.
+    again here by the method ``EncoderModel._fit`` chooses it with.
     """
-    from sosrisk.models.calibration import finalize_from_oof
-
     if not model.validation_:
         return
     protocol = model.cv_metrics_.get("protocol")
-    rows = np.asarray(model.validation_["indices"])
-    finalize_from_oof(
-        model,
-        model.validation_["logits"],
-        labels[rows],
-        decision=model.decision,
-        target_recall=model.target_recall,
-        rows=rows,
-    )
+    model.decide_on_validation(labels)
     if protocol is not None:
         model.cv_metrics_["protocol"] = protocol
 

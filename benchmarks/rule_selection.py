@@ -51,6 +51,20 @@ STRATEGIES: dict[str, Callable[[Any], bool] | None] = {
 }
 
 
+# the columns of each task's tables: (key in the results, header, format)
+LEVEL_COLUMNS = (("weighted_f1", "weighted F1", ".4f"), ("qwk", "QWK", ".4f"), ("under_by_3", "under by ≥3", ".3f"))
+BINARY_COLUMNS = (
+    ("weighted_f1", "weighted F1", ".4f"),
+    ("high_risk_recall", "high-risk recall", ".4f"),
+    ("high_risk_precision", "high-risk precision", ".4f"),
+    ("recall_below_target", "recall below target", ".2f"),
+)
+
+
+def _keys(columns: tuple[tuple[str, str, str], ...]) -> tuple[str, ...]:
+    return tuple(key for key, _, _ in columns)
+
+
 def _scores(y: np.ndarray, predicted: np.ndarray) -> tuple[float, float, float]:
     from sklearn.metrics import cohen_kappa_score, f1_score
 
@@ -83,14 +97,12 @@ def simulate(path: Path, choose_on: int, draws: int, seed: int) -> dict[str, Any
         for name, indices in allowed.items():
             index = indices[select_level_rule([measured[i][:2] for i in indices])]
             results[name].append(_scores(y[scored], predictions[index][scored]))
+    keys = _keys(LEVEL_COLUMNS)
     pooled = {
-        describe(r): dict(zip(("weighted_f1", "qwk", "under_by_3"), _scores(y, p), strict=True))
+        describe(r): dict(zip(keys, _scores(y, p), strict=True))
         for r, p in zip(LEVEL_CANDIDATES, predictions, strict=True)
     }
-    means = {
-        name: dict(zip(("weighted_f1", "qwk", "under_by_3"), np.mean(values, axis=0).tolist(), strict=True))
-        for name, values in results.items()
-    }
+    means = {name: dict(zip(keys, np.mean(values, axis=0).tolist(), strict=True)) for name, values in results.items()}
     candidates = {name: [describe(LEVEL_CANDIDATES[i]) for i in indices] for name, indices in allowed.items()}
     return {
         "file": path.name,
@@ -130,7 +142,7 @@ def simulate_binary(path: Path, choose_on: int, draws: int, seed: int) -> dict[s
             precision = hits / max(int(predicted.sum()), 1)
             wf1 = float(f1_score(y[scored], predicted, average="weighted", zero_division=0))
             results[confidence].append((wf1, recall, precision, float(recall < TARGET_RECALL)))
-    keys = ("weighted_f1", "high_risk_recall", "high_risk_precision", "recall_below_target")
+    keys = _keys(BINARY_COLUMNS)
     return {
         "file": path.name,
         "posts": len(y),
@@ -139,28 +151,31 @@ def simulate_binary(path: Path, choose_on: int, draws: int, seed: int) -> dict[s
     }
 
 
-def render_binary(payload: dict[str, Any]) -> list[str]:
-    lines: list[str] = []
-    for size, runs in payload.get("binary_sizes", {}).items():
-        lines += [
-            f"## binary threshold (target recall {TARGET_RECALL}) chosen on {size} posts",
-            "",
-            "| run | confidence | weighted F1 | high-risk recall | high-risk precision | recall below target |",
-            "|---|---|---|---|---|---|",
-        ]
-        for run in runs:
-            for confidence, m in run["confidences"].items():
-                lines.append(
-                    f"| {run['file'].removesuffix('-binary.npz')} | {confidence} | {m['weighted_f1']:.4f} | "
-                    f"{m['high_risk_recall']:.4f} | {m['high_risk_precision']:.4f} | {m['recall_below_target']:.2f} |"
-                )
-        for confidence in CONFIDENCES:
-            keys = ("weighted_f1", "high_risk_recall", "high_risk_precision", "recall_below_target")
-            v = np.mean([[r["confidences"][str(confidence)][k] for k in keys] for r in runs], 0)
-            lines.append(
-                f"| **mean of {len(runs)}** | {confidence} | {v[0]:.4f} | {v[1]:.4f} | {v[2]:.4f} | {v[3]:.2f} |"
-            )
-        lines.append("")
+def _table(
+    heading: str,
+    runs: list[dict[str, Any]],
+    field: str,
+    label: str,
+    names: list[str],
+    suffix: str,
+    columns: tuple[tuple[str, str, str], ...],
+) -> list[str]:
+    """One results table: each run's row per strategy (or confidence) in ``run[field]``, then their means."""
+    lines = [
+        heading,
+        "",
+        f"| run | {label} | " + " | ".join(header for _, header, _ in columns) + " |",
+        "|---|---|" + "---|" * len(columns),
+    ]
+    for run in runs:
+        for name, m in run[field].items():
+            cells = " | ".join(format(m[key], fmt) for key, _, fmt in columns)
+            lines.append(f"| {run['file'].removesuffix(suffix)} | {name} | {cells} |")
+    for name in names:
+        means = np.mean([[r[field][name][key] for key in _keys(columns)] for r in runs], 0)
+        cells = " | ".join(format(v, fmt) for v, (_, _, fmt) in zip(means, columns, strict=True))
+        lines.append(f"| **mean of {len(runs)}** | {name} | {cells} |")
+    lines.append("")
     return lines
 
 
@@ -177,25 +192,19 @@ def render(payload: dict[str, Any]) -> str:
         "",
     ]
     for size, runs in payload["sizes"].items():
-        lines += [
+        lines += _table(
             f"## rule chosen on {size} posts",
-            "",
-            "| run | strategy | weighted F1 | QWK | under by ≥3 |",
-            "|---|---|---|---|---|",
-        ]
-        for run in runs:
-            for name, m in run["strategies"].items():
-                lines.append(
-                    f"| {run['file'].removesuffix('-level.npz')} | {name} | {m['weighted_f1']:.4f} | "
-                    f"{m['qwk']:.4f} | {m['under_by_3']:.3f} |"
-                )
-        for name in STRATEGIES:
-            values = np.mean(
-                [[r["strategies"][name][k] for k in ("weighted_f1", "qwk", "under_by_3")] for r in runs], 0
-            )
-            lines.append(f"| **mean of {len(runs)}** | {name} | {values[0]:.4f} | {values[1]:.4f} | {values[2]:.3f} |")
-        lines.append("")
-    lines += render_binary(payload)
+            runs,
+            "strategies",
+            "strategy",
+            list(STRATEGIES),
+            "-level.npz",
+            LEVEL_COLUMNS,
+        )
+    for size, runs in payload.get("binary_sizes", {}).items():
+        heading = f"## binary threshold (target recall {TARGET_RECALL}) chosen on {size} posts"
+        names = [str(c) for c in CONFIDENCES]
+        lines += _table(heading, runs, "confidences", "confidence", names, "-binary.npz", BINARY_COLUMNS)
     return "\n".join(lines) + "\n"
 
 

@@ -197,7 +197,7 @@ def choose_binary_threshold(
         raise ValueError(f"target_recall must be within (0, 1]. Got {target_recall!r} instead.")
     candidates = np.unique(np.concatenate([p_high, [0.5]]))
     best_t = 0.5
-    report: dict[str, float] = {}
+    aimed: dict[str, float] = {}  # what a recall target aimed at (reported)
     if target_recall is None:
         best_f1 = -1.0
         for t in candidates:
@@ -206,7 +206,7 @@ def choose_binary_threshold(
                 best_t, best_f1 = float(t), f1
     else:
         aim = recall_to_aim_for(target_recall, int(np.sum(y == 1)), confidence)
-        report = {"recall_confidence": confidence, "recall_aimed_at": aim}
+        aimed = {"recall_confidence": confidence, "recall_aimed_at": aim}
         positives = np.sort(p_high[y == 1])[::-1]
         if len(positives):
             # the highest threshold keeping ceil(aim * n) high-risk posts at or above it
@@ -221,7 +221,7 @@ def choose_binary_threshold(
     pred = (p_high >= best_t).astype(int)
     report = {
         "threshold": best_t,
-        **report,
+        **aimed,
         "oof_high_risk_recall": float(recall_score(y, pred, zero_division=0)),
         "oof_weighted_f1": float(f1_score(y, pred, average="weighted", zero_division=0)),
     }

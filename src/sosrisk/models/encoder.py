@@ -345,14 +345,7 @@ class EncoderModel(RiskModel):
         if len(val_idx):
             val_logits = self._network_logits([rows[i] for i in val_idx])
             self.validation_ = {"indices": val_idx, "logits": val_logits}
-            finalize_from_oof(
-                self,
-                val_logits,
-                labels[val_idx],
-                decision=self.decision,
-                target_recall=self.target_recall,
-                rows=val_idx,
-            )
+            self.decide_on_validation(labels)
             self.cv_metrics_["protocol"] = (
                 f"predictions on a held-out validation split of the training data "
                 f"({len(val_idx)} posts, {recipe.validation_fraction:.0%}, stratified, seed {self.seed}) that "
@@ -366,6 +359,21 @@ class EncoderModel(RiskModel):
             logger.warning("no validation split: no calibration, plain decision rule, no held-out metrics")
         if checkpoint is not None:
             checkpoint.finish()
+
+    def decide_on_validation(self, labels: np.ndarray) -> None:
+        """Choose the temperature and decision rule on the validation split's logits (``validation_``).
+
+        ``labels``: the labels of every training post (the split's indices point into them).
+        """
+        rows = np.asarray(self.validation_["indices"])
+        finalize_from_oof(
+            self,
+            self.validation_["logits"],
+            np.asarray(labels)[rows],
+            decision=self.decision,
+            target_recall=self.target_recall,
+            rows=rows,
+        )
 
     def fit(
         self, texts: Any, labels: Any, *, show_progress: bool = False, calibrate_on: np.ndarray | None = None
