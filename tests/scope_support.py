@@ -45,7 +45,11 @@ ORDINARY_POSTS = [
 
 
 def tiny_scope_settings(tmp_path: Path, **overrides: object) -> ScopeSettings:
-    """Scope settings that train on ``ORDINARY_POSTS`` only (no corpora, no download, a second of work)."""
+    """Scope settings that train on ``ORDINARY_POSTS`` only (no corpora, no download, a second of work).
+
+    Without the team's hard positives in the prefilter and without the plain-danger net (their 335 sentences
+    would outweigh the tiny posts): ``test_scope_danger.py`` turns them on.
+    """
     file = tmp_path / "ordinary-posts.txt"
     if not file.is_file():
         file.write_text("".join(f"{post}\n" for post in ORDINARY_POSTS), encoding="utf-8")
@@ -54,6 +58,8 @@ def tiny_scope_settings(tmp_path: Path, **overrides: object) -> ScopeSettings:
         "hard_negatives": False,
         "out_of_scope_files": (str(file),),
         "risk_negatives": 10,
+        "prefilter_positives": False,
+        "danger_net": False,
         "retention": 0.9,
         "gate": {"cv_folds": 3, "min_df": 1},
     }

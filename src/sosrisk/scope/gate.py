@@ -117,11 +117,14 @@ class ScopeGate:
         at_risk: np.ndarray,
         negatives: Mapping[str, Sequence[str]],
         *,
+        extra_positives: Sequence[str] = (),
         show_progress: bool = False,
     ) -> ScopeGate:
         """Train on ``in_scope`` posts against ``negatives`` (source name -> texts); set the threshold.
 
         ``at_risk`` marks the in-scope posts whose retention the threshold guarantees out of fold.
+        ``extra_positives`` are more in-scope examples (sentences the team wrote): always in the training data,
+        never held out, never part of the threshold's basis.
         """
         import scipy.sparse as sp
         from sklearn.linear_model import LogisticRegression
@@ -135,7 +138,8 @@ class ScopeGate:
         if len(positives) < 2 or not sources:
             raise ModelError("The scope gate needs in-scope posts and at least one non-empty out-of-scope source.")
         negative_texts = [t for texts in sources.values() for t in texts]
-        texts = positives + negative_texts
+        extra = list(extra_positives)
+        texts = positives + extra + negative_texts
         featurizer, char_matrix = fit_char_featurizer(
             texts, ngram_range=self.ngram_range, min_df=min(self.min_df, len(texts)), sublinear_tf=True
         )
@@ -145,6 +149,7 @@ class ScopeGate:
             embeddings = np.vstack(
                 [
                     SentenceEncoder.shared().encode(positives),
+                    cached_embeddings(extra) if extra else np.zeros((0, DIMENSION), dtype=np.float32),
                     cached_embeddings(
                         negative_texts, show_progress=show_progress, description="encoding ordinary text"
                     ),
@@ -153,10 +158,10 @@ class ScopeGate:
         features = sp.hstack(
             [sp.csr_matrix(embeddings.astype(np.float64) * self.embedding_weight), char_matrix * self.char_weight]
         ).tocsr()
-        n_pos = len(positives)
-        y = np.r_[np.ones(n_pos), np.zeros(len(negative_texts))]
+        n_pos, n_in = len(positives), len(positives) + len(extra)
+        y = np.r_[np.ones(n_in), np.zeros(len(negative_texts))]
         # half the weight on the in-scope posts, half on the out-of-scope sources, shared equally between sources
-        weights = [np.full(n_pos, 0.5 / n_pos)]
+        weights = [np.full(n_in, 0.5 / n_in)]
         weights += [np.full(len(t), 0.5 / (len(sources) * len(t))) for t in sources.values()]
         w = np.concatenate(weights) * len(y)
 
@@ -164,8 +169,8 @@ class ScopeGate:
             model = LogisticRegression(C=self.C, max_iter=3000, tol=1e-4)
             return model.fit(features[rows], y[rows], sample_weight=w[rows])
 
-        # out-of-fold probabilities of the in-scope posts (negatives always in training) set the threshold;
-        # retention 1 keeps everything (threshold 0) and needs no cross-validation
+        # out-of-fold probabilities of the in-scope posts (negatives and extra positives always in training) set
+        # the threshold; retention 1 keeps everything (threshold 0) and needs no cross-validation
         all_rows = np.arange(len(y))
         oof = np.ones(n_pos)
         self.threshold_ = 0.0
@@ -188,6 +193,7 @@ class ScopeGate:
         kept = oof >= self.threshold_
         self.report_ = {
             "in_scope_posts": n_pos,
+            **({"extra_in_scope_posts": len(extra)} if extra else {}),
             "out_of_scope_posts": {name: len(t) for name, t in sources.items()},
             "threshold": self.threshold_,
             "oof_kept_in_scope": round(float(kept.mean()), 4),

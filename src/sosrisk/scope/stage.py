@@ -6,7 +6,9 @@
   plans, self-harm or crisis (for a post the prefilter turned away, the prefilter's);
 - ``in_scope``: the gate's probability reaches its threshold, **or** a safety-net rule fired (rules can only
   raise a post to human review, never lower it);
-- ``rule_hits`` and ``floors``: the rules that fired and the level each raises the post to.
+- ``rule_hits`` and ``floors``: the rules that fired and the level each raises the post to; the
+  plain-danger net (:mod:`sosrisk.scope.danger`), where the stage has one, is one more rule
+  (``semantic/plain_danger``) on the posts the prefilter lets through.
 
 With a prefilter (the default since #13's cascade: a gate on char n-grams alone, thousands of posts/s,
 its threshold set to keep 99.9% of the at-risk posts out of fold), only the posts it lets through reach the
@@ -15,7 +17,8 @@ sentence encoder and the gate; a post must pass both.
 A post out of scope gets level 0 and low risk, and is never queued; the model itself never runs on it, which
 is what makes an expensive model usable on a stream of mostly ordinary posts. A blank post is out of scope.
 
-The stage is saved in a model directory's ``scope/`` folder (``scope.json`` + ``gate.npz``), so ``predict``,
+The stage is saved in a model directory's ``scope/`` folder (``scope.json`` + ``gate.npz``, and
+``prefilter.npz`` and ``danger.npz`` where it has them), so ``predict``,
 ``evaluate``, ``score`` and ``serve`` use it without any flag.
 """
 
@@ -31,7 +34,8 @@ from typing import Any
 import numpy as np
 
 from ..models.base import ModelError
-from .encoder import check_identity
+from .danger import DANGER_FILE, DangerNet
+from .encoder import SentenceEncoder, check_identity
 from .gate import ScopeGate
 from .rules import RULES_VERSION, RuleHit, match_rules, rule_floors
 
@@ -40,7 +44,7 @@ logger = logging.getLogger(__name__)
 SCOPE_DIR = "scope"
 SCOPE_CONFIG = "scope.json"
 SCOPE_FORMAT_VERSION = 1
-_CONFIG_FIELDS = frozenset({"format_version", "gate", "prefilter", "encoder", "rules_version", "training"})
+_CONFIG_FIELDS = frozenset({"format_version", "gate", "prefilter", "danger", "encoder", "rules_version", "training"})
 PREFILTER_FILE = "prefilter.npz"
 
 
@@ -78,6 +82,7 @@ class ScopeStage:
         gate: ScopeGate,
         *,
         prefilter: ScopeGate | None = None,
+        danger: DangerNet | None = None,
         rules: bool = True,
         training: dict[str, Any] | None = None,
     ) -> None:
@@ -85,6 +90,7 @@ class ScopeStage:
             raise ModelError("The scope prefilter must be a char n-gram gate (embedding_weight 0).")
         self.gate = gate
         self.prefilter = prefilter
+        self.danger = danger
         self.rules = rules
         self.training = dict(training or {})
         self.rules_version = RULES_VERSION if rules else None
@@ -106,9 +112,18 @@ class ScopeStage:
             probability[rows] = self.prefilter.probability([texts[i] for i in rows])
             passed[rows] = probability[rows] >= self.prefilter.threshold_
         rows = np.flatnonzero(passed)
+        fired = np.zeros(n, dtype=bool)
         if len(rows):
-            probability[rows] = self.gate.probability([texts[i] for i in rows])
+            sub = [texts[i] for i in rows]
+            embeddings = None
+            if not self.gate.char_only or self.danger is not None:
+                embeddings = SentenceEncoder.shared().encode(sub)
+            probability[rows] = self.gate.probability(sub, embeddings=embeddings)
+            if self.danger is not None and embeddings is not None:
+                fired[rows] = self.danger.fires(embeddings)
         hits = [match_rules(t) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
+        for i in np.flatnonzero(fired):
+            hits[i] = [*hits[i], DangerNet.hit(texts[i])]
         floors = rule_floors(hits)
         gate_in = passed & (probability >= self.gate.threshold_)
         return ScopeDecision(probability, gate_in, gate_in | (filled & (floors >= 0)), floors, hits)
@@ -127,6 +142,13 @@ class ScopeStage:
                 "retention_target": self.prefilter.retention,
                 "report": self.prefilter.report_,
             },
+            "plain_danger_net": None
+            if self.danger is None
+            else {
+                "net": "logistic regression on USE multilingual v3 embeddings (raises to level 6+ and high risk)",
+                "threshold": round(self.danger.threshold_, 6),
+                "report": self.danger.report_,
+            },
             "rules_version": self.rules_version,
             "training": self.training,
             "gate_report": self.gate.report_,
@@ -136,13 +158,13 @@ class ScopeStage:
     def save(self, model_dir: Path) -> str:
         """Write ``scope/`` (``scope.json`` last) into a model directory; returns the folder name."""
         from ..atomic import atomic_write_text
-        from .encoder import SentenceEncoder
 
         folder = model_dir / SCOPE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         gate_file = self.gate.save(folder)
-        if self.prefilter is None and (folder / PREFILTER_FILE).exists():  # an earlier stage's, not this one's
-            (folder / PREFILTER_FILE).unlink()
+        for name, part in ((PREFILTER_FILE, self.prefilter), (DANGER_FILE, self.danger)):
+            if part is None and (folder / name).exists():  # an earlier stage's, not this one's
+                (folder / name).unlink()
         config = {
             "format_version": SCOPE_FORMAT_VERSION,
             "gate": {
@@ -158,6 +180,14 @@ class ScopeStage:
                 "params": self.prefilter.params(),
                 "threshold": self.prefilter.threshold_,
                 "report": self.prefilter.report_,
+            },
+            "danger": None
+            if self.danger is None
+            else {
+                "file": self.danger.save(folder),
+                "params": self.danger.params(),
+                "threshold": self.danger.threshold_,
+                "report": self.danger.report_,
             },
             "encoder": SentenceEncoder.shared().identity.to_dict(),
             "rules_version": self.rules_version,
@@ -207,8 +237,21 @@ class ScopeStage:
                 raise ModelError(f"{path}: the prefilter's 'params' must be an object with embedding_weight 0.")
             prefilter = ScopeGate.load(folder, pre_params, prefilter_config.get("threshold"), PREFILTER_FILE)  # type: ignore[arg-type]
             prefilter.report_ = dict(prefilter_config.get("report") or {})
+        danger = None
+        danger_config = config.get("danger")
+        if danger_config is not None:
+            if not isinstance(danger_config, dict) or danger_config.get("file") != DANGER_FILE:
+                raise ModelError(f"{path}: the 'danger' entry must name {DANGER_FILE}.")
+            danger = DangerNet.load(folder, danger_config.get("params"), danger_config.get("threshold"))
+            danger.report_ = dict(danger_config.get("report") or {})
         rules_version = config.get("rules_version")
-        stage = cls(gate, prefilter=prefilter, rules=rules_version is not None, training=config.get("training"))
+        stage = cls(
+            gate,
+            prefilter=prefilter,
+            danger=danger,
+            rules=rules_version is not None,
+            training=config.get("training"),
+        )
         if rules_version is not None and rules_version != RULES_VERSION:
             logger.warning(
                 "%s was saved with safety-net rules %s; this sosrisk applies rules %s",

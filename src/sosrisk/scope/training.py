@@ -20,9 +20,12 @@ from typing import Any
 import numpy as np
 
 from ..models.base import ModelError
+from .danger import DangerNet
 from .gate import ScopeGate
 from .hard_negatives import VERSION as HARD_NEGATIVES_VERSION
 from .hard_negatives import hard_negatives
+from .hard_positives import VERSION as HARD_POSITIVES_VERSION
+from .hard_positives import hard_positives
 from .stage import ScopeStage
 
 logger = logging.getLogger(__name__)
@@ -67,6 +70,20 @@ class ScopeSettings:
         Add the team's template sentences of plainly worded plans, attempts and farewells
         (:mod:`sosrisk.scope.hard_positives`) to the risk model's training data, at their levels / high risk.
         Like the ordinary posts, they never count for calibration or the recorded metrics.
+    gate_positives:
+        Also train the gate and the prefilter on those template sentences as in-scope examples. They are
+        always in the training data and never set a threshold (that is still the out-of-fold retention of
+        SOS-1K's at-risk posts). Off: in the gate they cost SOS-1K's at-risk posts in scope (99.6% to 98.9%
+        out of fold, below the 99% the stage must keep).
+    prefilter_positives:
+        The same, for the prefilter alone (on by default since 2026-12-06): plainly worded danger that the
+        char n-grams of SOS-1K would turn away reaches the sentence encoder, where the plain-danger net can
+        fire on it; the gate, and so which posts the risk models see, is unchanged.
+    danger_net:
+        Train the plain-danger net (:mod:`sosrisk.scope.danger`; on by default since 2026-12-06): a
+        safety-net family on sentence embeddings that learns the team's hard positives against the ordinary
+        sources, the hard negatives and the in-scope training posts not at risk, and raises the posts it
+        fires on to level 6+ and high risk.
     retention:
         Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
     prefilter_retention:
@@ -91,6 +108,9 @@ class ScopeSettings:
     risk_negatives_from: str | None = None
     mine_gate_negatives: bool | None = None
     hard_positives: bool = False
+    gate_positives: bool = False
+    prefilter_positives: bool = True
+    danger_net: bool = True
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
     rules: bool = True
@@ -242,7 +262,7 @@ def risk_negative_pool(settings: ScopeSettings, root: Path | None = None) -> lis
 def passing_posts(
     stage: ScopeStage, pool: Sequence[str], *, show_progress: bool = False
 ) -> tuple[list[str], dict[str, int]]:
-    """The posts of ``pool`` that ``stage``'s gate puts in scope and no safety-net rule fires on, in pool order.
+    """The posts of ``pool`` that ``stage``'s gate puts in scope and no safety net fires on, in pool order.
 
     Also returns counts (pool size, how many the prefilter and the gate let through) for the training record.
     """
@@ -255,13 +275,13 @@ def passing_posts(
     candidates = [pool[i] for i in np.flatnonzero(passed)]
     in_scope: list[str] = []
     if candidates:
-        probability = stage.gate.probability(
-            candidates,
-            embeddings=cached_embeddings(
-                candidates, show_progress=show_progress, description="finding hard ordinary posts"
-            ),
+        embeddings = cached_embeddings(
+            candidates, show_progress=show_progress, description="finding hard ordinary posts"
         )
-        in_scope = [t for t, p in zip(candidates, probability, strict=True) if p >= stage.gate.threshold_]
+        keep = stage.gate.probability(candidates, embeddings=embeddings) >= stage.gate.threshold_
+        if stage.danger is not None:
+            keep &= ~stage.danger.fires(embeddings)
+        in_scope = [t for t, k in zip(candidates, keep, strict=True) if k]
     if stage.rules:
         from .rules import match_rules
 
@@ -305,7 +325,11 @@ def fit_scope(
     """
     if settings.mine_gate_negatives:
         first = fit_scope(
-            in_scope, at_risk, replace(settings, mine_gate_negatives=False), negatives, show_progress=show_progress
+            in_scope,
+            at_risk,
+            replace(settings, mine_gate_negatives=False, danger_net=False),  # the first round only mines
+            negatives,
+            show_progress=show_progress,
         )
         seen = {t for texts in negatives.values() for t in texts}
         candidates = [t for t in (pool if pool is not None else risk_negative_pool(settings)) if t not in seen]
@@ -321,19 +345,42 @@ def fit_scope(
         stage.training["settings"] = settings.to_dict()
         stage.training["mined_gate_negatives"] = counts
         return stage
+    extra = [sentence for _, sentence, _ in hard_positives()]
     gate = ScopeGate(retention=settings.retention, **settings.gate)
-    gate.fit(in_scope, at_risk, negatives, show_progress=show_progress)
+    gate_extra = extra if settings.gate_positives else []
+    gate.fit(in_scope, at_risk, negatives, extra_positives=gate_extra, show_progress=show_progress)
     prefilter = None
+    prefilter_extra = extra if settings.gate_positives or settings.prefilter_positives else []
     if settings.prefilter_retention is not None:
         prefilter = ScopeGate(retention=settings.prefilter_retention, **{**settings.gate, "embedding_weight": 0.0})
-        prefilter.fit(in_scope, at_risk, negatives, show_progress=show_progress)
+        prefilter.fit(in_scope, at_risk, negatives, extra_positives=prefilter_extra, show_progress=show_progress)
+    danger = fit_danger_net(in_scope, at_risk, negatives) if settings.danger_net else None
     training = {
         "settings": settings.to_dict(),
         "hard_negatives_version": HARD_NEGATIVES_VERSION if settings.hard_negatives else None,
+        "hard_positives_in": {
+            "gate": len(gate_extra),
+            "prefilter": len(prefilter_extra) if prefilter is not None else 0,
+            "version": HARD_POSITIVES_VERSION,
+        },
         "out_of_scope_posts": {name: len(texts) for name, texts in negatives.items()},
         "out_of_scope_fingerprint": _fingerprint(negatives),
     }
-    return ScopeStage(gate, prefilter=prefilter, rules=settings.rules, training=training)
+    return ScopeStage(gate, prefilter=prefilter, danger=danger, rules=settings.rules, training=training)
+
+
+def fit_danger_net(in_scope: Sequence[str], at_risk: np.ndarray, negatives: dict[str, list[str]]) -> DangerNet:
+    """The plain-danger net: the team's hard positives against ``negatives`` and the in-scope posts not at risk."""
+    from .encoder import SentenceEncoder, cached_embeddings
+
+    encoder = SentenceEncoder.shared()
+    calm = [t for t, risky in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not risky]
+    ordinary = [t for texts in negatives.values() for t in texts]
+    return DangerNet().fit(
+        cached_embeddings([sentence for _, sentence, _ in hard_positives()], description="encoding hard positives"),
+        cached_embeddings(ordinary, description="encoding ordinary text"),
+        encoder.encode(calm) if calm else np.zeros((0, 512)),
+    )
 
 
 def _fingerprint(negatives: dict[str, list[str]]) -> str:

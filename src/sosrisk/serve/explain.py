@@ -177,8 +177,11 @@ def explain_assessments(
 def rule_description(family: str, rule: str) -> str:
     """The plain-language description of a safety-net rule of :data:`~sosrisk.scope.rules.RULE_SET`, or a
     note that this sosrisk's rule set no longer has it (a post queued under an earlier rule set)."""
+    from ..scope import danger
     from ..scope.rules import RULE_SET, RULES_VERSION
 
+    if (family, rule) == (danger.FAMILY, danger.RULE):
+        return danger.DESCRIPTION
     for known in RULE_SET:
         if known.family == family and known.name == rule:
             return known.description

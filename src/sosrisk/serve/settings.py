@@ -252,20 +252,22 @@ class ServedModels:
     def scope_card(self) -> dict[str, Any]:
         """What ``GET /v1/model`` says about scope: which model's stage decides it, and the safety-net rules
         that run (family, name, floor and description of each), or none."""
+        from ..scope import danger
         from ..scope.rules import RULE_SET, RULES_VERSION
 
         decided_by = self.scope_decided_by()
         stage = self.models()[decided_by].scope_ if decided_by is not None else None
         with_rules = stage is not None and stage.rules
-        return {
-            "decided_by": decided_by,
-            "rules_version": RULES_VERSION if with_rules else None,
-            "rules": (
-                [
-                    {"family": rule.family, "rule": rule.name, "floor": rule.floor, "description": rule.description}
-                    for rule in RULE_SET
-                ]
-                if with_rules
-                else []
-            ),
-        }
+        rules = (
+            [
+                {"family": rule.family, "rule": rule.name, "floor": rule.floor, "description": rule.description}
+                for rule in RULE_SET
+            ]
+            if with_rules
+            else []
+        )
+        if stage is not None and stage.danger is not None:
+            rules.append(
+                {"family": danger.FAMILY, "rule": danger.RULE, "floor": danger.FLOOR, "description": danger.DESCRIPTION}
+            )
+        return {"decided_by": decided_by, "rules_version": RULES_VERSION if with_rules else None, "rules": rules}

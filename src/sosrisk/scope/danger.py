@@ -1,0 +1,141 @@
+"""The plain-danger net: a safety-net family that learns plainly worded plans, attempts and farewells.
+
+The regex rules (:mod:`sosrisk.scope.rules`) catch the phrasings they were written for and not new ones, and
+the risk models learned danger from SOS-1K, whose posts name death outright. This net is a logistic
+regression on a post's Universal Sentence Encoder embedding (what the post is about, robust to wording). It
+tells the team's plainly worded plans, attempts and farewells (:mod:`sosrisk.scope.hard_positives`) apart
+from ordinary text (the gate's out-of-scope sources and the hard negatives) and from the model's in-scope
+training posts that are not at risk (wishes, pain, recovery: in scope, but no plan).
+
+Its threshold is the 99.99% quantile of its probabilities on those ordinary training sentences: the bar every
+rule family must pass, at most one ordinary sentence in 10,000. Like a rule it can only raise a post (in
+scope, level at least :data:`FLOOR`, high risk), and a hit is reported as rule ``semantic/plain_danger``.
+
+It runs on the posts the prefilter lets through, whose embeddings the gate computes anyway, so a stream pays
+almost nothing for it. Weights are saved as ``danger.npz`` (coefficients, intercept): no pickle.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..models.base import ModelError
+from .encoder import DIMENSION
+from .rules import RuleHit
+
+logger = logging.getLogger(__name__)
+
+FAMILY = "semantic"
+RULE = "plain_danger"
+FLOOR = 6  # the lowest level that means a plan or worse: the post goes to a reviewer
+ORDINARY_QUANTILE = 0.9999  # at most one ordinary training sentence in 10,000 above the threshold
+DANGER_FILE = "danger.npz"
+DESCRIPTION = (
+    "a plainly worded plan, attempt or farewell, recognised by its meaning (the plain-danger net on the "
+    "sentence embedding, learned from sentences the sosrisk team wrote), not by a written pattern"
+)
+
+
+class DangerNet:
+    """Logistic regression on sentence embeddings: plainly worded danger against everything else."""
+
+    def __init__(self, C: float = 1.0) -> None:
+        if not isinstance(C, int | float) or isinstance(C, bool) or C <= 0:
+            raise ModelError(f"The 'C' of the plain-danger net must be a number > 0. Got {C!r} instead.")
+        self.C = float(C)
+        self.coef_: np.ndarray | None = None
+        self.intercept_ = 0.0
+        self.threshold_ = 1.0
+        self.report_: dict[str, Any] = {}
+
+    def params(self) -> dict[str, Any]:
+        """The settings saved in ``scope.json``."""
+        return {"C": self.C}
+
+    def fit(self, danger: np.ndarray, ordinary: np.ndarray, calm: np.ndarray) -> DangerNet:
+        """Train on embeddings of danger posts against ordinary sentences and in-scope posts not at risk.
+
+        Half the weight goes to the danger posts; the other half is shared equally by the ordinary sentences
+        and the calm in-scope posts (all of it to the ordinary ones when there are no calm posts). The
+        threshold is the :data:`ORDINARY_QUANTILE` quantile of the ordinary sentences' probabilities.
+        """
+        from sklearn.linear_model import LogisticRegression
+
+        groups = [np.asarray(g, dtype=np.float64).reshape(-1, DIMENSION) for g in (danger, ordinary, calm)]
+        danger, ordinary, calm = groups
+        if len(danger) < 2 or len(ordinary) < 2:
+            raise ModelError("The plain-danger net needs at least two danger posts and two ordinary sentences.")
+        rest = 0.5 if len(calm) == 0 else 0.25
+        weights = [np.full(len(danger), 0.5 / len(danger)), np.full(len(ordinary), rest / len(ordinary))]
+        if len(calm):
+            weights.append(np.full(len(calm), 0.25 / len(calm)))
+        x = np.vstack(groups)
+        y = np.r_[np.ones(len(danger)), np.zeros(len(ordinary) + len(calm))]
+        model = LogisticRegression(C=self.C, max_iter=3000, tol=1e-4)
+        model.fit(x, y, sample_weight=np.concatenate(weights) * len(y))
+        self.coef_ = model.coef_[0].astype(np.float64)
+        self.intercept_ = float(model.intercept_[0])
+        self.threshold_ = float(np.quantile(self.probability(ordinary), ORDINARY_QUANTILE, method="higher"))
+        # strictly above the threshold fires, so the quantile's own sentence does not
+        self.report_ = {
+            "danger_posts": len(danger),
+            "ordinary_sentences": len(ordinary),
+            "calm_in_scope_posts": len(calm),
+            "threshold": self.threshold_,
+            "training_danger_posts_above": int(np.sum(self.probability(danger) > self.threshold_)),
+            "training_calm_posts_above": int(np.sum(self.probability(calm) > self.threshold_)) if len(calm) else 0,
+        }
+        logger.info("plain-danger net: threshold %.4f", self.threshold_)
+        return self
+
+    def probability(self, embeddings: np.ndarray) -> np.ndarray:
+        """The net's probability of plainly worded danger for each embedding row."""
+        if self.coef_ is None:
+            raise ModelError("This plain-danger net is not fitted; train a model with the scope stage or load one.")
+        embeddings = np.asarray(embeddings, dtype=np.float64).reshape(-1, DIMENSION)
+        return 1.0 / (1.0 + np.exp(-(embeddings @ self.coef_ + self.intercept_)))
+
+    def fires(self, embeddings: np.ndarray) -> np.ndarray:
+        """Where the net raises a post: its probability strictly above the threshold."""
+        return self.probability(embeddings) > self.threshold_
+
+    @staticmethod
+    def hit(text: str) -> RuleHit:
+        """The rule hit a firing records (the whole post: the net reads all of it)."""
+        return RuleHit(FAMILY, RULE, FLOOR, 0, len(text))
+
+    # ------------------------------------------------------------------ persistence
+    def save(self, directory: Path) -> str:
+        """Write ``danger.npz`` into ``directory``; returns the file name."""
+        from ..atomic import atomic_write
+
+        assert self.coef_ is not None
+        with atomic_write(directory / DANGER_FILE, "wb") as handle:
+            np.savez_compressed(handle, coef=self.coef_, intercept=np.array([self.intercept_]))
+        return DANGER_FILE
+
+    @classmethod
+    def load(cls, directory: Path, params: Any, threshold: Any) -> DangerNet:
+        """Read ``danger.npz`` with the settings and threshold from ``scope.json``."""
+        from ..models.base import read_npz
+
+        if not isinstance(params, dict) or set(params) - {"C"}:
+            raise ModelError(f"{directory}: bad plain-danger net params {params!r} in scope.json. Retrain the model.")
+        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
+            raise ModelError(f"{directory}: the plain-danger threshold must be a number in [0, 1]. Got {threshold!r}.")
+        net = cls(**params)
+
+        def check(shapes: dict[str, tuple[int, ...]]) -> str | None:
+            wanted = {"coef": (DIMENSION,), "intercept": (1,)}
+            wrong = [name for name, shape in wanted.items() if shapes[name] != shape]
+            return f"array shapes do not fit together ({', '.join(wrong)})" if wrong else None
+
+        arrays = read_npz(directory / DANGER_FILE, {"coef": "f", "intercept": "f"}, check)
+        net.coef_ = arrays["coef"].astype(np.float64)
+        net.intercept_ = float(arrays["intercept"][0])
+        net.threshold_ = float(threshold)
+        return net

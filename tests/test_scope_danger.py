@@ -1,0 +1,133 @@
+"""The plain-danger net and the gate's extra in-scope posts: what they learn, raise, save and refuse."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scope_support import ORDINARY_POSTS, tiny_scope_settings, tiny_scoped_model
+from sosrisk.models import ModelError, load_model
+from sosrisk.scope.danger import FAMILY, FLOOR, RULE, DangerNet
+from sosrisk.scope.encoder import DIMENSION, SentenceEncoder
+from sosrisk.scope.gate import ScopeGate
+from sosrisk.scope.stage import SCOPE_DIR
+from sosrisk.scope.training import ScopeSettings
+
+# plainly worded danger, written for these tests (not in the behavioural suites, not among the hard positives)
+PLAIN = ["药已经全部吞下去了，头越来越沉，谢谢你们一直陪着我", "今晚就去江边，这次不会再回头了，大家保重"]
+
+
+def _clusters(n: int, centre: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.05, (n, DIMENSION))
+    x[:, centre] += 1.0
+    return x
+
+
+def test_the_net_fires_on_what_it_learned_and_on_almost_no_ordinary_sentence() -> None:
+    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    net = DangerNet().fit(danger, ordinary, calm)
+    assert net.fires(_clusters(20, 0, 4)).all()  # new posts like the danger posts
+    assert not net.fires(_clusters(20, 2, 5)).any()  # in scope, not at risk
+    # the threshold is the 99.99% quantile of the ordinary sentences: strictly above it, none of 3,000 fire
+    assert net.fires(ordinary).sum() == 0
+    assert net.report_["ordinary_sentences"] == 3000 and net.report_["calm_in_scope_posts"] == 60
+    # without calm posts the ordinary ones take all of the other half of the weight
+    assert DangerNet().fit(danger, ordinary, np.zeros((0, DIMENSION))).report_["calm_in_scope_posts"] == 0
+    with pytest.raises(ModelError, match="at least two danger posts"):
+        DangerNet().fit(danger[:1], ordinary, calm)
+    with pytest.raises(ModelError, match="The 'C' of the plain-danger net must be a number > 0"):
+        DangerNet(C=0)
+    with pytest.raises(ModelError, match="not fitted"):
+        DangerNet().probability(danger)
+
+
+def test_extra_positives_train_the_gate_but_never_set_its_threshold(tmp_path: Path) -> None:
+    posts = ["好想死", "不想活了", "活着好累", "想结束这一切", "我撑不下去了", "每天都想消失"] * 3
+    negatives = {"ordinary": ORDINARY_POSTS}
+    extra = ["药已经全部吞下去了", "这是我最后一条微博", "明晚就从桥上下去"]
+    plain = ScopeGate(cv_folds=3, min_df=1).fit(posts, np.ones(len(posts), dtype=bool), negatives)
+    taught = ScopeGate(cv_folds=3, min_df=1).fit(
+        posts, np.ones(len(posts), dtype=bool), negatives, extra_positives=extra
+    )
+    assert taught.report_["in_scope_posts"] == len(posts) and taught.report_["extra_in_scope_posts"] == 3
+    assert "extra_in_scope_posts" not in plain.report_
+    assert taught.probability(extra).mean() > plain.probability(extra).mean()
+
+
+@pytest.fixture
+def danger_model(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return tiny_scoped_model("level", tmp_path, danger_net=True, prefilter_positives=True)
+
+
+def test_a_firing_is_a_rule_hit_that_raises_the_post(danger_model) -> None:  # type: ignore[no-untyped-def]
+    stage = danger_model.scope_
+    assert stage is not None and stage.danger is not None
+    # the hard positives train the prefilter (so plain danger reaches the net), not the gate
+    assert stage.training["hard_positives_in"]["gate"] == 0 and stage.training["hard_positives_in"]["prefilter"] > 300
+    texts = [*PLAIN, *ORDINARY_POSTS[:8], "好想死"]
+    passes = stage.prefilter.probability(texts) >= stage.prefilter.threshold_
+    embeddings = SentenceEncoder.shared().encode([t for t, ok in zip(texts, passes, strict=True) if ok])
+    fired = np.zeros(len(texts), dtype=bool)
+    fired[passes] = stage.danger.fires(embeddings)
+    assert fired.any(), "the net should fire on at least one plainly worded post"
+    decision = stage.decide(texts)
+    semantic = [any(h.family == FAMILY and h.rule == RULE for h in hits) for hits in decision.rule_hits]
+    assert semantic == fired.tolist()  # only on the posts the prefilter lets through
+    assert (decision.floors[fired] >= FLOOR).all() and decision.in_scope[fired].all()
+    details = danger_model.predict_details(texts)
+    assert (np.asarray(details.labels)[fired] >= FLOOR).all()
+
+
+def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    danger_model.save(tmp_path / "m")
+    folder = tmp_path / "m" / SCOPE_DIR
+    assert (folder / "danger.npz").is_file()
+    texts = [*PLAIN, *ORDINARY_POSTS[:5]]
+    loaded = load_model(tmp_path / "m")
+    assert loaded.predict_details(texts).labels.tolist() == danger_model.predict_details(texts).labels.tolist()
+    before = [[h.to_dict() for h in hits] for hits in danger_model.scope_.decide(texts).rule_hits]
+    assert [[h.to_dict() for h in hits] for hits in loaded.scope_.decide(texts).rule_hits] == before
+    assert loaded.scope_.describe()["plain_danger_net"]["threshold"] == round(danger_model.scope_.danger.threshold_, 6)
+    config = json.loads((folder / "scope.json").read_text("utf-8"))
+    for change, message in (
+        ({"file": "gate.npz"}, "the 'danger' entry must name danger.npz."),
+        ({"threshold": 2}, "the plain-danger threshold must be a number in [0, 1]. Got 2."),
+        ({"params": {"C": 1.0, "colour": 1}}, "bad plain-danger net params"),
+    ):
+        damaged = json.loads(json.dumps(config))
+        damaged["danger"].update(change)
+        (folder / "scope.json").write_text(json.dumps(damaged), "utf-8")
+        with pytest.raises(ModelError) as error:
+            load_model(tmp_path / "m")
+        assert message in str(error.value)
+    (folder / "scope.json").write_text(json.dumps(config), "utf-8")
+    (folder / "danger.npz").write_bytes((folder / "danger.npz").read_bytes()[:50])
+    with pytest.raises(ModelError, match=r"not a readable \.npz archive"):
+        load_model(tmp_path / "m")
+    # a stage without the net saved over it removes the stale file
+    tiny_scoped_model("level", tmp_path, danger_net=False).save(tmp_path / "m")
+    assert not (folder / "danger.npz").exists()
+    assert json.loads((folder / "scope.json").read_text("utf-8"))["danger"] is None
+
+
+def test_settings_spell_out_both_switches(tmp_path: Path) -> None:
+    recorded = tiny_scope_settings(tmp_path, danger_net=True, prefilter_positives=True).to_dict()
+    assert (recorded["danger_net"], recorded["prefilter_positives"], recorded["gate_positives"]) == (True, True, False)
+    defaults = ScopeSettings()
+    assert (defaults.danger_net, defaults.prefilter_positives, defaults.gate_positives) == (True, True, False)
+
+
+def test_the_page_and_the_api_describe_a_net_hit_as_the_net() -> None:
+    from sosrisk.scope import danger
+    from sosrisk.serve.explain import describe_rule_hit
+    from sosrisk.serve.pages import RULE_FAMILY_NAMES
+
+    text = PLAIN[0]
+    described = describe_rule_hit(DangerNet.hit(text).to_dict(), text)
+    assert described["description"] == danger.DESCRIPTION and described["text"] == text
+    assert (described["family"], described["rule"], described["floor"]) == (FAMILY, RULE, FLOOR)
+    assert FAMILY in RULE_FAMILY_NAMES
