@@ -111,7 +111,7 @@ def section_gate(level_folds: list[PostSet], binary_folds: list[PostSet], heldou
         log(f"gate design {name}")
         spec = dict(spec)
         exclude_low = spec.pop("exclude_low", False)
-        settings = replace(ScopeSettings(), **spec)
+        settings = replace(ScopeSettings(prefilter_positives=False, danger_net=False), **spec)  # as measured
         negatives = gate_negatives(settings)
         oof, gates = gate_oof(level_folds, settings, negatives, exclude_low)
         threshold = float(np.quantile(oof[levels >= 6], 0.01, method="lower"))
@@ -188,7 +188,9 @@ def section_rules(level_folds: list[PostSet], binary_folds: list[PostSet], heldo
 # ---------------------------------------------------------------------------------------------- cv
 # char-linear, with the ordinary posts drawn as an equal share of every source, as these rows were measured
 # (char-linear's default until 2026-12-05; it now mines them: cv_encoders row char-linear+scope-mined)
-_EQUAL = ScopeSettings(risk_negatives_from="sample", mine_gate_negatives=False)
+_EQUAL = ScopeSettings(
+    risk_negatives_from="sample", mine_gate_negatives=False, prefilter_positives=False, danger_net=False
+)
 CV_VARIANTS: dict[str, ScopeSettings] = {
     "before: no scope stage": ScopeSettings(enabled=False),
     "after: gate + rules + 1000 ordinary posts (default)": _EQUAL,
