@@ -132,6 +132,11 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "best-level+scope-300": ("best", {"members": [CHAR, EMB, E5_8]}),
     # the ordinary posts drawn only from those the model's own scope stage lets through ("mined")
     "char-linear+scope-mined": ("char-linear", {}),
+    # ... with the team's hard positives in the gate, and with the plain-danger net as well (2026-12-06); and
+    # with them in the prefilter only, and the net (the default since 2026-12-06)
+    "char-linear+scope-gatepos": ("char-linear", {}),
+    "char-linear+scope-plain": ("char-linear", {}),
+    "char-linear+scope-net": ("char-linear", {}),
     "ensemble-char+emb-even+scope-mined": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
     "best-level+scope-mined": ("best", {"members": [CHAR, EMB, E5_8]}),
     "best-binary+scope-mined": ("best", {"members": [CHAR, EMB, E5]}),
@@ -143,6 +148,9 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # trained a second time against what it first let through
     "best-level+scope-twice": ("best", {"members": [CHAR, EMB, E5_8]}),
     "best-binary+scope-twice": ("best", {"members": [CHAR, EMB, E5]}),
+    # ... with the team's hard positives in the prefilter and the plain-danger net (the default since 2026-12-06)
+    "best-level+scope-net": ("best", {"members": [CHAR, EMB, E5_8]}),
+    "best-binary+scope-net": ("best", {"members": [CHAR, EMB, E5]}),
     # (levels) ... with char and emb learning the SOS-1K posts only; the encoder still learns the ordinary posts
     "best-level+scope-twice-cskip": ("best", {"members": [CHAR_SKIP, EMB_SKIP, E5_8]}),
     # is the stage's loss larger than what the encoder's training seed alone moves? The same pairs (no stage,
@@ -212,14 +220,19 @@ DESCRIPTIONS = {
     "best-binary+gate": "`--model best` for binary with the scope gate and rules, no ordinary posts in its training",
     "best-level+scope-300": "`--model best` for levels with the scope stage and 300 ordinary posts instead of 1,000",
     "char-linear+scope-mined": "char-linear+scope, its 1,000 ordinary posts drawn from those its stage lets through",
+    "char-linear+scope-gatepos": "char-linear+scope-mined, the team's 335 hard positives in-scope for its gate",
+    "char-linear+scope-plain": "char-linear+scope-gatepos, and the plain-danger net in its safety net",
+    "char-linear+scope-net": "char-linear+scope-mined, hard positives in its prefilter, plain-danger net (default)",
     "ensemble-char+emb-even+scope-mined": "char + emb + scope, ordinary posts drawn from those the stage lets through",
     "best-level+scope-mined": "best-level+scope, its ordinary posts drawn from those its stage lets through",
     "best-binary+scope-mined": "best-binary+scope, its ordinary posts drawn from those its stage lets through",
     "char-linear+scope-mined2": "char-linear+scope-mined, its gate trained again against what it first let through",
     "best-level+scope-mined2": "best-level+scope-mined, its gate trained again against what it first let through",
     "best-binary+scope-mined2": "best-binary+scope-mined, its gate trained again against what it first let through",
-    "best-level+scope-twice": "best-level+scope, its gate trained again against what it first let through (default)",
-    "best-binary+scope-twice": "best-binary+scope, its gate trained again against what it first let through (default)",
+    "best-level+scope-twice": "best-level+scope, its gate trained again against what it first let through",
+    "best-binary+scope-twice": "best-binary+scope, its gate trained again against what it first let through",
+    "best-level+scope-net": "best-level+scope-twice, hard positives in its prefilter, plain-danger net (default)",
+    "best-binary+scope-net": "best-binary+scope-twice, hard positives in its prefilter, plain-danger net (default)",
     "best-level+scope-twice-cskip": "best-level+scope-twice, but char and emb learn no ordinary posts (e5 does)",
     **{
         f"ensemble-char+emb+e5x8-even-s{s}": f"char + emb + e5 (8 ep, training seed {s}), equal weights" for s in (1, 2)
@@ -271,6 +284,9 @@ BASES = {
     "best-binary+gate": "ensemble-char+emb+e5-even",
     "best-level+scope-300": "ensemble-char+emb+e5x8-even",
     "char-linear+scope-mined": "char-linear",
+    "char-linear+scope-gatepos": "char-linear+scope-mined",
+    "char-linear+scope-plain": "char-linear+scope-mined",
+    "char-linear+scope-net": "char-linear+scope-mined",
     "ensemble-char+emb-even+scope-mined": "ensemble-char+emb-even",
     "best-level+scope-mined": "ensemble-char+emb+e5x8-even",
     "best-binary+scope-mined": "ensemble-char+emb+e5-even",
@@ -280,6 +296,8 @@ BASES = {
     "best-level+scope-twice": "best-level+scope",
     "best-binary+scope-twice": "best-binary+scope",
     "best-level+scope-twice-cskip": "best-level+scope-twice",
+    "best-level+scope-net": "best-level+scope-twice",
+    "best-binary+scope-net": "best-binary+scope-twice",
     **{f"best-level+scope-twice-s{s}": f"ensemble-char+emb+e5x8-even-s{s}" for s in (1, 2)},
     **{f"best-binary+scope-twice-s{s}": f"ensemble-char+emb+e5-even-s{s}" for s in (1, 2)},
 }
@@ -287,10 +305,12 @@ SCOPE = False  # see the module docstring
 # Every row spells out the settings that a model kind may choose (ScopeSettings fields left None take the
 # kind's current choice, which has changed: char-linear mines its ordinary posts and best trains its gate
 # twice since 2026-12-05), so that each row reproduces what it was measured with.
-_EQUAL_SHARE = {"risk_negatives_from": "sample", "mine_gate_negatives": False}
-_MINED = {"risk_negatives_from": "gate", "mine_gate_negatives": False}
-_MINED_TWICE = {"risk_negatives_from": "gate", "mine_gate_negatives": True}
-_EQUAL_SHARE_TWICE = {"risk_negatives_from": "sample", "mine_gate_negatives": True}
+# Rows measured before 2026-12-06 had neither the hard positives in the gate nor the plain-danger net.
+_NO_PLAIN = {"gate_positives": False, "prefilter_positives": False, "danger_net": False}
+_EQUAL_SHARE = {"risk_negatives_from": "sample", "mine_gate_negatives": False, **_NO_PLAIN}
+_MINED = {"risk_negatives_from": "gate", "mine_gate_negatives": False, **_NO_PLAIN}
+_MINED_TWICE = {"risk_negatives_from": "gate", "mine_gate_negatives": True, **_NO_PLAIN}
+_EQUAL_SHARE_TWICE = {"risk_negatives_from": "sample", "mine_gate_negatives": True, **_NO_PLAIN}
 SCOPED: dict[str, dict[str, Any]] = {
     "char-linear+scope": _EQUAL_SHARE,
     "embedding-linear+scope": _EQUAL_SHARE,
@@ -305,6 +325,9 @@ SCOPED: dict[str, dict[str, Any]] = {
     "best-binary+gate": {**_EQUAL_SHARE, "risk_negatives": 0},
     "best-level+scope-300": {**_EQUAL_SHARE, "risk_negatives": 300},
     "char-linear+scope-mined": _MINED,
+    "char-linear+scope-gatepos": {**_MINED, "gate_positives": True},
+    "char-linear+scope-plain": {**_MINED, "gate_positives": True, "danger_net": True},
+    "char-linear+scope-net": {**_MINED, "prefilter_positives": True, "danger_net": True},
     "ensemble-char+emb-even+scope-mined": _MINED,
     "best-level+scope-mined": _MINED,
     "best-binary+scope-mined": _MINED,
@@ -313,6 +336,8 @@ SCOPED: dict[str, dict[str, Any]] = {
     "best-binary+scope-mined2": _MINED_TWICE,
     "best-level+scope-twice": _EQUAL_SHARE_TWICE,
     "best-binary+scope-twice": _EQUAL_SHARE_TWICE,
+    "best-level+scope-net": {**_EQUAL_SHARE_TWICE, "prefilter_positives": True, "danger_net": True},
+    "best-binary+scope-net": {**_EQUAL_SHARE_TWICE, "prefilter_positives": True, "danger_net": True},
     "best-level+scope-twice-cskip": _EQUAL_SHARE_TWICE,
     "best-level+scope-twice-s1": _EQUAL_SHARE_TWICE,
     "best-level+scope-twice-s2": _EQUAL_SHARE_TWICE,
