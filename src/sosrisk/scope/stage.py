@@ -167,28 +167,11 @@ class ScopeStage:
                 (folder / name).unlink()
         config = {
             "format_version": SCOPE_FORMAT_VERSION,
-            "gate": {
-                "file": gate_file,
-                "params": self.gate.params(),
-                "threshold": self.gate.threshold_,
-                "report": self.gate.report_,
-            },
+            "gate": _entry(gate_file, self.gate),
             "prefilter": None
             if self.prefilter is None
-            else {
-                "file": self.prefilter.save(folder, PREFILTER_FILE),
-                "params": self.prefilter.params(),
-                "threshold": self.prefilter.threshold_,
-                "report": self.prefilter.report_,
-            },
-            "danger": None
-            if self.danger is None
-            else {
-                "file": self.danger.save(folder),
-                "params": self.danger.params(),
-                "threshold": self.danger.threshold_,
-                "report": self.danger.report_,
-            },
+            else _entry(self.prefilter.save(folder, PREFILTER_FILE), self.prefilter),
+            "danger": None if self.danger is None else _entry(self.danger.save(folder), self.danger),
             "encoder": SentenceEncoder.shared().identity.to_dict(),
             "rules_version": self.rules_version,
             "training": self.training,
@@ -260,3 +243,8 @@ class ScopeStage:
                 RULES_VERSION,
             )
         return stage
+
+
+def _entry(file: str, part: ScopeGate | DangerNet) -> dict[str, Any]:
+    """What ``scope.json`` records of a saved part of the stage: its file, settings, threshold and report."""
+    return {"file": file, "params": part.params(), "threshold": part.threshold_, "report": part.report_}
