@@ -13,67 +13,121 @@ must be at risk far more often than not, and it may fire on at most about one or
   ``bench_scope.py``) it fires on, with the net trained on all five folds.
 - **Behavioural suites**: how many cases of each group it fires on (the net alone, not the model).
 
-Run: ``python benchmarks/bench_danger_net.py``; results go to ``results/danger_net.{json,md}``.
+- **Whole models** (``--model NAME LEVEL_DIR BINARY_DIR``, repeatable): the behavioural pass rates of trained
+  model directories with their net retrained as each variant trains it (on all five folds), everything else
+  as saved.
+
+Each is measured twice, for the net trained without and with the team's recovery posts
+(:mod:`sosrisk.scope.recovery_posts`, ``ScopeSettings.danger_recovery``; measured 2026-12-06, not adopted).
+
+Run: ``python benchmarks/bench_danger_net.py [--model NAME LEVEL_DIR BINARY_DIR ...]``; results go to
+``results/danger_net.{json,md}``.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 from typing import Any
 
 from _env import environment, sos1k_root, write_results
 from bench_scope import aligned_sos, heldout_parts, log
-from sosrisk.behaviour import GROUPS, SUITES, load_cases
+from sosrisk.behaviour import GROUPS, SUITES, load_cases, pass_rates, run_cases
 from sosrisk.data import PostSet
 from sosrisk.scope.encoder import SentenceEncoder, cached_embeddings
 from sosrisk.scope.training import ScopeSettings, at_risk_mask, fit_danger_net, gate_negatives
 
+VARIANTS = {"without recovery posts (the default)": False, "with recovery posts (not adopted)": True}
+
 
 def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--model",
+        nargs=3,
+        action="append",
+        default=[],
+        metavar=("NAME", "LEVEL_DIR", "BINARY_DIR"),
+        help="also the pass rates of these trained models with each variant of the net (repeatable)",
+    )
+    args = parser.parse_args()
     encoder = SentenceEncoder.shared()
     negatives = gate_negatives(ScopeSettings())
     level_folds, binary_folds = aligned_sos(sos1k_root())
-    payload: dict[str, Any] = {"environment": environment(("sosrisk", "numpy", "scikit-learn")), "sos1k": {}}
-    nets = {}
-    for task, folds in (("level", level_folds), ("binary", binary_folds)):
-        rows = []
-        for k, held in enumerate(folds):
-            train = PostSet.concat([p for j, p in enumerate(folds) if j != k])
-            net = fit_danger_net(train.texts, at_risk_mask(task, train.labels(task)), negatives)
-            fired = net.fires(encoder.encode(held.texts))
-            at_risk = at_risk_mask(task, held.labels(task))
-            rows.append(
-                {"fold": k, "posts": len(held), "fired": int(fired.sum()), "at_risk": int(at_risk[fired].sum())}
-            )
-            log(f"{task} fold {k}: fires on {fired.sum()}, {at_risk[fired].sum()} at risk")
-        whole = PostSet.concat(folds)
-        nets[task] = fit_danger_net(whole.texts, at_risk_mask(task, whole.labels(task)), negatives)
-        payload["sos1k"][task] = {"folds": rows, "threshold_all_folds": nets[task].threshold_}
     heldout = heldout_parts()
-    payload["ordinary"] = {}
-    for name, texts in heldout.items():
-        embeddings = cached_embeddings(texts)
-        payload["ordinary"][name] = {
-            "sentences": len(texts),
-            **{task: int(net.fires(embeddings).sum()) for task, net in nets.items()},
-        }
-    payload["behaviour"] = {}
-    for suite in SUITES:
-        cases = load_cases(suite)
-        embeddings = encoder.encode([c.text for c in cases])
-        payload["behaviour"][suite] = {
-            task: {
-                group: [
-                    int(sum(f for c, f in zip(cases, fired, strict=True) if c.group == group)),
-                    sum(c.group == group for c in cases),
-                ]
-                for group in GROUPS
+    suites = {suite: load_cases(suite) for suite in SUITES}
+    suite_embeddings = {suite: encoder.encode([c.text for c in cases]) for suite, cases in suites.items()}
+    payload: dict[str, Any] = {"environment": environment(("sosrisk", "numpy", "scikit-learn")), "variants": {}}
+    for variant, recovery in VARIANTS.items():
+        result: dict[str, Any] = {"recovery": recovery, "sos1k": {}}
+        nets = {}
+        for task, folds in (("level", level_folds), ("binary", binary_folds)):
+            rows = []
+            for k, held in enumerate(folds):
+                train = PostSet.concat([p for j, p in enumerate(folds) if j != k])
+                net = fit_danger_net(train.texts, at_risk_mask(task, train.labels(task)), negatives, recovery=recovery)
+                fired = net.fires(encoder.encode(held.texts))
+                at_risk = at_risk_mask(task, held.labels(task))
+                rows.append(
+                    {"fold": k, "posts": len(held), "fired": int(fired.sum()), "at_risk": int(at_risk[fired].sum())}
+                )
+                log(f"{variant}, {task} fold {k}: fires on {fired.sum()}, {at_risk[fired].sum()} at risk")
+            whole = PostSet.concat(folds)
+            nets[task] = fit_danger_net(
+                whole.texts, at_risk_mask(task, whole.labels(task)), negatives, recovery=recovery
+            )
+            result["sos1k"][task] = {"folds": rows, "threshold_all_folds": nets[task].threshold_}
+        result["ordinary"] = {}
+        for name, texts in heldout.items():
+            embeddings = cached_embeddings(texts)
+            result["ordinary"][name] = {
+                "sentences": len(texts),
+                **{task: int(net.fires(embeddings).sum()) for task, net in nets.items()},
             }
-            for task, fired in ((t, net.fires(embeddings)) for t, net in nets.items())
-        }
+        result["behaviour"] = {}
+        for suite, cases in suites.items():
+            result["behaviour"][suite] = {
+                task: {
+                    group: [
+                        int(sum(f for c, f in zip(cases, fired, strict=True) if c.group == group)),
+                        sum(c.group == group for c in cases),
+                    ]
+                    for group in GROUPS
+                }
+                for task, fired in ((t, net.fires(suite_embeddings[suite])) for t, net in nets.items())
+            }
+        payload["variants"][variant] = result
+    payload["models"] = {name: whole_models(level, binary, negatives) for name, level, binary in args.model}
     write_results("danger_net", payload, render(payload))
     print(render(payload))
     return 0
+
+
+def whole_models(level_dir: str, binary_dir: str, negatives: dict[str, list[str]]) -> dict[str, Any]:
+    """Pass rates per suite and group of the saved models, their nets retrained as each variant."""
+    from sosrisk.data import load_folds
+    from sosrisk.models import load_model
+
+    models = {"level": load_model(level_dir), "binary": load_model(binary_dir)}
+    out: dict[str, Any] = {"level_dir": level_dir, "binary_dir": binary_dir}
+    for variant, recovery in VARIANTS.items():
+        for task, model in models.items():
+            if model.scope_ is None or model.scope_.danger is None:
+                raise SystemExit(f"{level_dir if task == 'level' else binary_dir}: no plain-danger net to retrain")
+            whole = PostSet.concat(load_folds(task))
+            at_risk = at_risk_mask(task, whole.labels(task))
+            model.scope_.danger = fit_danger_net(whole.texts, at_risk, negatives, recovery=recovery)
+        out[variant] = {
+            suite: {
+                row["group"]: [row["passed"], row["cases"]]
+                for row in pass_rates(
+                    run_cases(load_cases(suite), level_model=models["level"], binary_model=models["binary"])
+                )
+            }
+            for suite in SUITES
+        }
+        log(f"{level_dir}, {variant}: {out[variant]}")
+    return out
 
 
 def render(payload: dict[str, Any]) -> str:
@@ -83,35 +137,61 @@ def render(payload: dict[str, Any]) -> str:
         "",
         f"Run: {env['date']} · {env['machine']['cpu']} ({env['machine']['cores']} cores) · commit {env['git_commit']}"
         f" · {env['versions']}",
-        "",
-        "**SOS-1K, out of fold** (trained on four folds, fired on the fifth; at risk: level 6+ / labelled high risk):",
-        "",
-        "| task | fold 0 | fold 1 | fold 2 | fold 3 | fold 4 | all: fired | of them at risk |",
-        "|---|---|---|---|---|---|---|---|",
     ]
-    for task, result in payload["sos1k"].items():
-        folds = result["folds"]
-        fired, at_risk = sum(r["fired"] for r in folds), sum(r["at_risk"] for r in folds)
-        cells = " | ".join(f"{r['at_risk']}/{r['fired']}" for r in folds)
-        share = f"{at_risk} ({at_risk / fired:.0%})" if fired else "0"
-        lines.append(f"| {task} | {cells} | {fired} of {sum(r['posts'] for r in folds)} | {share} |")
-    lines += ["", "**Held-out ordinary text** (trained on all five folds): sentences it fires on", ""]
-    lines += ["| source | sentences | level net | binary net |", "|---|---|---|---|"]
-    total = {"sentences": 0, "level": 0, "binary": 0}
-    for name, row in payload["ordinary"].items():
-        lines.append(f"| {name} | {row['sentences']} | {row['level']} | {row['binary']} |")
-        for key in total:
-            total[key] += row[key]
-    lines.append(f"| all | {total['sentences']} | {total['level']} | {total['binary']} |")
-    lines += ["", "**Behavioural suites**: cases the net alone fires on (level net / binary net)", ""]
-    lines += ["| group | cases.tsv | holdout.tsv |", "|---|---|---|"]
-    for group in GROUPS:
-        cells = []
-        for suite in SUITES:
-            result = payload["behaviour"][suite]
-            (lf, n), (bf, _) = result["level"][group], result["binary"][group]
-            cells.append(f"{lf} / {bf} of {n}")
-        lines.append(f"| {GROUPS[group].title} | {' | '.join(cells)} |")
+    for variant, result in payload["variants"].items():
+        lines += [
+            "",
+            f"## {variant[0].upper()}{variant[1:]}",
+            "",
+            "**SOS-1K, out of fold** (trained on four folds, fired on the fifth; at risk: level 6+ / labelled high"
+            " risk):",
+            "",
+            "| task | fold 0 | fold 1 | fold 2 | fold 3 | fold 4 | all: fired | of them at risk |",
+            "|---|---|---|---|---|---|---|---|",
+        ]
+        for task, sos in result["sos1k"].items():
+            folds = sos["folds"]
+            fired, at_risk = sum(r["fired"] for r in folds), sum(r["at_risk"] for r in folds)
+            cells = " | ".join(f"{r['at_risk']}/{r['fired']}" for r in folds)
+            share = f"{at_risk} ({at_risk / fired:.0%})" if fired else "0"
+            lines.append(f"| {task} | {cells} | {fired} of {sum(r['posts'] for r in folds)} | {share} |")
+        lines += ["", "**Held-out ordinary text** (trained on all five folds): sentences it fires on", ""]
+        lines += ["| source | sentences | level net | binary net |", "|---|---|---|---|"]
+        total = {"sentences": 0, "level": 0, "binary": 0}
+        for name, row in result["ordinary"].items():
+            lines.append(f"| {name} | {row['sentences']} | {row['level']} | {row['binary']} |")
+            for key in total:
+                total[key] += row[key]
+        lines.append(f"| all | {total['sentences']} | {total['level']} | {total['binary']} |")
+        lines += ["", "**Behavioural suites**: cases the net alone fires on (level net / binary net)", ""]
+        lines += ["| group | cases.tsv | holdout.tsv |", "|---|---|---|"]
+        for group in GROUPS:
+            cells = []
+            for suite in SUITES:
+                counts = result["behaviour"][suite]
+                (lf, n), (bf, _) = counts["level"][group], counts["binary"][group]
+                cells.append(f"{lf} / {bf} of {n}")
+            lines.append(f"| {GROUPS[group].title} | {' | '.join(cells)} |")
+    for name, result in payload.get("models", {}).items():
+        variants = [v for v in VARIANTS if v in result]
+        lines += [
+            "",
+            f"## Whole models: {name}",
+            "",
+            f"`{result['level_dir']}` and `{result['binary_dir']}` as saved, their plain-danger nets retrained as each"
+            " variant trains them. Cases passed per group, without / with recovery posts:",
+            "",
+            "| group | cases.tsv | holdout.tsv |",
+            "|---|---|---|",
+        ]
+        for group in GROUPS:
+            cells = []
+            for suite in SUITES:
+                counts = [result[v][suite][group] for v in variants]
+                cells.append(" / ".join(str(passed) for passed, _ in counts) + f" of {counts[0][1]}")
+            lines.append(f"| {GROUPS[group].title} | {' | '.join(cells)} |")
+        totals = [" / ".join(str(sum(result[v][suite][g][0] for g in GROUPS)) for v in variants) for suite in SUITES]
+        lines.append(f"| all | {' | '.join(totals)} |")
     return "\n".join(lines) + "\n"
 
 

@@ -137,6 +137,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "char-linear+scope-gatepos": ("char-linear", {}),
     "char-linear+scope-plain": ("char-linear", {}),
     "char-linear+scope-net": ("char-linear", {}),
+    "char-linear+scope-recovery": ("char-linear", {}),
     "ensemble-char+emb-even+scope-mined": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
     "best-level+scope-mined": ("best", {"members": [CHAR, EMB, E5_8]}),
     "best-binary+scope-mined": ("best", {"members": [CHAR, EMB, E5]}),
@@ -223,6 +224,7 @@ DESCRIPTIONS = {
     "char-linear+scope-gatepos": "char-linear+scope-mined, the team's 335 hard positives in-scope for its gate",
     "char-linear+scope-plain": "char-linear+scope-gatepos, and the plain-danger net in its safety net",
     "char-linear+scope-net": "char-linear+scope-mined, hard positives in its prefilter, plain-danger net (default)",
+    "char-linear+scope-recovery": "char-linear+scope-net, the net also trained against recovery posts (not adopted)",
     "ensemble-char+emb-even+scope-mined": "char + emb + scope, ordinary posts drawn from those the stage lets through",
     "best-level+scope-mined": "best-level+scope, its ordinary posts drawn from those its stage lets through",
     "best-binary+scope-mined": "best-binary+scope, its ordinary posts drawn from those its stage lets through",
@@ -287,6 +289,7 @@ BASES = {
     "char-linear+scope-gatepos": "char-linear+scope-mined",
     "char-linear+scope-plain": "char-linear+scope-mined",
     "char-linear+scope-net": "char-linear+scope-mined",
+    "char-linear+scope-recovery": "char-linear+scope-net",
     "ensemble-char+emb-even+scope-mined": "ensemble-char+emb-even",
     "best-level+scope-mined": "ensemble-char+emb+e5x8-even",
     "best-binary+scope-mined": "ensemble-char+emb+e5-even",
@@ -306,7 +309,7 @@ SCOPE = False  # see the module docstring
 # kind's current choice, which has changed: char-linear mines its ordinary posts and best trains its gate
 # twice since 2026-12-05), so that each row reproduces what it was measured with.
 # Rows measured before 2026-12-06 had neither the hard positives in the gate nor the plain-danger net.
-_NO_PLAIN = {"gate_positives": False, "prefilter_positives": False, "danger_net": False}
+_NO_PLAIN = {"gate_positives": False, "prefilter_positives": False, "danger_net": False, "danger_recovery": False}
 _EQUAL_SHARE = {"risk_negatives_from": "sample", "mine_gate_negatives": False, **_NO_PLAIN}
 _MINED = {"risk_negatives_from": "gate", "mine_gate_negatives": False, **_NO_PLAIN}
 _MINED_TWICE = {"risk_negatives_from": "gate", "mine_gate_negatives": True, **_NO_PLAIN}
@@ -328,6 +331,7 @@ SCOPED: dict[str, dict[str, Any]] = {
     "char-linear+scope-gatepos": {**_MINED, "gate_positives": True},
     "char-linear+scope-plain": {**_MINED, "gate_positives": True, "danger_net": True},
     "char-linear+scope-net": {**_MINED, "prefilter_positives": True, "danger_net": True},
+    "char-linear+scope-recovery": {**_MINED, "prefilter_positives": True, "danger_net": True, "danger_recovery": True},
     "ensemble-char+emb-even+scope-mined": _MINED,
     "best-level+scope-mined": _MINED,
     "best-binary+scope-mined": _MINED,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
 
@@ -9,21 +10,29 @@ import numpy as np
 import pytest
 
 from scope_support import ORDINARY_POSTS, tiny_scope_settings, tiny_scoped_model
+from sosrisk.data.leakage import normalize_for_matching
 from sosrisk.models import ModelError, load_model
 from sosrisk.scope.danger import FAMILY, FLOOR, RULE, DangerNet
 from sosrisk.scope.encoder import DIMENSION, SentenceEncoder
 from sosrisk.scope.gate import ScopeGate
+from sosrisk.scope.hard_positives import hard_positives
+from sosrisk.scope.recovery_posts import FAMILIES as RECOVERY_FAMILIES
+from sosrisk.scope.recovery_posts import VERSION as RECOVERY_VERSION
+from sosrisk.scope.recovery_posts import recovery_posts
 from sosrisk.scope.stage import SCOPE_DIR
 from sosrisk.scope.training import ScopeSettings
 
+BEHAVIOUR = Path(__file__).resolve().parents[1] / "src" / "sosrisk" / "behaviour"
 # plainly worded danger, written for these tests (not in the behavioural suites, not among the hard positives)
 PLAIN = ["药已经全部吞下去了，头越来越沉，谢谢你们一直陪着我", "今晚就去江边，这次不会再回头了，大家保重"]
 
 
-def _clusters(n: int, centre: int, seed: int) -> np.ndarray:
+def _clusters(n: int, centre: int, seed: int, *, also: int | None = None) -> np.ndarray:
     rng = np.random.default_rng(seed)
     x = rng.normal(0, 0.05, (n, DIMENSION))
     x[:, centre] += 1.0
+    if also is not None:  # a second direction: like the danger posts, and something else as well
+        x[:, also] += 3.0
     return x
 
 
@@ -43,6 +52,36 @@ def test_the_net_fires_on_what_it_learned_and_on_almost_no_ordinary_sentence() -
         DangerNet(C=0)
     with pytest.raises(ModelError, match="not fitted"):
         DangerNet().probability(danger)
+
+
+def test_recovery_posts_teach_the_net_what_looks_like_danger_and_is_not() -> None:
+    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    recovery = _clusters(60, 0, 6, also=3)  # a past crisis looked back on: the danger direction and more
+    unseen = _clusters(20, 0, 7, also=3)
+    without = DangerNet().fit(danger, ordinary, calm)
+    taught = DangerNet().fit(danger, ordinary, calm, recovery)
+    assert without.fires(unseen).all()
+    assert not taught.fires(unseen).any()
+    assert taught.fires(_clusters(20, 0, 4)).all()  # danger still fires
+    assert taught.fires(ordinary).sum() == 0
+    assert taught.report_["recovery_posts"] == 60 and taught.report_["training_recovery_posts_above"] == 0
+    assert without.report_["recovery_posts"] == 0
+
+
+def test_the_recovery_posts_are_fixed_distinct_and_apart_from_the_behavioural_cases() -> None:
+    posts = recovery_posts()
+    assert posts == recovery_posts() and posts != recovery_posts(seed=1)
+    sentences = [s for _, s in posts]
+    assert len(sentences) == len(set(sentences)) == 408  # the slot space caps some families below their wish
+    assert {family for family, _ in posts} == set(RECOVERY_FAMILIES) and RECOVERY_VERSION == "recovery-1"
+    with open(BEHAVIOUR / "cases.tsv", encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    cases = [row["text"] for row in rows] + [row["variant"] for row in rows if row["variant"]]
+    assert len(cases) > 150
+    normalised = {normalize_for_matching(s) for s in sentences}
+    assert not [c for c in cases if normalize_for_matching(c) in normalised]
+    # and nothing the team wrote as danger is also written as recovery
+    assert not normalised & {normalize_for_matching(s) for _, s, _ in hard_positives()}
 
 
 def test_extra_positives_train_the_gate_but_never_set_its_threshold(tmp_path: Path) -> None:
@@ -68,6 +107,8 @@ def test_a_firing_is_a_rule_hit_that_raises_the_post(danger_model) -> None:  # t
     assert stage is not None and stage.danger is not None
     # the hard positives train the prefilter (so plain danger reaches the net), not the gate
     assert stage.training["hard_positives_in"]["gate"] == 0 and stage.training["hard_positives_in"]["prefilter"] > 300
+    # the recovery posts are not among its calm posts by default (measured, not adopted)
+    assert stage.training["recovery_posts_version"] is None and stage.danger.report_["recovery_posts"] == 0
     texts = [*PLAIN, *ORDINARY_POSTS[:8], "好想死"]
     passes = stage.prefilter.probability(texts) >= stage.prefilter.threshold_
     embeddings = SentenceEncoder.shared().encode([t for t, ok in zip(texts, passes, strict=True) if ok])
@@ -119,6 +160,11 @@ def test_settings_spell_out_both_switches(tmp_path: Path) -> None:
     assert (recorded["danger_net"], recorded["prefilter_positives"], recorded["gate_positives"]) == (True, True, False)
     defaults = ScopeSettings()
     assert (defaults.danger_net, defaults.prefilter_positives, defaults.gate_positives) == (True, True, False)
+    assert not defaults.danger_recovery and recorded["danger_recovery"] is False
+    on = tiny_scoped_model("level", tmp_path, danger_net=True, prefilter_positives=True, danger_recovery=True)
+    assert on.scope_ is not None and on.scope_.danger is not None
+    assert on.scope_.training["recovery_posts_version"] == RECOVERY_VERSION
+    assert on.scope_.danger.report_["recovery_posts"] == len(recovery_posts())
 
 
 def test_the_page_and_the_api_describe_a_net_hit_as_the_net() -> None:

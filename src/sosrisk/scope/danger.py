@@ -56,25 +56,32 @@ class DangerNet:
         """The settings saved in ``scope.json``."""
         return {"C": self.C}
 
-    def fit(self, danger: np.ndarray, ordinary: np.ndarray, calm: np.ndarray) -> DangerNet:
-        """Train on embeddings of danger posts against ordinary sentences and in-scope posts not at risk.
+    def fit(
+        self, danger: np.ndarray, ordinary: np.ndarray, calm: np.ndarray, recovery: np.ndarray | None = None
+    ) -> DangerNet:
+        """Train on embeddings of danger posts against ordinary sentences and calm in-scope posts.
 
-        Half the weight goes to the danger posts; the other half is shared equally by the ordinary sentences
-        and the calm in-scope posts (all of it to the ordinary ones when there are no calm posts). The
-        threshold is the :data:`ORDINARY_QUANTILE` quantile of the ordinary sentences' probabilities.
+        ``calm`` are the model's in-scope training posts that are not at risk; ``recovery`` the team's
+        recovery, denial and past-crisis posts (:mod:`sosrisk.scope.recovery_posts`), in scope and not at risk
+        either. Half the weight goes to the danger posts, a quarter to the ordinary sentences and a quarter is
+        shared equally by the calm groups that are not empty (all of the other half to the ordinary
+        sentences when both are). The threshold is the :data:`ORDINARY_QUANTILE` quantile of the ordinary
+        sentences' probabilities.
         """
         from sklearn.linear_model import LogisticRegression
 
-        groups = [np.asarray(g, dtype=np.float64).reshape(-1, DIMENSION) for g in (danger, ordinary, calm)]
-        danger, ordinary, calm = groups
+        groups = [
+            np.asarray(g, dtype=np.float64).reshape(-1, DIMENSION)
+            for g in (danger, ordinary, calm, np.zeros((0, DIMENSION)) if recovery is None else recovery)
+        ]
+        danger, ordinary, calm, recovery = groups
         if len(danger) < 2 or len(ordinary) < 2:
             raise ModelError("The plain-danger net needs at least two danger posts and two ordinary sentences.")
-        rest = 0.5 if len(calm) == 0 else 0.25
-        weights = [np.full(len(danger), 0.5 / len(danger)), np.full(len(ordinary), rest / len(ordinary))]
-        if len(calm):
-            weights.append(np.full(len(calm), 0.25 / len(calm)))
+        quiet = [g for g in (calm, recovery) if len(g)]
+        shares = [0.5, 0.25 if quiet else 0.5] + [0.25 / len(quiet) if len(g) else 0.0 for g in (calm, recovery)]
+        weights = [np.full(len(g), share / len(g)) for g, share in zip(groups, shares, strict=True) if len(g)]
         x = np.vstack(groups)
-        y = np.r_[np.ones(len(danger)), np.zeros(len(ordinary) + len(calm))]
+        y = np.r_[np.ones(len(danger)), np.zeros(len(ordinary) + len(calm) + len(recovery))]
         model = LogisticRegression(C=self.C, max_iter=3000, tol=1e-4)
         model.fit(x, y, sample_weight=np.concatenate(weights) * len(y))
         self.coef_ = model.coef_[0].astype(np.float64)
@@ -87,7 +94,11 @@ class DangerNet:
             "calm_in_scope_posts": len(calm),
             "threshold": self.threshold_,
             "training_danger_posts_above": int(np.sum(self.probability(danger) > self.threshold_)),
+            "recovery_posts": len(recovery),
             "training_calm_posts_above": int(np.sum(self.probability(calm) > self.threshold_)) if len(calm) else 0,
+            "training_recovery_posts_above": (
+                int(np.sum(self.probability(recovery) > self.threshold_)) if len(recovery) else 0
+            ),
         }
         logger.info("plain-danger net: threshold %.4f", self.threshold_)
         return self

@@ -26,6 +26,8 @@ from .hard_negatives import VERSION as HARD_NEGATIVES_VERSION
 from .hard_negatives import hard_negatives
 from .hard_positives import VERSION as HARD_POSITIVES_VERSION
 from .hard_positives import hard_positives
+from .recovery_posts import VERSION as RECOVERY_VERSION
+from .recovery_posts import recovery_posts
 from .stage import ScopeStage
 
 logger = logging.getLogger(__name__)
@@ -84,6 +86,11 @@ class ScopeSettings:
         safety-net family on sentence embeddings that learns the team's hard positives against the ordinary
         sources, the hard negatives and the in-scope training posts not at risk, and raises the posts it
         fires on to level 6+ and high risk.
+    danger_recovery:
+        Also train the plain-danger net against the team's recovery, denial and past-crisis posts
+        (:mod:`sosrisk.scope.recovery_posts`). Off: on the held-out behavioural suite it spared two
+        negation-and-recovery posts a reviewer and missed two farewells, for ``char-linear`` and ``best``
+        alike (``benchmarks/bench_danger_net.py``); a missed farewell can be a death.
     retention:
         Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
     prefilter_retention:
@@ -111,6 +118,7 @@ class ScopeSettings:
     gate_positives: bool = False
     prefilter_positives: bool = True
     danger_net: bool = True
+    danger_recovery: bool = False
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
     rules: bool = True
@@ -354,7 +362,9 @@ def fit_scope(
     if settings.prefilter_retention is not None:
         prefilter = ScopeGate(retention=settings.prefilter_retention, **{**settings.gate, "embedding_weight": 0.0})
         prefilter.fit(in_scope, at_risk, negatives, extra_positives=prefilter_extra, show_progress=show_progress)
-    danger = fit_danger_net(in_scope, at_risk, negatives) if settings.danger_net else None
+    danger = (
+        fit_danger_net(in_scope, at_risk, negatives, recovery=settings.danger_recovery) if settings.danger_net else None
+    )
     training = {
         "settings": settings.to_dict(),
         "hard_negatives_version": HARD_NEGATIVES_VERSION if settings.hard_negatives else None,
@@ -363,23 +373,32 @@ def fit_scope(
             "prefilter": len(prefilter_extra) if prefilter is not None else 0,
             "version": HARD_POSITIVES_VERSION,
         },
+        "recovery_posts_version": RECOVERY_VERSION if danger is not None and settings.danger_recovery else None,
         "out_of_scope_posts": {name: len(texts) for name, texts in negatives.items()},
         "out_of_scope_fingerprint": _fingerprint(negatives),
     }
     return ScopeStage(gate, prefilter=prefilter, danger=danger, rules=settings.rules, training=training)
 
 
-def fit_danger_net(in_scope: Sequence[str], at_risk: np.ndarray, negatives: dict[str, list[str]]) -> DangerNet:
-    """The plain-danger net: the team's hard positives against ``negatives`` and the in-scope posts not at risk."""
+def fit_danger_net(
+    in_scope: Sequence[str], at_risk: np.ndarray, negatives: dict[str, list[str]], *, recovery: bool = False
+) -> DangerNet:
+    """The plain-danger net: the team's hard positives against ``negatives`` and the in-scope posts not at risk.
+
+    With ``recovery`` also against the team's recovery, denial and past-crisis posts
+    (:mod:`sosrisk.scope.recovery_posts`).
+    """
     from .encoder import SentenceEncoder, cached_embeddings
 
     encoder = SentenceEncoder.shared()
     calm = [t for t, risky in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not risky]
     ordinary = [t for texts in negatives.values() for t in texts]
+    quiet = [sentence for _, sentence in recovery_posts()] if recovery else []
     return DangerNet().fit(
         cached_embeddings([sentence for _, sentence, _ in hard_positives()], description="encoding hard positives"),
         cached_embeddings(ordinary, description="encoding ordinary text"),
         encoder.encode(calm) if calm else np.zeros((0, 512)),
+        cached_embeddings(quiet, description="encoding recovery posts") if quiet else None,
     )
 
 
