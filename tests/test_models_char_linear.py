@@ -43,6 +43,24 @@ def test_featurizer_reproduces_sklearn(ngram_range: tuple[int, int], sublinear: 
         assert np.abs(featurizer.transform(queries).toarray() - expected).max() < 1e-12, queries
 
 
+def test_the_code_table_finds_every_code_however_they_collide() -> None:
+    from sosrisk.models.char_linear import _CodeTable
+
+    rng = np.random.default_rng(0)
+    codes = rng.choice(np.arange(1, 10**9, dtype=np.uint64), size=5000, replace=False)
+    # codes that share a home slot, and a run of neighbouring ones: long probe chains
+    table = _CodeTable(codes, np.arange(5000) * 3)
+    crowded = np.concatenate([codes, np.arange(2 * 10**9, 2 * 10**9 + 300, dtype=np.uint64)])
+    dense = _CodeTable(crowded, np.arange(len(crowded)))
+    assert np.array_equal(table.lookup(codes), np.arange(5000) * 3)
+    assert np.array_equal(dense.lookup(crowded[::-1]), np.arange(len(crowded))[::-1])
+    absent = np.arange(10**9 + 1, 10**9 + 500, dtype=np.uint64)
+    assert (table.lookup(absent) == -1).all() and (dense.lookup(absent) == -1).all()
+    assert np.array_equal(_CodeTable(codes[:0], np.arange(0)).lookup(codes[:3]), [-1, -1, -1])
+    with pytest.raises(ModelError, match="Two n-grams share the code 7"):
+        _CodeTable(np.array([5, 7, 9, 7], dtype=np.uint64), np.arange(4))
+
+
 @pytest.fixture(scope="module")
 def level_model() -> CharLinearModel:
     texts, labels = tiny_dataset("level")

@@ -60,23 +60,36 @@ class _CodeTable:
     _MULTIPLIER = np.uint64(0x9E3779B97F4A7C15)  # Fibonacci hashing
 
     def __init__(self, codes: np.ndarray, features: np.ndarray) -> None:
+        codes = np.asarray(codes, dtype=np.uint64)
+        features = np.asarray(features, dtype=np.int64)
         bits = max(4, int(np.ceil(np.log2(max(len(codes), 1) * 4))))
         self._shift = np.uint64(64 - bits)
         self._mask = np.int64((1 << bits) - 1)
         self._keys = np.full(1 << bits, self._EMPTY, dtype=np.uint64)
         self._values = np.full(1 << bits, -1, dtype=np.int64)
         self._max_probes = 1
+        unique = np.unique(codes, return_counts=True)
+        if len(unique[0]) < len(codes):
+            code = int(unique[0][np.argmax(unique[1] > 1)])
+            raise ModelError(f"Two n-grams share the code {code}; the vocabulary is corrupt.")
+        # Linear probing, all codes at once: in each round every code not yet placed tries its current slot;
+        # of the codes that find the same empty slot the first (in vocabulary order) takes it, the others and
+        # those that find it taken move one slot on. A slot never empties again, so every code is reached
+        # from its home slot without crossing an empty one, as one-by-one insertion guarantees.
+        pending = np.arange(len(codes))
         slots = self._slots(codes)
-        for feature, code, slot in zip(features.tolist(), codes.tolist(), slots.tolist(), strict=True):
-            probes = 1
-            while self._keys[slot] != self._EMPTY:
-                if int(self._keys[slot]) == code:
-                    raise ModelError(f"Two n-grams share the code {code}; the vocabulary is corrupt.")
-                slot = (slot + 1) & int(self._mask)
-                probes += 1
-            self._keys[slot] = code
-            self._values[slot] = feature
-            self._max_probes = max(self._max_probes, probes)
+        probes = 1
+        while len(pending):
+            free = self._keys[slots] == self._EMPTY
+            _, first = np.unique(slots[free], return_index=True)
+            taken = np.flatnonzero(free)[first]
+            self._keys[slots[taken]] = codes[pending[taken]]
+            self._values[slots[taken]] = features[pending[taken]]
+            self._max_probes = probes
+            left = np.ones(len(pending), dtype=bool)
+            left[taken] = False
+            pending, slots = pending[left], (slots[left] + 1) & self._mask
+            probes += 1
 
     def _slots(self, codes: np.ndarray) -> np.ndarray:
         with np.errstate(over="ignore"):
@@ -123,32 +136,37 @@ class CharNgramFeaturizer:
         self.idf = np.asarray(idf, dtype=np.float64)
         self.ngram_range = (int(min_n), int(max_n))
         self.sublinear_tf = bool(sublinear_tf)
-        chars = sorted({ch for gram in self.ngrams.tolist() for ch in gram})
+        # every n-gram as a row of up to four code points (numpy pads short strings with zeros)
+        grams = self.ngrams.astype(str)
+        lengths = np.char.str_len(grams).astype(np.int64) if len(grams) else np.zeros(0, dtype=np.int64)
+        if len(grams) and lengths.max() > 4:
+            raise ModelError("The vocabulary holds n-grams longer than 4 characters; it is corrupt.")
+        points = np.zeros((len(grams), 4), dtype=np.uint32)
+        if len(grams):
+            wide = grams.astype("<U4").view(np.uint32).reshape(len(grams), 4)
+            points[:, :] = wide
+        inside = np.arange(4)[None, :] < lengths[:, None]
+        chars = np.unique(points[inside])  # sorted by code point, as sorted() sorts characters
         if len(chars) >= _MAX_CHAR_IDS - 1:
             raise ModelError(f"The vocabulary uses {len(chars)} distinct characters; at most 65534 are supported.")
         self._base = np.uint64(len(chars) + 1)  # id 0 = a character outside the vocabulary
-        top = max((ord(ch) for ch in chars), default=0)
+        top = int(chars[-1]) if len(chars) else 0
         self._char_ids = np.zeros(top + 2, dtype=np.uint64)
-        for index, ch in enumerate(chars, start=1):
-            self._char_ids[ord(ch)] = index
-        grams = self.ngrams.tolist()
+        self._char_ids[chars] = np.arange(1, len(chars) + 1, dtype=np.uint64)
+        ids = self._char_ids[points]
+        ids[~inside] = 0
         # unigrams are looked up directly by character id; longer n-grams through the hash table
         self._unigram_features = np.full(int(self._base), -1, dtype=np.int64)
-        for index, gram in enumerate(grams):
-            if len(gram) == 1:
-                self._unigram_features[int(self._char_ids[ord(gram)])] = index
-        codes = np.array([self._code_of(gram) for gram in grams if len(gram) > 1], dtype=np.uint64)
-        longer = np.array([index for index, gram in enumerate(grams) if len(gram) > 1], dtype=np.int64)
+        single = np.flatnonzero(lengths == 1)
+        self._unigram_features[ids[single, 0].astype(np.int64)] = single
+        longer = np.flatnonzero(lengths > 1)
+        codes = np.zeros(len(longer), dtype=np.uint64)
+        for k in range(4):  # the same arithmetic as transform_csc: char ids in base ``_base``, then the length
+            within = inside[longer, k]
+            codes[within] = codes[within] * self._base + ids[longer[within], k]
+        codes = codes * np.uint64(4) + (lengths[longer] - 1).astype(np.uint64)
         self._table = _CodeTable(codes, longer)
         self._gram_index_cache: dict[str, int] | None = None
-
-    def _code_of(self, gram: str) -> np.uint64:
-        code = 0
-        base = int(self._base)
-        for ch in gram:
-            code = code * base + int(self._char_ids[ord(ch)])
-        # n-grams of different lengths must not collide: add the length in the top bits' place
-        return np.uint64(code * 4 + (len(gram) - 1))
 
     def _gram_index(self) -> dict[str, int]:
         """n-gram -> feature index, built on first use and kept (explanations call it per post)."""
