@@ -32,7 +32,7 @@ from typing import Any
 from _env import REPO, environment, write_results
 
 NAME = "startup"
-BASELINE = "00335e1"  # main before the featurizer's numpy build and the encoder's preload
+BASELINE = "30c0766"  # main before the featurizer's numpy build and the encoder's preload
 POST = "今天加班到十点，老板还骂我，烦死了"
 
 
