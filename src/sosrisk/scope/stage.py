@@ -205,7 +205,6 @@ class ScopeStage:
         if not isinstance(config.get("encoder"), dict):
             raise ModelError(f"{path}: the 'encoder' entry is missing.")
         check_identity(config["encoder"], str(path))
-        SentenceEncoder.shared().preload()
         params = gate_config.get("params")
         if not isinstance(params, dict):
             raise ModelError(f"{path}: the gate's 'params' must be an object.")
