@@ -264,4 +264,3 @@ def test_a_batch_run_may_give_the_sentence_encoder_more_threads_for_the_same_emb
     assert np.array_equal(one, two)
     with pytest.raises(ValueError, match="sentence encoder threads >= 1"):
         set_sentence_encoder_threads(0)
-
