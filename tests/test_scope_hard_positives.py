@@ -28,7 +28,7 @@ def test_the_sentences_are_fixed_distinct_and_at_plan_level_or_above() -> None:
     assert len(sentences) == len(set(sentences)) == sum(wanted for _, wanted in FAMILIES.values())
     assert {family for family, _, _ in triples} == set(FAMILIES)
     assert {level for _, _, level in triples} <= {7, 8, 9, 10}
-    assert VERSION == "hard-positives-2"
+    assert VERSION == "hard-positives-1"
 
 
 def test_no_behavioural_case_is_a_training_sentence_or_close_to_one() -> None:

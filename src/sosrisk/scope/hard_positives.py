@@ -12,10 +12,6 @@ never count as evidence: they never count for calibration or the recorded metric
 them, and ``behaviour/holdout.tsv`` was never read while writing them. The sentences are built from slots
 with a fixed seed, so the same version gives the same sentences on every machine; change :data:`VERSION`
 whenever a template or a slot changes.
-
-Version 2 (2026-12-06) appended six families in wordings version 1 lacked (a letter to one person, things
-given away, a drug named and swallowed, an act under way, a countdown, a method researched); the sentences of
-version 1 are drawn as before.
 """
 
 from __future__ import annotations
@@ -25,9 +21,7 @@ from collections.abc import Callable
 
 from .hard_negatives import draw_distinct
 
-VERSION = "hard-positives-2"
-# the generator's seed: version 2 only appended families, so the sentences of version 1 are drawn as they were
-_SEED = "hard-positives-1"
+VERSION = "hard-positives-1"
 
 _PILLS = ["安眠药", "整整一瓶安眠药", "三十多片药", "攒了半年的药", "一瓶布洛芬", "两板抗抑郁药", "一整盒止痛片"]
 _TAKEN = ["刚刚吃了", "已经吞了", "就着酒吃了", "一口气吃完了", "半小时前吃了"]
@@ -104,67 +98,6 @@ _DECIDED = ["我已经想好了", "我决定了", "想了很久，还是决定",
 _WAY = ["用吃药的方式走", "从楼上跳下去", "去江里结束自己", "烧炭", "割腕"]
 _NOT_YET = ["只是还没定哪天", "日子还没想好", "就是还没选好时间", "什么时候还不知道"]
 
-# hard-positives-2 (2026-12-06): wordings the first version lacked, written without reading holdout.tsv
-_ADDRESSEE = ["妈", "爸", "姐", "老公", "宝贝", "奶奶", "小林", "哥", "老婆", "亲爱的"]
-_APOLOGY = [
-    "对不起，我真的撑不住了",
-    "原谅我这么自私",
-    "这次是我自己选的",
-    "别怪自己，不是你们的错",
-    "我太累了，想先休息了",
-]
-_GOODBYE = [
-    "以后不能陪你了，照顾好自己",
-    "别为我哭，好好吃饭",
-    "记得按时吃药，我就不在了",
-    "下辈子还做你的家人",
-    "我走以后把我忘了吧",
-]
-_GIVEN_AWAY = [
-    "把游戏账号送给了表弟",
-    "衣服和书都捐出去了",
-    "手机里的照片一张张删完了",
-    "把攒的钱都转给了爸妈",
-    "把猫送到了朋友家",
-    "把欠同事的钱都还清了",
-    "把日记本烧掉了",
-]
-_NO_NEED = ["，反正以后也用不上了", "，该交代的都交代了", "，这样走的时候就没有牵挂了", "，就剩最后一件事了"]
-_SWALLOWED = [
-    "吃了一整板降压药",
-    "把一瓶退烧药都吃了",
-    "吞了二十片安定",
-    "喝了半瓶百草枯",
-    "把家里所有的药都吃了",
-]
-_SWALLOWED_NOW = ["，心跳越来越慢", "，喉咙火辣辣的", "，眼前开始发黑", "，手脚都麻了", "，躺着等就好"]
-_ACT_NOW = [
-    "已经翻过了天台的护栏",
-    "把车停在车库里，发动机一直开着",
-    "浴缸里放满了水，刀就在旁边",
-    "站在铁轨中间，听得见火车的声音",
-    "坐在窗台上，腿已经在外面了",
-    "门缝都塞好了毛巾，炭也点上了",
-]
-_ACT_TAIL = ["，别打电话给我", "，这次不会回头", "，就差最后一步", "，不想再被救回来"]
-_COUNT = ["还有三天", "倒计时第二天", "再撑五天", "最后一个周末了", "还剩两个晚上", "这是最后一个星期"]
-_COUNT_TAIL = [
-    "，然后就解脱了",
-    "，到时候就不用再撑了",
-    "，东西都准备好了",
-    "，那天谁也拦不住我",
-    "，日子定好了就不改了",
-]
-_RESEARCH = [
-    "查了一晚上吃多少片药才够",
-    "问了药店的人哪种安眠药最强",
-    "在网上搜了那座桥有多高",
-    "算过了从十八楼下去会不会很疼",
-    "看了好几遍烧炭要多久",
-    "研究了绳子要怎么系才不会断",
-]
-_RESEARCH_TAIL = ["，方法已经定了", "，就用这个办法", "，准备好了就动手", "，不会再犹豫了"]
-
 
 def _pills(rng: random.Random) -> tuple[str, int]:
     return f"{rng.choice(_TAKEN)}{rng.choice(_PILLS)}，{rng.choice(_BODY_NOW)}，{rng.choice(_SORRY)}", 10
@@ -195,30 +128,6 @@ def _method(rng: random.Random) -> tuple[str, int]:
     return f"{rng.choice(_DECIDED)}{rng.choice(_WAY)}，{rng.choice(_NOT_YET)}", 7
 
 
-def _letter(rng: random.Random) -> tuple[str, int]:
-    return f"{rng.choice(_ADDRESSEE)}，{rng.choice(_APOLOGY)}，{rng.choice(_GOODBYE)}", 9
-
-
-def _given_away(rng: random.Random) -> tuple[str, int]:
-    return f"{rng.choice(_GIVEN_AWAY)}{rng.choice(_NO_NEED)}", 9
-
-
-def _swallowed(rng: random.Random) -> tuple[str, int]:
-    return f"刚才{rng.choice(_SWALLOWED)}{rng.choice(_SWALLOWED_NOW)}", 10
-
-
-def _act_now(rng: random.Random) -> tuple[str, int]:
-    return f"{rng.choice(_ACT_NOW)}{rng.choice(_ACT_TAIL)}", 10
-
-
-def _countdown(rng: random.Random) -> tuple[str, int]:
-    return f"{rng.choice(_COUNT)}{rng.choice(_COUNT_TAIL)}", 8
-
-
-def _research(rng: random.Random) -> tuple[str, int]:
-    return f"{rng.choice(_RESEARCH)}{rng.choice(_RESEARCH_TAIL)}", 7
-
-
 # family -> (builder, how many distinct sentences to draw)
 FAMILIES: dict[str, tuple[Callable[[random.Random], tuple[str, int]], int]] = {
     "attempt_pills": (_pills, 60),
@@ -228,16 +137,10 @@ FAMILIES: dict[str, tuple[Callable[[random.Random], tuple[str, int]], int]] = {
     "arrangements": (_arrangements, 50),
     "plan_with_time": (_plan_time, 60),
     "method_decided": (_method, 40),
-    "letter": (_letter, 60),
-    "given_away": (_given_away, 25),
-    "swallowed": (_swallowed, 25),
-    "act_now": (_act_now, 24),
-    "countdown": (_countdown, 30),
-    "method_researched": (_research, 24),
 }
 
 
 def hard_positives(seed: int = 0) -> list[tuple[str, str, int]]:
     """``(family, sentence, level)`` triples, distinct, in a fixed order for a given ``seed``; all high risk."""
-    drawn = draw_distinct(FAMILIES, random.Random(f"{_SEED}:{seed}"), lambda item: item[0])
+    drawn = draw_distinct(FAMILIES, random.Random(f"{VERSION}:{seed}"), lambda item: item[0])
     return [(family, sentence, level) for family, (sentence, level) in drawn]
