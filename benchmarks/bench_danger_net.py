@@ -17,7 +17,8 @@ must be at risk far more often than not, and it may fire on at most about one or
   model directories with their net retrained as each variant trains it (on all five folds), everything else
   as saved.
 
-Each is measured twice, for the net trained without and with the team's recovery posts
+Each is measured for every variant of :data:`VARIANTS`: the threshold at one ordinary training sentence in
+10,000 (until 2026-12-06) or in 2,000 (the default since), and the team's recovery posts as calm posts
 (:mod:`sosrisk.scope.recovery_posts`, ``ScopeSettings.danger_recovery``; measured 2026-12-06, not adopted).
 
 Run: ``python benchmarks/bench_danger_net.py [--model NAME LEVEL_DIR BINARY_DIR ...]``; results go to
@@ -37,7 +38,12 @@ from sosrisk.data import PostSet
 from sosrisk.scope.encoder import SentenceEncoder, cached_embeddings
 from sosrisk.scope.training import ScopeSettings, at_risk_mask, fit_danger_net, gate_negatives
 
-VARIANTS = {"without recovery posts (the default)": False, "with recovery posts (not adopted)": True}
+# name -> fit_danger_net settings
+VARIANTS: dict[str, dict[str, Any]] = {
+    "threshold at one ordinary sentence in 10,000, no recovery posts (until 2026-12-06)": {"quantile": 0.9999},
+    "the same with recovery posts (not adopted)": {"quantile": 0.9999, "recovery": True},
+    "threshold at one ordinary sentence in 2,000 (the default since 2026-12-06)": {"quantile": 0.9995},
+}
 
 
 def main() -> int:
@@ -58,14 +64,14 @@ def main() -> int:
     suites = {suite: load_cases(suite) for suite in SUITES}
     suite_embeddings = {suite: encoder.encode([c.text for c in cases]) for suite, cases in suites.items()}
     payload: dict[str, Any] = {"environment": environment(("sosrisk", "numpy", "scikit-learn")), "variants": {}}
-    for variant, recovery in VARIANTS.items():
-        result: dict[str, Any] = {"recovery": recovery, "sos1k": {}}
+    for variant, chosen in VARIANTS.items():
+        result: dict[str, Any] = {"settings": chosen, "sos1k": {}}
         nets = {}
         for task, folds in (("level", level_folds), ("binary", binary_folds)):
             rows = []
             for k, held in enumerate(folds):
                 train = PostSet.concat([p for j, p in enumerate(folds) if j != k])
-                net = fit_danger_net(train.texts, at_risk_mask(task, train.labels(task)), negatives, recovery=recovery)
+                net = fit_danger_net(train.texts, at_risk_mask(task, train.labels(task)), negatives, **chosen)
                 fired = net.fires(encoder.encode(held.texts))
                 at_risk = at_risk_mask(task, held.labels(task))
                 rows.append(
@@ -73,9 +79,7 @@ def main() -> int:
                 )
                 log(f"{variant}, {task} fold {k}: fires on {fired.sum()}, {at_risk[fired].sum()} at risk")
             whole = PostSet.concat(folds)
-            nets[task] = fit_danger_net(
-                whole.texts, at_risk_mask(task, whole.labels(task)), negatives, recovery=recovery
-            )
+            nets[task] = fit_danger_net(whole.texts, at_risk_mask(task, whole.labels(task)), negatives, **chosen)
             result["sos1k"][task] = {"folds": rows, "threshold_all_folds": nets[task].threshold_}
         result["ordinary"] = {}
         for name, texts in heldout.items():
@@ -110,13 +114,13 @@ def whole_models(level_dir: str, binary_dir: str, negatives: dict[str, list[str]
 
     models = {"level": load_model(level_dir), "binary": load_model(binary_dir)}
     out: dict[str, Any] = {"level_dir": level_dir, "binary_dir": binary_dir}
-    for variant, recovery in VARIANTS.items():
+    for variant, chosen in VARIANTS.items():
         for task, model in models.items():
             if model.scope_ is None or model.scope_.danger is None:
                 raise SystemExit(f"{level_dir if task == 'level' else binary_dir}: no plain-danger net to retrain")
             whole = PostSet.concat(load_folds(task))
             at_risk = at_risk_mask(task, whole.labels(task))
-            model.scope_.danger = fit_danger_net(whole.texts, at_risk, negatives, recovery=recovery)
+            model.scope_.danger = fit_danger_net(whole.texts, at_risk, negatives, **chosen)
         out[variant] = {
             suite: {
                 row["group"]: [row["passed"], row["cases"]]
@@ -164,7 +168,7 @@ def render(payload: dict[str, Any]) -> str:
                 total[key] += row[key]
         lines.append(f"| all | {total['sentences']} | {total['level']} | {total['binary']} |")
         lines += ["", "**Behavioural suites**: cases the net alone fires on (level net / binary net)", ""]
-        lines += ["| group | cases.tsv | holdout.tsv |", "|---|---|---|"]
+        lines += ["| group | " + " | ".join(f"{s}.tsv" for s in SUITES) + " |", "|---|" + "---|" * len(SUITES)]
         for group in GROUPS:
             cells = []
             for suite in SUITES:
@@ -179,10 +183,12 @@ def render(payload: dict[str, Any]) -> str:
             f"## Whole models: {name}",
             "",
             f"`{result['level_dir']}` and `{result['binary_dir']}` as saved, their plain-danger nets retrained as each"
-            " variant trains them. Cases passed per group, without / with recovery posts:",
+            " variant trains them. Cases passed per group, one number per variant in this order: "
+            + "; ".join(variants)
+            + ".",
             "",
-            "| group | cases.tsv | holdout.tsv |",
-            "|---|---|---|",
+            "| group | " + " | ".join(f"{s}.tsv" for s in SUITES) + " |",
+            "|---|" + "---|" * len(SUITES),
         ]
         for group in GROUPS:
             cells = []

@@ -301,7 +301,7 @@ def section_saved(
     heldout: dict[str, list[str]], level_dir: str | None, binary_dir: str | None, *, with_off: bool = True
 ) -> dict:
     """Trained model directories: held-out ordinary text and the suites, stage on and the same weights off."""
-    from sosrisk.behaviour import load_cases, pass_rates, run_cases
+    from sosrisk.behaviour import SUITES, load_cases, pass_rates, run_cases
     from sosrisk.models import load_model
 
     if not level_dir and not binary_dir:
@@ -320,7 +320,7 @@ def section_saved(
         out.setdefault("seconds", {})[name] = time.perf_counter() - started
         out["behaviour"][name] = {
             suite: pass_rates(run_cases(load_cases(suite), level_model=level_model, binary_model=binary_model))
-            for suite in ("cases", "holdout")
+            for suite in SUITES
         }
     return out
 
@@ -491,15 +491,18 @@ def markdown(payload: dict[str, Any]) -> str:
             lines.append(f"| **all ({p['sentences']} sentences)** | " + " | ".join(pct(c) for c in cells) + " |")
         b_on = saved["behaviour"]["as trained"]
         b_off = saved["behaviour"].get("scope off (same weights)")
-        lines += ["", "| group | must reach | cases.tsv: off → on | holdout.tsv: off → on |", "|---|---|---|---|"]
+        suites = [suite for suite in ("cases", "holdout", "holdout2") if suite in b_on]  # older entries: two
+        lines += [
+            "",
+            "| group | must reach | " + " | ".join(f"{suite}.tsv: off → on" for suite in suites) + " |",
+            "|---|---|" + "---|" * len(suites),
+        ]
         for i, row in enumerate(b_on["cases"]):
-            h_on = b_on["holdout"][i]
-            c_off = f"{b_off['cases'][i]['pass_rate']:.0%}" if b_off else "–"
-            h_off = f"{b_off['holdout'][i]['pass_rate']:.0%}" if b_off else "–"
-            lines.append(
-                f"| {row['group']} | {row['must_reach']} | {c_off} → {row['pass_rate']:.0%} | "
-                f"{h_off} → {h_on['pass_rate']:.0%} |"
-            )
+            cells = []
+            for suite in suites:
+                off_rate = f"{b_off[suite][i]['pass_rate']:.0%}" if b_off and suite in b_off else "–"
+                cells.append(f"{off_rate} → {b_on[suite][i]['pass_rate']:.0%}")
+            lines.append(f"| {row['group']} | {row['must_reach']} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
 

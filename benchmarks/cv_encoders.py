@@ -138,6 +138,7 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "char-linear+scope-plain": ("char-linear", {}),
     "char-linear+scope-net": ("char-linear", {}),
     "char-linear+scope-recovery": ("char-linear", {}),
+    "char-linear+scope-q": ("char-linear", {}),
     "ensemble-char+emb-even+scope-mined": ("ensemble", {"members": [CHAR, EMB], "weights": [1, 1]}),
     "best-level+scope-mined": ("best", {"members": [CHAR, EMB, E5_8]}),
     "best-binary+scope-mined": ("best", {"members": [CHAR, EMB, E5]}),
@@ -152,6 +153,8 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # ... with the team's hard positives in the prefilter and the plain-danger net (the default since 2026-12-06)
     "best-level+scope-net": ("best", {"members": [CHAR, EMB, E5_8]}),
     "best-binary+scope-net": ("best", {"members": [CHAR, EMB, E5]}),
+    "best-level+scope-q": ("best", {"members": [CHAR, EMB, E5_8]}),
+    "best-binary+scope-q": ("best", {"members": [CHAR, EMB, E5]}),
     # (levels) ... with char and emb learning the SOS-1K posts only; the encoder still learns the ordinary posts
     "best-level+scope-twice-cskip": ("best", {"members": [CHAR_SKIP, EMB_SKIP, E5_8]}),
     # is the stage's loss larger than what the encoder's training seed alone moves? The same pairs (no stage,
@@ -223,8 +226,9 @@ DESCRIPTIONS = {
     "char-linear+scope-mined": "char-linear+scope, its 1,000 ordinary posts drawn from those its stage lets through",
     "char-linear+scope-gatepos": "char-linear+scope-mined, the team's 335 hard positives in-scope for its gate",
     "char-linear+scope-plain": "char-linear+scope-gatepos, and the plain-danger net in its safety net",
-    "char-linear+scope-net": "char-linear+scope-mined, hard positives in its prefilter, plain-danger net (default)",
+    "char-linear+scope-net": "char-linear+scope-mined, hard positives in its prefilter, plain-danger net",
     "char-linear+scope-recovery": "char-linear+scope-net, the net also trained against recovery posts (not adopted)",
+    "char-linear+scope-q": "char-linear+scope-net, the net's threshold at 1 ordinary sentence in 2,000 (default)",
     "ensemble-char+emb-even+scope-mined": "char + emb + scope, ordinary posts drawn from those the stage lets through",
     "best-level+scope-mined": "best-level+scope, its ordinary posts drawn from those its stage lets through",
     "best-binary+scope-mined": "best-binary+scope, its ordinary posts drawn from those its stage lets through",
@@ -233,8 +237,10 @@ DESCRIPTIONS = {
     "best-binary+scope-mined2": "best-binary+scope-mined, its gate trained again against what it first let through",
     "best-level+scope-twice": "best-level+scope, its gate trained again against what it first let through",
     "best-binary+scope-twice": "best-binary+scope, its gate trained again against what it first let through",
-    "best-level+scope-net": "best-level+scope-twice, hard positives in its prefilter, plain-danger net (default)",
-    "best-binary+scope-net": "best-binary+scope-twice, hard positives in its prefilter, plain-danger net (default)",
+    "best-level+scope-net": "best-level+scope-twice, hard positives in its prefilter, plain-danger net",
+    "best-binary+scope-net": "best-binary+scope-twice, hard positives in its prefilter, plain-danger net",
+    "best-level+scope-q": "best-level+scope-net, the net's threshold at 1 ordinary sentence in 2,000 (default)",
+    "best-binary+scope-q": "best-binary+scope-net, the net's threshold at 1 ordinary sentence in 2,000 (default)",
     "best-level+scope-twice-cskip": "best-level+scope-twice, but char and emb learn no ordinary posts (e5 does)",
     **{
         f"ensemble-char+emb+e5x8-even-s{s}": f"char + emb + e5 (8 ep, training seed {s}), equal weights" for s in (1, 2)
@@ -290,6 +296,7 @@ BASES = {
     "char-linear+scope-plain": "char-linear+scope-mined",
     "char-linear+scope-net": "char-linear+scope-mined",
     "char-linear+scope-recovery": "char-linear+scope-net",
+    "char-linear+scope-q": "char-linear+scope-net",
     "ensemble-char+emb-even+scope-mined": "ensemble-char+emb-even",
     "best-level+scope-mined": "ensemble-char+emb+e5x8-even",
     "best-binary+scope-mined": "ensemble-char+emb+e5-even",
@@ -301,6 +308,8 @@ BASES = {
     "best-level+scope-twice-cskip": "best-level+scope-twice",
     "best-level+scope-net": "best-level+scope-twice",
     "best-binary+scope-net": "best-binary+scope-twice",
+    "best-level+scope-q": "best-level+scope-net",
+    "best-binary+scope-q": "best-binary+scope-net",
     **{f"best-level+scope-twice-s{s}": f"ensemble-char+emb+e5x8-even-s{s}" for s in (1, 2)},
     **{f"best-binary+scope-twice-s{s}": f"ensemble-char+emb+e5-even-s{s}" for s in (1, 2)},
 }
@@ -309,11 +318,18 @@ SCOPE = False  # see the module docstring
 # kind's current choice, which has changed: char-linear mines its ordinary posts and best trains its gate
 # twice since 2026-12-05), so that each row reproduces what it was measured with.
 # Rows measured before 2026-12-06 had neither the hard positives in the gate nor the plain-danger net.
-_NO_PLAIN = {"gate_positives": False, "prefilter_positives": False, "danger_net": False, "danger_recovery": False}
+_NO_PLAIN = {
+    "gate_positives": False,
+    "prefilter_positives": False,
+    "danger_net": False,
+    "danger_recovery": False,
+    "danger_quantile": 0.9999,  # the plain-danger net's threshold until 2026-12-06 (where a row turns the net on)
+}
 _EQUAL_SHARE = {"risk_negatives_from": "sample", "mine_gate_negatives": False, **_NO_PLAIN}
 _MINED = {"risk_negatives_from": "gate", "mine_gate_negatives": False, **_NO_PLAIN}
 _MINED_TWICE = {"risk_negatives_from": "gate", "mine_gate_negatives": True, **_NO_PLAIN}
 _EQUAL_SHARE_TWICE = {"risk_negatives_from": "sample", "mine_gate_negatives": True, **_NO_PLAIN}
+_NET_Q = {**_EQUAL_SHARE_TWICE, "prefilter_positives": True, "danger_net": True, "danger_quantile": 0.9995}
 SCOPED: dict[str, dict[str, Any]] = {
     "char-linear+scope": _EQUAL_SHARE,
     "embedding-linear+scope": _EQUAL_SHARE,
@@ -332,6 +348,7 @@ SCOPED: dict[str, dict[str, Any]] = {
     "char-linear+scope-plain": {**_MINED, "gate_positives": True, "danger_net": True},
     "char-linear+scope-net": {**_MINED, "prefilter_positives": True, "danger_net": True},
     "char-linear+scope-recovery": {**_MINED, "prefilter_positives": True, "danger_net": True, "danger_recovery": True},
+    "char-linear+scope-q": {**_MINED, "prefilter_positives": True, "danger_net": True, "danger_quantile": 0.9995},
     "ensemble-char+emb-even+scope-mined": _MINED,
     "best-level+scope-mined": _MINED,
     "best-binary+scope-mined": _MINED,
@@ -342,6 +359,8 @@ SCOPED: dict[str, dict[str, Any]] = {
     "best-binary+scope-twice": _EQUAL_SHARE_TWICE,
     "best-level+scope-net": {**_EQUAL_SHARE_TWICE, "prefilter_positives": True, "danger_net": True},
     "best-binary+scope-net": {**_EQUAL_SHARE_TWICE, "prefilter_positives": True, "danger_net": True},
+    "best-level+scope-q": _NET_Q,
+    "best-binary+scope-q": _NET_Q,
     "best-level+scope-twice-cskip": _EQUAL_SHARE_TWICE,
     "best-level+scope-twice-s1": _EQUAL_SHARE_TWICE,
     "best-level+scope-twice-s2": _EQUAL_SHARE_TWICE,

@@ -11,11 +11,11 @@ from click.testing import CliRunner
 
 from scope_support import tiny_scoped_model
 from sosrisk.assess import assess
-from sosrisk.behaviour import CHECKS, GROUPS, Case, load_cases, pass_rates, run_cases
+from sosrisk.behaviour import CHECKS, GROUPS, SUITES, Case, load_cases, pass_rates, run_cases
 from sosrisk.cli import main
 
 
-@pytest.mark.parametrize("suite", ["cases", "holdout"])
+@pytest.mark.parametrize("suite", SUITES)
 def test_suite_files_cover_every_group(suite: str) -> None:
     cases = load_cases(suite)
     assert {c.group for c in cases} == set(GROUPS)
@@ -24,15 +24,17 @@ def test_suite_files_cover_every_group(suite: str) -> None:
     assert len({(c.text, c.variant) for c in cases}) == len(cases)
 
 
-def test_the_two_suites_share_no_post() -> None:
-    first = {t for c in load_cases("cases") for t in (c.text, c.variant) if t}
-    second = {t for c in load_cases("holdout") for t in (c.text, c.variant) if t}
-    assert first & second == set()
+def test_the_suites_share_no_post() -> None:
+    posts = {suite: {t for c in load_cases(suite) for t in (c.text, c.variant) if t} for suite in SUITES}
+    assert len(SUITES) == 3
+    for i, first in enumerate(SUITES):
+        for second in SUITES[i + 1 :]:
+            assert posts[first] & posts[second] == set(), (first, second)
 
 
 def test_an_unknown_suite_is_refused() -> None:
     with pytest.raises(
-        ValueError, match=r"Unknown behavioural suite 'tests'; expected one of \('cases', 'holdout'\)\."
+        ValueError, match=r"Unknown behavioural suite 'tests'; expected one of \('cases', 'holdout', 'holdout2'\)\."
     ):
         load_cases("tests")
 
@@ -68,7 +70,7 @@ def test_behaviour_command(tmp_path: Path) -> None:
         assert f"  {group} " in result.output
     result = runner.invoke(main, ["behaviour", str(tmp_path / "models" / "level"), "--json"], catch_exceptions=False)
     report = json.loads(result.output)
-    assert set(report) == {"cases", "holdout"}
+    assert set(report) == set(SUITES)
     assert sum(row["cases"] for row in report["cases"]["groups"]) == len(load_cases("cases"))
 
 

@@ -20,8 +20,10 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Two files: ``cases.tsv``, the suite we developed the scope stage and the rules with, and ``holdout.tsv``,
-written after every setting was frozen and run once, so its pass rates are not tuned to.
+Three files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+written after the first settings were frozen, each later variant judged on it once; and ``holdout2.tsv``
+(2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
+defaults of that day were frozen, so it is again a suite nothing was chosen on.
 """
 
 from __future__ import annotations
@@ -36,7 +38,7 @@ from ..assess import Assessment, assess
 from ..models.base import ModelError, RiskModel
 from ..scale import tier_of
 
-SUITES = ("cases", "holdout")
+SUITES = ("cases", "holdout", "holdout2")
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 
 
@@ -93,7 +95,7 @@ class Case:
 
 
 def load_cases(suite: str = "cases") -> list[Case]:
-    """The cases of one suite file (``cases`` or ``holdout``), validated."""
+    """The cases of one suite file (one of :data:`SUITES`), validated."""
     if suite not in SUITES:
         raise ValueError(f"Unknown behavioural suite {suite!r}; expected one of {SUITES}.")
     name = f"{suite}.tsv"

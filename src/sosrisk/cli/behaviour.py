@@ -12,10 +12,11 @@ import click
 @click.argument("model_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option(
     "--suite",
-    type=click.Choice(["cases", "holdout", "both"]),
-    default="both",
+    type=click.Choice(["cases", "holdout", "holdout2", "all"]),
+    default="all",
     show_default=True,
-    help="cases: the suite the scope stage was developed with; holdout: written after, never tuned to.",
+    help="cases: the suite the scope stage was developed with; holdout: written after, each variant judged on"
+    " it once; holdout2: written later still, nothing chosen on it.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (rows per group, every case).")
 @click.option("--failures", is_flag=True, help="Also list the cases that failed, with the answers.")
@@ -24,11 +25,11 @@ def behaviour(model_dirs: tuple[Path, ...], suite: str, as_json: bool, failures:
 
     MODEL_DIRS: a level and/or a binary model directory, or a folder holding level/ and binary/.
     """
-    from ..behaviour import load_cases, pass_rates, run_cases
+    from ..behaviour import SUITES, load_cases, pass_rates, run_cases
     from ..models import load_directories
 
     models = load_directories(model_dirs)
-    suites = ["cases", "holdout"] if suite == "both" else [suite]
+    suites = list(SUITES) if suite == "all" else [suite]
     report = {}
     for name in suites:
         results = run_cases(load_cases(name), level_model=models.get("level"), binary_model=models.get("binary"))

@@ -7,8 +7,9 @@ tells the team's plainly worded plans, attempts and farewells (:mod:`sosrisk.sco
 from ordinary text (the gate's out-of-scope sources and the hard negatives) and from the model's in-scope
 training posts that are not at risk (wishes, pain, recovery: in scope, but no plan).
 
-Its threshold is the 99.99% quantile of its probabilities on those ordinary training sentences: the bar every
-rule family must pass, at most one ordinary sentence in 10,000. Like a rule it can only raise a post (in
+Its threshold is the 99.95% quantile of its probabilities on those ordinary training sentences: at most one
+ordinary sentence in 2,000 (until 2026-12-06 one in 10,000, the bar of the regex rule families; see
+``ScopeSettings.danger_quantile``). Like a rule it can only raise a post (in
 scope, level at least :data:`FLOOR`, high risk), and a hit is reported as rule ``semantic/plain_danger``.
 
 It runs on the posts the prefilter lets through, whose embeddings the gate computes anyway, so a stream pays
@@ -32,7 +33,9 @@ logger = logging.getLogger(__name__)
 FAMILY = "semantic"
 RULE = "plain_danger"
 FLOOR = 6  # the lowest level that means a plan or worse: the post goes to a reviewer
-ORDINARY_QUANTILE = 0.9999  # at most one ordinary training sentence in 10,000 above the threshold
+# the threshold: at most one ordinary training sentence in 2,000 above it (since 2026-12-06; one in 10,000
+# before, the bar of the regex rule families, at which the net missed most plainly worded plans)
+ORDINARY_QUANTILE = 0.9995
 DANGER_FILE = "danger.npz"
 DESCRIPTION = (
     "a plainly worded plan, attempt or farewell, recognised by its meaning (the plain-danger net on the "
@@ -43,10 +46,13 @@ DESCRIPTION = (
 class DangerNet:
     """Logistic regression on sentence embeddings: plainly worded danger against everything else."""
 
-    def __init__(self, C: float = 1.0) -> None:
+    def __init__(self, C: float = 1.0, quantile: float = ORDINARY_QUANTILE) -> None:
         if not isinstance(C, int | float) or isinstance(C, bool) or C <= 0:
             raise ModelError(f"The 'C' of the plain-danger net must be a number > 0. Got {C!r} instead.")
+        if not isinstance(quantile, int | float) or isinstance(quantile, bool) or not 0.5 <= quantile < 1:
+            raise ModelError(f"The quantile of the plain-danger net must be in [0.5, 1). Got {quantile!r} instead.")
         self.C = float(C)
+        self.quantile = float(quantile)
         self.coef_: np.ndarray | None = None
         self.intercept_ = 0.0
         self.threshold_ = 1.0
@@ -54,7 +60,7 @@ class DangerNet:
 
     def params(self) -> dict[str, Any]:
         """The settings saved in ``scope.json``."""
-        return {"C": self.C}
+        return {"C": self.C, "quantile": self.quantile}
 
     def fit(
         self, danger: np.ndarray, ordinary: np.ndarray, calm: np.ndarray, recovery: np.ndarray | None = None
@@ -65,8 +71,8 @@ class DangerNet:
         recovery, denial and past-crisis posts (:mod:`sosrisk.scope.recovery_posts`), in scope and not at risk
         either. Half the weight goes to the danger posts, a quarter to the ordinary sentences and a quarter is
         shared equally by the calm groups that are not empty (all of the other half to the ordinary
-        sentences when both are). The threshold is the :data:`ORDINARY_QUANTILE` quantile of the ordinary
-        sentences' probabilities.
+        sentences when both are). The threshold is the ``quantile`` quantile of the ordinary sentences'
+        probabilities.
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -86,7 +92,7 @@ class DangerNet:
         model.fit(x, y, sample_weight=np.concatenate(weights) * len(y))
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
-        self.threshold_ = float(np.quantile(self.probability(ordinary), ORDINARY_QUANTILE, method="higher"))
+        self.threshold_ = float(np.quantile(self.probability(ordinary), self.quantile, method="higher"))
         # strictly above the threshold fires, so the quantile's own sentence does not
         self.report_ = {
             "danger_posts": len(danger),
@@ -134,11 +140,14 @@ class DangerNet:
         """Read ``danger.npz`` with the settings and threshold from ``scope.json``."""
         from ..models.base import read_npz
 
-        if not isinstance(params, dict) or set(params) - {"C"}:
+        if not isinstance(params, dict) or set(params) - {"C", "quantile"}:
             raise ModelError(f"{directory}: bad plain-danger net params {params!r} in scope.json. Retrain the model.")
         if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
             raise ModelError(f"{directory}: the plain-danger threshold must be a number in [0, 1]. Got {threshold!r}.")
-        net = cls(**params)
+        try:
+            net = cls(**params)
+        except ModelError as exc:
+            raise ModelError(f"{directory}: {exc} Retrain the model.") from None
 
         def check(shapes: dict[str, tuple[int, ...]]) -> str | None:
             wanted = {"coef": (DIMENSION,), "intercept": (1,)}

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..models.base import ModelError
-from .danger import DangerNet
+from .danger import ORDINARY_QUANTILE, DangerNet
 from .gate import ScopeGate
 from .hard_negatives import VERSION as HARD_NEGATIVES_VERSION
 from .hard_negatives import hard_negatives
@@ -91,6 +91,9 @@ class ScopeSettings:
         (:mod:`sosrisk.scope.recovery_posts`). Off: on the held-out behavioural suite it spared two
         negation-and-recovery posts a reviewer and missed two farewells, for ``char-linear`` and ``best``
         alike (``benchmarks/bench_danger_net.py``); a missed farewell can be a death.
+    danger_quantile:
+        The plain-danger net's threshold: this quantile of its probabilities on the ordinary training
+        sentences (0.9995: at most one in 2,000 above it; the default since 2026-12-06, 0.9999 before).
     retention:
         Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
     prefilter_retention:
@@ -119,6 +122,7 @@ class ScopeSettings:
     prefilter_positives: bool = True
     danger_net: bool = True
     danger_recovery: bool = False
+    danger_quantile: float = ORDINARY_QUANTILE
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
     rules: bool = True
@@ -147,6 +151,12 @@ class ScopeSettings:
                 f"'mine_gate_negatives' must be True, False or None (the model's choice)."
                 f" Got {self.mine_gate_negatives!r} instead."
             )
+        if (
+            isinstance(self.danger_quantile, bool)
+            or not isinstance(self.danger_quantile, int | float)
+            or not 0.5 <= self.danger_quantile < 1
+        ):
+            raise ModelError(f"'danger_quantile' must be within [0.5, 1). Got {self.danger_quantile!r} instead.")
         if not 0 < self.retention <= 1:
             raise ModelError(f"'retention' must be within (0, 1]. Got {self.retention!r} instead.")
         if self.prefilter_retention is not None and (
@@ -363,7 +373,11 @@ def fit_scope(
         prefilter = ScopeGate(retention=settings.prefilter_retention, **{**settings.gate, "embedding_weight": 0.0})
         prefilter.fit(in_scope, at_risk, negatives, extra_positives=prefilter_extra, show_progress=show_progress)
     danger = (
-        fit_danger_net(in_scope, at_risk, negatives, recovery=settings.danger_recovery) if settings.danger_net else None
+        fit_danger_net(
+            in_scope, at_risk, negatives, recovery=settings.danger_recovery, quantile=settings.danger_quantile
+        )
+        if settings.danger_net
+        else None
     )
     training = {
         "settings": settings.to_dict(),
@@ -381,7 +395,12 @@ def fit_scope(
 
 
 def fit_danger_net(
-    in_scope: Sequence[str], at_risk: np.ndarray, negatives: dict[str, list[str]], *, recovery: bool = False
+    in_scope: Sequence[str],
+    at_risk: np.ndarray,
+    negatives: dict[str, list[str]],
+    *,
+    recovery: bool = False,
+    quantile: float = ORDINARY_QUANTILE,
 ) -> DangerNet:
     """The plain-danger net: the team's hard positives against ``negatives`` and the in-scope posts not at risk.
 
@@ -394,7 +413,7 @@ def fit_danger_net(
     calm = [t for t, risky in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not risky]
     ordinary = [t for texts in negatives.values() for t in texts]
     quiet = [sentence for _, sentence in recovery_posts()] if recovery else []
-    return DangerNet().fit(
+    return DangerNet(quantile=quantile).fit(
         cached_embeddings([sentence for _, sentence, _ in hard_positives()], description="encoding hard positives"),
         cached_embeddings(ordinary, description="encoding ordinary text"),
         encoder.encode(calm) if calm else np.zeros((0, 512)),
