@@ -37,7 +37,7 @@ def test_the_sentences_are_fixed_distinct_and_at_plan_level_or_above() -> None:
 def test_no_behavioural_case_is_a_training_sentence_or_close_to_one(suite: str) -> None:
     with open(BEHAVIOUR / f"{suite}.tsv", encoding="utf-8", newline="") as handle:
         cases = [row["text"] for row in csv.DictReader(handle, delimiter="\t")]
-    assert len(cases) > 60
+    assert len(cases) > 50
     training = [s for _, s, _ in hard_positives()]
     normalised = {normalize_for_matching(s) for s in training}
     assert not [c for c in cases if normalize_for_matching(c) in normalised]
