@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
+import shutil
 import subprocess
+import tempfile
+from collections.abc import Iterator
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -75,3 +79,19 @@ def write_results(name: str, payload: dict[str, Any], markdown: str) -> tuple[Pa
     atomic_write_text(json_path, json.dumps(payload, ensure_ascii=False, indent=2) + "\n")
     atomic_write_text(md_path, markdown)
     return json_path, md_path
+
+
+@contextlib.contextmanager
+def baseline_checkout(commit: str, prefix: str) -> Iterator[tuple[Path, Path]]:
+    """A scratch folder and, inside it, a git worktree of ``commit`` (the code a benchmark calls "before").
+
+    Yields ``(work, worktree)``; both are removed afterwards, whatever happened.
+    """
+    work = Path(tempfile.mkdtemp(prefix=prefix))
+    worktree = work / "baseline"
+    try:
+        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(worktree), commit], cwd=REPO, check=True)
+        yield work, worktree
+    finally:
+        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, check=False)
+        shutil.rmtree(work, ignore_errors=True)

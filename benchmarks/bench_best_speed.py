@@ -23,15 +23,13 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _env import REPO, environment, sos1k_root, write_results
+from _env import REPO, baseline_checkout, environment, sos1k_root, write_results
 
 NAME = "best_speed"
 BASELINE = "6b2b0bb"  # main before the shared backbone
@@ -149,10 +147,7 @@ def main() -> int:
     parser.add_argument("--posts", type=Path, help="a text file of posts (default: the 999 SOS-1K development posts)")
     args = parser.parse_args()
     load = [f"{x:.2f}" for x in os.getloadavg()]
-    work = Path(tempfile.mkdtemp(prefix="sosrisk-best-speed-"))
-    worktree = work / "baseline"
-    try:
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(worktree), args.baseline], cwd=REPO, check=True)
+    with baseline_checkout(args.baseline, "sosrisk-best-speed-") as (work, worktree):
         before, after = work / "before", work / "after"
         before.mkdir()
         after.mkdir()
@@ -203,9 +198,6 @@ def main() -> int:
         json_path, md_path = write_results(NAME, payload, render(payload))
         print(render(payload))
         print(f"wrote {json_path} and {md_path}", file=sys.stderr)
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, check=False)
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

@@ -20,16 +20,14 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _env import REPO, environment, write_results
+from _env import REPO, baseline_checkout, environment, write_results
 
 NAME = "startup"
 BASELINE = "30c0766"  # main before the featurizer's numpy build
@@ -89,10 +87,7 @@ def main() -> int:
     if args.repeats < 1:
         raise SystemExit("--repeats must be at least 1")
     load = " ".join(f"{x:.2f}" for x in os.getloadavg())
-    work = Path(tempfile.mkdtemp(prefix="sosrisk-startup-"))
-    worktree = work / "baseline"
-    try:
-        subprocess.run(["git", "worktree", "add", "--detach", "-q", str(worktree), args.baseline], cwd=REPO, check=True)
+    with baseline_checkout(args.baseline, "sosrisk-startup-") as (work, worktree):
         contenders = {"before": worktree / "src", "after": REPO / "src"}
         results: dict[str, dict[str, Any]] = {}
         for name, level, binary in args.models:
@@ -119,9 +114,6 @@ def main() -> int:
         }
         write_results(NAME, payload, render(payload))
         print(render(payload))
-    finally:
-        subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, check=False)
-        shutil.rmtree(work, ignore_errors=True)
     return 0
 
 

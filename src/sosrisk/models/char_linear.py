@@ -138,13 +138,10 @@ class CharNgramFeaturizer:
         self.sublinear_tf = bool(sublinear_tf)
         # every n-gram as a row of up to four code points (numpy pads short strings with zeros)
         grams = self.ngrams.astype(str)
-        lengths = np.char.str_len(grams).astype(np.int64) if len(grams) else np.zeros(0, dtype=np.int64)
-        if len(grams) and lengths.max() > 4:
+        lengths = np.char.str_len(grams).astype(np.int64)
+        if (lengths > 4).any():
             raise ModelError("The vocabulary holds n-grams longer than 4 characters; it is corrupt.")
-        points = np.zeros((len(grams), 4), dtype=np.uint32)
-        if len(grams):
-            wide = grams.astype("<U4").view(np.uint32).reshape(len(grams), 4)
-            points[:, :] = wide
+        points = grams.astype("<U4").view(np.uint32).reshape(len(grams), 4)
         inside = np.arange(4)[None, :] < lengths[:, None]
         chars = np.unique(points[inside])  # sorted by code point, as sorted() sorts characters
         if len(chars) >= _MAX_CHAR_IDS - 1:

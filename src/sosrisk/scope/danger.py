@@ -43,13 +43,18 @@ DESCRIPTION = (
 )
 
 
+def valid_quantile(value: Any) -> bool:
+    """Whether ``value`` can be the net's threshold quantile: a number in [0.5, 1)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.5 <= value < 1
+
+
 class DangerNet:
     """Logistic regression on sentence embeddings: plainly worded danger against everything else."""
 
     def __init__(self, C: float = 1.0, quantile: float = ORDINARY_QUANTILE) -> None:
         if not isinstance(C, int | float) or isinstance(C, bool) or C <= 0:
             raise ModelError(f"The 'C' of the plain-danger net must be a number > 0. Got {C!r} instead.")
-        if not isinstance(quantile, int | float) or isinstance(quantile, bool) or not 0.5 <= quantile < 1:
+        if not valid_quantile(quantile):
             raise ModelError(f"The quantile of the plain-danger net must be in [0.5, 1). Got {quantile!r} instead.")
         self.C = float(C)
         self.quantile = float(quantile)

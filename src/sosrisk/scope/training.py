@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..models.base import ModelError
-from .danger import ORDINARY_QUANTILE, DangerNet
+from .danger import ORDINARY_QUANTILE, DangerNet, valid_quantile
 from .gate import ScopeGate
 from .hard_negatives import VERSION as HARD_NEGATIVES_VERSION
 from .hard_negatives import hard_negatives
@@ -151,11 +151,7 @@ class ScopeSettings:
                 f"'mine_gate_negatives' must be True, False or None (the model's choice)."
                 f" Got {self.mine_gate_negatives!r} instead."
             )
-        if (
-            isinstance(self.danger_quantile, bool)
-            or not isinstance(self.danger_quantile, int | float)
-            or not 0.5 <= self.danger_quantile < 1
-        ):
+        if not valid_quantile(self.danger_quantile):
             raise ModelError(f"'danger_quantile' must be within [0.5, 1). Got {self.danger_quantile!r} instead.")
         if not 0 < self.retention <= 1:
             raise ModelError(f"'retention' must be within (0, 1]. Got {self.retention!r} instead.")
@@ -407,7 +403,7 @@ def fit_danger_net(
     With ``recovery`` also against the team's recovery, denial and past-crisis posts
     (:mod:`sosrisk.scope.recovery_posts`).
     """
-    from .encoder import SentenceEncoder, cached_embeddings
+    from .encoder import DIMENSION, SentenceEncoder, cached_embeddings
 
     encoder = SentenceEncoder.shared()
     calm = [t for t, risky in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not risky]
@@ -416,7 +412,7 @@ def fit_danger_net(
     return DangerNet(quantile=quantile).fit(
         cached_embeddings([sentence for _, sentence, _ in hard_positives()], description="encoding hard positives"),
         cached_embeddings(ordinary, description="encoding ordinary text"),
-        encoder.encode(calm) if calm else np.zeros((0, 512)),
+        encoder.encode(calm) if calm else np.zeros((0, DIMENSION)),
         cached_embeddings(quiet, description="encoding recovery posts") if quiet else None,
     )
 
