@@ -168,16 +168,18 @@ def render(payload: dict[str, Any]) -> str:
                 total[key] += row[key]
         lines.append(f"| all | {total['sentences']} | {total['level']} | {total['binary']} |")
         lines += ["", "**Behavioural suites**: cases the net alone fires on (level net / binary net)", ""]
-        lines += ["| group | " + " | ".join(f"{s}.tsv" for s in SUITES) + " |", "|---|" + "---|" * len(SUITES)]
+        suites = [s for s in SUITES if s in result["behaviour"]]  # a suite written after the run is not there
+        lines += ["| group | " + " | ".join(f"{s}.tsv" for s in suites) + " |", "|---|" + "---|" * len(suites)]
         for group in GROUPS:
             cells = []
-            for suite in SUITES:
+            for suite in suites:
                 counts = result["behaviour"][suite]
                 (lf, n), (bf, _) = counts["level"][group], counts["binary"][group]
                 cells.append(f"{lf} / {bf} of {n}")
             lines.append(f"| {GROUPS[group].title} | {' | '.join(cells)} |")
     for name, result in payload.get("models", {}).items():
         variants = [v for v in VARIANTS if v in result]
+        suites = [s for s in SUITES if all(s in result[v] for v in variants)]
         lines += [
             "",
             f"## Whole models: {name}",
@@ -187,16 +189,16 @@ def render(payload: dict[str, Any]) -> str:
             + "; ".join(variants)
             + ".",
             "",
-            "| group | " + " | ".join(f"{s}.tsv" for s in SUITES) + " |",
-            "|---|" + "---|" * len(SUITES),
+            "| group | " + " | ".join(f"{s}.tsv" for s in suites) + " |",
+            "|---|" + "---|" * len(suites),
         ]
         for group in GROUPS:
             cells = []
-            for suite in SUITES:
+            for suite in suites:
                 counts = [result[v][suite][group] for v in variants]
                 cells.append(" / ".join(str(passed) for passed, _ in counts) + f" of {counts[0][1]}")
             lines.append(f"| {GROUPS[group].title} | {' | '.join(cells)} |")
-        totals = [" / ".join(str(sum(result[v][suite][g][0] for g in GROUPS)) for v in variants) for suite in SUITES]
+        totals = [" / ".join(str(sum(result[v][suite][g][0] for g in GROUPS)) for v in variants) for suite in suites]
         lines.append(f"| all | {' | '.join(totals)} |")
     return "\n".join(lines) + "\n"
 

@@ -491,7 +491,9 @@ def markdown(payload: dict[str, Any]) -> str:
             lines.append(f"| **all ({p['sentences']} sentences)** | " + " | ".join(pct(c) for c in cells) + " |")
         b_on = saved["behaviour"]["as trained"]
         b_off = saved["behaviour"].get("scope off (same weights)")
-        suites = [suite for suite in ("cases", "holdout", "holdout2") if suite in b_on]  # older entries: two
+        from sosrisk.behaviour import SUITES
+
+        suites = [suite for suite in SUITES if suite in b_on]  # older entries lack the later suites
         lines += [
             "",
             "| group | must reach | " + " | ".join(f"{suite}.tsv: off → on" for suite in suites) + " |",

@@ -20,10 +20,12 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Three files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
-written after the first settings were frozen, each later variant judged on it once; and ``holdout2.tsv``
+Four files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
-defaults of that day were frozen, so it is again a suite nothing was chosen on.
+defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
+failures, so it no longer judges that choice); and ``holdout3.tsv`` (2026-12-06, later the same day),
+written before any model ran on it, to judge the defaults that ``holdout2.tsv`` had been read for.
 """
 
 from __future__ import annotations
@@ -38,7 +40,7 @@ from ..assess import Assessment, assess
 from ..models.base import ModelError, RiskModel
 from ..scale import tier_of
 
-SUITES = ("cases", "holdout", "holdout2")
+SUITES = ("cases", "holdout", "holdout2", "holdout3")
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 
 
