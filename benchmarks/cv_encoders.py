@@ -55,6 +55,9 @@ E5_8_SKIP = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8, 
 # char and emb members that learn the SOS-1K posts only, not the ordinary posts a scope-stage training adds
 CHAR_SKIP = {**CHAR, "ordinary_posts": "skip"}
 EMB_SKIP = {**EMB, "ordinary_posts": "skip"}
+# issue #14's joint fine-tuning: a second head learns the other task's SOS-1K annotation beside this task's
+E5_H2 = {"kind": "encoder", "params": {"backbone": "e5-small", "second_head": "sos1k"}}
+E5_8_H2 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8, "second_head": "sos1k"}}
 E5_12 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 12}}
 # the same encoders fine-tuned with other training seeds (same validation split): seed averaging
 E5_S = [{"kind": "encoder", "params": {"backbone": "e5-small", "training_seed": s}} for s in (1, 2)]
@@ -81,6 +84,10 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "ensemble-char+emb+e5-even": ("ensemble", {"members": [CHAR, EMB, E5], "weights": [1, 1, 1]}),
     "ensemble-char+e5x8-even": ("ensemble", {"members": [CHAR, E5_8], "weights": [1, 1]}),
     "ensemble-char+emb+e5x8-even": ("ensemble", {"members": [CHAR, EMB, E5_8], "weights": [1, 1, 1]}),
+    "encoder-e5-2head": ("encoder", E5_H2["params"]),
+    "encoder-e5-8ep-2head": ("encoder", E5_8_H2["params"]),
+    "ensemble-char+emb+e5h2-even": ("ensemble", {"members": [CHAR, EMB, E5_H2], "weights": [1, 1, 1]}),
+    "ensemble-char+emb+e5x8h2-even": ("ensemble", {"members": [CHAR, EMB, E5_8_H2], "weights": [1, 1, 1]}),
     "ensemble-char+emb+e5x12-even": ("ensemble", {"members": [CHAR, EMB, E5_12], "weights": [1, 1, 1]}),
     # three training seeds of the encoder share its third of the weight
     "ensemble-char+emb+e5s3-even": ("ensemble", {"members": [CHAR, EMB, E5, *E5_S], "weights": [3, 3, 1, 1, 1]}),
@@ -259,6 +266,10 @@ DESCRIPTIONS = {
     "ensemble-char+e5x8-even": "char + e5 (8 ep), equal weights",
     "ensemble-char+emb+e5x8-even": "char + emb + e5 (8 ep), equal weights",
     "ensemble-char+emb+e5x12-even": "char + emb + e5 (12 ep), equal weights",
+    "encoder-e5-2head": "encoder-e5-fast with a second head on the other task's SOS-1K labels (both losses)",
+    "encoder-e5-8ep-2head": "encoder-e5-8ep with a second head on the other task's SOS-1K labels (both losses)",
+    "ensemble-char+emb+e5h2-even": "char + emb + e5 (4 ep, two heads), equal weights",
+    "ensemble-char+emb+e5x8h2-even": "char + emb + e5 (8 ep, two heads), equal weights",
     "ensemble-char+emb+e5s3-even": "char + emb + mean of e5 (4 ep) over 3 training seeds, equal weights",
     "ensemble-char+emb+e5x8s3-even": "char + emb + mean of e5 (8 ep) over 3 training seeds, equal weights",
 }
@@ -285,6 +296,10 @@ BASES = {
     "embedding-linear+gate": "embedding-linear",
     "char-linear+scope+hardpos": "char-linear+scope",
     "ensemble-char+emb-even+gate": "ensemble-char+emb-even",
+    "encoder-e5-2head": "encoder-e5-fast",
+    "encoder-e5-8ep-2head": "encoder-e5-8ep",
+    "ensemble-char+emb+e5h2-even": "ensemble-char+emb+e5-even",
+    "ensemble-char+emb+e5x8h2-even": "ensemble-char+emb+e5x8-even",
     "best-level+scope": "ensemble-char+emb+e5x8-even",
     "best-binary+scope": "ensemble-char+emb+e5-even",
     "best-level+gate": "ensemble-char+emb+e5x8-even",

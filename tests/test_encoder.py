@@ -288,3 +288,52 @@ def test_ordinary_posts_skip_leaves_them_out_of_fine_tuning_only(tiny_bert: Path
     with pytest.raises(ModelError) as caught:
         EncoderModel(ordinary_posts="drop").fit(POSTS, LEVELS)
     assert str(caught.value).startswith("The 'ordinary_posts' parameter of encoder must be")
+
+
+def _write_sos1k_folds(root: Path, texts: list[str], levels: list[int], high: list[int]) -> None:
+    """A tiny folder in the official SOS-1K layout: the posts spread over five folds of both tasks."""
+    for task, column, labels in (("fine-grained", "myLabel", levels), ("binary", "twoClass", high)):
+        folder = root / "suicideDataProcessing" / "data" / task
+        folder.mkdir(parents=True, exist_ok=True)
+        for fold in range(1, 6):
+            name = f"fold{fold}.tsv" if task == "fine-grained" else f"fold{fold}_twoClass.tsv"
+            rows = [f"{t}\t{y}" for i, (t, y) in enumerate(zip(texts, labels, strict=True)) if i % 5 == fold - 1]
+            (folder / name).write_text(f"comment\t{column}\n" + "\n".join(rows) + "\n", encoding="utf-8")
+
+
+def test_a_second_head_learns_the_other_tasks_sos1k_labels_and_is_dropped(
+    tiny_bert: Path, isolated_home: Path, tmp_path: Path
+) -> None:
+    settings = {"backbone": str(tiny_bert), **{**FAST, "epochs": 1}}
+    with pytest.raises(ModelError, match="second_head='sos1k' reads the binary labels of the training posts"):
+        EncoderModel(task="level", second_head="sos1k", **settings).fit(POSTS, LEVELS)
+    known = POSTS[:30]  # the last posts are not SOS-1K posts: they train the first head only
+    _write_sos1k_folds(isolated_home / "sos1k", known, LEVELS[:30], BINARY[:30])
+    joint = EncoderModel(task="level", second_head="sos1k", **settings).fit(POSTS, LEVELS)
+    assert joint.training_["second_head_posts"] == 30
+    assert joint.network_.head.out_features == 11  # the second head is gone after training
+    alone = EncoderModel(task="level", **settings).fit(POSTS, LEVELS)
+    assert "second_head_posts" not in alone.training_
+    # the same split and seeds: only the second head's loss makes the encoders differ
+    np.testing.assert_array_equal(joint.validation_["indices"], alone.validation_["indices"])
+    assert not np.allclose(joint.predict_proba(POSTS), alone.predict_proba(POSTS), atol=1e-4)
+    joint.save(tmp_path / "joint")
+    assert json.loads((tmp_path / "joint" / "config.json").read_text("utf-8"))["params"]["second_head"] == "sos1k"
+    reloaded = load_model(tmp_path / "joint")
+    np.testing.assert_allclose(reloaded.predict_proba(POSTS), joint.predict_proba(POSTS), atol=1e-6)
+    assert "second_head" not in alone.config_params()
+    binary = EncoderModel(task="binary", second_head="sos1k", **settings).fit(POSTS, BINARY)
+    assert binary.training_["second_head_posts"] == 30 and binary.network_.head.out_features == 2
+
+
+def test_each_head_loss_counts_only_the_posts_labelled_for_it() -> None:
+    from sosrisk.models.encoder_training import UNLABELLED, head_slices, heads_nll, mean_nll
+
+    assert head_slices((11, 2)) == [slice(0, 11), slice(11, 13)]
+    rng = np.random.default_rng(0)
+    logits = rng.normal(size=(6, 5))
+    targets = np.array([[0, 1], [2, UNLABELLED], [1, 0], [2, 1], [0, UNLABELLED], [1, 0]])
+    labelled = targets[:, 1] != UNLABELLED
+    expected = mean_nll(logits[:, :3], targets[:, 0]) + mean_nll(logits[labelled, 3:], targets[labelled, 1])
+    assert heads_nll(logits, targets, (3, 2)) == pytest.approx(expected)
+    assert heads_nll(logits[:, :3], targets[:, :1], (3,)) == pytest.approx(mean_nll(logits[:, :3], targets[:, 0]))

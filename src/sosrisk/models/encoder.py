@@ -53,7 +53,7 @@ from .encoder_network import (
     require_torch,
 )
 from .encoder_recipes import DEFAULT_RECIPE, RECIPE_CONSTRAINTS, RECIPES, SETTING_NAMES, Recipe, recipe_for
-from .encoder_training import Checkpoint, FineTuning, fine_tune, validation_split
+from .encoder_training import UNLABELLED, Checkpoint, FineTuning, fine_tune, validation_split
 from .encoder_trunk import (
     BASE_FILE,
     BASE_FORMAT,
@@ -76,6 +76,7 @@ __all__ = ["RECIPES", "EncoderModel", "Recipe", "validation_split"]
 ENCODER_DIR = "encoder"
 HEAD_FILE = "head.safetensors"
 POOLINGS = ("auto", "mean", "cls")
+SECOND_HEADS = ("none", "sos1k")
 # what the training record keeps of a fine-tuning run (benchmarks/encoder_cache.py restores the same keys)
 HISTORY_KEYS = (
     "backbone_folder",
@@ -84,6 +85,7 @@ HISTORY_KEYS = (
     "history",
     "validation_posts",
     "ordinary_posts_skipped",
+    "second_head_posts",
     "frozen_layers",
     "fine_tuning_seconds",
     "fine_tuning_cpu_seconds",
@@ -129,6 +131,14 @@ class EncoderModel(RiskModel):
         fine-tunes on them; ``"skip"`` leaves them out of fine-tuning. Measured for ``best``'s level encoder
         (``benchmarks/cv_encoders.py``, row ``best-level+scope-e5skip``): skipping them did not help, so
         ``best`` trains on them.
+    second_head:
+        ``"none"`` (default), or ``"sos1k"``: fine-tune both tasks at once. A second head beside this task's
+        learns the other task's annotation (high / low risk for a level model, the level for a binary one),
+        and the loss is the sum of both heads' cross-entropies, so the encoder learns from both labels. The
+        other labels are SOS-1K's own, read from the development folds in the data home and matched by
+        text; a training post that is not an SOS-1K development post (an ordinary post, a generated one)
+        trains this task's head only. The second head is dropped after training: the model predicts its
+        own task, its directory is that of a one-head encoder.
     learning_rate, batch_size, ... validation_fraction:
         Override the recipe's value of the same name (see :class:`Recipe`).
     """
@@ -148,6 +158,7 @@ class EncoderModel(RiskModel):
         "checkpoint_dir": none_or(Satisfies("a folder path", lambda value: isinstance(value, str | os.PathLike))),
         "resume": Boolean(),
         "ordinary_posts": Options(ORDINARY_POSTS),
+        "second_head": Options(SECOND_HEADS),
         **{name: none_or(constraint) for name, constraint in RECIPE_CONSTRAINTS.items()},
     }
 
@@ -166,6 +177,7 @@ class EncoderModel(RiskModel):
         checkpoint_dir: str | os.PathLike[str] | None = None,
         resume: bool = False,
         ordinary_posts: str = "train",
+        second_head: str = "none",
         learning_rate: float | None = None,
         batch_size: int | None = None,
         gradient_accumulation: int | None = None,
@@ -195,6 +207,7 @@ class EncoderModel(RiskModel):
         self.checkpoint_dir = checkpoint_dir
         self.resume = resume
         self.ordinary_posts = ordinary_posts
+        self.second_head = second_head
         self.learning_rate = learning_rate
         self.batch_size = batch_size
         self.gradient_accumulation = gradient_accumulation
@@ -250,13 +263,15 @@ class EncoderModel(RiskModel):
         }
 
     def _seeds(self) -> dict[str, Any]:
-        """``seed``, and ``training_seed`` / ``ordinary_posts`` only when not the default: configs and run keys
-        saved before they existed stay exact."""
+        """``seed``, and ``training_seed`` / ``ordinary_posts`` / ``second_head`` only when not the default:
+        configs and run keys saved before they existed stay exact."""
         seeds: dict[str, Any] = {"seed": self.seed}
         if self.training_seed is not None:
             seeds["training_seed"] = self.training_seed
         if self.ordinary_posts != "train":
             seeds["ordinary_posts"] = self.ordinary_posts
+        if self.second_head != "none":
+            seeds["second_head"] = self.second_head
         return seeds
 
     @property
@@ -301,8 +316,17 @@ class EncoderModel(RiskModel):
             keep = self.calibrate_on_[train_idx]
             skipped = int((~keep).sum())
             train_idx = train_idx[keep]
+        heads, targets, second_labelled = None, y_index, 0
+        if self.second_head != "none":
+            other = sos1k_other_labels(self.task, texts)
+            second_labelled = int((other != UNLABELLED).sum())
+            heads = (len(self.classes_), 2 if self.task == "level" else 11)
+            targets = np.column_stack([y_index, other])
+            logger.info("second head: %d of %d training posts carry its label", second_labelled, len(texts))
         torch.manual_seed(self.init_seed)
-        network = classifier_class()(encoder, len(self.classes_), self.resolved_pooling_, recipe.dropout)
+        network = classifier_class()(
+            encoder, sum(heads) if heads else len(self.classes_), self.resolved_pooling_, recipe.dropout
+        )
         n_layers = layer_count(network.encoder)
         if recipe.freeze_layers and recipe.freeze_layers >= n_layers:
             logger.warning(
@@ -318,7 +342,7 @@ class EncoderModel(RiskModel):
         run = FineTuning(
             network=network,
             rows=rows,
-            y_index=y_index,
+            y_index=targets,
             train_idx=train_idx,
             val_idx=val_idx,
             recipe=recipe,
@@ -328,8 +352,11 @@ class EncoderModel(RiskModel):
             resume=self.resume,
             after_epoch=self._after_epoch,
             description=f"fine-tuning encoder ({self.task})",
+            heads=heads,
         )
         state = fine_tune(run, show_progress=show_progress)
+        if heads is not None:
+            network.head = first_head(torch, network.head, heads[0])
         self.history_ = {
             "backbone_folder": str(folder),
             "epochs_run": state["epoch"],
@@ -337,6 +364,7 @@ class EncoderModel(RiskModel):
             "history": state["history"],
             "validation_posts": len(val_idx),
             "ordinary_posts_skipped": skipped,
+            **({"second_head_posts": second_labelled} if heads else {}),
             "frozen_layers": recipe.freeze_layers,
             "fine_tuning_seconds": round(time.perf_counter() - started, 1),
             "fine_tuning_cpu_seconds": round(time.process_time() - cpu_started, 1),
@@ -614,3 +642,34 @@ class EncoderModel(RiskModel):
         backbone = shared_backbone(folder)
         encoder, depth = graft_encoder(backbone.encoder, delta, shared, source=str(weights))
         return backbone, encoder, depth
+
+
+def sos1k_other_labels(task: str, texts: list[str]) -> np.ndarray:
+    """The other task's SOS-1K annotation of each text, :data:`UNLABELLED` where the text is not one SOS-1K
+    development post (or its copies disagree): the second head's labels (``second_head="sos1k"``)."""
+    from ..data.errors import DataError
+    from ..data.posts import LABEL_COLUMN
+    from ..data.sos1k import load_development
+
+    other = "binary" if task == "level" else "level"
+    try:
+        posts = load_development(other)
+    except DataError as error:
+        raise ModelError(
+            f"second_head='sos1k' reads the {other} labels of the training posts from SOS-1K, which is not "
+            f"there: {error}"
+        ) from None
+    seen: dict[str, set[int]] = {}
+    for text, label in zip(posts.frame["text"], posts.frame[LABEL_COLUMN[other]], strict=True):
+        seen.setdefault(text, set()).add(int(label))
+    labels = [seen.get(text, set()) for text in texts]
+    return np.array([next(iter(found)) if len(found) == 1 else UNLABELLED for found in labels], dtype=np.int64)
+
+
+def first_head(torch: Any, head: Any, size: int) -> Any:
+    """The first ``size`` outputs of a linear head, as a head of their own (the second head dropped)."""
+    kept = torch.nn.Linear(head.in_features, size)
+    with torch.no_grad():
+        kept.weight.copy_(head.weight[:size])
+        kept.bias.copy_(head.bias[:size])
+    return kept

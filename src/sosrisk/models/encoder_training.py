@@ -43,6 +43,7 @@ from .errors import ModelError
 logger = logging.getLogger(__name__)
 
 CHECKPOINT_FORMAT = 2  # 1 (before): optimizer moments by parameter index; 2: the optimizer's own state_dict
+UNLABELLED = -100  # a second head's label where the post has none (torch's cross-entropy ignore_index)
 
 
 def validation_split(labels: np.ndarray, fraction: float, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -110,6 +111,25 @@ def mean_nll(logits: np.ndarray, y_index: np.ndarray) -> float:
     return float(np.mean(log_norm - shifted[np.arange(len(y_index)), y_index]))
 
 
+def head_slices(heads: tuple[int, ...]) -> list[slice]:
+    """The columns of each head in the network's output (heads side by side, in order)."""
+    ends = np.cumsum(heads)
+    return [slice(int(end - size), int(end)) for size, end in zip(heads, ends, strict=True)]
+
+
+def heads_nll(logits: np.ndarray, y_index: np.ndarray, heads: tuple[int, ...]) -> float:
+    """The validation loss of a network with several heads: the sum of each head's mean NLL over its labelled
+    posts (:data:`UNLABELLED` rows left out); with one head, :func:`mean_nll`."""
+    if len(heads) == 1:
+        return mean_nll(logits, y_index.reshape(-1))
+    total = 0.0
+    for column, columns in enumerate(head_slices(heads)):
+        known = y_index[:, column] != UNLABELLED
+        if known.any():
+            total += mean_nll(logits[known, columns], y_index[known, column])
+    return total
+
+
 @dataclass
 class FineTuning:
     """One fine-tuning run: the network, the encoded posts, the split and how to train."""
@@ -126,6 +146,10 @@ class FineTuning:
     resume: bool = False
     after_epoch: Callable[[int], None] = field(default=lambda epoch: None)
     description: str = "fine-tuning encoder"
+    heads: tuple[int, ...] | None = None
+    """Several heads side by side in the network's output (sizes in order; ``None``: one head). Then
+    ``y_index`` has a column per head, :data:`UNLABELLED` where a post has no label for that head, and the
+    loss is the sum of the heads' class-weighted cross-entropies."""
 
 
 def fine_tune(run: FineTuning, *, show_progress: bool) -> dict[str, Any]:
@@ -133,6 +157,10 @@ def fine_tune(run: FineTuning, *, show_progress: bool) -> dict[str, Any]:
     torch, _ = require_torch()
     recipe, network = run.recipe, run.network
     n_classes = int(network.head.out_features)
+    heads = run.heads or (n_classes,)
+    if sum(heads) != n_classes:
+        raise ModelError(f"The heads {heads} need {sum(heads)} outputs; the network has {n_classes}.")
+    targets = run.y_index.reshape(len(run.y_index), len(heads))
     layer = recipe.freeze_layers
     cached = None
     if layer:
@@ -153,7 +181,11 @@ def fine_tune(run: FineTuning, *, show_progress: bool) -> dict[str, Any]:
     )
     steps_per_epoch = math.ceil(math.ceil(len(run.train_idx) / recipe.batch_size) / recipe.gradient_accumulation)
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lr_factor(recipe, steps_per_epoch * recipe.epochs))
-    weight = class_weights(torch, run.y_index[run.train_idx], n_classes, recipe.class_weight)
+    weights = []
+    for column, size in enumerate(heads):
+        known = targets[run.train_idx, column]
+        weights.append(class_weights(torch, known[known != UNLABELLED], size, recipe.class_weight))
+    columns = head_slices(heads)
     state: dict[str, Any] = {"epoch": 0, "step": 0, "best_loss": math.inf, "best_epoch": 0, "stale": 0, "history": []}
     best_state: dict[str, Any] | None = None
     if run.checkpoint is not None:
@@ -182,8 +214,11 @@ def fine_tune(run: FineTuning, *, show_progress: bool) -> dict[str, Any]:
                 else:
                     input_ids, mask = pad_ids([run.rows[i] for i in batch], run.pad_id, torch)
                     logits = network(input_ids, mask)
-                target = torch.as_tensor(run.y_index[batch], dtype=torch.long)
-                loss = torch.nn.functional.cross_entropy(logits, target, weight=weight)
+                target = torch.as_tensor(targets[batch], dtype=torch.long)
+                loss = sum(
+                    _head_loss(torch, logits[:, part], target[:, column], weight)
+                    for column, (part, weight) in enumerate(zip(columns, weights, strict=True))
+                )
                 (loss / recipe.gradient_accumulation).backward()
                 train_loss += float(loss.detach()) * len(batch)
                 n_seen += len(batch)
@@ -196,7 +231,7 @@ def fine_tune(run: FineTuning, *, show_progress: bool) -> dict[str, Any]:
                 advance()
             record: dict[str, Any] = {"epoch": epoch + 1, "train_loss": round(train_loss / max(n_seen, 1), 5)}
             if len(run.val_idx):
-                val_loss = mean_nll(_validation_logits(run, cached, n_classes), run.y_index[run.val_idx])
+                val_loss = heads_nll(_validation_logits(run, cached, n_classes), targets[run.val_idx], heads)
                 record["val_loss"] = round(val_loss, 5)
                 if val_loss < state["best_loss"] - 1e-6:
                     state.update(best_loss=val_loss, best_epoch=epoch + 1, stale=0)
@@ -215,6 +250,13 @@ def fine_tune(run: FineTuning, *, show_progress: bool) -> dict[str, Any]:
         network.load_state_dict(best_state, strict=False)
     network.eval()
     return state
+
+
+def _head_loss(torch: Any, logits: Any, target: Any, weight: Any) -> Any:
+    """One head's class-weighted cross-entropy over the batch's labelled posts (0 when it has none)."""
+    if bool((target == UNLABELLED).all()):
+        return logits.sum() * 0.0
+    return torch.nn.functional.cross_entropy(logits, target, weight=weight, ignore_index=UNLABELLED)
 
 
 def _validation_logits(run: FineTuning, cached: list[Any] | None, n_classes: int) -> np.ndarray:
