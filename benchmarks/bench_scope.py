@@ -244,13 +244,19 @@ def train_all(task: str, folds: list[PostSet], settings: ScopeSettings) -> Any:
 
 
 def alarm_rates(level_model: Any, binary_model: Any, texts: list[str]) -> dict[str, float | None]:
-    from sosrisk.assess import assess
+    """Shares of ``texts`` in scope, at level 6+ and flagged high risk (``high_risk_binary_alone``: the binary
+    model's flag before level 6+ raises it, as assessments did before 2026-12-06)."""
+    from sosrisk.assess import RAISING_LEVEL, assess
 
-    answers = assess(texts, level_model=level_model, binary_model=binary_model)
+    answers = assess(texts, level_model=level_model, binary_model=binary_model, level_raises_high_risk=False)
+    alone = np.array([bool(a.high_risk) for a in answers])
+    level6 = np.array([a.risk_level is not None and a.risk_level >= RAISING_LEVEL for a in answers])
     rates: dict[str, float | None] = {
-        "level6plus": float(np.mean([a.risk_level >= 6 for a in answers])) if level_model is not None else None,
-        "high_risk": float(np.mean([bool(a.high_risk) for a in answers])) if binary_model is not None else None,
+        "level6plus": float(np.mean(level6)) if level_model is not None else None,
+        "high_risk": float(np.mean(alone | level6)) if binary_model is not None else None,
     }
+    if level_model is not None and binary_model is not None:
+        rates["high_risk_binary_alone"] = float(np.mean(alone))
     if answers and answers[0].in_scope is not None:
         rates["in_scope"] = float(np.mean([bool(a.in_scope) for a in answers]))
     return rates
@@ -322,6 +328,18 @@ def section_saved(
             suite: pass_rates(run_cases(load_cases(suite), level_model=level_model, binary_model=binary_model))
             for suite in SUITES
         }
+        if name == "as trained" and level_model is not None and binary_model is not None:
+            out["behaviour"]["binary flag alone"] = {
+                suite: pass_rates(
+                    run_cases(
+                        load_cases(suite),
+                        level_model=level_model,
+                        binary_model=binary_model,
+                        level_raises_high_risk=False,
+                    )
+                )
+                for suite in SUITES
+            }
     return out
 
 
@@ -476,34 +494,48 @@ def markdown(payload: dict[str, Any]) -> str:
         lines += [
             f"## Trained directories: {model_name} (level {saved['level_dir']}, binary {saved['binary_dir']})",
             "",
-            "Held-out ordinary text: the same weights with the scope stage off, and as trained.",
+            "Held-out ordinary text: the same weights with the scope stage off, and as trained (high risk: "
+            "the binary model's flag, raised where the level is 6+ since 2026-12-06; 'binary alone': before).",
             "",
-            "| source | off: level 6+ | off: high risk | in scope | level 6+ | high risk |",
-            "|---|---|---|---|---|---|",
+            "| source | off: level 6+ | off: high risk | in scope | level 6+ | high risk | high risk, binary alone |",
+            "|---|---|---|---|---|---|---|",
         ]
         keys = ("level6plus", "high_risk")
         for source in on:
             cells = [off[source].get(k) for k in keys] + [on[source].get("in_scope")] + [on[source][k] for k in keys]
+            cells.append(on[source].get("high_risk_binary_alone"))
             lines.append(f"| {source} | " + " | ".join(pct(c) for c in cells) + " |")
         if saved.get("pooled"):
             p = saved["pooled"]
             cells = [p["off"].get(k) for k in keys] + [p["on"]["in_scope"]] + [p["on"][k] for k in keys]
+            cells.append(p["on"].get("high_risk_binary_alone"))
             lines.append(f"| **all ({p['sentences']} sentences)** | " + " | ".join(pct(c) for c in cells) + " |")
         b_on = saved["behaviour"]["as trained"]
         b_off = saved["behaviour"].get("scope off (same weights)")
+        b_alone = saved["behaviour"].get("binary flag alone")
         from sosrisk.behaviour import SUITES
 
         suites = [suite for suite in SUITES if suite in b_on]  # older entries lack the later suites
         lines += [
             "",
-            "| group | must reach | " + " | ".join(f"{suite}.tsv: off → on" for suite in suites) + " |",
+            "Behavioural suites, pass rates: scope off → as trained"
+            + (
+                " (in brackets where it differs: the binary model's flag alone, as before 2026-12-06)"
+                if b_alone
+                else ""
+            ),
+            "",
+            "| group | must reach | " + " | ".join(f"{suite}.tsv" for suite in suites) + " |",
             "|---|---|" + "---|" * len(suites),
         ]
         for i, row in enumerate(b_on["cases"]):
             cells = []
             for suite in suites:
                 off_rate = f"{b_off[suite][i]['pass_rate']:.0%}" if b_off and suite in b_off else "–"
-                cells.append(f"{off_rate} → {b_on[suite][i]['pass_rate']:.0%}")
+                cell = f"{off_rate} → {b_on[suite][i]['pass_rate']:.0%}"
+                if b_alone and suite in b_alone and b_alone[suite][i]["passed"] != b_on[suite][i]["passed"]:
+                    cell += f" ({b_alone[suite][i]['pass_rate']:.0%})"
+                cells.append(cell)
             lines.append(f"| {row['group']} | {row['must_reach']} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
@@ -553,7 +585,10 @@ def main() -> int:
                     for k in ("level6plus", "high_risk")
                     if "scope off (same weights)" in result["heldout"]
                 },
-                "on": {k: pooled(result["heldout"]["as trained"], k) for k in ("in_scope", "level6plus", "high_risk")},
+                "on": {
+                    k: pooled(result["heldout"]["as trained"], k)
+                    for k in ("in_scope", "level6plus", "high_risk", "high_risk_binary_alone")
+                },
             }
             payload.setdefault("saved", {})[args.name] = result
         else:

@@ -81,3 +81,28 @@ def test_the_scope_is_decided_once_and_out_of_scope_posts_get_level_0(tmp_path: 
     assert answers[0].level_probabilities == [1.0] + [0.0] * 10
     assert answers[1].in_scope is True and answers[1].risk_level >= 8
     assert all(0 <= a.scope_probability <= 1 for a in answers)
+
+
+class _Fixed(CharLinearModel):
+    """A trained model whose answers are fixed per post (to test how the two answers meet)."""
+
+    def __init__(self, trained: CharLinearModel, answers: list[int]) -> None:
+        self.__dict__.update(trained.__dict__)
+        self._answers = answers
+
+    def predict_details(self, texts, *, batch_size=256, scope=None):  # type: ignore[no-untyped-def]
+        details = super().predict_details(texts, batch_size=batch_size, scope=scope)
+        details.labels = np.array(self._answers[: len(texts)])
+        return details
+
+
+def test_level_six_or_above_raises_the_flag_and_never_lowers_it(models: dict[str, CharLinearModel]) -> None:
+    posts = ["帖子一", "帖子二", "帖子三", "帖子四"]
+    level_model = _Fixed(models["level"], [5, 6, 10, 0])
+    binary_model = _Fixed(models["binary"], [0, 0, 0, 1])
+    raised = assess(posts, level_model=level_model, binary_model=binary_model)
+    assert [a.high_risk for a in raised] == [False, True, True, True]
+    alone = assess(posts, level_model=level_model, binary_model=binary_model, level_raises_high_risk=False)
+    assert [a.high_risk for a in alone] == [False, False, False, True]
+    # the probability stays the binary model's own
+    assert [a.high_risk_probability for a in raised] == [a.high_risk_probability for a in alone]

@@ -148,13 +148,21 @@ def _summary(answer: Assessment) -> dict[str, Any]:
 
 
 def run_cases(
-    cases: Sequence[Case], *, level_model: RiskModel | None = None, binary_model: RiskModel | None = None
+    cases: Sequence[Case],
+    *,
+    level_model: RiskModel | None = None,
+    binary_model: RiskModel | None = None,
+    level_raises_high_risk: bool = True,
 ) -> list[CaseResult]:
-    """Assess every post of ``cases`` with the models and judge each case."""
+    """Assess every post of ``cases`` with the models and judge each case (``level_raises_high_risk``: as for
+    :func:`sosrisk.assess.assess`)."""
     if level_model is None and binary_model is None:
         raise ModelError("Expected a level model, a binary model or both; got neither.")
     texts = list(dict.fromkeys([c.text for c in cases] + [c.variant for c in cases if c.variant]))
-    answers = dict(zip(texts, assess(texts, level_model=level_model, binary_model=binary_model), strict=True))
+    assessed = assess(
+        texts, level_model=level_model, binary_model=binary_model, level_raises_high_risk=level_raises_high_risk
+    )
+    answers = dict(zip(texts, assessed, strict=True))
     results = []
     for case in cases:
         first = answers[case.text]
