@@ -33,6 +33,10 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, 
         ("等我不在了以后，我的遗物都捐掉吧", "after_i_am_gone", 8),
         ("狗狗就交给你了，永别了", "entrusting", 8),
         ("以后不会再发朋友圈了，感谢一直以来的陪伴", "no_more_posts", 8),
+        # rules-5
+        ("对不起，我先走了，照顾好爸妈", "goodbye_and_arrangements", 8),
+        ("别找我了，银行卡密码在抽屉里", "goodbye_and_arrangements", 8),
+        ("不要为我哭，下辈子我们再做一家人", "goodbye_and_arrangements", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -62,6 +66,9 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "我不在的时候猫就拜托你了",  # a cat-sitter
         "暑假去一个很远的地方旅行，再见啦",  # a holiday
         "明天去海边玩，晚上就回来",  # a day out
+        "我先走了，明天见",  # leaving a dinner
+        "我们下辈子还要做姐妹，爱你",  # friendship, no leave-taking
+        "对不起，今天有事先走了，你们慢慢吃",  # leaving early
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

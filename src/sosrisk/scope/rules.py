@@ -32,6 +32,14 @@ them fires on SOS-1K, so SOS-1K gives no evidence for or against them; none fire
 ordinary sentences of the five sources (train and held-out parts), and the held-out behavioural suite,
 never tuned to, is the check of whether they generalise (``benchmarks/bench_scope.py``).
 
+rules-5 (2026-12-06) adds one farewell, ``goodbye_and_arrangements``: a leave-taking ("我先走了", "别找我",
+"下辈子再做朋友") in the same post as a last arrangement, an apology or instructions for the grief
+("对不起", "别为我哭", "照顾好爸妈", things given away, passwords left). Either cue alone is everyday
+speech; the two together are the farewell that the behavioural suite written on 2026-12-06
+(``holdout3.tsv``) showed both models missing (2 of 9 held-out farewells found). It fires on no SOS-1K post
+and on 2 of the 125,867 ordinary sentences (a joke, a love quote); an everyday leaving ("对不起，今天有事先走
+了，你们慢慢吃") is excluded by name. ``holdout4.tsv``, written before the rule, judges it.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -44,7 +52,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-4"
+RULES_VERSION = "rules-5"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -121,6 +129,18 @@ _EDGE_CUE = (
     # rules-4: in the water already, or a train coming
     r"(踩|走|泡|迈)(进|在)[^，,]{0,3}水|水(已经)?(没过|淹到|到了)|火车[^，,]{0,4}(来了|快来|就来|要来|开过来|快到|就到))"
 )
+# rules-5: a leave-taking, and in the same post a last arrangement, an apology or words for the grief
+_LEAVE_TAKING = (
+    r"(先走了|我走了|我要走了|我要离开了|先离开了|要离开(你们|大家|这个家|这里)了|离开(你们|大家)了|大家再见|各位再见|"
+    r"大家保重|各位保重|(来世|来生|下辈子)(我们)?(再|还)(见|做|当)|下辈子(不要|别|不想)再(做人|当人|来)|别找我|不要找我|"
+    r"不用找我|再也见不到(你们|大家)了|只能陪(你|你们)到这里)"
+)
+_LAST_ARRANGEMENT = (
+    r"(对不起(爸|妈|爸妈|爸爸|妈妈|大家|所有人|你们)|(别|不要|不用)为我(哭|难过|伤心|流泪|掉眼泪)|"
+    r"照顾好(爸|妈|我爸|我妈|爸妈|自己|他们|它|孩子)|替我(照顾|孝顺|陪)|拜托(你们|你|大家)|送人|送给|转给|留给|密码|"
+    r"没有遗憾|最后一次|谢谢(你们|大家|所有)|这些年|用不上了|不能再陪|不会再回来|不回来了|下辈子|来世|来生)"
+)
+_EVERYDAY_LEAVING = r"(明天见|回头见|下次见|晚点见|改天见|慢慢吃|慢慢玩|慢慢聊|有事先走|回家了|下班了)"
 _NO_RETURN = r"(不会再回来|不回来了|不回头|回不来了|再也见不到|永别|忘了我|别想我)"
 
 RULE_SET: tuple[Rule, ...] = (
@@ -232,6 +252,14 @@ RULE_SET: tuple[Rule, ...] = (
         8,
         "no more posts, with thanks for the company",
         requires=r"(谢谢|感谢)[^。！？]{0,12}(陪伴|陪我|照顾)",
+    ),
+    _rule(
+        "farewell",
+        "goodbye_and_arrangements",
+        _LEAVE_TAKING,
+        8,
+        "a leave-taking with a last arrangement, an apology or words for the grief",
+        requires=r"^(?![\s\S]*" + _EVERYDAY_LEAVING + r")[\s\S]*" + _LAST_ARRANGEMENT,
     ),
     # ---- a plan with a time (level 8: "planned, date roughly set")
     _rule(
