@@ -304,11 +304,18 @@ def section_behaviour(level_folds: list[PostSet], binary_folds: list[PostSet]) -
 
 
 def section_saved(
-    heldout: dict[str, list[str]], level_dir: str | None, binary_dir: str | None, *, with_off: bool = True
+    heldout: dict[str, list[str]],
+    level_dir: str | None,
+    binary_dir: str | None,
+    *,
+    with_off: bool = True,
+    without_rules: tuple[str, ...] = (),
 ) -> dict:
-    """Trained model directories: held-out ordinary text and the suites, stage on and the same weights off."""
+    """Trained model directories: held-out ordinary text and the suites, stage on and the same weights off
+    (and the suites again with the safety-net rules ``without_rules`` left out)."""
     from sosrisk.behaviour import SUITES, load_cases, pass_rates, run_cases
     from sosrisk.models import load_model
+    from sosrisk.scope import stage as stage_module
 
     if not level_dir and not binary_dir:
         raise SystemExit("the saved section needs --level DIR and/or --binary DIR")
@@ -328,6 +335,23 @@ def section_saved(
             suite: pass_rates(run_cases(load_cases(suite), level_model=level_model, binary_model=binary_model))
             for suite in SUITES
         }
+        if name == "as trained" and without_rules:
+            unknown = set(without_rules) - {rule.name for rule in stage_module.RULE_SET}
+            if unknown:
+                raise SystemExit(f"--without-rules: no such rule {sorted(unknown)}")
+            original = stage_module.match_rules
+
+            def fewer_rules(text: str, *, _match: Any = original) -> list[Any]:
+                return [hit for hit in _match(text) if hit.rule not in without_rules]
+
+            stage_module.match_rules = fewer_rules
+            try:
+                out["behaviour"][f"without {', '.join(without_rules)}"] = {
+                    suite: pass_rates(run_cases(load_cases(suite), level_model=level_model, binary_model=binary_model))
+                    for suite in SUITES
+                }
+            finally:
+                stage_module.match_rules = original
         if name == "as trained" and level_model is not None and binary_model is not None:
             out["behaviour"]["binary flag alone"] = {
                 suite: pass_rates(
@@ -537,6 +561,17 @@ def markdown(payload: dict[str, Any]) -> str:
                     cell += f" ({b_alone[suite][i]['pass_rate']:.0%})"
                 cells.append(cell)
             lines.append(f"| {row['group']} | {row['must_reach']} | " + " | ".join(cells) + " |")
+        for variant, rates in saved["behaviour"].items():
+            if not variant.startswith("without "):
+                continue
+            lines += ["", f"The same, {variant} (as trained otherwise):", ""]
+            lines += [
+                "| group | " + " | ".join(f"{suite}.tsv" for suite in suites) + " |",
+                "|---|" + "---|" * len(suites),
+            ]
+            for i, row in enumerate(rates["cases"]):
+                cells = [f"{rates[suite][i]['pass_rate']:.0%}" for suite in suites if suite in rates]
+                lines.append(f"| {row['group']} | " + " | ".join(cells) + " |")
         lines.append("")
     return "\n".join(lines) + "\n"
 
@@ -551,6 +586,12 @@ def main() -> int:
     parser.add_argument("--name", default="saved", help="saved: the name its results are kept under")
     parser.add_argument(
         "--no-scope-off", action="store_true", help="saved: skip the run with the stage off (slow for encoders)"
+    )
+    parser.add_argument(
+        "--without-rules",
+        default="",
+        metavar="RULE[,RULE]",
+        help="saved: also run the behavioural suites with these safety-net rules left out (what a rule adds)",
     )
     args = parser.parse_args()
     sections = [s.strip() for s in args.sections.split(",") if s.strip()]
@@ -572,7 +613,13 @@ def main() -> int:
         "cv": lambda: section_cv(level_folds, binary_folds),
         "ordinary": lambda: section_ordinary(level_folds, binary_folds, heldout),
         "behaviour": lambda: section_behaviour(level_folds, binary_folds),
-        "saved": lambda: section_saved(heldout, args.level, args.binary, with_off=not args.no_scope_off),
+        "saved": lambda: section_saved(
+            heldout,
+            args.level,
+            args.binary,
+            with_off=not args.no_scope_off,
+            without_rules=tuple(r for r in args.without_rules.split(",") if r),
+        ),
     }
     for section in sections:
         started = time.perf_counter()
