@@ -336,7 +336,7 @@ def section_saved(
             for suite in SUITES
         }
         if name == "as trained" and without_rules:
-            unknown = set(without_rules) - {rule.name for rule in stage_module.RULE_SET}
+            unknown = set(without_rules) - {rule.name for rule in RULE_SET}
             if unknown:
                 raise SystemExit(f"--without-rules: no such rule {sorted(unknown)}")
             original = stage_module.match_rules
