@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Five files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Six files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -28,7 +28,9 @@ failures, so it no longer judges that choice); and ``holdout3.tsv`` (2026-12-06,
 written before any model ran on it, to judge the defaults that ``holdout2.tsv`` had been read for; and
 ``holdout4.tsv`` (2026-12-06), written after ``holdout3.tsv``'s blind run had shown that held-out
 farewells fail, and before any change made for them: it judges that change (its author knew which kinds of
-farewell had failed, so it is fresh to the models, not to us).
+farewell had failed, so it is fresh to the models, not to us); and ``holdout5.tsv`` (2026-12-06),
+written after ``holdout4.tsv``'s run had shown held-out attempts in progress failing, before any change
+made for them, to judge that change in the same way.
 """
 
 from __future__ import annotations
@@ -43,7 +45,7 @@ from ..assess import Assessment, assess
 from ..models.base import ModelError, RiskModel
 from ..scale import tier_of
 
-SUITES = ("cases", "holdout", "holdout2", "holdout3", "holdout4")
+SUITES = ("cases", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 
 
