@@ -37,6 +37,11 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, 
         ("对不起，我先走了，照顾好爸妈", "goodbye_and_arrangements", 8),
         ("别找我了，银行卡密码在抽屉里", "goodbye_and_arrangements", 8),
         ("不要为我哭，下辈子我们再做一家人", "goodbye_and_arrangements", 8),
+        # rules-6
+        ("现在坐在楼顶的栏杆外面，脚下好高", "over_the_drop", 10),
+        ("划了好几刀，血滴到地板上了", "cut_and_bleeding", 10),
+        ("炭火在卫生间里烧着，门关好了", "charcoal_burning", 10),
+        ("我在江里了，水已经没过胸口", "into_the_water", 10),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -69,6 +74,10 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "我先走了，明天见",  # leaving a dinner
         "我们下辈子还要做姐妹，爱你",  # friendship, no leave-taking
         "对不起，今天有事先走了，你们慢慢吃",  # leaving early
+        "切菜的时候划了一刀，手指流血了",  # a kitchen cut
+        "炭火烧起来了，屋里的烤肉真香",  # a barbecue
+        "在海里游泳，水到胸口了好舒服",  # swimming
+        "站在山顶的栏杆外面拍照，腿都软了",  # a height, no high place of the rules (山顶)
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

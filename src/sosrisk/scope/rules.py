@@ -40,6 +40,11 @@ speech; the two together are the farewell that the behavioural suite written on 
 and on 2 of the 125,867 ordinary sentences (a joke, a love quote); an everyday leaving ("对不起，今天有事先走
 了，你们慢慢吃") is excluded by name. ``holdout4.tsv``, written before the rule, judges it.
 
+rules-6 (2026-12-06) fills gaps in the attempt family's vocabulary that ``holdout4.tsv`` showed (an act
+under way in everyday words: "割完" and blood, charcoal "烧着" in a closed room, "走进海里" and the water
+rising, "窗台外面" and shaking legs at a height), each with a second cue and everyday look-alikes
+(cutting vegetables, a barbecue, swimming) excluded by name. ``holdout5.tsv``, written before it, judges it.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -52,7 +57,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-5"
+RULES_VERSION = "rules-6"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -141,6 +146,8 @@ _LAST_ARRANGEMENT = (
     r"没有遗憾|最后一次|谢谢(你们|大家|所有)|这些年|用不上了|不能再陪|不会再回来|不回来了|下辈子|来世|来生)"
 )
 _EVERYDAY_LEAVING = r"(明天见|回头见|下次见|晚点见|改天见|慢慢吃|慢慢玩|慢慢聊|有事先走|回家了|下班了)"
+# rules-6: outside the railing or the window, feet over the drop, legs shaking
+_OVER_THE_DROP = r"((窗台|窗户|栏杆|护栏)(的)?(外面|外侧|外边)|悬空|腿(在|一直)?(发抖|发软))"
 _NO_RETURN = r"(不会再回来|不回来了|不回头|回不来了|再也见不到|永别|忘了我|别想我)"
 
 RULE_SET: tuple[Rule, ...] = (
@@ -189,6 +196,41 @@ RULE_SET: tuple[Rule, ...] = (
         r"((炭|碳)[^，,]{0,4}(点上|点着|点燃|烧起来|已经点)|(煤气|燃气)[^，,]{0,4}(打开|开着|已经开))",
         10,
         "charcoal lit or gas turned on",
+        requires=r"^(?![\s\S]*(烤|烧烤|火锅|涮))",  # rules-6: not a barbecue
+    ),
+    # rules-6: over the drop, a cut made and bleeding, charcoal burning in a closed room, in the water
+    _rule(
+        "attempt",
+        "over_the_drop",
+        r"((现在|正|已经|此刻|马上)[^，,]{0,4}(站|坐|在|爬上)|(站|坐|爬)(在|上|到))[^，,]{0,6}" + _HIGH_PLACE,
+        10,
+        "at a height, outside the railing or with the feet over the drop",
+        requires=r"^(?![\s\S]*(拍照|自拍|打卡|风景|蹦极|攀岩|施工|擦玻璃))[\s\S]*" + _OVER_THE_DROP,
+    ),
+    _rule(
+        "attempt",
+        "cut_and_bleeding",
+        r"(割|划)(完|下去|开了|了[^，,]{0,3}刀)",
+        10,
+        "a cut just made, and blood",
+        requires=r"^(?![\s\S]*(手指|切菜|削|韭菜|麦子|草|剃|刮胡))[\s\S]*血",
+    ),
+    _rule(
+        "attempt",
+        "charcoal_burning",
+        r"(炭|碳)(盆|火)?[^，,]{0,6}(烧着|在烧|烧上|烧起来|点上|点着|点燃|生起来)",
+        10,
+        "charcoal burning in a closed room",
+        requires=r"^(?![\s\S]*(烤|烧烤|火锅|涮|取暖|暖和|烧水|煮))[\s\S]*(门窗|封(好|上|住|死)|关(上|好|紧)|房间|屋里|卫生间|厕所|浴室|车里|床边|床头|密闭)",
+    ),
+    _rule(
+        "attempt",
+        "into_the_water",
+        r"(走进|走到|跳进|泡在|站在|在)[^，,]{0,2}(海|河|江|湖|水库)(里|中|水里)",
+        10,
+        "in the sea or a river, going deeper",
+        requires=r"^(?![\s\S]*(游泳|游了|冲浪|浮潜|潜水|救生|玩水|度假|泳|钓鱼|划船|捞))[\s\S]*"
+        r"(水(已经)?(到|没过|淹到|漫到|淹没)[^，,]{0,3}(胸|脖子|腰|下巴|嘴|头)|越来越深|快没力气|没力气了|回不去了)",
     ),
     _rule(
         "attempt",
