@@ -650,8 +650,9 @@ def sos1k_other_labels(task: str, texts: list[str]) -> np.ndarray:
     from ..data.errors import DataError
     from ..data.posts import LABEL_COLUMN
     from ..data.sos1k import load_development
+    from ..scale import Task
 
-    other = "binary" if task == "level" else "level"
+    other: Task = "binary" if task == "level" else "level"
     try:
         posts = load_development(other)
     except DataError as error:
