@@ -1,10 +1,10 @@
 """Does the level annotation help the binary task? A cheap probe of issue #14's "both tasks at once" lever.
 
-Issue #14 asks for one encoder fine-tuned on both tasks (two heads sharing what they learn). Fine-tuning a
-cross-validation of that takes hours on two cores, so this asks the question it rests on first, with the
-frozen-feature models: does a level model's view of a post add anything to the binary model's? SOS-1K's
-binary label is its own annotation (79 of the 999 posts disagree with "level 6 or above"), so the answer
-is not given.
+Issue #14 asks for one encoder fine-tuned on both tasks (two heads sharing what they learn). Before that
+was measured (``cv_encoders.py``, rows ``*-2head`` and ``*h2-even``, 2026-12-06: no gain for ``best``),
+this asked the question it rests on, with the frozen-feature models: does a level model's view of a post
+add anything to the binary model's? SOS-1K's binary label is its own annotation (79 of the 999 posts
+disagree with "level 6 or above"), so the answer is not given.
 
 For each model configuration, both tasks are cross-validated over the five official folds (the two tasks'
 folds hold the same posts in the same order; checked), without the scope stage. Each post then has two
