@@ -34,6 +34,7 @@ from typing import Any, ClassVar, Self
 import numpy as np
 
 from ..atomic import atomic_write_bytes
+from ..scale import Task, labels_for
 from .base import ORDINARY_POSTS, ModelError, RiskModel, data_fingerprint
 from .calibration import DECISIONS, finalize_from_oof
 from .encoder_backbone import E5_SMALL, check_model_type, resolve_encoder_backbone
@@ -320,7 +321,7 @@ class EncoderModel(RiskModel):
         if self.second_head != "none":
             other = sos1k_other_labels(self.task, texts)
             second_labelled = int((other != UNLABELLED).sum())
-            heads = (len(self.classes_), 2 if self.task == "level" else 11)
+            heads = (len(self.classes_), len(labels_for(other_task(self.task))))
             targets = np.column_stack([y_index, other])
             logger.info("second head: %d of %d training posts carry its label", second_labelled, len(texts))
         torch.manual_seed(self.init_seed)
@@ -650,9 +651,8 @@ def sos1k_other_labels(task: str, texts: list[str]) -> np.ndarray:
     from ..data.errors import DataError
     from ..data.posts import LABEL_COLUMN
     from ..data.sos1k import load_development
-    from ..scale import Task
 
-    other: Task = "binary" if task == "level" else "level"
+    other = other_task(task)
     try:
         posts = load_development(other)
     except DataError as error:
@@ -665,6 +665,11 @@ def sos1k_other_labels(task: str, texts: list[str]) -> np.ndarray:
         seen.setdefault(text, set()).add(int(label))
     labels = [seen.get(text, set()) for text in texts]
     return np.array([next(iter(found)) if len(found) == 1 else UNLABELLED for found in labels], dtype=np.int64)
+
+
+def other_task(task: str) -> Task:
+    """The task whose labels a second head learns: binary for a level model, levels for a binary one."""
+    return "binary" if task == "level" else "level"
 
 
 def first_head(torch: Any, head: Any, size: int) -> Any:

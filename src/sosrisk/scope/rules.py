@@ -99,6 +99,8 @@ class Rule:
     description: str
     # the rule only fires when the whole post also matches this (a second, independent cue)
     requires: re.Pattern[str] | None = None
+    # ... and never when the whole post matches this (an everyday look-alike: a barbecue, swimming)
+    unless: re.Pattern[str] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,8 +118,24 @@ class RuleHit:
         return {"family": self.family, "rule": self.rule, "floor": self.floor, "start": self.start, "end": self.end}
 
 
-def _rule(family: str, name: str, pattern: str, floor: int, description: str, requires: str | None = None) -> Rule:
-    return Rule(family, name, re.compile(pattern), floor, description, re.compile(requires) if requires else None)
+def _rule(
+    family: str,
+    name: str,
+    pattern: str,
+    floor: int,
+    description: str,
+    requires: str | None = None,
+    unless: str | None = None,
+) -> Rule:
+    return Rule(
+        family,
+        name,
+        re.compile(pattern),
+        floor,
+        description,
+        re.compile(requires) if requires else None,
+        re.compile(unless) if unless else None,
+    )
 
 
 _DEATH_CUE = r"(死|自杀|轻生|结束|遗书|再见|永别|离开这个世界|走了|不想活|活不下去|撑不下去)"
@@ -129,6 +147,8 @@ _PILLS_AMOUNT = (
     r"[0-9]{2,}|[二三四五六七八九]十|[一二三四五六七八九]百)"
 )
 _HIGH_PLACE = r"(天台|楼顶|顶楼|楼顶上|桥上|桥的栏杆|栏杆|窗台|窗户外|悬崖|江边|河边|海边|铁轨)"
+# standing, sitting or climbing at a high place now
+_AT_A_HEIGHT = r"((现在|正|已经|此刻|马上)[^，,]{0,4}(站|坐|在|爬上)|(站|坐|爬)(在|上|到))[^，,]{0,6}" + _HIGH_PLACE
 _EDGE_CUE = (
     r"(跳|再见|永别|结束|最后|拦不住|拦住我|不怕|不会再|下去|死|不回来|不回头|"
     # rules-4: in the water already, or a train coming
@@ -185,7 +205,7 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "attempt",
         "at_the_edge",
-        r"((现在|正|已经|此刻|马上)[^，,]{0,4}(站|坐|在|爬上)|(站|坐|爬)(在|上|到))[^，,]{0,6}" + _HIGH_PLACE,
+        _AT_A_HEIGHT,
         10,
         "standing on a roof, a bridge or a ledge now",
         requires=_EDGE_CUE,
@@ -196,16 +216,17 @@ RULE_SET: tuple[Rule, ...] = (
         r"((炭|碳)[^，,]{0,4}(点上|点着|点燃|烧起来|已经点)|(煤气|燃气)[^，,]{0,4}(打开|开着|已经开))",
         10,
         "charcoal lit or gas turned on",
-        requires=r"^(?![\s\S]*(烤|烧烤|火锅|涮))",  # rules-6: not a barbecue
+        unless=r"(烤|烧烤|火锅|涮)",  # rules-6: not a barbecue
     ),
     # rules-6: over the drop, a cut made and bleeding, charcoal burning in a closed room, in the water
     _rule(
         "attempt",
         "over_the_drop",
-        r"((现在|正|已经|此刻|马上)[^，,]{0,4}(站|坐|在|爬上)|(站|坐|爬)(在|上|到))[^，,]{0,6}" + _HIGH_PLACE,
+        _AT_A_HEIGHT,
         10,
         "at a height, outside the railing or with the feet over the drop",
-        requires=r"^(?![\s\S]*(拍照|自拍|打卡|风景|蹦极|攀岩|施工|擦玻璃))[\s\S]*" + _OVER_THE_DROP,
+        requires=_OVER_THE_DROP,
+        unless=r"(拍照|自拍|打卡|风景|蹦极|攀岩|施工|擦玻璃)",
     ),
     _rule(
         "attempt",
@@ -213,7 +234,8 @@ RULE_SET: tuple[Rule, ...] = (
         r"(割|划)(完|下去|开了|了[^，,]{0,3}刀)",
         10,
         "a cut just made, and blood",
-        requires=r"^(?![\s\S]*(手指|切菜|削|韭菜|麦子|草|剃|刮胡))[\s\S]*血",
+        requires=r"血",
+        unless=r"(手指|切菜|削|韭菜|麦子|草|剃|刮胡)",
     ),
     _rule(
         "attempt",
@@ -221,7 +243,8 @@ RULE_SET: tuple[Rule, ...] = (
         r"(炭|碳)(盆|火)?[^，,]{0,6}(烧着|在烧|烧上|烧起来|点上|点着|点燃|生起来)",
         10,
         "charcoal burning in a closed room",
-        requires=r"^(?![\s\S]*(烤|烧烤|火锅|涮|取暖|暖和|烧水|煮))[\s\S]*(门窗|封(好|上|住|死)|关(上|好|紧)|房间|屋里|卫生间|厕所|浴室|车里|床边|床头|密闭)",
+        requires=r"(门窗|封(好|上|住|死)|关(上|好|紧)|房间|屋里|卫生间|厕所|浴室|车里|床边|床头|密闭)",
+        unless=r"(烤|烧烤|火锅|涮|取暖|暖和|烧水|煮)",
     ),
     _rule(
         "attempt",
@@ -229,8 +252,8 @@ RULE_SET: tuple[Rule, ...] = (
         r"(走进|走到|跳进|泡在|站在|在)[^，,]{0,2}(海|河|江|湖|水库)(里|中|水里)",
         10,
         "in the sea or a river, going deeper",
-        requires=r"^(?![\s\S]*(游泳|游了|冲浪|浮潜|潜水|救生|玩水|度假|泳|钓鱼|划船|捞))[\s\S]*"
-        r"(水(已经)?(到|没过|淹到|漫到|淹没)[^，,]{0,3}(胸|脖子|腰|下巴|嘴|头)|越来越深|快没力气|没力气了|回不去了)",
+        requires=r"(水(已经)?(到|没过|淹到|漫到|淹没)[^，,]{0,3}(胸|脖子|腰|下巴|嘴|头)|越来越深|快没力气|没力气了|回不去了)",
+        unless=r"(游泳|游了|冲浪|浮潜|潜水|救生|玩水|度假|泳|钓鱼|划船|捞)",
     ),
     _rule(
         "attempt",
@@ -301,7 +324,8 @@ RULE_SET: tuple[Rule, ...] = (
         _LEAVE_TAKING,
         8,
         "a leave-taking with a last arrangement, an apology or words for the grief",
-        requires=r"^(?![\s\S]*" + _EVERYDAY_LEAVING + r")[\s\S]*" + _LAST_ARRANGEMENT,
+        requires=_LAST_ARRANGEMENT,
+        unless=_EVERYDAY_LEAVING,
     ),
     # ---- a plan with a time (level 8: "planned, date roughly set")
     _rule(
@@ -388,6 +412,8 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
     clauses = _clauses(text)
     for rule in rules:
         if rule.requires is not None and not rule.requires.search(text):
+            continue
+        if rule.unless is not None and rule.unless.search(text):
             continue
         for offset, clause in clauses:
             if _PAST.search(clause):
