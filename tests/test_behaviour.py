@@ -26,7 +26,7 @@ def test_suite_files_cover_every_group(suite: str) -> None:
 
 def test_the_suites_share_no_post() -> None:
     posts = {suite: {t for c in load_cases(suite) for t in (c.text, c.variant) if t} for suite in SUITES}
-    assert len(SUITES) == 6
+    assert len(SUITES) == 7
     for i, first in enumerate(SUITES):
         for second in SUITES[i + 1 :]:
             assert posts[first] & posts[second] == set(), (first, second)
@@ -36,7 +36,7 @@ def test_an_unknown_suite_is_refused() -> None:
     with pytest.raises(
         ValueError,
         match=r"Unknown behavioural suite 'tests'; expected one of "
-        r"\('cases', 'holdout', 'holdout2', 'holdout3', 'holdout4', 'holdout5'\)\.",
+        r"\('cases', 'holdout', 'holdout2', 'holdout3', 'holdout4', 'holdout5', 'holdout6'\)\.",
     ):
         load_cases("tests")
 
@@ -130,3 +130,11 @@ def test_behaviour_command_refuses_what_is_not_a_model(tmp_path: Path) -> None:
         "binary/ model directory. Pass a folder written by 'sosrisk train --out'.\n"
     )
     assert "Traceback" not in result.output
+
+
+def test_the_command_offers_every_suite() -> None:
+    """The CLI lists the suites literally (it imports the models lazily); it must offer each one and 'all'."""
+    from sosrisk.cli.behaviour import behaviour
+
+    suite_option = next(p for p in behaviour.params if p.name == "suite")
+    assert list(suite_option.type.choices) == [*SUITES, "all"]  # type: ignore[attr-defined]

@@ -30,7 +30,9 @@ written before any model ran on it, to judge the defaults that ``holdout2.tsv`` 
 farewells fail, and before any change made for them: it judges that change (its author knew which kinds of
 farewell had failed, so it is fresh to the models, not to us); and ``holdout5.tsv`` (2026-12-06),
 written after ``holdout4.tsv``'s run had shown held-out attempts in progress failing, before any change
-made for them, to judge that change in the same way.
+made for them, to judge that change in the same way; and ``holdout6.tsv`` (2026-12-06), written before
+the level-only wish rule of rules-7, to judge it (its author knew the rule's pattern, and wrote wishes both
+in and outside its words).
 """
 
 from __future__ import annotations
@@ -45,7 +47,7 @@ from ..assess import Assessment, assess
 from ..models.base import ModelError, RiskModel
 from ..scale import tier_of
 
-SUITES = ("cases", "holdout", "holdout2", "holdout3", "holdout4", "holdout5")
+SUITES = ("cases", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6")
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 
 
