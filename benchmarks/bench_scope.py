@@ -46,6 +46,7 @@ import numpy as np
 
 from _env import RESULTS, environment, sos1k_root, write_results
 from sosrisk.data import PostSet, load_folds
+from sosrisk.scale import RAISING_LEVEL
 from sosrisk.scope.corpora import read_source
 from sosrisk.scope.encoder import SentenceEncoder
 from sosrisk.scope.gate import ScopeGate
@@ -227,7 +228,10 @@ def rules_value(task: str, hits: list[list[Any]], labels: np.ndarray, prediction
     out: dict[str, Any] = {}
     for family in [*families(), "all"]:
         floor = np.array([max((h.floor for h in r if family in ("all", h.family)), default=-1) for r in hits])
-        raised = (floor >= 0) & ((predictions < floor) if task == "level" else (predictions == 0))
+        if task == "level":
+            raised = (floor >= 0) & (predictions < floor)
+        else:  # a rule flags high risk only from the plan tier up (the wish rule does not)
+            raised = (floor >= RAISING_LEVEL) & (predictions == 0)
         out[family] = {
             "raised": int(raised.sum()),
             "raised_at_risk": int((raised & at_risk).sum()),
@@ -246,7 +250,7 @@ def train_all(task: str, folds: list[PostSet], settings: ScopeSettings) -> Any:
 def alarm_rates(level_model: Any, binary_model: Any, texts: list[str]) -> dict[str, float | None]:
     """Shares of ``texts`` in scope, at level 6+ and flagged high risk (``high_risk_binary_alone``: the binary
     model's flag before level 6+ raises it, as assessments did before 2026-12-06)."""
-    from sosrisk.assess import RAISING_LEVEL, assess
+    from sosrisk.assess import assess
 
     answers = assess(texts, level_model=level_model, binary_model=binary_model, level_raises_high_risk=False)
     alone = np.array([bool(a.high_risk) for a in answers])
@@ -315,7 +319,6 @@ def section_saved(
     (and the suites again with the safety-net rules ``without_rules`` left out)."""
     from sosrisk.behaviour import SUITES, load_cases, pass_rates, run_cases
     from sosrisk.models import load_model
-    from sosrisk.scope import stage as stage_module
 
     if not level_dir and not binary_dir:
         raise SystemExit("the saved section needs --level DIR and/or --binary DIR")
@@ -339,19 +342,16 @@ def section_saved(
             unknown = set(without_rules) - {rule.name for rule in RULE_SET}
             if unknown:
                 raise SystemExit(f"--without-rules: no such rule {sorted(unknown)}")
-            original = stage_module.match_rules
-
-            def fewer_rules(text: str, *, _match: Any = original) -> list[Any]:
-                return [hit for hit in _match(text) if hit.rule not in without_rules]
-
-            stage_module.match_rules = fewer_rules
-            try:
-                out["behaviour"][f"without {', '.join(without_rules)}"] = {
-                    suite: pass_rates(run_cases(load_cases(suite), level_model=level_model, binary_model=binary_model))
-                    for suite in SUITES
-                }
-            finally:
-                stage_module.match_rules = original
+            for model in (level_model, binary_model):
+                if model is not None and model.scope_ is not None:
+                    model.scope_.rule_set = tuple(rule for rule in RULE_SET if rule.name not in without_rules)
+            out["behaviour"][f"without {', '.join(without_rules)}"] = {
+                suite: pass_rates(run_cases(load_cases(suite), level_model=level_model, binary_model=binary_model))
+                for suite in SUITES
+            }
+            for model in (level_model, binary_model):
+                if model is not None and model.scope_ is not None:
+                    model.scope_.rule_set = RULE_SET
         if name == "as trained" and level_model is not None and binary_model is not None:
             out["behaviour"]["binary flag alone"] = {
                 suite: pass_rates(

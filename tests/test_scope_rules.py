@@ -42,6 +42,12 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, 
         ("划了好几刀，血滴到地板上了", "cut_and_bleeding", 10),
         ("炭火在卫生间里烧着，门关好了", "charcoal_burning", 10),
         ("我在江里了，水已经没过胸口", "into_the_water", 10),
+        # rules-7: a plain wish, level 4 only
+        ("我好想死，每天醒来都很累", "first_person_wish", 4),
+        ("撑了这么久，不想再活下去了", "first_person_wish", 4),
+        ("真的活不下去了", "first_person_wish", 4),
+        ("有时候真想结束这一切", "first_person_wish", 4),
+        ("想自杀的念头又来了", "first_person_wish", 4),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -78,6 +84,15 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "炭火烧起来了，屋里的烤肉真香",  # a barbecue
         "在海里游泳，水到胸口了好舒服",  # swimming
         "站在山顶的栏杆外面拍照，腿都软了",  # a height, no high place of the rules (山顶)
+        "牙疼得我好想死",  # a wish as hyperbole
+        "跑完八百米累到想死",  # the same
+        "一想到明天要考试就想死",  # no first-person wish phrase
+        "我不想死，我只是太累了",  # the opposite of a wish
+        "我妹妹昨天哭着说不想活了",  # someone else
+        "该怎么安慰一个想自杀的人",  # help for someone else
+        "以前也觉得活不下去了，现在挺好",  # the past
+        "搬了一天家，累得不想活了哈哈",  # hyperbole built on 得
+        "这首民谣唱的是一个想结束生命的人",  # a song's story
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:
@@ -88,8 +103,10 @@ def test_rule_set_is_named_versioned_and_ordered() -> None:
     assert re.fullmatch(r"rules-\d+", RULES_VERSION)
     names = [rule.name for rule in RULE_SET]
     assert len(names) == len(set(names))
-    assert families() == ["attempt", "farewell", "plan_with_time", "pact_or_method"]
-    assert all(6 <= rule.floor <= 10 and rule.description for rule in RULE_SET)
+    assert families() == ["attempt", "farewell", "plan_with_time", "pact_or_method", "wish"]
+    assert all(4 <= rule.floor <= 10 and rule.description for rule in RULE_SET)
+    # only the wish family stays below the plan tier, where a rule would also flag high risk
+    assert {rule.family for rule in RULE_SET if rule.floor < 6} == {"wish"}
 
 
 def test_floors_are_the_highest_hit_or_minus_one() -> None:
@@ -111,3 +128,25 @@ def test_a_rule_only_raises(tmp_path) -> None:  # type: ignore[no-untyped-def]
     above = "我已经吃了一整瓶药了，再见"
     assert level.predict([above])[0] >= max(10, int(level.predict_details([above], apply_scope=False).labels[0]))
     assert np.all(level.predict(["今天天气不错"]) <= 3)
+
+
+def test_a_wish_rule_raises_the_level_and_leaves_the_flag_to_the_model(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    """Below the plan tier a rule hit puts the post in scope and raises its level, but never flags it high risk."""
+    level = tiny_scoped_model("level", tmp_path)
+    binary = tiny_scoped_model("binary", tmp_path)
+    wish = "我真的不想再活下去了"
+    assert [h.rule for h in match_rules(wish)] == ["first_person_wish"]
+    details = level.predict_details([wish])
+    assert details.scope is not None and details.scope.in_scope[0] and not details.scope.rule_flags_high_risk[0]
+    assert details.labels[0] == max(4, int(level.predict_details([wish], apply_scope=False).labels[0]))
+    flagged = binary.predict_details([wish])
+    assert flagged.scope is not None and flagged.scope.in_scope[0]
+    assert flagged.labels[0] == binary.predict_details([wish], apply_scope=False).labels[0]
+    # a farewell's floor (8) still flags
+    assert binary.predict_details(["这是我最后一条微博了"]).labels[0] == 1
+
+
+def test_every_rule_family_has_a_name_on_the_triage_page() -> None:
+    from sosrisk.serve.pages import RULE_FAMILY_NAMES
+
+    assert set(families()) <= set(RULE_FAMILY_NAMES)

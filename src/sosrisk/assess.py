@@ -25,13 +25,12 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .models.base import ModelError, RiskModel
-from .scale import N_LEVELS, level, tier_by_key, tier_of
+from .scale import N_LEVELS, RAISING_LEVEL, level, tier_of
 
 if TYPE_CHECKING:
     from .scope.stage import ScopeDecision
 
 SCOPE_REASONS = ("in_scope", "rule", "out_of_scope", "blank")
-RAISING_LEVEL = tier_by_key("plan").low  # with both models, a level from here up is flagged high risk (6)
 
 
 @dataclass

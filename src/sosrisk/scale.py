@@ -161,6 +161,9 @@ TIERS: tuple[Tier, ...] = (
 )
 
 _TIER_BY_KEY = {tier.key: tier for tier in TIERS}
+# The lowest level of the "plan" tier (6): from here up a level model's answer, or a safety-net rule's floor,
+# also flags the post high risk (sosrisk.assess, sosrisk.scope.rules).
+RAISING_LEVEL = _TIER_BY_KEY["plan"].low
 
 
 def level(value: int) -> Level:

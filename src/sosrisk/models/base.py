@@ -204,8 +204,9 @@ class RiskModel(Estimator, ABC):
 
         With a scope stage (and ``apply_scope``), the stage decides first; the model runs only on posts in
         scope, posts out of scope get label 0 with probability 1, and safety-net rules raise the label of
-        the posts they fire on (a level to the rule's floor, the binary label to high risk); they never
-        lower it. ``scope`` passes a decision already made (by the other task's model, say) instead.
+        the posts they fire on (a level to the rule's floor, the binary label to high risk where that floor
+        is in the plan tier or above); they never lower it. ``scope`` passes a decision already made (by the
+        other task's model, say) instead.
         """
         self._check_fitted()
         assert self.classes_ is not None
@@ -225,9 +226,11 @@ class RiskModel(Estimator, ABC):
         if len(rows):
             proba[rows] = self._calibrated([texts_list[i] for i in rows], batch_size)
         labels = np.asarray(self.decision_.decide(proba, self.classes_), dtype=np.int64) if n else np.zeros(0, np.int64)
-        raised = np.flatnonzero(scope.floors >= 0)
-        if len(raised):
-            labels[raised] = np.maximum(labels[raised], scope.floors[raised]) if self.task == "level" else 1
+        if self.task == "level":
+            raised = np.flatnonzero(scope.floors >= 0)
+            labels[raised] = np.maximum(labels[raised], scope.floors[raised])
+        else:
+            labels[scope.rule_flags_high_risk] = 1
         return Predictions(labels, proba, scope)
 
     def _calibrated(self, texts: list[str], batch_size: int) -> np.ndarray:

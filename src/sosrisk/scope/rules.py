@@ -7,7 +7,8 @@ hit
 
 - puts the post in scope whatever the scope gate says,
 - raises its level to the rule's ``floor`` (never lowers it), and
-- flags it as high risk,
+- flags it as high risk when that floor is 6 or more (:data:`sosrisk.scale.RAISING_LEVEL`, the "plan"
+  tier: every rule up to rules-6 has such a floor; the one wish rule of rules-7 raises the level to 4 only),
 
 and every hit is reported (family, rule, the matched span) in the assessment and on the triage page, so a
 reviewer sees why. Rules never lower anything: a post no rule matches keeps the model's answer.
@@ -45,6 +46,18 @@ under way in everyday words: "割完" and blood, charcoal "烧着" in a closed r
 rising, "窗台外面" and shaking legs at a height), each with a second cue and everyday look-alikes
 (cutting vegetables, a barbecue, swimming) excluded by name. ``holdout5.tsv``, written before it, judges it.
 
+rules-7 (2026-12-06) adds the first rule below the plan tier, ``wish/first_person_wish`` (floor 4, the
+lowest level of the "wish" tier, and no high-risk flag): the writer's own wish to die said plainly ("我好想
+死", "不想活了", "活不下去了", "想结束这一切", "想一了百了"), not hyperbole ("疼得想死", "累到想死") and not
+about someone else. The behavioural suites showed plain wishes going out of scope or staying at level 0-3
+(held-out wishes reached level 4 in 38-75% of cases). A wish is not a plan: in SOS-1K's binary annotation
+only 22 of the 198 level-4 posts are high risk, so the rule puts the post in scope and at the wish tier and
+leaves the flag to the models. It fires on 63 SOS-1K posts (89% of them at level 4 or above; 73% of all
+posts are) and on 2 of the 125,867 ordinary sentences. ``holdout6.tsv``, written before it, judges it.
+Two look-alikes the earlier suites showed are left out by name: hyperbole built on 得 ("腿酸得不想活了") and a
+song's story ("这首老歌唱的是…": ``这首…歌`` and ``唱的是`` now mark any post as reported, for every rule; on
+SOS-1K and the ordinary sentences no rule hit changed).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -57,7 +70,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-6"
+RULES_VERSION = "rules-7"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -66,7 +79,7 @@ _NEGATION = re.compile(r"(不|没|别|未|莫|勿|不会|不要|不想|不能|�
 _PAST = re.compile(r"(以前|曾经|当年|那时候?|那段时间|去年|前年|小时候|上次|之前|后来被|被救|洗胃|获救|抢救过来)")
 # A post that reports on news, fiction or teaching is about someone else: no rule fires on it.
 _REPORTED = re.compile(
-    r"(据|报道|新闻|通报|警方|民警|记者|消防员|小说|电影|剧中|剧里|电视剧|动漫|话剧|歌词|这首歌|主角|男主|女主|角色|反派|"
+    r"(据|报道|新闻|通报|警方|民警|记者|消防员|小说|电影|剧中|剧里|电视剧|动漫|话剧|歌词|这首.{0,2}歌|唱的是|主角|男主|女主|角色|反派|"
     r"纪录片|历史上|课上|讲座|研究显示|专家|(男|女)子|一名|一位|该男|该女)"
 )
 # Someone else as the subject of the clause before the match ("my friend took ..."): the rule does not fire.
@@ -379,6 +392,17 @@ RULE_SET: tuple[Rule, ...] = (
         r"(哪里|哪儿|怎么|怎样)(能|可以)?买[^，,]{0,4}" + _LETHAL_DRUGS + r")",
         6,
         "asking for a painless or quick method, or where to get poison",
+    ),
+    # ---- rules-7: a plain wish to die (level 4: the "wish" tier; not flagged high risk, see the docstring)
+    _rule(
+        "wish",
+        "first_person_wish",
+        r"(我|真的?|好|很|只)想(去)?死|想(去)?自杀(?!的人|的朋友|者)|不想(再)?活(了|下去)|活不下去了|"
+        r"想结束(自己的生命|自己|这一切|生命)|想一了百了",
+        4,
+        "the writer's own wish to die, said plainly (raises the level to 4; the flag stays the models')",
+        # everyday hyperbole: "疼得想死", "累到我好想死", "腿酸得不想活了"
+        unless=r"[得到](我)?(真的?|好|很|都|快)?(想(去)?死|不想(再)?活)",
     ),
 )
 # The other-subject check is skipped for families whose phrases are about the writer by their nature

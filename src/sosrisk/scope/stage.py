@@ -6,7 +6,8 @@
   plans, self-harm or crisis (for a post the prefilter turned away, the prefilter's);
 - ``in_scope``: the gate's probability reaches its threshold, **or** a safety-net rule fired (rules can only
   raise a post to human review, never lower it);
-- ``rule_hits`` and ``floors``: the rules that fired and the level each raises the post to; the
+- ``rule_hits`` and ``floors``: the rules that fired and the level each raises the post to (from level 6
+  up a rule also flags the post high risk: ``rule_flags_high_risk``); the
   plain-danger net (:mod:`sosrisk.scope.danger`), where the stage has one, is one more rule
   (``semantic/plain_danger``) on the posts the prefilter lets through.
 
@@ -34,10 +35,11 @@ from typing import Any
 import numpy as np
 
 from ..models.base import ModelError
+from ..scale import RAISING_LEVEL
 from .danger import DANGER_FILE, DangerNet
 from .encoder import SentenceEncoder, check_identity
 from .gate import ScopeGate
-from .rules import RULES_VERSION, RuleHit, match_rules, rule_floors
+from .rules import RULE_SET, RULES_VERSION, Rule, RuleHit, match_rules, rule_floors
 
 logger = logging.getLogger(__name__)
 
@@ -69,6 +71,11 @@ class ScopeDecision:
         )
 
     @property
+    def rule_flags_high_risk(self) -> np.ndarray:
+        """Posts a rule flags high risk: its floor is in the plan tier or above (a wish rule's is not)."""
+        return self.floors >= RAISING_LEVEL
+
+    @property
     def by_rule_only(self) -> np.ndarray:
         """Posts in scope only because a rule fired (the gate alone would have left them out)."""
         return self.in_scope & ~self.gate_in_scope
@@ -92,6 +99,8 @@ class ScopeStage:
         self.prefilter = prefilter
         self.danger = danger
         self.rules = rules
+        # the rules it runs when ``rules`` is on: all of them; a benchmark may leave some out to measure them
+        self.rule_set: tuple[Rule, ...] = RULE_SET
         self.training = dict(training or {})
         self.rules_version = RULES_VERSION if rules else None
 
@@ -121,7 +130,7 @@ class ScopeStage:
             probability[rows] = self.gate.probability(sub, embeddings=embeddings)
             if self.danger is not None and embeddings is not None:
                 fired[rows] = self.danger.fires(embeddings)
-        hits = [match_rules(t) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
+        hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
         for i in np.flatnonzero(fired):
             hits[i] = [*hits[i], DangerNet.hit(texts[i])]
         floors = rule_floors(hits)

@@ -109,9 +109,13 @@ class QueueOut(BaseModel):
 
 
 class RuleHitOut(BaseModel):
-    family: str = Field(description="The rule family: 'attempt', 'farewell', 'plan_with_time' or 'pact_or_method'.")
+    family: str = Field(
+        description="The rule family: 'attempt', 'farewell', 'plan_with_time', 'pact_or_method', 'wish' or 'semantic'."
+    )
     rule: str = Field(description="The rule's name within its family.")
-    floor: int = Field(description="The level the rule raises the post to at least; it also flags high risk.")
+    floor: int = Field(
+        description="The level the rule raises the post to at least; from 6 (the plan tier) up it also flags high risk."
+    )
     start: int = Field(description="Where the matched span starts in the text (a character offset).")
     end: int = Field(description="Where the matched span ends (exclusive).")
     text: str = Field(description="The matched span, text[start:end].")

@@ -504,6 +504,7 @@ RULE_FAMILY_NAMES = {
     "farewell": "告别或最后的留言",
     "plan_with_time": "定了时间的计划",
     "pact_or_method": "约死或寻找方法",
+    "wish": "直接说出想死的念头",
     "semantic": "按语义识别的计划、行动或告别",
 }
 
