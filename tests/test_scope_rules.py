@@ -48,6 +48,13 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, 
         ("真的活不下去了", "first_person_wish", 4),
         ("有时候真想结束这一切", "first_person_wish", 4),
         ("想自杀的念头又来了", "first_person_wish", 4),
+        # rules-8
+        ("一整瓶地西泮全吃了，好困", "overdose_taken", 10),
+        ("一个人坐在铁轨上，等着火车开过来", "at_the_edge", 10),
+        ("你们读到这里时，我可能已经离开这个世界", "goodbye_world", 8),
+        ("对不起爸爸，不能再陪您走下去了", "goodbye_and_arrangements", 8),
+        ("猫咪托付给室友照顾了，以后别再担心我", "entrusting", 8),
+        ("绳子藏在衣柜里，周五晚上就动手", "means_hidden_and_time", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -93,6 +100,10 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "以前也觉得活不下去了，现在挺好",  # the past
         "搬了一天家，累得不想活了哈哈",  # hyperbole built on 得
         "这首民谣唱的是一个想结束生命的人",  # a song's story
+        "社会安定，一整瓶酱油都用完了",  # 安定 as "stable", no pill taken
+        "在站台上等火车，晚点了半小时",  # a station, not the tracks
+        "出差这周猫交给邻居照顾，你们不用担心我",  # a trip
+        "礼物藏在衣柜里，明天就送给她",  # a hidden present
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:
