@@ -395,6 +395,22 @@ RULE_HITS = [
 ]
 
 
+def test_a_rule_below_the_plan_tier_shows_no_high_risk(site: Site) -> None:
+    """The wish rule (floor 4) raises the level only: its line on the page must not say high risk."""
+    text = "我真的不想活了"
+    hit = {"family": "wish", "rule": "first_person_wish", "floor": 4, "start": 3, "end": 7}
+    enqueue_assessments(site.url, [scoped_item("wished", text, 4, [hit], "rule", 0.02)])
+    client = site.client()
+    login(client, "li")
+    (post_id,) = (i for (e, i) in site.rows("SELECT external_id, id FROM posts") if e == "wished")
+    page = client.get(f"/posts/{post_id}").text
+    ((_, body),) = re.findall(r'<li id="rule-hit-(\d)">(.*?)</li>', page, re.S)
+    body = " ".join(body.split())
+    assert body.startswith('<b>直接说出想死的念头</b> <span class="en">(wish / first_person_wish)</span>')
+    assert '<b>4</b> 级 <span class="en">level</span> · 「<mark class="rule-hit">不想活了</mark>」' in body
+    assert "高风险" not in body and "high risk" not in body
+
+
 def test_the_post_page_shows_the_scope_and_the_rule_hits_escaped(site: Site) -> None:
     enqueue_assessments(site.url, [scoped_item("ruled", RULE_TEXT, 10, RULE_HITS, "rule", 0.1035)])
     client = site.client()

@@ -23,7 +23,7 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..scale import SCALE, TIERS, tier_of
+from ..scale import RAISING_LEVEL, SCALE, TIERS, tier_of
 from .accounts import (
     User,
     authenticate,
@@ -511,12 +511,13 @@ RULE_FAMILY_NAMES = {
 
 def rule_hit_views(post: PostView) -> list[dict[str, Any]]:
     """The post's rule hits as the page shows them: number, family (and its Chinese name), the rule's
-    description, the level it raises the post to, and the matched span."""
+    description, the level it raises the post to (and whether it flags it high risk), and the matched span."""
     views = []
     for number, hit in enumerate(post.rule_hits or [], start=1):
         view = describe_rule_hit(hit, post.text)
         view["number"] = number
         view["family_zh"] = RULE_FAMILY_NAMES.get(view["family"], view["family"])
+        view["flags_high_risk"] = view["floor"] >= RAISING_LEVEL
         views.append(view)
     return views
 
