@@ -161,6 +161,8 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "best-level+scope-net": ("best", {"members": [CHAR, EMB, E5_8]}),
     "best-binary+scope-net": ("best", {"members": [CHAR, EMB, E5]}),
     "best-level+scope-q": ("best", {"members": [CHAR, EMB, E5_8]}),
+    # the same, run again after rules-7 (the wish rule: level 4, no flag) and rules-8 (2026-12-06)
+    "best-level+scope-r8": ("best", {"members": [CHAR, EMB, E5_8]}),
     "best-binary+scope-q": ("best", {"members": [CHAR, EMB, E5]}),
     # (levels) ... with char and emb learning the SOS-1K posts only; the encoder still learns the ordinary posts
     "best-level+scope-twice-cskip": ("best", {"members": [CHAR_SKIP, EMB_SKIP, E5_8]}),
@@ -247,6 +249,7 @@ DESCRIPTIONS = {
     "best-level+scope-net": "best-level+scope-twice, hard positives in its prefilter, plain-danger net",
     "best-binary+scope-net": "best-binary+scope-twice, hard positives in its prefilter, plain-danger net",
     "best-level+scope-q": "best-level+scope-net, the net's threshold at 1 ordinary sentence in 2,000 (default)",
+    "best-level+scope-r8": "best-level+scope-q with rules-8 (the wish rule raises plain wishes to level 4)",
     "best-binary+scope-q": "best-binary+scope-net, the net's threshold at 1 ordinary sentence in 2,000 (default)",
     "best-level+scope-twice-cskip": "best-level+scope-twice, but char and emb learn no ordinary posts (e5 does)",
     **{
@@ -324,6 +327,7 @@ BASES = {
     "best-level+scope-net": "best-level+scope-twice",
     "best-binary+scope-net": "best-binary+scope-twice",
     "best-level+scope-q": "best-level+scope-net",
+    "best-level+scope-r8": "best-level+scope-q",
     "best-binary+scope-q": "best-binary+scope-net",
     **{f"best-level+scope-twice-s{s}": f"ensemble-char+emb+e5x8-even-s{s}" for s in (1, 2)},
     **{f"best-binary+scope-twice-s{s}": f"ensemble-char+emb+e5-even-s{s}" for s in (1, 2)},
@@ -375,6 +379,7 @@ SCOPED: dict[str, dict[str, Any]] = {
     "best-level+scope-net": {**_EQUAL_SHARE_TWICE, "prefilter_positives": True, "danger_net": True},
     "best-binary+scope-net": {**_EQUAL_SHARE_TWICE, "prefilter_positives": True, "danger_net": True},
     "best-level+scope-q": _NET_Q,
+    "best-level+scope-r8": _NET_Q,
     "best-binary+scope-q": _NET_Q,
     "best-level+scope-twice-cskip": _EQUAL_SHARE_TWICE,
     "best-level+scope-twice-s1": _EQUAL_SHARE_TWICE,
