@@ -319,6 +319,7 @@ def section_saved(
     (and the suites again with the safety-net rules ``without_rules`` left out)."""
     from sosrisk.behaviour import SUITES, load_cases, pass_rates, run_cases
     from sosrisk.models import load_model
+    from sosrisk.scope import danger
 
     if not level_dir and not binary_dir:
         raise SystemExit("the saved section needs --level DIR and/or --binary DIR")
@@ -339,19 +340,26 @@ def section_saved(
             for suite in SUITES
         }
         if name == "as trained" and without_rules:
-            unknown = set(without_rules) - {rule.name for rule in RULE_SET}
+            unknown = set(without_rules) - {rule.name for rule in RULE_SET} - {danger.INSIDE_RULE}
             if unknown:
                 raise SystemExit(f"--without-rules: no such rule {sorted(unknown)}")
-            for model in (level_model, binary_model):
-                if model is not None and model.scope_ is not None:
-                    model.scope_.rule_set = tuple(rule for rule in RULE_SET if rule.name not in without_rules)
-            out["behaviour"][f"without {', '.join(without_rules)}"] = {
+            stages = [m.scope_ for m in (level_model, binary_model) if m is not None and m.scope_ is not None]
+            inside = [s.danger.inside_threshold_ if s.danger is not None else None for s in stages]
+            for stage in stages:
+                stage.rule_set = tuple(rule for rule in RULE_SET if rule.name not in without_rules)
+                if danger.INSIDE_RULE in without_rules and stage.danger is not None:
+                    stage.danger.inside_threshold_ = None  # the net at its main bar alone
+            name_without = f"without {', '.join(without_rules)}"
+            out["behaviour"][name_without] = {
                 suite: pass_rates(run_cases(load_cases(suite), level_model=level_model, binary_model=binary_model))
                 for suite in SUITES
             }
-            for model in (level_model, binary_model):
-                if model is not None and model.scope_ is not None:
-                    model.scope_.rule_set = RULE_SET
+            if danger.INSIDE_RULE in without_rules:
+                out["heldout_without"] = {s: alarm_rates(level_model, binary_model, t) for s, t in heldout.items()}
+            for stage, threshold in zip(stages, inside, strict=True):
+                stage.rule_set = RULE_SET
+                if stage.danger is not None:
+                    stage.danger.inside_threshold_ = threshold
         if name == "as trained" and level_model is not None and binary_model is not None:
             out["behaviour"]["binary flag alone"] = {
                 suite: pass_rates(
@@ -534,6 +542,13 @@ def markdown(payload: dict[str, Any]) -> str:
             cells = [p["off"].get(k) for k in keys] + [p["on"]["in_scope"]] + [p["on"][k] for k in keys]
             cells.append(p["on"].get("high_risk_binary_alone"))
             lines.append(f"| **all ({p['sentences']} sentences)** | " + " | ".join(pct(c) for c in cells) + " |")
+            if p.get("without"):
+                w = p["without"]
+                lines += [
+                    "",
+                    "All held-out sentences without the plain-danger net's inside bar (same weights): in scope "
+                    f"{pct(w['in_scope'])}, level 6+ {pct(w['level6plus'])}, high risk {pct(w['high_risk'])}.",
+                ]
         b_on = saved["behaviour"]["as trained"]
         b_off = saved["behaviour"].get("scope off (same weights)")
         b_alone = saved["behaviour"].get("binary flag alone")
@@ -637,6 +652,10 @@ def main() -> int:
                     for k in ("in_scope", "level6plus", "high_risk", "high_risk_binary_alone")
                 },
             }
+            if "heldout_without" in result:
+                result["pooled"]["without"] = {
+                    k: pooled(result["heldout_without"], k) for k in ("in_scope", "level6plus", "high_risk")
+                }
             payload.setdefault("saved", {})[args.name] = result
         else:
             payload[section] = runners[section]()

@@ -12,7 +12,7 @@ import pytest
 from scope_support import ORDINARY_POSTS, tiny_scope_settings, tiny_scoped_model
 from sosrisk.data.leakage import normalize_for_matching
 from sosrisk.models import ModelError, load_model
-from sosrisk.scope.danger import FAMILY, FLOOR, ORDINARY_QUANTILE, RULE, DangerNet
+from sosrisk.scope.danger import FAMILY, FLOOR, INSIDE_QUANTILE, INSIDE_RULE, ORDINARY_QUANTILE, RULE, DangerNet
 from sosrisk.scope.encoder import DIMENSION, SentenceEncoder
 from sosrisk.scope.gate import ScopeGate
 from sosrisk.scope.hard_positives import hard_positives
@@ -58,6 +58,41 @@ def test_the_net_fires_on_what_it_learned_and_on_almost_no_ordinary_sentence() -
     assert lower.threshold_ < net.threshold_ and 0 < lower.fires(ordinary).sum() <= 30
     with pytest.raises(ModelError, match="not fitted"):
         DangerNet().probability(danger)
+
+
+def test_the_inside_bar_is_lower_and_fires_only_where_asked() -> None:
+    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    net = DangerNet().fit(danger, ordinary, calm)
+    assert net.inside_quantile == INSIDE_QUANTILE == 0.99
+    assert net.inside_threshold_ is not None and net.inside_threshold_ < net.threshold_
+    assert net.report_["inside_threshold"] == net.inside_threshold_
+    # strictly above the 99% quantile of the ordinary sentences: at most 30 of 3,000, more than the main bar
+    assert net.fires(ordinary).sum() < net.fires_inside(ordinary).sum() <= 30
+    assert net.fires_inside(_clusters(20, 0, 4)).all()
+    none = DangerNet(inside_quantile=None).fit(danger, ordinary, calm)
+    assert none.inside_threshold_ is None and not none.fires_inside(danger).any()
+    with pytest.raises(ModelError, match="The inside quantile of the plain-danger net must be in"):
+        DangerNet(quantile=0.99, inside_quantile=0.995)
+    with pytest.raises(ModelError, match="'danger_inside_quantile' must be within"):
+        ScopeSettings(danger_inside_quantile=0.9999)
+
+
+def test_the_inside_bar_raises_only_posts_the_gate_put_in_scope(danger_model) -> None:  # type: ignore[no-untyped-def]
+    stage = danger_model.scope_
+    assert stage is not None and stage.danger is not None and stage.danger.inside_threshold_ is not None
+    texts = [*PLAIN, *ORDINARY_POSTS[:8], "好想死，每天都好累", "今天天气不错"]
+    saved = stage.danger.inside_threshold_
+    try:
+        stage.danger.inside_threshold_ = 0.0  # every post above it: the gate alone decides where it applies
+        decision = stage.decide(texts)
+    finally:
+        stage.danger.inside_threshold_ = saved
+    inside = [any(h.rule == INSIDE_RULE for h in hits) for hits in decision.rule_hits]
+    anywhere = [any(h.rule == RULE for h in hits) for hits in decision.rule_hits]
+    expected = [bool(g) and not a for g, a in zip(decision.gate_in_scope, anywhere, strict=True)]
+    assert inside == expected and any(inside)
+    assert not decision.gate_in_scope.all(), "the test needs a post the gate leaves out"
+    assert (decision.floors[np.array(inside)] >= FLOOR).all()
 
 
 def test_recovery_posts_teach_the_net_what_looks_like_danger_and_is_not() -> None:
@@ -152,12 +187,21 @@ def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path
         with pytest.raises(ModelError) as error:
             load_model(tmp_path / "m")
         assert message in str(error.value)
-    assert config["danger"]["params"] == {"C": 1.0, "quantile": ORDINARY_QUANTILE}
-    # a directory written before the quantile was a setting (params: C alone) loads with its saved threshold
+    assert config["danger"]["params"] == {"C": 1.0, "quantile": ORDINARY_QUANTILE, "inside_quantile": INSIDE_QUANTILE}
+    assert loaded.scope_.danger.inside_threshold_ == danger_model.scope_.danger.inside_threshold_
+    half = json.loads(json.dumps(config))
+    del half["danger"]["inside_threshold"]
+    (folder / "scope.json").write_text(json.dumps(half), "utf-8")
+    with pytest.raises(ModelError, match="an inside quantile without an inside threshold"):
+        load_model(tmp_path / "m")
+    # a directory written before the quantile was a setting (params: C alone, no inside bar) loads with its
+    # saved threshold and no inside bar
     older = json.loads(json.dumps(config))
     older["danger"]["params"] = {"C": 1.0}
+    del older["danger"]["inside_threshold"]
     (folder / "scope.json").write_text(json.dumps(older), "utf-8")
-    assert load_model(tmp_path / "m").scope_.danger.threshold_ == danger_model.scope_.danger.threshold_
+    old = load_model(tmp_path / "m").scope_.danger
+    assert old.threshold_ == danger_model.scope_.danger.threshold_ and old.inside_threshold_ is None
     (folder / "scope.json").write_text(json.dumps(config), "utf-8")
     (folder / "danger.npz").write_bytes((folder / "danger.npz").read_bytes()[:50])
     with pytest.raises(ModelError, match=r"not a readable \.npz archive"):

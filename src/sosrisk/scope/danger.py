@@ -12,6 +12,12 @@ ordinary sentence in 2,000 (until 2026-12-06 one in 10,000, the bar of the regex
 ``ScopeSettings.danger_quantile``). Like a rule it can only raise a post (in
 scope, level at least :data:`FLOOR`, high risk), and a hit is reported as rule ``semantic/plain_danger``.
 
+Since 2026-12-06 (later) it has a second, lower bar for posts the gate already put in scope: the 99%
+quantile of the same ordinary sentences (``INSIDE_QUANTILE``). Inside scope the ordinary text it has to
+stay quiet on is the 2-3% the gate lets through, so the lower bar costs few ordinary sentences (7 of 13,766
+held out) while it raises plainly worded danger the level model put low; a hit at that bar is reported as
+rule ``semantic/plain_danger_in_scope``. Directories written before have no inside bar and behave as they did.
+
 It runs on the posts the prefilter lets through, whose embeddings the gate computes anyway, so a stream pays
 almost nothing for it. Weights are saved as ``danger.npz`` (coefficients, intercept): no pickle.
 """
@@ -32,14 +38,21 @@ logger = logging.getLogger(__name__)
 
 FAMILY = "semantic"
 RULE = "plain_danger"
+INSIDE_RULE = "plain_danger_in_scope"
 FLOOR = 6  # the lowest level that means a plan or worse: the post goes to a reviewer
 # the threshold: at most one ordinary training sentence in 2,000 above it (since 2026-12-06; one in 10,000
 # before, the bar of the regex rule families, at which the net missed most plainly worded plans)
 ORDINARY_QUANTILE = 0.9995
+# the lower bar for posts the gate already put in scope: at most one ordinary training sentence in 100 above it
+INSIDE_QUANTILE = 0.99
 DANGER_FILE = "danger.npz"
 DESCRIPTION = (
     "a plainly worded plan, attempt or farewell, recognised by its meaning (the plain-danger net on the "
     "sentence embedding, learned from sentences the sosrisk team wrote), not by a written pattern"
+)
+INSIDE_DESCRIPTION = (
+    "a plainly worded plan, attempt or farewell, recognised by its meaning at the plain-danger net's lower bar "
+    "for posts the scope gate already put in scope"
 )
 
 
@@ -51,21 +64,31 @@ def valid_quantile(value: Any) -> bool:
 class DangerNet:
     """Logistic regression on sentence embeddings: plainly worded danger against everything else."""
 
-    def __init__(self, C: float = 1.0, quantile: float = ORDINARY_QUANTILE) -> None:
+    def __init__(
+        self, C: float = 1.0, quantile: float = ORDINARY_QUANTILE, inside_quantile: float | None = INSIDE_QUANTILE
+    ) -> None:
         if not isinstance(C, int | float) or isinstance(C, bool) or C <= 0:
             raise ModelError(f"The 'C' of the plain-danger net must be a number > 0. Got {C!r} instead.")
         if not valid_quantile(quantile):
             raise ModelError(f"The quantile of the plain-danger net must be in [0.5, 1). Got {quantile!r} instead.")
+        if inside_quantile is not None and (not valid_quantile(inside_quantile) or inside_quantile > quantile):
+            raise ModelError(
+                "The inside quantile of the plain-danger net must be in [0.5, 1) and at most its quantile "
+                f"({quantile!r}), or None. Got {inside_quantile!r} instead."
+            )
         self.C = float(C)
         self.quantile = float(quantile)
+        self.inside_quantile = None if inside_quantile is None else float(inside_quantile)
         self.coef_: np.ndarray | None = None
         self.intercept_ = 0.0
         self.threshold_ = 1.0
+        # the lower bar for posts the gate put in scope (None: no lower bar, as in directories written before)
+        self.inside_threshold_: float | None = None
         self.report_: dict[str, Any] = {}
 
     def params(self) -> dict[str, Any]:
         """The settings saved in ``scope.json``."""
-        return {"C": self.C, "quantile": self.quantile}
+        return {"C": self.C, "quantile": self.quantile, "inside_quantile": self.inside_quantile}
 
     def fit(
         self, danger: np.ndarray, ordinary: np.ndarray, calm: np.ndarray, recovery: np.ndarray | None = None
@@ -97,13 +120,20 @@ class DangerNet:
         model.fit(x, y, sample_weight=np.concatenate(weights) * len(y))
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
-        self.threshold_ = float(np.quantile(self.probability(ordinary), self.quantile, method="higher"))
+        ordinary_probability = self.probability(ordinary)
+        self.threshold_ = float(np.quantile(ordinary_probability, self.quantile, method="higher"))
         # strictly above the threshold fires, so the quantile's own sentence does not
+        self.inside_threshold_ = (
+            None
+            if self.inside_quantile is None
+            else float(np.quantile(ordinary_probability, self.inside_quantile, method="higher"))
+        )
         self.report_ = {
             "danger_posts": len(danger),
             "ordinary_sentences": len(ordinary),
             "calm_in_scope_posts": len(calm),
             "threshold": self.threshold_,
+            "inside_threshold": self.inside_threshold_,
             "training_danger_posts_above": int(np.sum(self.probability(danger) > self.threshold_)),
             "recovery_posts": len(recovery),
             "training_calm_posts_above": int(np.sum(self.probability(calm) > self.threshold_)) if len(calm) else 0,
@@ -122,13 +152,21 @@ class DangerNet:
         return 1.0 / (1.0 + np.exp(-(embeddings @ self.coef_ + self.intercept_)))
 
     def fires(self, embeddings: np.ndarray) -> np.ndarray:
-        """Where the net raises a post: its probability strictly above the threshold."""
+        """Where the net raises a post anywhere: its probability strictly above the threshold."""
         return self.probability(embeddings) > self.threshold_
 
+    def fires_inside(self, embeddings: np.ndarray) -> np.ndarray:
+        """Where it raises a post the gate already put in scope: strictly above the lower inside bar (all
+        false when the net has none)."""
+        probability = self.probability(embeddings)
+        if self.inside_threshold_ is None:
+            return np.zeros(len(probability), dtype=bool)
+        return probability > self.inside_threshold_
+
     @staticmethod
-    def hit(text: str) -> RuleHit:
-        """The rule hit a firing records (the whole post: the net reads all of it)."""
-        return RuleHit(FAMILY, RULE, FLOOR, 0, len(text))
+    def hit(text: str, *, inside: bool = False) -> RuleHit:
+        """The rule hit a firing records (the whole post: the net reads all of it); ``inside``: at the lower bar."""
+        return RuleHit(FAMILY, INSIDE_RULE if inside else RULE, FLOOR, 0, len(text))
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> str:
@@ -141,18 +179,27 @@ class DangerNet:
         return DANGER_FILE
 
     @classmethod
-    def load(cls, directory: Path, params: Any, threshold: Any) -> DangerNet:
-        """Read ``danger.npz`` with the settings and threshold from ``scope.json``."""
+    def load(cls, directory: Path, params: Any, threshold: Any, inside_threshold: Any = None) -> DangerNet:
+        """Read ``danger.npz`` with the settings and thresholds from ``scope.json`` (a directory written before
+        the inside bar has neither ``inside_quantile`` nor ``inside_threshold``: it gets no inside bar)."""
         from ..models.base import read_npz
 
-        if not isinstance(params, dict) or set(params) - {"C", "quantile"}:
+        if not isinstance(params, dict) or set(params) - {"C", "quantile", "inside_quantile"}:
             raise ModelError(f"{directory}: bad plain-danger net params {params!r} in scope.json. Retrain the model.")
-        if isinstance(threshold, bool) or not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
-            raise ModelError(f"{directory}: the plain-danger threshold must be a number in [0, 1]. Got {threshold!r}.")
+        for name, value in (("threshold", threshold), ("inside threshold", inside_threshold)):
+            if value is None and name != "threshold":
+                continue
+            if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
+                raise ModelError(f"{directory}: the plain-danger {name} must be a number in [0, 1]. Got {value!r}.")
         try:
-            net = cls(**params)
+            net = cls(**{"inside_quantile": None, **params})
         except ModelError as exc:
             raise ModelError(f"{directory}: {exc} Retrain the model.") from None
+        if (net.inside_quantile is None) != (inside_threshold is None):
+            raise ModelError(
+                f"{directory}: the plain-danger net has an inside quantile without an inside threshold, or the "
+                "reverse, in scope.json. Retrain the model."
+            )
 
         def check(shapes: dict[str, tuple[int, ...]]) -> str | None:
             wanted = {"coef": (DIMENSION,), "intercept": (1,)}
@@ -163,4 +210,5 @@ class DangerNet:
         net.coef_ = arrays["coef"].astype(np.float64)
         net.intercept_ = float(arrays["intercept"][0])
         net.threshold_ = float(threshold)
+        net.inside_threshold_ = None if inside_threshold is None else float(inside_threshold)
         return net

@@ -122,6 +122,7 @@ class ScopeStage:
             passed[rows] = probability[rows] >= self.prefilter.threshold_
         rows = np.flatnonzero(passed)
         fired = np.zeros(n, dtype=bool)
+        fired_inside = np.zeros(n, dtype=bool)
         if len(rows):
             sub = [texts[i] for i in rows]
             embeddings = None
@@ -130,9 +131,11 @@ class ScopeStage:
             probability[rows] = self.gate.probability(sub, embeddings=embeddings)
             if self.danger is not None and embeddings is not None:
                 fired[rows] = self.danger.fires(embeddings)
+                # the lower bar, on the posts the gate put in scope
+                fired_inside[rows] = self.danger.fires_inside(embeddings) & (probability[rows] >= self.gate.threshold_)
         hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
-        for i in np.flatnonzero(fired):
-            hits[i] = [*hits[i], DangerNet.hit(texts[i])]
+        for i in np.flatnonzero(fired | fired_inside):
+            hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=not fired[i])]
         floors = rule_floors(hits)
         gate_in = passed & (probability >= self.gate.threshold_)
         return ScopeDecision(probability, gate_in, gate_in | (filled & (floors >= 0)), floors, hits)
@@ -156,6 +159,9 @@ class ScopeStage:
             else {
                 "net": "logistic regression on USE multilingual v3 embeddings (raises to level 6+ and high risk)",
                 "threshold": round(self.danger.threshold_, 6),
+                "inside_threshold": None
+                if self.danger.inside_threshold_ is None
+                else round(self.danger.inside_threshold_, 6),
                 "report": self.danger.report_,
             },
             "rules_version": self.rules_version,
@@ -234,7 +240,12 @@ class ScopeStage:
         if danger_config is not None:
             if not isinstance(danger_config, dict) or danger_config.get("file") != DANGER_FILE:
                 raise ModelError(f"{path}: the 'danger' entry must name {DANGER_FILE}.")
-            danger = DangerNet.load(folder, danger_config.get("params"), danger_config.get("threshold"))
+            danger = DangerNet.load(
+                folder,
+                danger_config.get("params"),
+                danger_config.get("threshold"),
+                danger_config.get("inside_threshold"),
+            )
             danger.report_ = dict(danger_config.get("report") or {})
         rules_version = config.get("rules_version")
         stage = cls(
@@ -256,4 +267,7 @@ class ScopeStage:
 
 def _entry(file: str, part: ScopeGate | DangerNet) -> dict[str, Any]:
     """What ``scope.json`` records of a saved part of the stage: its file, settings, threshold and report."""
-    return {"file": file, "params": part.params(), "threshold": part.threshold_, "report": part.report_}
+    entry = {"file": file, "params": part.params(), "threshold": part.threshold_, "report": part.report_}
+    if isinstance(part, DangerNet) and part.inside_threshold_ is not None:
+        entry["inside_threshold"] = part.inside_threshold_
+    return entry

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..models.base import ModelError
-from .danger import ORDINARY_QUANTILE, DangerNet, valid_quantile
+from .danger import INSIDE_QUANTILE, ORDINARY_QUANTILE, DangerNet, valid_quantile
 from .gate import ScopeGate
 from .hard_negatives import VERSION as HARD_NEGATIVES_VERSION
 from .hard_negatives import hard_negatives
@@ -94,6 +94,10 @@ class ScopeSettings:
     danger_quantile:
         The plain-danger net's threshold: this quantile of its probabilities on the ordinary training
         sentences (0.9995: at most one in 2,000 above it; the default since 2026-12-06, 0.9999 before).
+    danger_inside_quantile:
+        The net's lower bar for posts the gate already put in scope, the same kind of quantile (0.99: one
+        ordinary training sentence in 100 above it; default since 2026-12-06, later that day), or None for no
+        lower bar (the net fires at ``danger_quantile`` alone, as before).
     retention:
         Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
     prefilter_retention:
@@ -123,6 +127,7 @@ class ScopeSettings:
     danger_net: bool = True
     danger_recovery: bool = False
     danger_quantile: float = ORDINARY_QUANTILE
+    danger_inside_quantile: float | None = INSIDE_QUANTILE
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
     rules: bool = True
@@ -153,6 +158,13 @@ class ScopeSettings:
             )
         if not valid_quantile(self.danger_quantile):
             raise ModelError(f"'danger_quantile' must be within [0.5, 1). Got {self.danger_quantile!r} instead.")
+        if self.danger_inside_quantile is not None and (
+            not valid_quantile(self.danger_inside_quantile) or self.danger_inside_quantile > self.danger_quantile
+        ):
+            raise ModelError(
+                "'danger_inside_quantile' must be within [0.5, 1) and at most 'danger_quantile', or None. "
+                f"Got {self.danger_inside_quantile!r} instead."
+            )
         if not 0 < self.retention <= 1:
             raise ModelError(f"'retention' must be within (0, 1]. Got {self.retention!r} instead.")
         if self.prefilter_retention is not None and (
@@ -370,7 +382,12 @@ def fit_scope(
         prefilter.fit(in_scope, at_risk, negatives, extra_positives=prefilter_extra, show_progress=show_progress)
     danger = (
         fit_danger_net(
-            in_scope, at_risk, negatives, recovery=settings.danger_recovery, quantile=settings.danger_quantile
+            in_scope,
+            at_risk,
+            negatives,
+            recovery=settings.danger_recovery,
+            quantile=settings.danger_quantile,
+            inside_quantile=settings.danger_inside_quantile,
         )
         if settings.danger_net
         else None
@@ -397,6 +414,7 @@ def fit_danger_net(
     *,
     recovery: bool = False,
     quantile: float = ORDINARY_QUANTILE,
+    inside_quantile: float | None = INSIDE_QUANTILE,
 ) -> DangerNet:
     """The plain-danger net: the team's hard positives against ``negatives`` and the in-scope posts not at risk.
 
@@ -409,7 +427,7 @@ def fit_danger_net(
     calm = [t for t, risky in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not risky]
     ordinary = [t for texts in negatives.values() for t in texts]
     quiet = [sentence for _, sentence in recovery_posts()] if recovery else []
-    return DangerNet(quantile=quantile).fit(
+    return DangerNet(quantile=quantile, inside_quantile=inside_quantile).fit(
         cached_embeddings([sentence for _, sentence, _ in hard_positives()], description="encoding hard positives"),
         cached_embeddings(ordinary, description="encoding ordinary text"),
         encoder.encode(calm) if calm else np.zeros((0, DIMENSION)),

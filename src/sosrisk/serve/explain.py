@@ -182,6 +182,8 @@ def rule_description(family: str, rule: str) -> str:
 
     if (family, rule) == (danger.FAMILY, danger.RULE):
         return danger.DESCRIPTION
+    if (family, rule) == (danger.FAMILY, danger.INSIDE_RULE):
+        return danger.INSIDE_DESCRIPTION
     for known in RULE_SET:
         if known.family == family and known.name == rule:
             return known.description

@@ -270,4 +270,13 @@ class ServedModels:
             rules.append(
                 {"family": danger.FAMILY, "rule": danger.RULE, "floor": danger.FLOOR, "description": danger.DESCRIPTION}
             )
+            if stage.danger.inside_threshold_ is not None:
+                rules.append(
+                    {
+                        "family": danger.FAMILY,
+                        "rule": danger.INSIDE_RULE,
+                        "floor": danger.FLOOR,
+                        "description": danger.INSIDE_DESCRIPTION,
+                    }
+                )
         return {"decided_by": decided_by, "rules_version": RULES_VERSION if with_rules else None, "rules": rules}
