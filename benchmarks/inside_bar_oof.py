@@ -18,24 +18,20 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import cohen_kappa_score, f1_score
 
 from _env import environment, run_line, sos1k_root, write_results
 from bench_scope import aligned_sos
 from sosrisk.data import PostSet
+from sosrisk.metrics import evaluate_predictions
 from sosrisk.scale import RAISING_LEVEL
 from sosrisk.scope.encoder import SentenceEncoder
 from sosrisk.scope.training import ScopeSettings, at_risk_mask, fit_danger_net, gate_negatives
 
 
 def per_fold(labels: np.ndarray, predictions: np.ndarray, fold: np.ndarray) -> list[dict[str, float]]:
-    return [
-        {
-            "weighted_f1": float(f1_score(labels[fold == k], predictions[fold == k], average="weighted")),
-            "qwk": float(cohen_kappa_score(labels[fold == k], predictions[fold == k], weights="quadratic")),
-        }
-        for k in np.unique(fold)
-    ]
+    """Weighted F1 and QWK of each fold, as ``cross_validate`` computes them."""
+    rows = [evaluate_predictions("level", labels[fold == k], predictions[fold == k]) for k in np.unique(fold)]
+    return [{"weighted_f1": row["weighted_f1"], "qwk": row["qwk"]} for row in rows]
 
 
 def main() -> int:
@@ -54,7 +50,8 @@ def main() -> int:
         train = PostSet.concat([p for j, p in enumerate(folds) if j != k])
         net = fit_danger_net(train.texts, at_risk_mask("level", train.labels("level")), negatives)
         embeddings = encoder.encode(held.texts)
-        inside.append(net.fires_inside(embeddings) & ~net.fires(embeddings))
+        anywhere, at_inside_bar = net.firings(embeddings)
+        inside.append(at_inside_bar & ~anywhere)
     fired = np.concatenate(inside)
     in_scope = ~((proba[:, 0] == 1.0) & (proba[:, 1:].sum(axis=1) == 0))
     raised = fired & in_scope & (predictions < RAISING_LEVEL)

@@ -54,6 +54,8 @@ INSIDE_DESCRIPTION = (
     "a plainly worded plan, attempt or farewell, recognised by its meaning at the plain-danger net's lower bar "
     "for posts the scope gate already put in scope"
 )
+# the net's two rule names (family FAMILY) and what each says, for the API, the triage page and the model card
+RULE_DESCRIPTIONS = {RULE: DESCRIPTION, INSIDE_RULE: INSIDE_DESCRIPTION}
 
 
 def valid_quantile(value: Any) -> bool:
@@ -155,13 +157,20 @@ class DangerNet:
         """Where the net raises a post anywhere: its probability strictly above the threshold."""
         return self.probability(embeddings) > self.threshold_
 
-    def fires_inside(self, embeddings: np.ndarray) -> np.ndarray:
-        """Where it raises a post the gate already put in scope: strictly above the lower inside bar (all
-        false when the net has none)."""
+    def firings(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Both bars from one pass: where the net fires anywhere (above the threshold) and where it fires on a
+        post the gate already put in scope (above the lower inside bar; all false when the net has none)."""
         probability = self.probability(embeddings)
-        if self.inside_threshold_ is None:
-            return np.zeros(len(probability), dtype=bool)
-        return probability > self.inside_threshold_
+        inside = (
+            np.zeros(len(probability), dtype=bool)
+            if self.inside_threshold_ is None
+            else probability > self.inside_threshold_
+        )
+        return probability > self.threshold_, inside
+
+    def fires_inside(self, embeddings: np.ndarray) -> np.ndarray:
+        """Where it raises a post the gate already put in scope (see :meth:`firings`)."""
+        return self.firings(embeddings)[1]
 
     @staticmethod
     def hit(text: str, *, inside: bool = False) -> RuleHit:

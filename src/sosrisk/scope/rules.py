@@ -52,7 +52,7 @@ lowest level of the "wish" tier, and no high-risk flag): the writer's own wish t
 about someone else. The behavioural suites showed plain wishes going out of scope or staying at level 0-3
 (held-out wishes reached level 4 in 38-75% of cases). A wish is not a plan: in SOS-1K's binary annotation
 only 22 of the 198 level-4 posts are high risk, so the rule puts the post in scope and at the wish tier and
-leaves the flag to the models. It fires on 63 SOS-1K posts (89% of them at level 4 or above; 73% of all
+leaves the flag to the models. It fires on 61 SOS-1K posts (89% of them at level 4 or above; 73% of all
 posts are) and on 2 of the 125,867 ordinary sentences. ``holdout6.tsv``, written before it, judges it.
 Two look-alikes the earlier suites showed are left out by name: hyperbole built on 得 ("腿酸得不想活了") and a
 song's story ("这首老歌唱的是…": ``这首…歌`` and ``唱的是`` now mark any post as reported, for every rule; on

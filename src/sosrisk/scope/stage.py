@@ -130,9 +130,10 @@ class ScopeStage:
                 embeddings = SentenceEncoder.shared().encode(sub)
             probability[rows] = self.gate.probability(sub, embeddings=embeddings)
             if self.danger is not None and embeddings is not None:
-                fired[rows] = self.danger.fires(embeddings)
+                anywhere, inside = self.danger.firings(embeddings)
+                fired[rows] = anywhere
                 # the lower bar, on the posts the gate put in scope
-                fired_inside[rows] = self.danger.fires_inside(embeddings) & (probability[rows] >= self.gate.threshold_)
+                fired_inside[rows] = inside & (probability[rows] >= self.gate.threshold_)
         hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
         for i in np.flatnonzero(fired | fired_inside):
             hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=not fired[i])]

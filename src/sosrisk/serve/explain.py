@@ -180,10 +180,8 @@ def rule_description(family: str, rule: str) -> str:
     from ..scope import danger
     from ..scope.rules import RULE_SET, RULES_VERSION
 
-    if (family, rule) == (danger.FAMILY, danger.RULE):
-        return danger.DESCRIPTION
-    if (family, rule) == (danger.FAMILY, danger.INSIDE_RULE):
-        return danger.INSIDE_DESCRIPTION
+    if family == danger.FAMILY and rule in danger.RULE_DESCRIPTIONS:
+        return danger.RULE_DESCRIPTIONS[rule]
     for known in RULE_SET:
         if known.family == family and known.name == rule:
             return known.description

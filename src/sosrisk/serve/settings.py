@@ -267,16 +267,14 @@ class ServedModels:
             else []
         )
         if stage is not None and stage.danger is not None:
-            rules.append(
-                {"family": danger.FAMILY, "rule": danger.RULE, "floor": danger.FLOOR, "description": danger.DESCRIPTION}
-            )
-            if stage.danger.inside_threshold_ is not None:
-                rules.append(
-                    {
-                        "family": danger.FAMILY,
-                        "rule": danger.INSIDE_RULE,
-                        "floor": danger.FLOOR,
-                        "description": danger.INSIDE_DESCRIPTION,
-                    }
-                )
+            net_rules = [danger.RULE] + ([danger.INSIDE_RULE] if stage.danger.inside_threshold_ is not None else [])
+            rules += [
+                {
+                    "family": danger.FAMILY,
+                    "rule": rule,
+                    "floor": danger.FLOOR,
+                    "description": danger.RULE_DESCRIPTIONS[rule],
+                }
+                for rule in net_rules
+            ]
         return {"decided_by": decided_by, "rules_version": RULES_VERSION if with_rules else None, "rules": rules}
