@@ -35,7 +35,8 @@ the level-only wish rule of rules-7, to judge it (its author knew the rule's pat
 in and outside its words); and ``holdout7.tsv`` (2026-12-06), written after ``holdout6.tsv``'s run had
 shown held-out attempts and farewells failing in words the rules lack, before any change made for them;
 and ``holdout8.tsv`` (2026-12-06), written after ``holdout7.tsv``'s run, before the results of an experiment
-with the plain-danger net inside scope were read, to judge whatever comes of it.
+with the plain-danger net inside scope were read, to judge whatever comes of it; and ``holdout9.tsv``
+(2026-12-06), written after ``holdout8.tsv``'s run and before any change made since, to judge the next one.
 """
 
 from __future__ import annotations
@@ -50,7 +51,18 @@ from ..assess import Assessment, assess
 from ..models.base import ModelError, RiskModel
 from ..scale import tier_of
 
-SUITES = ("cases", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8")
+SUITES = (
+    "cases",
+    "holdout",
+    "holdout2",
+    "holdout3",
+    "holdout4",
+    "holdout5",
+    "holdout6",
+    "holdout7",
+    "holdout8",
+    "holdout9",
+)
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 
 

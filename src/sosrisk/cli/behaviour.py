@@ -13,12 +13,24 @@ import click
 @click.option(
     "--suite",
     type=click.Choice(
-        ["cases", "holdout", "holdout2", "holdout3", "holdout4", "holdout5", "holdout6", "holdout7", "holdout8", "all"]
+        [
+            "cases",
+            "holdout",
+            "holdout2",
+            "holdout3",
+            "holdout4",
+            "holdout5",
+            "holdout6",
+            "holdout7",
+            "holdout8",
+            "holdout9",
+            "all",
+        ]
     ),
     default="all",
     show_default=True,
     help="cases: the suite the scope stage was developed with; holdout: written after, each variant judged on"
-    " it once; holdout2-7: written later, each read for one choice since; holdout8: the newest.",
+    " it once; holdout2-8: written later, each read for one choice since; holdout9: the newest.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (rows per group, every case).")
 @click.option("--failures", is_flag=True, help="Also list the cases that failed, with the answers.")
