@@ -30,7 +30,7 @@ def test_the_sentences_are_fixed_distinct_and_at_plan_level_or_above() -> None:
     assert len(sentences) == len(set(sentences)) == sum(wanted for _, wanted in FAMILIES.values())
     assert {family for family, _, _ in triples} == set(FAMILIES)
     assert {level for _, _, level in triples} <= {7, 8, 9, 10}
-    assert VERSION == "hard-positives-3"
+    assert VERSION == "hard-positives-1"
 
 
 @pytest.mark.parametrize("suite", SUITES)
