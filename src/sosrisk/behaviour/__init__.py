@@ -36,7 +36,10 @@ in and outside its words); and ``holdout7.tsv`` (2026-12-06), written after ``ho
 shown held-out attempts and farewells failing in words the rules lack, before any change made for them;
 and ``holdout8.tsv`` (2026-12-06), written after ``holdout7.tsv``'s run, before the results of an experiment
 with the plain-danger net inside scope were read, to judge whatever comes of it; and ``holdout9.tsv``
-(2026-12-06), written after ``holdout8.tsv``'s run and before any change made since, to judge the next one.
+(2026-12-06), written after ``holdout8.tsv``'s run and before any change made since, to judge the next one
+(``hard-positives-3``, measured on it and reverted); and ``holdout10.tsv`` (2026-12-06), written after
+``holdout9.tsv``'s run had shown negation and recovery failing, with more posts of that group, before any
+change made for it.
 """
 
 from __future__ import annotations
@@ -62,6 +65,7 @@ SUITES = (
     "holdout7",
     "holdout8",
     "holdout9",
+    "holdout10",
 )
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 

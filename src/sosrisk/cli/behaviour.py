@@ -24,13 +24,14 @@ import click
             "holdout7",
             "holdout8",
             "holdout9",
+            "holdout10",
             "all",
         ]
     ),
     default="all",
     show_default=True,
     help="cases: the suite the scope stage was developed with; holdout: written after, each variant judged on"
-    " it once; holdout2-8: written later, each read for one choice since; holdout9: the newest.",
+    " it once; holdout2-9: written later, each read for one choice since; holdout10: the newest.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (rows per group, every case).")
 @click.option("--failures", is_flag=True, help="Also list the cases that failed, with the answers.")
