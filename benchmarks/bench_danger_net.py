@@ -18,8 +18,10 @@ must be at risk far more often than not, and it may fire on at most about one or
   as saved.
 
 Each is measured for every variant of :data:`VARIANTS`: the threshold at one ordinary training sentence in
-10,000 (until 2026-12-06) or in 2,000 (the default since), and the team's recovery posts as calm posts
-(:mod:`sosrisk.scope.recovery_posts`, ``ScopeSettings.danger_recovery``; measured 2026-12-06, not adopted).
+10,000 (until 2026-12-06) or in 2,000 (the default since), the team's recovery posts as calm posts
+(:mod:`sosrisk.scope.recovery_posts`, ``ScopeSettings.danger_recovery``; measured 2026-12-06, not adopted),
+and the same posts training the net's recovery veto instead (``ScopeSettings.danger_veto``, the default since
+2026-12-06, later). The SOS-1K and ordinary-text counts are of hits after the veto.
 
 Run: ``python benchmarks/bench_danger_net.py [--model NAME LEVEL_DIR BINARY_DIR ...]``; results go to
 ``results/danger_net.{json,md}``.
@@ -40,9 +42,13 @@ from sosrisk.scope.training import ScopeSettings, at_risk_mask, fit_danger_net, 
 
 # name -> fit_danger_net settings
 VARIANTS: dict[str, dict[str, Any]] = {
-    "threshold at one ordinary sentence in 10,000, no recovery posts (until 2026-12-06)": {"quantile": 0.9999},
-    "the same with recovery posts (not adopted)": {"quantile": 0.9999, "recovery": True},
-    "threshold at one ordinary sentence in 2,000 (the default since 2026-12-06)": {"quantile": 0.9995},
+    "threshold at one ordinary sentence in 10,000, no recovery posts (until 2026-12-06)": {
+        "quantile": 0.9999,
+        "veto": False,
+    },
+    "the same with recovery posts (not adopted)": {"quantile": 0.9999, "recovery": True, "veto": False},
+    "threshold at one ordinary sentence in 2,000 (the default since 2026-12-06)": {"quantile": 0.9995, "veto": False},
+    "the same with the recovery veto (the default since 2026-12-06, later)": {"quantile": 0.9995, "veto": True},
 }
 
 

@@ -12,7 +12,16 @@ import pytest
 from scope_support import ORDINARY_POSTS, tiny_scope_settings, tiny_scoped_model
 from sosrisk.data.leakage import normalize_for_matching
 from sosrisk.models import ModelError, load_model
-from sosrisk.scope.danger import FAMILY, FLOOR, INSIDE_QUANTILE, INSIDE_RULE, ORDINARY_QUANTILE, RULE, DangerNet
+from sosrisk.scope.danger import (
+    FAMILY,
+    FLOOR,
+    INSIDE_QUANTILE,
+    INSIDE_RULE,
+    ORDINARY_QUANTILE,
+    RULE,
+    VETO_C,
+    DangerNet,
+)
 from sosrisk.scope.encoder import DIMENSION, SentenceEncoder
 from sosrisk.scope.gate import ScopeGate
 from sosrisk.scope.hard_positives import hard_positives
@@ -75,6 +84,35 @@ def test_the_inside_bar_is_lower_and_fires_only_where_asked() -> None:
         DangerNet(quantile=0.99, inside_quantile=0.995)
     with pytest.raises(ModelError, match="'danger_inside_quantile' must be within"):
         ScopeSettings(danger_inside_quantile=0.9999)
+
+
+def test_the_recovery_veto_withdraws_what_looks_back_and_keeps_every_danger_post_it_learned() -> None:
+    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    # the team's recovery posts: like the danger posts (they name the means) and like something else as well
+    recovery, at_risk = _clusters(50, 0, 6, also=3), _clusters(30, 0, 7)
+    plain = DangerNet().fit(danger, ordinary, calm)
+    net = DangerNet(veto_C=VETO_C).fit(danger, ordinary, calm, veto_recovery=recovery, veto_danger=at_risk)
+    assert plain.veto_threshold_ is None and "veto" not in plain.report_
+    # the same bars: the veto does not move them
+    assert (net.threshold_, net.inside_threshold_) == (plain.threshold_, plain.inside_threshold_)
+    looking_back = _clusters(20, 0, 8, also=3)
+    assert plain.fires(looking_back).all() and plain.fires_inside(looking_back).all()
+    anywhere, inside = net.firings(looking_back)
+    assert not anywhere.any() and not inside.any() and net.vetoed(looking_back).all()
+    # its threshold is the highest veto probability of the danger posts it learned: none of them is withdrawn
+    learned = np.vstack([danger, at_risk])
+    assert net.veto_threshold_ == pytest.approx(net.veto_probability(learned).max())
+    assert not net.vetoed(learned).any()
+    # new danger posts sit on the same side; one may land just above the highest learned one, so: nearly all
+    assert net.fires(_clusters(20, 0, 4)).sum() >= 18
+    assert net.report_["veto"]["danger_posts"] == 70 and net.report_["veto"]["recovery_posts"] == 50
+    with pytest.raises(ModelError, match="needs at least two recovery posts"):
+        DangerNet(veto_C=1.0).fit(danger, ordinary, calm)
+    for bad in (0, -1.0, True, "1"):
+        with pytest.raises(ModelError, match="The 'veto_C' of the plain-danger net must be a number > 0 or None"):
+            DangerNet(veto_C=bad)  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="no recovery veto"):
+        plain.veto_probability(danger)
 
 
 def test_the_inside_bar_raises_only_posts_the_gate_put_in_scope(danger_model) -> None:  # type: ignore[no-untyped-def]
@@ -148,8 +186,12 @@ def test_a_firing_is_a_rule_hit_that_raises_the_post(danger_model) -> None:  # t
     assert stage is not None and stage.danger is not None
     # the hard positives train the prefilter (so plain danger reaches the net), not the gate
     assert stage.training["hard_positives_in"]["gate"] == 0 and stage.training["hard_positives_in"]["prefilter"] > 300
-    # the recovery posts are not among its calm posts by default (measured, not adopted)
-    assert stage.training["recovery_posts_version"] is None and stage.danger.report_["recovery_posts"] == 0
+    # the recovery posts are not among its calm posts by default (measured, not adopted); they train its veto
+    assert stage.danger.report_["recovery_posts"] == 0
+    assert stage.training["recovery_posts_version"] == RECOVERY_VERSION
+    veto = stage.danger.report_["veto"]
+    assert veto["recovery_posts"] == len(recovery_posts()) and veto["training_recovery_posts_above"] > 0
+    assert veto["danger_posts"] > len(hard_positives())  # and the tiny training posts at level 6+
     texts = [*PLAIN, *ORDINARY_POSTS[:8], "好想死"]
     passes = stage.prefilter.probability(texts) >= stage.prefilter.threshold_
     embeddings = SentenceEncoder.shared().encode([t for t, ok in zip(texts, passes, strict=True) if ok])
@@ -187,7 +229,28 @@ def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path
         with pytest.raises(ModelError) as error:
             load_model(tmp_path / "m")
         assert message in str(error.value)
-    assert config["danger"]["params"] == {"C": 1.0, "quantile": ORDINARY_QUANTILE, "inside_quantile": INSIDE_QUANTILE}
+    assert config["danger"]["params"] == {
+        "C": 1.0,
+        "quantile": ORDINARY_QUANTILE,
+        "inside_quantile": INSIDE_QUANTILE,
+        "veto_C": VETO_C,
+    }
+    assert loaded.scope_.danger.veto_threshold_ == danger_model.scope_.danger.veto_threshold_ is not None
+    assert loaded.scope_.describe()["plain_danger_net"]["recovery_veto_threshold"] == round(
+        danger_model.scope_.danger.veto_threshold_, 6
+    )
+    no_threshold = json.loads(json.dumps(config))
+    del no_threshold["danger"]["veto_threshold"]
+    (folder / "scope.json").write_text(json.dumps(no_threshold), "utf-8")
+    with pytest.raises(ModelError, match="a veto_C without a veto threshold"):
+        load_model(tmp_path / "m")
+    # a scope.json without the veto over a danger.npz with one: the arrays do not match what it names
+    no_veto = json.loads(json.dumps(config))
+    del no_veto["danger"]["veto_threshold"]
+    no_veto["danger"]["params"]["veto_C"] = None
+    (folder / "scope.json").write_text(json.dumps(no_veto), "utf-8")
+    with pytest.raises(ModelError, match=r"expected the arrays \['coef', 'intercept'\]"):
+        load_model(tmp_path / "m")
     assert loaded.scope_.danger.inside_threshold_ == danger_model.scope_.danger.inside_threshold_
     half = json.loads(json.dumps(config))
     del half["danger"]["inside_threshold"]
@@ -198,10 +261,12 @@ def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path
     # saved threshold and no inside bar
     older = json.loads(json.dumps(config))
     older["danger"]["params"] = {"C": 1.0}
-    del older["danger"]["inside_threshold"]
+    del older["danger"]["inside_threshold"], older["danger"]["veto_threshold"]
     (folder / "scope.json").write_text(json.dumps(older), "utf-8")
+    np.savez_compressed(folder / "danger.npz", coef=danger_model.scope_.danger.coef_, intercept=np.array([0.5]))
     old = load_model(tmp_path / "m").scope_.danger
     assert old.threshold_ == danger_model.scope_.danger.threshold_ and old.inside_threshold_ is None
+    assert old.veto_threshold_ is None and not old.vetoed(np.ones((3, DIMENSION))).any()
     (folder / "scope.json").write_text(json.dumps(config), "utf-8")
     (folder / "danger.npz").write_bytes((folder / "danger.npz").read_bytes()[:50])
     with pytest.raises(ModelError, match=r"not a readable \.npz archive"):
@@ -218,6 +283,10 @@ def test_settings_spell_out_both_switches(tmp_path: Path) -> None:
     defaults = ScopeSettings()
     assert (defaults.danger_net, defaults.prefilter_positives, defaults.gate_positives) == (True, True, False)
     assert not defaults.danger_recovery and recorded["danger_recovery"] is False
+    assert defaults.danger_veto and recorded["danger_veto"] is True
+    off = tiny_scoped_model("level", tmp_path, danger_net=True, prefilter_positives=True, danger_veto=False)
+    assert off.scope_ is not None and off.scope_.danger is not None and off.scope_.danger.veto_threshold_ is None
+    assert off.scope_.training["recovery_posts_version"] is None
     assert defaults.danger_quantile == ORDINARY_QUANTILE == 0.9995
     for bad in (1.0, 0.2, True, "0.99"):
         with pytest.raises(ModelError, match="'danger_quantile' must be within"):

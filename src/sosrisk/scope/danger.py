@@ -18,8 +18,18 @@ stay quiet on is the 2-3% the gate lets through, so the lower bar costs few ordi
 held out) while it raises plainly worded danger the level model put low; a hit at that bar is reported as
 rule ``semantic/plain_danger_in_scope``. Directories written before have no inside bar and behave as they did.
 
+Since 2026-12-06 (later still) a hit can be withdrawn by the net's **recovery veto**: a second logistic
+regression on the same embedding that tells the team's recovery, denial and past-crisis posts
+(:mod:`sosrisk.scope.recovery_posts`) from the danger posts (the hard positives and the model's at-risk
+training posts). The net does not fire where the veto's probability is above the highest it gives any of
+those danger posts, so no danger post the net learned from would be withdrawn. The net raised most posts that
+look back on a crisis (曾经在桥上站了很久，最后还是走回了家); training it against those posts
+(``danger_recovery``) cost farewells, while the veto leaves its bars where they were. Directories written
+before have no veto.
+
 It runs on the posts the prefilter lets through, whose embeddings the gate computes anyway, so a stream pays
-almost nothing for it. Weights are saved as ``danger.npz`` (coefficients, intercept): no pickle.
+almost nothing for it. Weights are saved as ``danger.npz`` (coefficients, intercept, and the veto's where it
+has one): no pickle.
 """
 
 from __future__ import annotations
@@ -45,6 +55,8 @@ FLOOR = 6  # the lowest level that means a plan or worse: the post goes to a rev
 ORDINARY_QUANTILE = 0.9995
 # the lower bar for posts the gate already put in scope: at most one ordinary training sentence in 100 above it
 INSIDE_QUANTILE = 0.99
+# the recovery veto's regularisation where the scope stage gives the net one (ScopeSettings.danger_veto)
+VETO_C = 1.0
 DANGER_FILE = "danger.npz"
 DESCRIPTION = (
     "a plainly worded plan, attempt or farewell, recognised by its meaning (the plain-danger net on the "
@@ -67,7 +79,11 @@ class DangerNet:
     """Logistic regression on sentence embeddings: plainly worded danger against everything else."""
 
     def __init__(
-        self, C: float = 1.0, quantile: float = ORDINARY_QUANTILE, inside_quantile: float | None = INSIDE_QUANTILE
+        self,
+        C: float = 1.0,
+        quantile: float = ORDINARY_QUANTILE,
+        inside_quantile: float | None = INSIDE_QUANTILE,
+        veto_C: float | None = None,
     ) -> None:
         if not isinstance(C, int | float) or isinstance(C, bool) or C <= 0:
             raise ModelError(f"The 'C' of the plain-danger net must be a number > 0. Got {C!r} instead.")
@@ -78,7 +94,10 @@ class DangerNet:
                 "The inside quantile of the plain-danger net must be in [0.5, 1) and at most its quantile "
                 f"({quantile!r}), or None. Got {inside_quantile!r} instead."
             )
+        if veto_C is not None and (not isinstance(veto_C, int | float) or isinstance(veto_C, bool) or veto_C <= 0):
+            raise ModelError(f"The 'veto_C' of the plain-danger net must be a number > 0 or None. Got {veto_C!r}.")
         self.C = float(C)
+        self.veto_C = None if veto_C is None else float(veto_C)
         self.quantile = float(quantile)
         self.inside_quantile = None if inside_quantile is None else float(inside_quantile)
         self.coef_: np.ndarray | None = None
@@ -86,14 +105,25 @@ class DangerNet:
         self.threshold_ = 1.0
         # the lower bar for posts the gate put in scope (None: no lower bar, as in directories written before)
         self.inside_threshold_: float | None = None
+        # the recovery veto (None: none): its coefficients, intercept, and the probability above which it withdraws
+        self.veto_coef_: np.ndarray | None = None
+        self.veto_intercept_ = 0.0
+        self.veto_threshold_: float | None = None
         self.report_: dict[str, Any] = {}
 
     def params(self) -> dict[str, Any]:
         """The settings saved in ``scope.json``."""
-        return {"C": self.C, "quantile": self.quantile, "inside_quantile": self.inside_quantile}
+        return {"C": self.C, "quantile": self.quantile, "inside_quantile": self.inside_quantile, "veto_C": self.veto_C}
 
     def fit(
-        self, danger: np.ndarray, ordinary: np.ndarray, calm: np.ndarray, recovery: np.ndarray | None = None
+        self,
+        danger: np.ndarray,
+        ordinary: np.ndarray,
+        calm: np.ndarray,
+        recovery: np.ndarray | None = None,
+        *,
+        veto_recovery: np.ndarray | None = None,
+        veto_danger: np.ndarray | None = None,
     ) -> DangerNet:
         """Train on embeddings of danger posts against ordinary sentences and calm in-scope posts.
 
@@ -103,6 +133,10 @@ class DangerNet:
         shared equally by the calm groups that are not empty (all of the other half to the ordinary
         sentences when both are). The threshold is the ``quantile`` quantile of the ordinary sentences'
         probabilities.
+
+        With ``veto_C`` set, ``veto_recovery`` (the team's recovery posts) trains the recovery veto against
+        ``danger`` and ``veto_danger`` (the model's at-risk training posts), half the weight each side; its
+        threshold is the highest veto probability of those danger posts (see :meth:`firings`).
         """
         from sklearn.linear_model import LogisticRegression
 
@@ -130,6 +164,8 @@ class DangerNet:
             if self.inside_quantile is None
             else float(np.quantile(ordinary_probability, self.inside_quantile, method="higher"))
         )
+        if self.veto_C is not None:
+            self._fit_veto(danger, veto_recovery, veto_danger)
         self.report_ = {
             "danger_posts": len(danger),
             "ordinary_sentences": len(ordinary),
@@ -143,8 +179,59 @@ class DangerNet:
                 int(np.sum(self.probability(recovery) > self.threshold_)) if len(recovery) else 0
             ),
         }
+        if self.veto_threshold_ is not None:
+            self.report_["veto"] = self._veto_report(ordinary, calm)
         logger.info("plain-danger net: threshold %.4f", self.threshold_)
         return self
+
+    def _fit_veto(self, danger: np.ndarray, recovery: np.ndarray | None, more_danger: np.ndarray | None) -> None:
+        from sklearn.linear_model import LogisticRegression
+
+        if recovery is None or len(recovery) < 2:
+            raise ModelError("The plain-danger net's recovery veto needs at least two recovery posts (or veto_C=None).")
+        recovery = np.asarray(recovery, dtype=np.float64).reshape(-1, DIMENSION)
+        sides = [danger] + ([] if more_danger is None else [np.asarray(more_danger, dtype=np.float64)])
+        at_risk = np.vstack([side.reshape(-1, DIMENSION) for side in sides])
+        x = np.vstack([recovery, at_risk])
+        y = np.r_[np.ones(len(recovery)), np.zeros(len(at_risk))]
+        weights = np.r_[np.full(len(recovery), 0.5 / len(recovery)), np.full(len(at_risk), 0.5 / len(at_risk))]
+        model = LogisticRegression(C=self.veto_C, max_iter=3000, tol=1e-4)
+        model.fit(x, y, sample_weight=weights * len(y))
+        self.veto_coef_ = model.coef_[0].astype(np.float64)
+        self.veto_intercept_ = float(model.intercept_[0])
+        # withdraw only above every danger post it learned from: none of them would be withdrawn
+        self.veto_threshold_ = float(np.max(self.veto_probability(at_risk)))
+        self._veto_training = (
+            len(recovery),
+            len(at_risk),
+            int(np.sum(self.veto_probability(recovery) > self.veto_threshold_)),
+        )
+
+    def _veto_report(self, ordinary: np.ndarray, calm: np.ndarray) -> dict[str, Any]:
+        recovery, danger, recovery_above = self._veto_training
+        return {
+            "threshold": self.veto_threshold_,
+            "recovery_posts": recovery,
+            "danger_posts": danger,
+            "training_recovery_posts_above": recovery_above,
+            "training_calm_posts_above": int(np.sum(self.veto_probability(calm) > self.veto_threshold_))
+            if len(calm)
+            else 0,
+            "ordinary_sentences_above": int(np.sum(self.veto_probability(ordinary) > self.veto_threshold_)),
+        }
+
+    def veto_probability(self, embeddings: np.ndarray) -> np.ndarray:
+        """The recovery veto's probability that each embedding row looks back on a crisis rather than at one."""
+        if self.veto_coef_ is None:
+            raise ModelError("This plain-danger net has no recovery veto.")
+        embeddings = np.asarray(embeddings, dtype=np.float64).reshape(-1, DIMENSION)
+        return 1.0 / (1.0 + np.exp(-(embeddings @ self.veto_coef_ + self.veto_intercept_)))
+
+    def vetoed(self, embeddings: np.ndarray) -> np.ndarray:
+        """Where the recovery veto withdraws a hit (all false for a net without one)."""
+        if self.veto_threshold_ is None:
+            return np.zeros(len(np.asarray(embeddings).reshape(-1, DIMENSION)), dtype=bool)
+        return self.veto_probability(embeddings) > self.veto_threshold_
 
     def probability(self, embeddings: np.ndarray) -> np.ndarray:
         """The net's probability of plainly worded danger for each embedding row."""
@@ -154,19 +241,21 @@ class DangerNet:
         return 1.0 / (1.0 + np.exp(-(embeddings @ self.coef_ + self.intercept_)))
 
     def fires(self, embeddings: np.ndarray) -> np.ndarray:
-        """Where the net raises a post anywhere: its probability strictly above the threshold."""
-        return self.probability(embeddings) > self.threshold_
+        """Where the net raises a post anywhere: its probability strictly above the threshold, not vetoed."""
+        return self.firings(embeddings)[0]
 
     def firings(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Both bars from one pass: where the net fires anywhere (above the threshold) and where it fires on a
-        post the gate already put in scope (above the lower inside bar; all false when the net has none)."""
+        post the gate already put in scope (above the lower inside bar; all false when the net has none).
+        Where the recovery veto withdraws a post, neither fires."""
         probability = self.probability(embeddings)
+        kept = ~self.vetoed(embeddings)
         inside = (
             np.zeros(len(probability), dtype=bool)
             if self.inside_threshold_ is None
             else probability > self.inside_threshold_
         )
-        return probability > self.threshold_, inside
+        return (probability > self.threshold_) & kept, inside & kept
 
     def fires_inside(self, embeddings: np.ndarray) -> np.ndarray:
         """Where it raises a post the gate already put in scope (see :meth:`firings`)."""
@@ -183,25 +272,43 @@ class DangerNet:
         from ..atomic import atomic_write
 
         assert self.coef_ is not None
+        intercept = np.array([self.intercept_])
         with atomic_write(directory / DANGER_FILE, "wb") as handle:
-            np.savez_compressed(handle, coef=self.coef_, intercept=np.array([self.intercept_]))
+            if self.veto_coef_ is None:
+                np.savez_compressed(handle, coef=self.coef_, intercept=intercept)
+            else:
+                veto_intercept = np.array([self.veto_intercept_])
+                np.savez_compressed(
+                    handle,
+                    coef=self.coef_,
+                    intercept=intercept,
+                    veto_coef=self.veto_coef_,
+                    veto_intercept=veto_intercept,
+                )
         return DANGER_FILE
 
     @classmethod
-    def load(cls, directory: Path, params: Any, threshold: Any, inside_threshold: Any = None) -> DangerNet:
+    def load(
+        cls, directory: Path, params: Any, threshold: Any, inside_threshold: Any = None, veto_threshold: Any = None
+    ) -> DangerNet:
         """Read ``danger.npz`` with the settings and thresholds from ``scope.json`` (a directory written before
-        the inside bar has neither ``inside_quantile`` nor ``inside_threshold``: it gets no inside bar)."""
+        the inside bar has neither ``inside_quantile`` nor ``inside_threshold``: it gets no inside bar; one
+        written before the recovery veto has neither ``veto_C`` nor ``veto_threshold``: it gets no veto)."""
         from ..models.base import read_npz
 
-        if not isinstance(params, dict) or set(params) - {"C", "quantile", "inside_quantile"}:
+        if not isinstance(params, dict) or set(params) - {"C", "quantile", "inside_quantile", "veto_C"}:
             raise ModelError(f"{directory}: bad plain-danger net params {params!r} in scope.json. Retrain the model.")
-        for name, value in (("threshold", threshold), ("inside threshold", inside_threshold)):
+        for name, value in (
+            ("threshold", threshold),
+            ("inside threshold", inside_threshold),
+            ("veto threshold", veto_threshold),
+        ):
             if value is None and name != "threshold":
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ModelError(f"{directory}: the plain-danger {name} must be a number in [0, 1]. Got {value!r}.")
         try:
-            net = cls(**{"inside_quantile": None, **params})
+            net = cls(**{"inside_quantile": None, "veto_C": None, **params})
         except ModelError as exc:
             raise ModelError(f"{directory}: {exc} Retrain the model.") from None
         if (net.inside_quantile is None) != (inside_threshold is None):
@@ -209,15 +316,28 @@ class DangerNet:
                 f"{directory}: the plain-danger net has an inside quantile without an inside threshold, or the "
                 "reverse, in scope.json. Retrain the model."
             )
+        if (net.veto_C is None) != (veto_threshold is None):
+            raise ModelError(
+                f"{directory}: the plain-danger net has a veto_C without a veto threshold, or the reverse, in "
+                "scope.json. Retrain the model."
+            )
+        vetoed = net.veto_C is not None
 
         def check(shapes: dict[str, tuple[int, ...]]) -> str | None:
             wanted = {"coef": (DIMENSION,), "intercept": (1,)}
+            if vetoed:
+                wanted |= {"veto_coef": (DIMENSION,), "veto_intercept": (1,)}
             wrong = [name for name, shape in wanted.items() if shapes[name] != shape]
             return f"array shapes do not fit together ({', '.join(wrong)})" if wrong else None
 
-        arrays = read_npz(directory / DANGER_FILE, {"coef": "f", "intercept": "f"}, check)
+        names = ["coef", "intercept", *(["veto_coef", "veto_intercept"] if vetoed else [])]
+        arrays = read_npz(directory / DANGER_FILE, dict.fromkeys(names, "f"), check)
         net.coef_ = arrays["coef"].astype(np.float64)
         net.intercept_ = float(arrays["intercept"][0])
         net.threshold_ = float(threshold)
         net.inside_threshold_ = None if inside_threshold is None else float(inside_threshold)
+        if vetoed:
+            net.veto_coef_ = arrays["veto_coef"].astype(np.float64)
+            net.veto_intercept_ = float(arrays["veto_intercept"][0])
+            net.veto_threshold_ = float(veto_threshold)
         return net

@@ -163,6 +163,9 @@ class ScopeStage:
                 "inside_threshold": None
                 if self.danger.inside_threshold_ is None
                 else round(self.danger.inside_threshold_, 6),
+                "recovery_veto_threshold": None
+                if self.danger.veto_threshold_ is None
+                else round(self.danger.veto_threshold_, 6),
                 "report": self.danger.report_,
             },
             "rules_version": self.rules_version,
@@ -246,6 +249,7 @@ class ScopeStage:
                 danger_config.get("params"),
                 danger_config.get("threshold"),
                 danger_config.get("inside_threshold"),
+                danger_config.get("veto_threshold"),
             )
             danger.report_ = dict(danger_config.get("report") or {})
         rules_version = config.get("rules_version")
@@ -271,4 +275,6 @@ def _entry(file: str, part: ScopeGate | DangerNet) -> dict[str, Any]:
     entry = {"file": file, "params": part.params(), "threshold": part.threshold_, "report": part.report_}
     if isinstance(part, DangerNet) and part.inside_threshold_ is not None:
         entry["inside_threshold"] = part.inside_threshold_
+    if isinstance(part, DangerNet) and part.veto_threshold_ is not None:
+        entry["veto_threshold"] = part.veto_threshold_
     return entry

@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from ..models.base import ModelError
-from .danger import INSIDE_QUANTILE, ORDINARY_QUANTILE, DangerNet, valid_quantile
+from .danger import INSIDE_QUANTILE, ORDINARY_QUANTILE, VETO_C, DangerNet, valid_quantile
 from .gate import ScopeGate
 from .hard_negatives import VERSION as HARD_NEGATIVES_VERSION
 from .hard_negatives import hard_negatives
@@ -91,6 +91,11 @@ class ScopeSettings:
         (:mod:`sosrisk.scope.recovery_posts`). Off: on the held-out behavioural suite it spared two
         negation-and-recovery posts a reviewer and missed two farewells, for ``char-linear`` and ``best``
         alike (``benchmarks/bench_danger_net.py``); a missed farewell can be a death.
+    danger_veto:
+        Give the plain-danger net its recovery veto (:mod:`sosrisk.scope.danger`; default since 2026-12-06,
+        later): a second regression that withdraws a hit where the post looks more like the team's recovery,
+        denial and past-crisis posts than any danger post the net learned from (the hard positives and the
+        at-risk training posts).
     danger_quantile:
         The plain-danger net's threshold: this quantile of its probabilities on the ordinary training
         sentences (0.9995: at most one in 2,000 above it; the default since 2026-12-06, 0.9999 before).
@@ -126,6 +131,7 @@ class ScopeSettings:
     prefilter_positives: bool = True
     danger_net: bool = True
     danger_recovery: bool = False
+    danger_veto: bool = True
     danger_quantile: float = ORDINARY_QUANTILE
     danger_inside_quantile: float | None = INSIDE_QUANTILE
     retention: float = 0.99
@@ -386,6 +392,7 @@ def fit_scope(
             at_risk,
             negatives,
             recovery=settings.danger_recovery,
+            veto=settings.danger_veto,
             quantile=settings.danger_quantile,
             inside_quantile=settings.danger_inside_quantile,
         )
@@ -400,7 +407,9 @@ def fit_scope(
             "prefilter": len(prefilter_extra) if prefilter is not None else 0,
             "version": HARD_POSITIVES_VERSION,
         },
-        "recovery_posts_version": RECOVERY_VERSION if danger is not None and settings.danger_recovery else None,
+        "recovery_posts_version": RECOVERY_VERSION
+        if danger is not None and (settings.danger_recovery or settings.danger_veto)
+        else None,
         "out_of_scope_posts": {name: len(texts) for name, texts in negatives.items()},
         "out_of_scope_fingerprint": _fingerprint(negatives),
     }
@@ -413,25 +422,32 @@ def fit_danger_net(
     negatives: dict[str, list[str]],
     *,
     recovery: bool = False,
+    veto: bool = True,
     quantile: float = ORDINARY_QUANTILE,
     inside_quantile: float | None = INSIDE_QUANTILE,
 ) -> DangerNet:
     """The plain-danger net: the team's hard positives against ``negatives`` and the in-scope posts not at risk.
 
     With ``recovery`` also against the team's recovery, denial and past-crisis posts
-    (:mod:`sosrisk.scope.recovery_posts`).
+    (:mod:`sosrisk.scope.recovery_posts`); with ``veto`` those posts train its recovery veto instead, against
+    the hard positives and the in-scope posts at risk.
     """
     from .encoder import DIMENSION, SentenceEncoder, cached_embeddings
 
     encoder = SentenceEncoder.shared()
-    calm = [t for t, risky in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not risky]
+    risky = np.asarray(at_risk, dtype=bool)
+    calm = [t for t, r in zip(in_scope, risky, strict=True) if not r]
+    danger_posts = [t for t, r in zip(in_scope, risky, strict=True) if r]
     ordinary = [t for texts in negatives.values() for t in texts]
-    quiet = [sentence for _, sentence in recovery_posts()] if recovery else []
-    return DangerNet(quantile=quantile, inside_quantile=inside_quantile).fit(
+    quiet = [sentence for _, sentence in recovery_posts()] if recovery or veto else []
+    quiet_embeddings = cached_embeddings(quiet, description="encoding recovery posts") if quiet else None
+    return DangerNet(quantile=quantile, inside_quantile=inside_quantile, veto_C=VETO_C if veto else None).fit(
         cached_embeddings([sentence for _, sentence, _ in hard_positives()], description="encoding hard positives"),
         cached_embeddings(ordinary, description="encoding ordinary text"),
         encoder.encode(calm) if calm else np.zeros((0, DIMENSION)),
-        cached_embeddings(quiet, description="encoding recovery posts") if quiet else None,
+        quiet_embeddings if recovery else None,
+        veto_recovery=quiet_embeddings if veto else None,
+        veto_danger=encoder.encode(danger_posts) if veto and danger_posts else None,
     )
 
 
