@@ -70,6 +70,12 @@ INSIDE_DESCRIPTION = (
 RULE_DESCRIPTIONS = {RULE: DESCRIPTION, INSIDE_RULE: INSIDE_DESCRIPTION}
 
 
+def _logistic(embeddings: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
+    """A logistic regression's probability for each embedding row (the net's and its veto's)."""
+    embeddings = np.asarray(embeddings, dtype=np.float64).reshape(-1, DIMENSION)
+    return 1.0 / (1.0 + np.exp(-(embeddings @ coef + intercept)))
+
+
 def valid_quantile(value: Any) -> bool:
     """Whether ``value`` can be the net's threshold quantile: a number in [0.5, 1)."""
     return isinstance(value, int | float) and not isinstance(value, bool) and 0.5 <= value < 1
@@ -164,8 +170,7 @@ class DangerNet:
             if self.inside_quantile is None
             else float(np.quantile(ordinary_probability, self.inside_quantile, method="higher"))
         )
-        if self.veto_C is not None:
-            self._fit_veto(danger, veto_recovery, veto_danger)
+        veto = None if self.veto_C is None else self._fit_veto(danger, veto_recovery, veto_danger, ordinary, calm)
         self.report_ = {
             "danger_posts": len(danger),
             "ordinary_sentences": len(ordinary),
@@ -179,12 +184,20 @@ class DangerNet:
                 int(np.sum(self.probability(recovery) > self.threshold_)) if len(recovery) else 0
             ),
         }
-        if self.veto_threshold_ is not None:
-            self.report_["veto"] = self._veto_report(ordinary, calm)
+        if veto is not None:
+            self.report_["veto"] = veto
         logger.info("plain-danger net: threshold %.4f", self.threshold_)
         return self
 
-    def _fit_veto(self, danger: np.ndarray, recovery: np.ndarray | None, more_danger: np.ndarray | None) -> None:
+    def _fit_veto(
+        self,
+        danger: np.ndarray,
+        recovery: np.ndarray | None,
+        more_danger: np.ndarray | None,
+        ordinary: np.ndarray,
+        calm: np.ndarray,
+    ) -> dict[str, Any]:
+        """Fit the recovery veto and set its threshold; returns its report."""
         from sklearn.linear_model import LogisticRegression
 
         if recovery is None or len(recovery) < 2:
@@ -201,31 +214,20 @@ class DangerNet:
         self.veto_intercept_ = float(model.intercept_[0])
         # withdraw only above every danger post it learned from: none of them would be withdrawn
         self.veto_threshold_ = float(np.max(self.veto_probability(at_risk)))
-        self._veto_training = (
-            len(recovery),
-            len(at_risk),
-            int(np.sum(self.veto_probability(recovery) > self.veto_threshold_)),
-        )
-
-    def _veto_report(self, ordinary: np.ndarray, calm: np.ndarray) -> dict[str, Any]:
-        recovery, danger, recovery_above = self._veto_training
         return {
             "threshold": self.veto_threshold_,
-            "recovery_posts": recovery,
-            "danger_posts": danger,
-            "training_recovery_posts_above": recovery_above,
-            "training_calm_posts_above": int(np.sum(self.veto_probability(calm) > self.veto_threshold_))
-            if len(calm)
-            else 0,
-            "ordinary_sentences_above": int(np.sum(self.veto_probability(ordinary) > self.veto_threshold_)),
+            "recovery_posts": len(recovery),
+            "danger_posts": len(at_risk),
+            "training_recovery_posts_above": int(np.sum(self.vetoed(recovery))),
+            "training_calm_posts_above": int(np.sum(self.vetoed(calm))) if len(calm) else 0,
+            "ordinary_sentences_above": int(np.sum(self.vetoed(ordinary))),
         }
 
     def veto_probability(self, embeddings: np.ndarray) -> np.ndarray:
         """The recovery veto's probability that each embedding row looks back on a crisis rather than at one."""
         if self.veto_coef_ is None:
             raise ModelError("This plain-danger net has no recovery veto.")
-        embeddings = np.asarray(embeddings, dtype=np.float64).reshape(-1, DIMENSION)
-        return 1.0 / (1.0 + np.exp(-(embeddings @ self.veto_coef_ + self.veto_intercept_)))
+        return _logistic(embeddings, self.veto_coef_, self.veto_intercept_)
 
     def vetoed(self, embeddings: np.ndarray) -> np.ndarray:
         """Where the recovery veto withdraws a hit (all false for a net without one)."""
@@ -237,8 +239,7 @@ class DangerNet:
         """The net's probability of plainly worded danger for each embedding row."""
         if self.coef_ is None:
             raise ModelError("This plain-danger net is not fitted; train a model with the scope stage or load one.")
-        embeddings = np.asarray(embeddings, dtype=np.float64).reshape(-1, DIMENSION)
-        return 1.0 / (1.0 + np.exp(-(embeddings @ self.coef_ + self.intercept_)))
+        return _logistic(embeddings, self.coef_, self.intercept_)
 
     def fires(self, embeddings: np.ndarray) -> np.ndarray:
         """Where the net raises a post anywhere: its probability strictly above the threshold, not vetoed."""
