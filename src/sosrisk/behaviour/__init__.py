@@ -39,7 +39,9 @@ with the plain-danger net inside scope were read, to judge whatever comes of it;
 (2026-12-06), written after ``holdout8.tsv``'s run and before any change made since, to judge the next one
 (``hard-positives-3``, measured on it and reverted); and ``holdout10.tsv`` (2026-12-06), written after
 ``holdout9.tsv``'s run had shown negation and recovery failing, with more posts of that group, before any
-change made for it.
+change made for it; and ``holdout11.tsv`` (2026-12-06), written after ``holdout10.tsv``'s run had shown
+wishes without a method failing for ``char-linear`` (in scope, level 0), with more posts of that group,
+before any change made for it.
 """
 
 from __future__ import annotations
@@ -66,6 +68,7 @@ SUITES = (
     "holdout8",
     "holdout9",
     "holdout10",
+    "holdout11",
 )
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 
