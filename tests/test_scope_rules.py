@@ -104,6 +104,8 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "在站台上等火车，晚点了半小时",  # a station, not the tracks
         "出差这周猫交给邻居照顾，你们不用担心我",  # a trip
         "礼物藏在衣柜里，明天就送给她",  # a hidden present
+        "有个博主说今晚要去跳楼，怎么举报才能让平台联系她",  # rules-9: someone online
+        "评论区一个陌生人说明天就去跳河，我该报警吗",  # rules-9: the same
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

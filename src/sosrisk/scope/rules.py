@@ -65,6 +65,11 @@ means hidden with a time to use them (``means_hidden_and_time``). It fires on no
 the 125,867 ordinary sentences; besides those seen cases it catches one case of ``cases.tsv`` and one of
 ``holdout5.tsv``. ``holdout7.tsv``, written before it, shows no gain: no rule hit there changed.
 
+rules-9 (2026-12-06) changes no pattern: it adds the people a writer reports on from the internet or
+work (博主, 楼主, 主播, up主, 粉丝, 陌生人, 路人, 舍友, 同桌, 患者, 病人, 来访者) to the subjects that stop a rule
+outside the first-person families, so "看到一个陌生人在评论区说今晚要去跳江，怎么才能找到他" (help for someone
+else) no longer fires ``time_and_act``. It can only remove hits.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -77,7 +82,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-8"
+RULES_VERSION = "rules-9"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -92,7 +97,9 @@ _REPORTED = re.compile(
 # Someone else as the subject of the clause before the match ("my friend took ..."): the rule does not fire.
 _OTHER_SUBJECT = re.compile(
     r"(他|她|他们|她们|朋友|同学|室友|同事|闺蜜|家人|孩子|女儿|儿子|表[弟妹哥姐]|哥哥?|姐姐?|弟弟?|妹妹?|男朋友|女朋友|"
-    r"老公|老婆|学生|邻居|网友|有人|别人)"
+    r"老公|老婆|学生|邻居|网友|有人|别人|"
+    # rules-9: people met online or at work, whose words a writer reports to ask for help
+    r"博主|楼主|主播|[uU][pP]主|粉丝|陌生人|路人|舍友|同桌|患者|病人|来访者)"
 )
 
 _TIME = (
