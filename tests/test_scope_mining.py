@@ -11,7 +11,14 @@ import pytest
 from conftest import tiny_dataset
 from scope_support import ORDINARY_POSTS, tiny_scope_settings
 from sosrisk.models import ModelError
-from sosrisk.scope.training import ScopeSettings, at_risk_mask, fit_scope, gate_negatives, mined_risk_negatives
+from sosrisk.scope.training import (
+    ScopeSettings,
+    at_risk_mask,
+    fit_scope,
+    gate_negatives,
+    mined_risk_negatives,
+    risk_negatives,
+)
 from sosrisk.training import fit_with_scope, make_model
 
 # ordinary sentences we wrote that share words with the tiny in-scope posts, so that some pass the gate
@@ -136,3 +143,29 @@ def test_an_ensemble_member_may_skip_the_ordinary_posts_while_the_others_learn_t
 def test_a_members_ordinary_posts_setting_is_checked(member: dict, message: str) -> None:
     with pytest.raises(ModelError, match=message):
         make_model("ensemble", "level", {"members": [member, "char-linear"]})._validate_params()
+
+
+def test_another_draw_takes_another_sample_of_the_same_posts(tmp_path: Path) -> None:
+    settings, stage = fitted_stage(tmp_path, risk_negatives=1000)
+    pool = ORDINARY_POSTS + NEAR_MISSES
+    passing, _ = mined_risk_negatives(settings, stage, pool)
+    assert len(passing) >= 2, "the fixture should let several posts through"
+    draws = {
+        draw: tuple(mined_risk_negatives(replace(settings, risk_negatives=1, risk_negatives_draw=draw), stage, pool)[0])
+        for draw in range(8)
+    }
+    assert all(len(d) == 1 and set(d) <= set(passing) for d in draws.values())
+    assert len(set(draws.values())) > 1  # eight draws of 1 from 2+ posts: not all the same
+    assert mined_risk_negatives(replace(settings, risk_negatives=1), stage, pool)[0] == list(draws[0])
+    # the equal share of every source is drawn again the same way
+    negatives = gate_negatives(settings)
+    samples = {
+        tuple(risk_negatives(replace(settings, risk_negatives=3, risk_negatives_draw=d), negatives)) for d in range(6)
+    }
+    assert len(samples) > 1
+
+
+@pytest.mark.parametrize("draw", [-1, 1.5, True, "1"])
+def test_a_bad_draw_is_refused(draw: object) -> None:
+    with pytest.raises(ModelError, match="'risk_negatives_draw' must be an int >= 0"):
+        ScopeSettings(risk_negatives_draw=draw)  # type: ignore[arg-type]

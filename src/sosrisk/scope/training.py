@@ -64,6 +64,11 @@ class ScopeSettings:
         stage lets through, so these are the ordinary posts it must learn to keep low. ``None`` (the default):
         the model kind's measured choice (``RiskModel.scope_defaults``; ``"gate"`` for ``char-linear``), else
         ``"sample"``.
+    risk_negatives_draw:
+        Which fixed, text-hashed sample of those posts the risk models learn: ``0`` (the default) is the draw
+        every model has learned since the ordinary posts were added; another number draws a different sample
+        of the same posts. Only for measuring how much the draw alone moves a model
+        (``benchmarks/draw_noise.py``).
     mine_gate_negatives:
         Train the gate twice: the second time also against the ordinary training posts (outside the
         ``per_source`` sample) that the first gate let through (see :func:`fit_scope`). ``None`` (the
@@ -125,6 +130,7 @@ class ScopeSettings:
     hard_negatives: bool = True
     risk_negatives: int = 1000
     risk_negatives_from: str | None = None
+    risk_negatives_draw: int = 0
     mine_gate_negatives: bool | None = None
     hard_positives: bool = False
     gate_positives: bool = False
@@ -152,6 +158,12 @@ class ScopeSettings:
             raise ModelError(f"'per_source' must be an int >= 1. Got {self.per_source!r} instead.")
         if not isinstance(self.risk_negatives, int) or self.risk_negatives < 0:
             raise ModelError(f"'risk_negatives' must be an int >= 0. Got {self.risk_negatives!r} instead.")
+        if (
+            isinstance(self.risk_negatives_draw, bool)
+            or not isinstance(self.risk_negatives_draw, int)
+            or (self.risk_negatives_draw < 0)
+        ):
+            raise ModelError(f"'risk_negatives_draw' must be an int >= 0. Got {self.risk_negatives_draw!r} instead.")
         if self.risk_negatives_from is not None and self.risk_negatives_from not in RISK_NEGATIVE_ORIGINS:
             raise ModelError(
                 f"'risk_negatives_from' must be one of {', '.join(RISK_NEGATIVE_ORIGINS)} (or None: the model's"
@@ -267,8 +279,14 @@ def risk_negatives(settings: ScopeSettings, negatives: dict[str, list[str]]) -> 
     share = int(np.ceil(n / len(negatives)))
     picked: list[str] = []
     for name, texts in negatives.items():
-        picked.extend(_stable_sample(texts, share, f"risk:{name}"))
-    return _stable_sample(picked, n, "risk")
+        picked.extend(_stable_sample(texts, share, _draw_salt(f"risk:{name}", settings)))
+    return _stable_sample(picked, n, _draw_salt("risk", settings))
+
+
+def _draw_salt(salt: str, settings: ScopeSettings) -> str:
+    """The hash salt of a risk-model sample: unchanged for draw 0 (so every model trained before keeps its
+    posts), suffixed by the draw otherwise."""
+    return salt if settings.risk_negatives_draw == 0 else f"{salt}#{settings.risk_negatives_draw}"
 
 
 def risk_negative_pool(settings: ScopeSettings, root: Path | None = None) -> list[str]:
@@ -329,7 +347,7 @@ def mined_risk_negatives(
     A fixed, text-hashed sample of them when more pass; all of them when fewer do.
     """
     in_scope, counts = passing_posts(stage, pool, show_progress=show_progress)
-    picked = _stable_sample(in_scope, settings.risk_negatives, "risk:gate")
+    picked = _stable_sample(in_scope, settings.risk_negatives, _draw_salt("risk:gate", settings))
     logger.info("hard ordinary posts: %d of %d pass the scope stage; %d used", len(in_scope), len(pool), len(picked))
     return picked, counts
 
