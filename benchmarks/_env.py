@@ -95,3 +95,12 @@ def baseline_checkout(commit: str, prefix: str) -> Iterator[tuple[Path, Path]]:
     finally:
         subprocess.run(["git", "worktree", "remove", "--force", str(worktree)], cwd=REPO, check=False)
         shutil.rmtree(work, ignore_errors=True)
+
+
+def publish(name: str, payload: dict[str, Any], markdown: str) -> None:
+    """Write the results (:func:`write_results`), print the markdown, and say where the files went (stderr)."""
+    import sys
+
+    json_path, md_path = write_results(name, payload, markdown)
+    print(markdown)
+    print(f"wrote {json_path} and {md_path}", file=sys.stderr)

@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _env import REPO, baseline_checkout, environment, sos1k_root, write_results
+from _env import REPO, baseline_checkout, environment, publish, sos1k_root
 
 NAME = "best_speed"
 BASELINE = "6b2b0bb"  # main before the shared backbone
@@ -195,9 +195,7 @@ def main() -> int:
             "compact_seconds": compact_seconds,
             "agreement": {name: agreement(outputs["before"], outputs[name]) for name in contenders if name != "before"},
         }
-        json_path, md_path = write_results(NAME, payload, render(payload))
-        print(render(payload))
-        print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+        publish(NAME, payload, render(payload))
     return 0
 
 

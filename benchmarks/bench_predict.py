@@ -29,7 +29,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _env import environment, sos1k_root, write_results
+from _env import environment, publish, sos1k_root, write_results
 
 NAIVE = "--naive"
 
@@ -210,9 +210,7 @@ def main() -> int:
         "agreement": compare(workdir / "naive.jsonl", workdir / "predict.jsonl"),
     }
     markdown = render_markdown(payload)
-    json_path, md_path = write_results("predict", payload, markdown)
-    print(markdown)
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    publish("predict", payload, markdown)
     return 0
 
 

@@ -31,7 +31,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from _env import environment, sos1k_root, write_results
+from _env import environment, publish, sos1k_root, write_results
 
 CHILD = "--child"
 
@@ -349,9 +349,7 @@ def main() -> int:
         "summary": summary,
     }
     markdown = render_markdown(payload)
-    json_path, md_path = write_results("scoring", payload, markdown)
-    print(markdown)
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    publish("scoring", payload, markdown)
     return 0
 
 

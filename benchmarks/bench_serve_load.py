@@ -36,7 +36,7 @@ from typing import Any
 
 import numpy as np
 
-from _env import REPO, environment, sos1k_root, write_results
+from _env import REPO, environment, publish, sos1k_root
 
 SCENARIOS = [
     {"name": "tree-hole posts, batch 10, explained", "stream": "tree-hole", "batch": 10, "explain": True},
@@ -304,9 +304,7 @@ def main() -> int:
     }
     payload["load_average_after"] = [round(v, 2) for v in os.getloadavg()]
     md = markdown(payload, args)
-    json_path, md_path = write_results("serve_load", payload, md)
-    print(md)
-    print(f"wrote {json_path} and {md_path}", file=sys.stderr)
+    publish("serve_load", payload, md)
     return 0 if ok else 1
 
 

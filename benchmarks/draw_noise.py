@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from _env import environment, run_line, sos1k_root, write_results
+from _env import environment, publish, run_line, sos1k_root
 from bench_scope import alarm_rates, aligned_sos, heldout_parts, log, train_all
 
 GROUP_ORDER = (
@@ -171,9 +171,7 @@ def main() -> int:
         spread = {k: float(np.ptp([row[k] for row in cv.values()])) for k in next(iter(cv.values()))}
         lines += ["", "Spread (max - min): " + ", ".join(f"{k} {v:.4f}" for k, v in spread.items())]
     lines.append("")
-    json_path, md_path = write_results("draw_noise", payload, "\n".join(lines))
-    print("\n".join(lines))
-    print(f"wrote {json_path} and {md_path}")
+    publish("draw_noise", payload, "\n".join(lines))
     return 0
 
 

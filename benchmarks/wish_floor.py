@@ -33,7 +33,7 @@ from typing import Any
 
 import numpy as np
 
-from _env import environment, run_line, sos1k_root, write_results
+from _env import environment, publish, run_line, sos1k_root
 from bench_scope import aligned_sos
 from sosrisk.data import PostSet
 from sosrisk.metrics import evaluate_predictions
@@ -197,9 +197,7 @@ def main() -> int:
             + " |"
         )
     lines.append("")
-    json_path, md_path = write_results("wish_floor", payload, "\n".join(lines))
-    print("\n".join(lines))
-    print(f"wrote {json_path} and {md_path}")
+    publish("wish_floor", payload, "\n".join(lines))
     return 0
 
 
