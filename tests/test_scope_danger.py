@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -239,24 +241,23 @@ def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path
     assert loaded.scope_.describe()["plain_danger_net"]["recovery_veto_threshold"] == round(
         danger_model.scope_.danger.veto_threshold_, 6
     )
-    no_threshold = json.loads(json.dumps(config))
-    del no_threshold["danger"]["veto_threshold"]
-    (folder / "scope.json").write_text(json.dumps(no_threshold), "utf-8")
-    with pytest.raises(ModelError, match="a veto_C without a veto threshold"):
-        load_model(tmp_path / "m")
+
+    def refused(edit: Callable[[dict[str, Any]], object], match: str) -> None:
+        """scope.json with its 'danger' entry edited by ``edit`` is refused with ``match``."""
+        edited = json.loads(json.dumps(config))
+        edit(edited["danger"])
+        (folder / "scope.json").write_text(json.dumps(edited), "utf-8")
+        with pytest.raises(ModelError, match=match):
+            load_model(tmp_path / "m")
+
+    refused(lambda danger: danger.pop("veto_threshold"), "a veto_C without a veto threshold")
     # a scope.json without the veto over a danger.npz with one: the arrays do not match what it names
-    no_veto = json.loads(json.dumps(config))
-    del no_veto["danger"]["veto_threshold"]
-    no_veto["danger"]["params"]["veto_C"] = None
-    (folder / "scope.json").write_text(json.dumps(no_veto), "utf-8")
-    with pytest.raises(ModelError, match=r"expected the arrays \['coef', 'intercept'\]"):
-        load_model(tmp_path / "m")
+    refused(
+        lambda danger: (danger.pop("veto_threshold"), danger["params"].update(veto_C=None)),
+        r"expected the arrays \['coef', 'intercept'\]",
+    )
     assert loaded.scope_.danger.inside_threshold_ == danger_model.scope_.danger.inside_threshold_
-    half = json.loads(json.dumps(config))
-    del half["danger"]["inside_threshold"]
-    (folder / "scope.json").write_text(json.dumps(half), "utf-8")
-    with pytest.raises(ModelError, match="an inside quantile without an inside threshold"):
-        load_model(tmp_path / "m")
+    refused(lambda danger: danger.pop("inside_threshold"), "an inside quantile without an inside threshold")
     # a directory written before the quantile was a setting (params: C alone, no inside bar) loads with its
     # saved threshold and no inside bar
     older = json.loads(json.dumps(config))
