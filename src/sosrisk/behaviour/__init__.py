@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Six files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Fourteen files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -43,7 +43,11 @@ change made for it; and ``holdout11.tsv`` (2026-12-06), written after ``holdout1
 wishes without a method failing for ``char-linear`` (in scope, level 0), with more posts of that group,
 before any change made for it (it was then run once on the defaults of that day, which no change had been
 made for: it measures them); and ``holdout12.tsv`` (2026-12-06), written after that run and before a
-lower bar for the plain-danger net was tried, to judge it.
+lower bar for the plain-danger net was tried, to judge it (it was not run then, and waits for the next
+change); and ``holdout13.tsv`` (2026-12-06), written while ``holdout12.tsv`` was still unread, to judge the
+change after that one (its author knew that quiet farewells to family and wishes without a death word had
+failed, and wrote such posts among the others, each checked against every earlier suite and the template
+sentences for near copies).
 """
 
 from __future__ import annotations
@@ -72,6 +76,7 @@ SUITES = (
     "holdout10",
     "holdout11",
     "holdout12",
+    "holdout13",
 )
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 
