@@ -14,7 +14,10 @@ retrained models then mixes the change with a new draw. This benchmark trains th
   scope, level 6+ and high risk for each draw;
 - with ``--cv``, five-fold cross-validation of both tasks for each draw (about 4.5 minutes a draw here).
 
-Run: ``python benchmarks/draw_noise.py [--draws 0 1 2 3] [--cv]``; results go to
+With ``--all``, one more contender: no draw, every passing post learnt at weight 1,000 / (posts passing)
+(``ScopeSettings(risk_negatives_all=True)``), compared with the draws in the same way.
+
+Run: ``python benchmarks/draw_noise.py [--draws 0 1 2 3] [--all] [--cv]``; results go to
 ``results/draw_noise.{json,md}``.
 """
 
@@ -55,6 +58,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--draws", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--hold-out", nargs="*", default=["holdout12"], help="suites not to run (kept blind)")
+    parser.add_argument("--all", action="store_true", help="also every passing post, weighted (no draw)")
     parser.add_argument("--cv", action="store_true", help="also cross-validate both tasks for every draw")
     args = parser.parse_args()
     if 0 not in args.draws:
@@ -68,18 +72,25 @@ def main() -> int:
     suites = [s for s in SUITES if s not in set(args.hold_out)]
     heldout = heldout_parts()
     heldout_all = [t for texts in heldout.values() for t in texts]
-    outcomes: dict[int, dict[tuple[str, int], tuple[str, bool]]] = {}
-    ordinary: dict[int, dict[str, float | None]] = {}
-    cv: dict[int, dict[str, float]] = {}
-    for draw in args.draws:
-        settings = ScopeSettings(risk_negatives_draw=draw)
-        log(f"draw {draw}: training char-linear (levels and binary) on all folds")
+    contenders: dict[str, ScopeSettings] = {f"draw {d}": ScopeSettings(risk_negatives_draw=d) for d in args.draws}
+    if args.all:
+        contenders["all, weighted"] = ScopeSettings(risk_negatives_all=True)
+    outcomes: dict[str, dict[tuple[str, int], tuple[str, bool]]] = {}
+    ordinary: dict[str, dict[str, float | None]] = {}
+    cv: dict[str, dict[str, float]] = {}
+    weights: dict[str, Any] = {}
+    for draw, settings in contenders.items():
+        log(f"{draw}: training char-linear (levels and binary) on all folds")
         level_model = train_all("level", level_folds, settings)
         binary_model = train_all("binary", binary_folds, settings)
         outcomes[draw] = suite_outcomes(level_model, binary_model, suites)
         ordinary[draw] = alarm_rates(level_model, binary_model, heldout_all)
+        weights[draw] = {
+            task: {k: model.training_["scope"].get(k) for k in ("risk_negatives", "risk_negative_weight")}
+            for task, model in (("level", level_model), ("binary", binary_model))
+        }
         if args.cv:
-            log(f"draw {draw}: cross-validating")
+            log(f"{draw}: cross-validating")
             row: dict[str, float] = {}
             for task, folds in (("level", level_folds), ("binary", binary_folds)):
                 result = cross_validate(task, folds=folds, scope=settings, show_progress=False)  # type: ignore[arg-type]
@@ -90,24 +101,26 @@ def main() -> int:
                     row |= {"binary_weighted_f1": mean["weighted_f1"], "high_risk_recall": mean["high_risk_recall"]}
             cv[draw] = row
 
-    groups = [g for g in GROUP_ORDER if any(g == group for group, _ in outcomes[0].values())]
+    base = "draw 0"
+    groups = [g for g in GROUP_ORDER if any(g == group for group, _ in outcomes[base].values())]
     passes = {
         draw: {g: sum(ok for group, ok in result.values() if group == g) for g in groups}
         for draw, result in outcomes.items()
     }
-    totals = {g: sum(1 for group, _ in outcomes[0].values() if group == g) for g in groups}
+    totals = {g: sum(1 for group, _ in outcomes[base].values() if group == g) for g in groups}
     flips = {
         draw: {
-            "lost": sum(outcomes[0][k][1] and not outcomes[draw][k][1] for k in outcomes[0]),
-            "gained": sum(not outcomes[0][k][1] and outcomes[draw][k][1] for k in outcomes[0]),
+            "lost": sum(outcomes[base][k][1] and not outcomes[draw][k][1] for k in outcomes[base]),
+            "gained": sum(not outcomes[base][k][1] and outcomes[draw][k][1] for k in outcomes[base]),
         }
-        for draw in args.draws
-        if draw != 0
+        for draw in contenders
+        if draw != base
     }
     env = environment()
     payload = {
         "environment": env,
-        "draws": args.draws,
+        "contenders": {name: settings.to_dict() for name, settings in contenders.items()},
+        "risk_negatives": weights,
         "suites": suites,
         "passes": passes,
         "checks": totals,
@@ -116,7 +129,7 @@ def main() -> int:
         "heldout_sentences": len(heldout_all),
         "cv": cv,
     }
-    head = " | ".join(f"draw {d}" for d in args.draws)
+    head = " | ".join(contenders)
     lines = [
         "# The draw of the ordinary posts: how much it alone moves `char-linear`",
         "",
@@ -124,32 +137,44 @@ def main() -> int:
         "",
         "The default `char-linear` (levels and binary, all five folds) trained with different hash-drawn samples of "
         "the 1,000 ordinary posts it learns as level 0 / low risk (`ScopeSettings.risk_negatives_draw`; draw 0 is "
-        "the default); nothing else differs.",
+        "the default); nothing else differs."
+        + (
+            " `all, weighted`: no draw; every ordinary post the stage lets through, each weighted so that together "
+            "they weigh 1,000 (`ScopeSettings.risk_negatives_all`)."
+            if args.all
+            else ""
+        ),
         "",
         f"**Behavioural suites** ({', '.join(suites)}): checks passed per group",
         "",
         f"| group | checks | {head} | spread |",
-        "|---|---|" + "---|" * len(args.draws) + "---|",
+        "|---|---|" + "---|" * len(contenders) + "---|",
     ]
     for g in groups:
-        values = [passes[d][g] for d in args.draws]
+        values = [passes[d][g] for d in contenders]
         lines.append(
             f"| {g} | {totals[g]} | " + " | ".join(str(v) for v in values) + f" | {max(values) - min(values)} |"
         )
     lines.append(
-        f"| **all** | {sum(totals.values())} | " + " | ".join(str(sum(passes[d].values())) for d in args.draws) + " | |"
+        f"| **all** | {sum(totals.values())} | " + " | ".join(str(sum(passes[d].values())) for d in contenders) + " | |"
     )
+    lines += ["", "Ordinary posts learnt (levels / binary), and the weight of each:", ""]
+    for draw, row in weights.items():
+        lines.append(
+            f"- {draw}: "
+            + " / ".join(f"{v['risk_negatives']} at {v['risk_negative_weight'] or 1:.3g}" for v in row.values())
+        )
     lines += ["", "Checks that change against draw 0 (passed → failed / failed → passed):", ""]
     for draw, row in flips.items():
-        lines.append(f"- draw {draw}: {row['lost']} lost, {row['gained']} gained")
+        lines.append(f"- {draw}: {row['lost']} lost, {row['gained']} gained")
     lines += [
         "",
         f"**Held-out ordinary text** ({len(heldout_all)} sentences)",
         "",
-        "| draw | in scope | level 6+ | high risk |",
+        "| contender | in scope | level 6+ | high risk |",
         "|---|---|---|---|",
     ]
-    for draw in args.draws:
+    for draw in contenders:
         rates = ordinary[draw]
         lines.append(
             f"| {draw} | {rates.get('in_scope', 0) or 0:.2%} | {rates['level6plus'] or 0:.2%} | "
@@ -160,7 +185,7 @@ def main() -> int:
             "",
             "**Five-fold cross-validation** (mean over the folds)",
             "",
-            "| draw | levels: weighted F1 | QWK | binary: weighted F1 | high-risk recall |",
+            "| contender | levels: weighted F1 | QWK | binary: weighted F1 | high-risk recall |",
             "|---|---|---|---|---|",
         ]
         for draw, row in cv.items():
@@ -168,8 +193,9 @@ def main() -> int:
                 f"| {draw} | {row['level_weighted_f1']:.4f} | {row['qwk']:.4f} | {row['binary_weighted_f1']:.4f} | "
                 f"{row['high_risk_recall']:.4f} |"
             )
-        spread = {k: float(np.ptp([row[k] for row in cv.values()])) for k in next(iter(cv.values()))}
-        lines += ["", "Spread (max - min): " + ", ".join(f"{k} {v:.4f}" for k, v in spread.items())]
+        draws = [row for name, row in cv.items() if name.startswith("draw")]
+        spread = {k: float(np.ptp([row[k] for row in draws])) for k in draws[0]}
+        lines += ["", "Spread of the draws (max - min): " + ", ".join(f"{k} {v:.4f}" for k, v in spread.items())]
     lines.append("")
     publish("draw_noise", payload, "\n".join(lines))
     return 0

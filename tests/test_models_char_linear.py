@@ -300,3 +300,49 @@ def test_training_overlap_is_recognised_after_loading(tmp_path: Path) -> None:
     overlap = loaded.training_overlap([texts[0], " ".join(texts[1]), "从没见过的新句子"])
     assert overlap.mask is not None and overlap.mask.tolist() == [True, True, False]
     assert overlap.note == "checked with this machine's key"
+
+
+def test_weights_of_one_train_the_same_model_as_no_weights() -> None:
+    texts, labels = tiny_dataset("level")
+    plain = CharLinearModel(task="level").fit(texts, labels)
+    ones = CharLinearModel(task="level").fit(texts, labels, sample_weight=np.ones(len(texts)))
+    np.testing.assert_allclose(ones.coef_, plain.coef_, atol=1e-6)  # type: ignore[arg-type]
+    np.testing.assert_allclose(ones.predict_proba(texts), plain.predict_proba(texts), atol=1e-6)
+
+
+def test_class_balance_is_taken_on_weighted_totals() -> None:
+    texts, labels = tiny_dataset("binary")
+    y = np.asarray(labels)
+    plain = CharLinearModel(task="binary").fit(texts, labels, sample_weight=np.ones(len(texts)))
+    # one class's posts weighted 0.5 and the other's up so that all weigh as many posts as before: balanced on
+    # weighted totals, every post weighs what it did, so nothing changes
+    n, n1 = len(y), int((y == 1).sum())
+    shifted = np.where(y == 1, 0.5, (n - 0.5 * n1) / (n - n1))
+    same = CharLinearModel(task="binary").fit(texts, labels, sample_weight=shifted)
+    np.testing.assert_allclose(same.coef_, plain.coef_, atol=1e-4)  # type: ignore[arg-type]
+    # one post weighted up inside its class: the model leans towards that post's label on it
+    post = int(np.flatnonzero(y == 1)[0])
+    heavier = np.ones(len(texts))
+    heavier[post] = 20.0
+    leaning = CharLinearModel(task="binary").fit(texts, labels, sample_weight=heavier)
+    def margin(model: CharLinearModel) -> float:  # raw logit of high risk over low; the tiny data saturates
+        logits = model._logits([texts[post]], batch_size=1)[0]
+        return float(logits[1] - logits[0])
+
+    assert margin(leaning) > margin(plain) + 0.1
+
+
+@pytest.mark.parametrize(
+    ("weight", "message"),
+    [
+        (np.ones(3), "one sample weight per text"),
+        ("heavy", "one sample weight per text|to be numbers"),
+        (np.r_[0.0, np.ones(39)], "the weight of text 0 is 0.0"),
+        (np.r_[np.ones(39), np.nan], "the weight of text 39 is nan"),
+    ],
+)
+def test_bad_sample_weights_are_refused(weight: object, message: str) -> None:
+    texts, labels = tiny_dataset("binary")
+    texts, labels = texts[:40], labels[:40]
+    with pytest.raises(ModelError, match=message):
+        CharLinearModel(task="binary").fit(texts, labels, sample_weight=weight)  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from sosrisk.scope.training import (
     fit_scope,
     gate_negatives,
     mined_risk_negatives,
+    risk_negative_weight,
     risk_negatives,
 )
 from sosrisk.training import fit_with_scope, make_model
@@ -169,3 +170,45 @@ def test_another_draw_takes_another_sample_of_the_same_posts(tmp_path: Path) -> 
 def test_a_bad_draw_is_refused(draw: object) -> None:
     with pytest.raises(ModelError, match="'risk_negatives_draw' must be an int >= 0"):
         ScopeSettings(risk_negatives_draw=draw)  # type: ignore[arg-type]
+
+
+def test_all_passing_posts_are_learnt_weighted_to_the_size_of_a_draw(tmp_path: Path) -> None:
+    settings, stage = fitted_stage(tmp_path, risk_negatives=1)
+    pool = ORDINARY_POSTS + NEAR_MISSES
+    passing, _ = mined_risk_negatives(replace(settings, risk_negatives=1000), stage, pool)
+    assert len(passing) >= 2, "the fixture should let several posts through"
+    every = replace(settings, risk_negatives_all=True)
+    assert mined_risk_negatives(every, stage, pool)[0] == passing
+    assert risk_negative_weight(every, len(passing)) == pytest.approx(1 / len(passing))
+    assert risk_negative_weight(settings, len(passing)) == 1.0  # a draw: every drawn post weighs 1
+    assert risk_negative_weight(replace(every, risk_negatives=1000), len(passing)) == 1.0  # fewer than asked
+
+    texts, labels = tiny_dataset("level")
+    model = make_model("char-linear", "level")
+    fit_with_scope(model, texts, labels, every, pool=pool)  # type: ignore[arg-type]
+    record = model.training_["scope"]
+    assert record["risk_negatives"] == record["risk_negatives_mined"]["gate_passed"] >= 2
+    assert record["risk_negative_weight"] == pytest.approx(1 / record["risk_negatives"], abs=1e-6)
+    assert model.training_["n_posts"] == len(texts) + record["risk_negatives"]
+    drawn = make_model("char-linear", "level")
+    fit_with_scope(drawn, texts, labels, replace(settings, risk_negatives_all=False), pool=pool)  # type: ignore[arg-type]
+    assert drawn.training_["scope"]["risk_negatives"] == 1 and "risk_negative_weight" not in drawn.training_["scope"]
+
+
+def test_learning_every_passing_post_is_refused_where_it_cannot_work(tmp_path: Path) -> None:
+    texts, labels = tiny_dataset("level")
+    with pytest.raises(ModelError, match="takes no 'risk_negatives_draw'"):
+        ScopeSettings(risk_negatives_all=True, risk_negatives_draw=1)
+    with pytest.raises(ModelError, match="'risk_negatives_all' must be True, False or None"):
+        ScopeSettings(risk_negatives_all="yes")  # type: ignore[arg-type]
+    sampled = replace(tiny_scope_settings(tmp_path), risk_negatives_from="sample", risk_negatives_all=True)
+    with pytest.raises(ModelError, match="needs risk_negatives_from='gate'"):
+        fit_with_scope(make_model("char-linear", "level"), texts, labels, sampled)  # type: ignore[arg-type]
+    mined = replace(sampled, risk_negatives_from="gate")
+    with pytest.raises(ModelError, match="'embedding-linear' model cannot learn from weighted posts"):
+        fit_with_scope(make_model("embedding-linear", "level"), texts, labels, mined)  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="'embedding-linear' model cannot learn from weighted posts"):
+        make_model("embedding-linear", "level").fit(texts, labels, sample_weight=np.ones(len(texts)))
+    # unset, it is the kind's choice: char-linear's (measured in benchmarks/draw_noise.py), False for the others
+    assert ScopeSettings().for_model(make_model("char-linear", "level").scope_defaults).risk_negatives_all is True
+    assert ScopeSettings().for_model(make_model("best", "level").scope_defaults).risk_negatives_all is False

@@ -100,10 +100,21 @@ def fit_with_scope(
         gate_negatives,
         mined_risk_negatives,
         risk_negative_pool,
+        risk_negative_weight,
         risk_negatives,
     )
 
     settings = settings.for_model(type(estimator).scope_defaults)
+    if settings.enabled and settings.risk_negatives_all:
+        if settings.risk_negatives_from != "gate":
+            raise ModelError(
+                "'risk_negatives_all' needs risk_negatives_from='gate' (the posts the stage lets through)."
+            )
+        if not type(estimator).supports_sample_weight:
+            raise ModelError(
+                f"'risk_negatives_all' weighs the ordinary posts, and the {estimator.kind!r} model cannot learn "
+                "from weighted posts; leave it False."
+            )
     if not settings.enabled:
         estimator.fit(texts, labels, show_progress=show_progress)
         estimator.training_["scope"] = None
@@ -127,9 +138,22 @@ def fit_with_scope(
     # and recorded metrics come from the in-scope posts alone
     calibrate_on = np.concatenate([np.ones(len(y), dtype=bool), np.zeros(len(extra) + len(positives), dtype=bool)])
     all_labels = np.concatenate([y, np.zeros(len(extra), dtype=np.int64), np.asarray(positive_labels, dtype=np.int64)])
-    estimator.fit(list(texts) + extra + positives, all_labels, show_progress=show_progress, calibrate_on=calibrate_on)
+    weight = risk_negative_weight(settings, len(extra))
+    sample_weight = None
+    if weight != 1.0:
+        sample_weight = np.ones(len(all_labels))
+        sample_weight[len(y) : len(y) + len(extra)] = weight
+    estimator.fit(
+        list(texts) + extra + positives,
+        all_labels,
+        show_progress=show_progress,
+        calibrate_on=calibrate_on,
+        sample_weight=sample_weight,
+    )
     estimator.scope_ = stage
     estimator.training_["scope"] = {"risk_negatives": len(extra), "in_scope_posts": len(texts)}
+    if weight != 1.0:
+        estimator.training_["scope"]["risk_negative_weight"] = round(weight, 6)
     if mined is not None:
         estimator.training_["scope"]["risk_negatives_mined"] = mined
     if positives:

@@ -184,7 +184,13 @@ def train(
         skips = getattr(model, "members_skipping_ordinary_posts", None)  # ensembles only
         skipping = skips() if skips is not None else []
         not_by = f" (not by the {', '.join(skipping)} member{'s' if len(skipping) > 1 else ''})" if skipping else ""
-        if mined is not None:
+        if mined is not None and extra.get("risk_negative_weight"):
+            click.echo(
+                f"ordinary posts learnt as level 0 / low risk: all {extra['risk_negatives']} of the "
+                f"{mined['pool']} ordinary training posts this scope stage lets through, each weighted "
+                f"{extra['risk_negative_weight']:.3g}{not_by}"
+            )
+        elif mined is not None:
             click.echo(
                 f"ordinary posts learnt as level 0 / low risk: {extra['risk_negatives']}, drawn from the "
                 f"{mined['gate_passed']} of {mined['pool']} ordinary training posts this scope stage lets "

@@ -107,6 +107,8 @@ class RiskModel(Estimator, ABC):
     # scope settings this kind was measured best with (benchmarks/cv_encoders.py), used where the caller's
     # ScopeSettings leave them None: see ScopeSettings.for_model
     scope_defaults: ClassVar[dict[str, Any]] = {}
+    # whether _fit honours ``sample_weight_`` (see fit); kinds that do not refuse weights instead of ignoring them
+    supports_sample_weight: ClassVar[bool] = False
 
     def __init__(self, *, task: Task = "level") -> None:
         self.task = task
@@ -118,6 +120,7 @@ class RiskModel(Estimator, ABC):
         self.membership_: TrainingMembership | None = None
         self.scope_: ScopeStage | None = None
         self.calibrate_on_: np.ndarray | None = None  # set during fit only (see fit)
+        self.sample_weight_: np.ndarray | None = None  # set during fit only (see fit)
 
     # ----------------------------------------------------------------- subclass hooks
     @abstractmethod
@@ -153,12 +156,17 @@ class RiskModel(Estimator, ABC):
         *,
         show_progress: bool = False,
         calibrate_on: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Self:
         """Train on ``texts`` with integer ``labels`` of the model's task; returns ``self``.
 
         ``calibrate_on`` (one bool per text) limits the temperature, the decision rule and the recorded
         out-of-fold metrics to those posts: the ordinary posts a scope-stage training adds as level 0 teach
         the model, but would make its own cross-validated numbers look better than they are.
+
+        ``sample_weight`` (one finite weight > 0 per text) makes a post count that much in the loss; class
+        balancing then uses the weighted class totals. Only kinds with ``supports_sample_weight`` take it;
+        the others refuse it rather than train as if it were not there.
         """
         self._validate_params()
         task = self.task
@@ -170,6 +178,8 @@ class RiskModel(Estimator, ABC):
             calibrate_on = np.asarray(calibrate_on, dtype=bool)
             if calibrate_on.shape != (len(y),) or not calibrate_on.any():
                 raise ModelError(f"Expected 'calibrate_on' to be one bool per text, some True; got {calibrate_on!r}.")
+        if sample_weight is not None:
+            sample_weight = _check_sample_weight(sample_weight, len(y), self.kind, self.supports_sample_weight)
         allowed = labels_for(task)
         bad = sorted(set(y.tolist()) - set(allowed))
         if bad:
@@ -179,10 +189,12 @@ class RiskModel(Estimator, ABC):
         self.decision_ = DecisionRule("threshold", threshold=0.5) if task == "binary" else DecisionRule()
         self.scope_ = None  # a scope stage belongs to one training run (see sosrisk.training.train_model)
         self.calibrate_on_ = calibrate_on
+        self.sample_weight_ = sample_weight
         try:
             self._fit(texts_list, y, show_progress=show_progress)
         finally:
             self.calibrate_on_ = None
+            self.sample_weight_ = None
         self.membership_ = TrainingMembership.of(texts_list)
         self.training_ = {
             "data_fingerprint": data_fingerprint(texts_list, y.tolist()),
@@ -443,6 +455,22 @@ def _to_json(value: Any) -> Any:
     if isinstance(value, np.generic):
         return value.item()
     return value
+
+
+def _check_sample_weight(weight: Any, n: int, kind: str, supported: bool) -> np.ndarray:
+    """``weight`` as floats, one finite value > 0 per post; refused for a kind that cannot use it."""
+    if not supported:
+        raise ModelError(f"The {kind!r} model cannot learn from weighted posts ('sample_weight').")
+    try:
+        values = np.asarray(weight, dtype=float)
+    except (TypeError, ValueError):
+        raise ModelError(f"Expected 'sample_weight' to be numbers. Got {weight!r} instead.") from None
+    if values.shape != (n,):
+        raise ModelError(f"Expected one sample weight per text ({n}). Got shape {values.shape} instead.")
+    if not np.all(np.isfinite(values)) or np.any(values <= 0):
+        bad = int(np.flatnonzero(~np.isfinite(values) | (values <= 0))[0])
+        raise ModelError(f"Sample weights must be finite and > 0; the weight of text {bad} is {float(values[bad])!r}.")
+    return values
 
 
 def _check_texts(texts: Sequence[str], *, allow_empty_list: bool = False) -> list[str]:

@@ -286,6 +286,17 @@ class CharNgramFeaturizer:
         return found
 
 
+def _balanced_class_weight(y: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """Per post, scikit-learn's "balanced" class weight computed on weighted class totals.
+
+    ``total / (classes * class_total)``: with every weight 1 it is scikit-learn's own, so a class's posts weigh
+    the same in all however many of them there are and whatever their weights.
+    """
+    classes, index = np.unique(y, return_inverse=True)
+    totals = np.bincount(index, weights=weight)
+    return (weight.sum() / (len(classes) * totals))[index]
+
+
 def fit_char_featurizer(
     texts: list[str], *, ngram_range: tuple[int, int], min_df: int = 1, sublinear_tf: bool = True
 ) -> tuple[CharNgramFeaturizer, sp.csr_matrix]:
@@ -363,8 +374,11 @@ class CharLinearModel(RiskModel):
     }
     _task_defaults: ClassVar[dict[str, dict[str, Any]]] = TASK_DEFAULTS
     # five-fold CV (row char-linear+scope-mined) and held-out ordinary text: better on both kinds of error
-    # than an equal sample of every source (docs/scope.md)
-    scope_defaults: ClassVar[dict[str, Any]] = {"risk_negatives_from": "gate"}
+    # than an equal sample of every source (docs/scope.md); every passing post, weighted, rather than a draw
+    # of 1,000 of them: no draw noise, and within or above the draws' spread on every measure
+    # (benchmarks/results/draw_noise.md, 2026-12-06)
+    scope_defaults: ClassVar[dict[str, Any]] = {"risk_negatives_from": "gate", "risk_negatives_all": True}
+    supports_sample_weight: ClassVar[bool] = True
 
     def __init__(
         self,
@@ -401,20 +415,26 @@ class CharLinearModel(RiskModel):
         return int(low), int(high)
 
     # ------------------------------------------------------------------ training
-    def _fit_once(self, texts: list[str], y: np.ndarray) -> tuple[CharNgramFeaturizer, np.ndarray, np.ndarray]:
+    def _fit_once(
+        self, texts: list[str], y: np.ndarray, weight: np.ndarray | None = None
+    ) -> tuple[CharNgramFeaturizer, np.ndarray, np.ndarray]:
         from sklearn.linear_model import LogisticRegression
 
         featurizer, matrix = fit_char_featurizer(
             texts, ngram_range=self._ngram_range(), min_df=self.min_df, sublinear_tf=self.sublinear_tf
         )
         classes = np.unique(y)
+        balanced = self.class_weight == "balanced"
         clf = LogisticRegression(
             C=self.resolved("C"),
-            class_weight="balanced" if self.class_weight == "balanced" else None,
+            class_weight="balanced" if balanced and weight is None else None,
             max_iter=5000,
             tol=self.tol,
         )
-        clf.fit(matrix, y)
+        if weight is None:
+            clf.fit(matrix, y)
+        else:
+            clf.fit(matrix, y, sample_weight=weight * _balanced_class_weight(y, weight) if balanced else weight)
         coef, intercept = self._full_coef(clf.coef_, clf.intercept_, classes)
         return featurizer, coef, intercept
 
@@ -445,11 +465,14 @@ class CharLinearModel(RiskModel):
     def _fit_with_progress(self, texts: list[str], labels: np.ndarray, folds: int, advance: Any) -> None:
         from sklearn.model_selection import StratifiedKFold
 
+        weight = self.sample_weight_
         if folds >= 2:
             oof = np.zeros((len(texts), len(self.classes_)))  # type: ignore[arg-type]
             splitter = StratifiedKFold(n_splits=folds, shuffle=True, random_state=self.seed)
             for train_idx, test_idx in splitter.split(np.zeros(len(labels)), labels):
-                featurizer, coef, intercept = self._fit_once([texts[i] for i in train_idx], labels[train_idx])
+                featurizer, coef, intercept = self._fit_once(
+                    [texts[i] for i in train_idx], labels[train_idx], None if weight is None else weight[train_idx]
+                )
                 features = featurizer.transform([texts[i] for i in test_idx])
                 oof[test_idx] = features @ coef.T + intercept
                 advance()
@@ -460,7 +483,7 @@ class CharLinearModel(RiskModel):
                 "no calibration, plain decision rule",
                 self.cv_folds,
             )
-        self.featurizer_, self.coef_, self.intercept_ = self._fit_once(texts, labels)
+        self.featurizer_, self.coef_, self.intercept_ = self._fit_once(texts, labels, weight)
         advance()
 
     # ------------------------------------------------------------------ prediction

@@ -405,10 +405,16 @@ class EncoderModel(RiskModel):
         )
 
     def fit(
-        self, texts: Any, labels: Any, *, show_progress: bool = False, calibrate_on: np.ndarray | None = None
+        self,
+        texts: Any,
+        labels: Any,
+        *,
+        show_progress: bool = False,
+        calibrate_on: np.ndarray | None = None,
+        sample_weight: np.ndarray | None = None,
     ) -> Self:
         """Fine-tune on ``texts`` with integer ``labels``; returns ``self`` (see :meth:`RiskModel.fit`)."""
-        super().fit(texts, labels, show_progress=show_progress, calibrate_on=calibrate_on)
+        super().fit(texts, labels, show_progress=show_progress, calibrate_on=calibrate_on, sample_weight=sample_weight)
         self.training_.update(self.history_)
         return self
 

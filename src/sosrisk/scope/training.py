@@ -38,7 +38,11 @@ RISK_NEGATIVE_ORIGINS: tuple[str, ...] = ("sample", "gate")
 MINED = "mined"
 # settings a model kind may choose (RiskModel.scope_defaults) where ScopeSettings leaves them None, and the
 # value for every other kind
-KIND_CHOSEN: dict[str, Any] = {"risk_negatives_from": "sample", "mine_gate_negatives": False}
+KIND_CHOSEN: dict[str, Any] = {
+    "risk_negatives_from": "sample",
+    "mine_gate_negatives": False,
+    "risk_negatives_all": False,
+}
 
 
 @dataclass(frozen=True)
@@ -69,6 +73,13 @@ class ScopeSettings:
         every model has learned since the ordinary posts were added; another number draws a different sample
         of the same posts. Only for measuring how much the draw alone moves a model
         (``benchmarks/draw_noise.py``).
+    risk_negatives_all:
+        Learn every post the draw would be taken from (with ``risk_negatives_from="gate"``: every ordinary
+        training post the stage lets through, about 2,900), each weighted so that together they weigh as much
+        as ``risk_negatives`` posts, instead of a draw of ``risk_negatives`` of them: the same lesson without
+        the noise of which posts were drawn. Needs ``risk_negatives_from="gate"`` and a model kind that learns
+        weighted posts (``char-linear``). ``None`` (the default): the model kind's measured choice, else
+        ``False``.
     mine_gate_negatives:
         Train the gate twice: the second time also against the ordinary training posts (outside the
         ``per_source`` sample) that the first gate let through (see :func:`fit_scope`). ``None`` (the
@@ -131,6 +142,7 @@ class ScopeSettings:
     risk_negatives: int = 1000
     risk_negatives_from: str | None = None
     risk_negatives_draw: int = 0
+    risk_negatives_all: bool | None = None
     mine_gate_negatives: bool | None = None
     hard_positives: bool = False
     gate_positives: bool = False
@@ -169,6 +181,13 @@ class ScopeSettings:
                 f"'risk_negatives_from' must be one of {', '.join(RISK_NEGATIVE_ORIGINS)} (or None: the model's"
                 f" choice). Got {self.risk_negatives_from!r} instead."
             )
+        if self.risk_negatives_all is not None and not isinstance(self.risk_negatives_all, bool):
+            raise ModelError(
+                f"'risk_negatives_all' must be True, False or None (the model's choice)."
+                f" Got {self.risk_negatives_all!r} instead."
+            )
+        if self.risk_negatives_all and self.risk_negatives_draw:
+            raise ModelError("'risk_negatives_all' learns every post, so it takes no 'risk_negatives_draw'.")
         if self.mine_gate_negatives is not None and not isinstance(self.mine_gate_negatives, bool):
             raise ModelError(
                 f"'mine_gate_negatives' must be True, False or None (the model's choice)."
@@ -344,12 +363,25 @@ def mined_risk_negatives(
 ) -> tuple[list[str], dict[str, int]]:
     """``settings.risk_negatives`` posts of ``pool`` that ``stage`` lets through (:func:`passing_posts`).
 
-    A fixed, text-hashed sample of them when more pass; all of them when fewer do.
+    A fixed, text-hashed sample of them when more pass; all of them when fewer do, or with
+    ``settings.risk_negatives_all`` (weigh them with :func:`risk_negative_weight`).
     """
     in_scope, counts = passing_posts(stage, pool, show_progress=show_progress)
-    picked = _stable_sample(in_scope, settings.risk_negatives, _draw_salt("risk:gate", settings))
+    if settings.risk_negatives_all:
+        picked = in_scope
+    else:
+        picked = _stable_sample(in_scope, settings.risk_negatives, _draw_salt("risk:gate", settings))
     logger.info("hard ordinary posts: %d of %d pass the scope stage; %d used", len(in_scope), len(pool), len(picked))
     return picked, counts
+
+
+def risk_negative_weight(settings: ScopeSettings, n_posts: int) -> float:
+    """The weight of each of ``n_posts`` ordinary posts learnt by a risk model: 1, or with
+    ``risk_negatives_all`` and more posts than ``risk_negatives``, the share that makes them weigh
+    ``risk_negatives`` posts together."""
+    if not settings.risk_negatives_all or n_posts <= settings.risk_negatives:
+        return 1.0
+    return settings.risk_negatives / n_posts
 
 
 def at_risk_mask(task: str, labels: np.ndarray) -> np.ndarray:
