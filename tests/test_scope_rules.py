@@ -55,6 +55,14 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, 
         ("对不起爸爸，不能再陪您走下去了", "goodbye_and_arrangements", 8),
         ("猫咪托付给室友照顾了，以后别再担心我", "entrusting", 8),
         ("绳子藏在衣柜里，周五晚上就动手", "means_hidden_and_time", 8),
+        # rules-10
+        ("刚才吞了四盒安定，眼皮越来越重", "boxes_of_pills_taken", 10),
+        ("吃完两瓶药了，头好晕，再见", "boxes_of_pills_taken", 10),
+        ("把自己锁在车里了，发动机一直开着", "exhaust_in_car", 10),
+        ("绳子勒在脖子上了，凳子就在脚下", "noose_ready", 10),
+        ("下周一就是我的最后一天，东西都收拾好了", "last_days", 8),
+        ("再见了，这个冰冷的世界", "goodbye_world", 8),
+        ("下辈子别再做您的女儿了，妈妈", "goodbye_and_arrangements", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -106,6 +114,12 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "礼物藏在衣柜里，明天就送给她",  # a hidden present
         "有个博主说今晚要去跳楼，怎么举报才能让平台联系她",  # rules-9: someone online
         "评论区一个陌生人说明天就去跳河，我该报警吗",  # rules-9: the same
+        "这个月吃了两盒感冒药，病总算好了",  # rules-10: everyday medicine
+        "吃了三盒维生素，精神好多了",  # the same
+        "坐在车里开着发动机吹空调等你",  # rules-10: a car, waiting
+        "把绳子套在狗脖子上，带它去散步",  # rules-10: a dog's leash
+        "明天就是我的最后一天假期了",  # rules-10: the last day of a holiday
+        "再见了，世界杯，四年后见",  # rules-10: the World Cup
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -70,6 +70,16 @@ work (博主, 楼主, 主播, up主, 粉丝, 陌生人, 路人, 舍友, 同桌, 
 outside the first-person families, so "看到一个陌生人在评论区说今晚要去跳江，怎么才能找到他" (help for someone
 else) no longer fires ``time_and_act``. It can only remove hits.
 
+rules-10 (2026-12-06) fills vocabulary gaps that ``holdout12.tsv``'s run showed, where every model sent
+plainly worded danger out of scope at level 0: several boxes or bottles of pills swallowed
+(``boxes_of_pills_taken``: "三盒安眠药"; pills not named as sleeping pills or poison need the body failing or a
+goodbye in the same post, and everyday medicine is excluded by name), shut in a car with the engine running
+(``exhaust_in_car``), a rope "套在脖子上", "……就是我的最后一天" (not of a holiday, a job or a course),
+"再见了，这个……世界" across a comma (never 世界杯), and "下辈子不要再做你们的孩子了" as a leave-taking. On SOS-1K
+and on the 100,727 ordinary training sentences the hits are the same as rules-9's; of the seen suites' texts
+only ``holdout12.tsv``'s (8 posts) and one of ``holdout2.tsv`` gain a hit. ``holdout13.tsv``, written before
+it, judges it.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -82,7 +92,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-9"
+RULES_VERSION = "rules-10"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -189,6 +199,8 @@ _EDGE_CUE = (
 _LEAVE_TAKING = (
     r"(先走了|我走了|我要走了|我要离开了|先离开了|要离开(你们|大家|这个家|这里)了|离开(你们|大家)了|大家再见|各位再见|"
     r"大家保重|各位保重|(来世|来生|下辈子)(我们)?(再|还)(见|做|当)|下辈子(不要|别|不想)再(做人|当人|来)|别找我|不要找我|"
+    # rules-10: "下辈子不要再做你们的孩子了"
+    r"(下辈子|来世|来生)(不要|别|不想)再(做|当)(你们|您|你)的(孩子|女儿|儿子)|"
     r"不用找我|再也见不到(你们|大家)了|只能陪(你|你们)到这里|"
     # rules-8: "不能陪你变老了"
     r"不能(再)?陪(你|你们|您)(变老|到老|长大|走下去|走完))"
@@ -291,9 +303,33 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "attempt",
         "noose_ready",
-        r"绳子?[^，,]{0,4}(挂好|系好|套上|套好|已经挂)",
+        # rules-10: "绳子已经套在脖子上了"
+        r"绳子?[^，,]{0,4}(挂好|系好|套上|套好|已经挂|(套|勒|绕)(在|住)(我的?)?脖子)",
         10,
         "a noose hung",
+    ),
+    # rules-10: several boxes or bottles of pills swallowed ("刚刚吃下了三盒安眠药"; a whole box or bottle is
+    # overdose_taken's): a sleeping pill or poison named is enough; other pills need the body failing or a
+    # goodbye in the same post
+    _rule(
+        "attempt",
+        "boxes_of_pills_taken",
+        r"(吃|吞|服)(了|下|下了|完|掉|光)[^，,]{0,6}([两三四五六七八九十几]+(盒|瓶|板)|一(盒|板))[^，,]{0,4}" + _PILL,
+        10,
+        "several boxes or bottles of pills already taken",
+        requires=_LETHAL_DRUGS
+        + r"|(头晕|好晕|意识|模糊|眼皮|睁不开|发麻|站不稳|想睡|好困|心跳|想吐|对不起|再见|永别|等死|不想醒)",
+        unless=r"(感冒|消炎|维生素|钙片|胃药|中药|止咳|疗程|保健|益生菌|鱼油|维C|退烧|医生开的)",
+    ),
+    # rules-10: shut in a car with the engine running
+    _rule(
+        "attempt",
+        "exhaust_in_car",
+        r"(把自己)?(关|锁|坐|躺)在[^，,]{0,4}车(里|内|上)",
+        10,
+        "shut in a car with the engine running",
+        requires=r"(发动机|引擎|尾气|没熄火|不熄火|打着火)",
+        unless=r"(空调|暖气|等人|等你|堵车|接孩子|睡一觉|午睡|充电)",
     ),
     # ---- a farewell or a last post (level 8: planned, the end close)
     _rule(
@@ -315,7 +351,8 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "farewell",
         "goodbye_world",
-        r"(永别了|再见了?[^，,]{0,2}(这个)?世界|先走一步|来生再见|下辈子再见|下辈子见|不用救我|别来找我|不要找我|"
+        # rules-10: the world may follow a comma and a few words ("再见了，这个让我失望的世界"); never 世界杯
+        r"(永别了|再见了?[，,]?[^，,]{0,8}世界(?!杯)|先走一步|来生再见|下辈子再见|下辈子见|不用救我|别来找我|不要找我|"
         r"我应该已经不在了|我已经不在了|不用再等我|别再等我|不要再等我|"
         # rules-8: read after the writer is gone
         r"我(应该|可能|大概)?已经(去了另一个世界|在另一个世界|离开(了)?这个世界))",
@@ -396,7 +433,9 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "plan_with_time",
         "last_days",
-        r"活着的最后一(天|周|晚|个月|个星期)|(最后|剩下)的(几天|日子)[^，,]{0,6}(安排|交代)",
+        r"活着的最后一(天|周|晚|个月|个星期)|(最后|剩下)的(几天|日子)[^，,]{0,6}(安排|交代)|"
+        # rules-10: "元旦那天就是我的最后一天了", not the last day of a holiday, a job or a course
+        r"就是我(的|人生的|生命的|在这世上的)最后一(天|晚|夜)(?![假期班课])",
         8,
         "the writer's last days counted",
     ),
