@@ -325,6 +325,7 @@ def test_class_balance_is_taken_on_weighted_totals() -> None:
     heavier = np.ones(len(texts))
     heavier[post] = 20.0
     leaning = CharLinearModel(task="binary").fit(texts, labels, sample_weight=heavier)
+
     def margin(model: CharLinearModel) -> float:  # raw logit of high risk over low; the tiny data saturates
         logits = model._logits([texts[post]], batch_size=1)[0]
         return float(logits[1] - logits[0])
