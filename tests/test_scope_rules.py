@@ -63,6 +63,9 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, 
         ("下周一就是我的最后一天，东西都收拾好了", "last_days", 8),
         ("再见了，这个冰冷的世界", "goodbye_world", 8),
         ("下辈子别再做您的女儿了，妈妈", "goodbye_and_arrangements", 8),
+        # rules-11: a past attempt, then a time to come after a comma
+        ("去年没死成，这周六晚上我就从阳台跳下去", "time_and_act", 8),
+        ("以前一直没勇气，这次我已经吞了一整瓶安眠药", "overdose_taken", 10),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -120,6 +123,9 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "把绳子套在狗脖子上，带它去散步",  # rules-10: a dog's leash
         "明天就是我的最后一天假期了",  # rules-10: the last day of a holiday
         "再见了，世界杯，四年后见",  # rules-10: the World Cup
+        "以前想过下周就去跳江，后来慢慢走出来了",  # rules-11: a time to come inside a memory, no comma
+        "吞了一整瓶安眠药，那是前年的事了",  # rules-11: a past word after the act
+        "一整瓶安眠药吞下去以后，今天终于被救过来了",  # rules-11: a rescue, wherever it stands
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:
