@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Fifteen files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Sixteen files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -50,7 +50,9 @@ failed, and wrote such posts among the others, each checked against every earlie
 sentences for near copies; it judged the weighted ordinary posts of ``char-linear`` and rules-10); and
 ``holdout14.tsv`` (2026-12-06), written after that run and before a change to how the rules read the past
 tense (a plan after "以前" or "去年" in the same sentence), to judge it (its author knew the change, and wrote
-such plans and also past crises told in one sentence among the others).
+such plans and also past crises told in one sentence among the others); and ``holdout15.tsv``
+(2026-12-06), written after that run, before the plain-danger net's main bar was measured again without
+the draw noise, to judge whatever comes of it.
 """
 
 from __future__ import annotations
@@ -81,6 +83,7 @@ SUITES = (
     "holdout12",
     "holdout13",
     "holdout14",
+    "holdout15",
 )
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 

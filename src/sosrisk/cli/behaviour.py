@@ -29,13 +29,14 @@ import click
             "holdout12",
             "holdout13",
             "holdout14",
+            "holdout15",
             "all",
         ]
     ),
     default="all",
     show_default=True,
     help="cases: the suite the scope stage was developed with; holdout: written after, each variant judged on"
-    " it once; holdout2-13: written later, each read for one choice since; holdout14: the newest.",
+    " it once; holdout2-14: written later, each read for one choice since; holdout15: the newest.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (rows per group, every case).")
 @click.option("--failures", is_flag=True, help="Also list the cases that failed, with the answers.")
