@@ -20,6 +20,7 @@ from sosrisk.scope.danger import (
     INSIDE_QUANTILE,
     INSIDE_RULE,
     ORDINARY_QUANTILE,
+    PREDICTION_QUANTILE,
     RULE,
     VETO_C,
     DangerNet,
@@ -233,7 +234,7 @@ def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path
         assert message in str(error.value)
     assert config["danger"]["params"] == {
         "C": 1.0,
-        "quantile": ORDINARY_QUANTILE,
+        "quantile": PREDICTION_QUANTILE,
         "inside_quantile": INSIDE_QUANTILE,
         "veto_C": VETO_C,
     }
@@ -288,7 +289,8 @@ def test_settings_spell_out_both_switches(tmp_path: Path) -> None:
     off = tiny_scoped_model("level", tmp_path, danger_net=True, prefilter_positives=True, danger_veto=False)
     assert off.scope_ is not None and off.scope_.danger is not None and off.scope_.danger.veto_threshold_ is None
     assert off.scope_.training["recovery_posts_version"] is None
-    assert defaults.danger_quantile == ORDINARY_QUANTILE == 0.9995
+    assert defaults.danger_quantile == PREDICTION_QUANTILE == 0.999
+    assert defaults.danger_mining_quantile == ORDINARY_QUANTILE == 0.9995
     for bad in (1.0, 0.2, True, "0.99"):
         with pytest.raises(ModelError, match="'danger_quantile' must be within"):
             ScopeSettings(danger_quantile=bad)
@@ -308,3 +310,44 @@ def test_the_page_and_the_api_describe_a_net_hit_as_the_net() -> None:
     assert described["description"] == danger.DESCRIPTION and described["text"] == text
     assert (described["family"], described["rule"], described["floor"]) == (FAMILY, RULE, FLOOR)
     assert FAMILY in RULE_FAMILY_NAMES
+
+
+def test_the_bar_can_move_right_after_training_and_not_after_loading(danger_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    net = DangerNet().fit(danger, ordinary, calm)
+    inside = net.inside_threshold_
+    net.requantile(0.999)
+    assert net.quantile == 0.999 and net.threshold_ == DangerNet(quantile=0.999).fit(danger, ordinary, calm).threshold_
+    assert net.inside_threshold_ == inside and net.report_["threshold"] == net.threshold_
+    assert 1 < net.fires(ordinary).sum() <= 3  # strictly above the 99.9% quantile of 3,000
+    with pytest.raises(ModelError, match="at least its inside quantile"):
+        net.requantile(0.98)
+    danger_model.save(tmp_path / "saved")
+    loaded = load_model(tmp_path / "saved")
+    assert loaded.scope_ is not None and loaded.scope_.danger is not None
+    with pytest.raises(ModelError, match="only be moved right after it was trained"):
+        loaded.scope_.danger.requantile(0.999)
+
+
+def test_the_ordinary_posts_may_be_chosen_at_another_bar_than_the_one_that_predicts(tmp_path: Path) -> None:
+    for bad in (1.0, 0.2, 0.98):
+        with pytest.raises(ModelError, match="'danger_mining_quantile' must be within"):
+            ScopeSettings(danger_mining_quantile=bad)
+    at_mining_bar = tiny_scoped_model("level", tmp_path, danger_net=True, prefilter_positives=True)
+    moved = tiny_scoped_model(
+        "level",
+        tmp_path,
+        danger_net=True,
+        prefilter_positives=True,
+        danger_quantile=0.999,
+        danger_mining_quantile=0.9995,
+    )
+    lower = tiny_scoped_model("level", tmp_path, danger_net=True, prefilter_positives=True, danger_quantile=0.999)
+    assert moved.scope_ is not None and at_mining_bar.scope_ is not None and lower.scope_ is not None
+    # the net is the same; it predicts at the lower bar and recorded both settings
+    assert np.allclose(moved.scope_.danger.coef_, at_mining_bar.scope_.danger.coef_)  # type: ignore[union-attr]
+    assert moved.scope_.danger.threshold_ == lower.scope_.danger.threshold_  # type: ignore[union-attr]
+    assert moved.scope_.danger.quantile == 0.999  # type: ignore[union-attr]
+    assert moved.scope_.training["settings"]["danger_mining_quantile"] == 0.9995
+    # and the model learned the ordinary posts chosen at the mining bar
+    assert moved.training_["scope"] == at_mining_bar.training_["scope"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -125,14 +125,20 @@ def fit_with_scope(
     # the stage is trained on the in-scope posts and ordinary text only, so it can choose the ordinary posts
     if pool is None and settings.mines:
         pool = risk_negative_pool(settings)
+    mining_quantile = settings.danger_mining_quantile
+    choosing = settings if mining_quantile is None else replace(settings, danger_quantile=mining_quantile)
     stage = fit_scope(
-        texts, at_risk_mask(estimator.task, y), settings, negatives, pool=pool, show_progress=show_progress
+        texts, at_risk_mask(estimator.task, y), choosing, negatives, pool=pool, show_progress=show_progress
     )
     mined: dict[str, int] | None = None
     if settings.risk_negatives_from == "gate" and settings.risk_negatives:
         extra, mined = mined_risk_negatives(settings, stage, pool or [], show_progress=show_progress)
     else:
         extra = risk_negatives(settings, negatives)
+    if mining_quantile is not None and stage.danger is not None:
+        # the ordinary posts were chosen at the mining bar; predictions use danger_quantile
+        stage.danger.requantile(settings.danger_quantile)
+        stage.training["settings"] = settings.to_dict()
     positives, positive_labels = hard_positive_posts(estimator.task) if settings.hard_positives else ([], [])
     # the ordinary posts (and the team's hard positives) teach the model, but its temperature, decision rule
     # and recorded metrics come from the in-scope posts alone

@@ -53,6 +53,11 @@ FLOOR = 6  # the lowest level that means a plan or worse: the post goes to a rev
 # the threshold: at most one ordinary training sentence in 2,000 above it (since 2026-12-06; one in 10,000
 # before, the bar of the regex rule families, at which the net missed most plainly worded plans)
 ORDINARY_QUANTILE = 0.9995
+# the bar the scope stage predicts with since 2026-12-06 (later): one ordinary training sentence in 1,000. The
+# risk models' ordinary training posts are still chosen at ORDINARY_QUANTILE (ScopeSettings.danger_mining_quantile):
+# choosing them at the lower bar too cost 0.6 points of high-risk recall in CV; at prediction only it changed no
+# CV number, raised 7 more danger posts of the suites read and 3 calm ones, and no held-out ordinary sentence
+PREDICTION_QUANTILE = 0.999
 # the lower bar for posts the gate already put in scope: at most one ordinary training sentence in 100 above it
 INSIDE_QUANTILE = 0.99
 # the recovery veto's regularisation where the scope stage gives the net one (ScopeSettings.danger_veto)
@@ -163,6 +168,8 @@ class DangerNet:
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
         ordinary_probability = self.probability(ordinary)
+        # kept for requantile() right after training; never saved
+        self.ordinary_probability_: np.ndarray | None = ordinary_probability
         self.threshold_ = float(np.quantile(ordinary_probability, self.quantile, method="higher"))
         # strictly above the threshold fires, so the quantile's own sentence does not
         self.inside_threshold_ = (
@@ -188,6 +195,25 @@ class DangerNet:
             self.report_["veto"] = veto
         logger.info("plain-danger net: threshold %.4f", self.threshold_)
         return self
+
+    def requantile(self, quantile: float) -> None:
+        """Move the main bar to another ``quantile`` of the ordinary training sentences' probabilities.
+
+        Only right after :meth:`fit` (a loaded net does not keep those probabilities); the weights, the inside
+        bar and the veto stay as they are. Used when the bar that chose the risk models' ordinary training
+        posts differs from the bar used at prediction (``ScopeSettings.danger_mining_quantile``).
+        """
+        probability = getattr(self, "ordinary_probability_", None)
+        if probability is None:
+            raise ModelError("The plain-danger net's bar can only be moved right after it was trained.")
+        if not valid_quantile(quantile) or (self.inside_quantile is not None and quantile < self.inside_quantile):
+            raise ModelError(
+                f"The quantile of the plain-danger net must be in [0.5, 1) and at least its inside quantile "
+                f"({self.inside_quantile!r}). Got {quantile!r} instead."
+            )
+        self.quantile = float(quantile)
+        self.threshold_ = float(np.quantile(probability, self.quantile, method="higher"))
+        self.report_["threshold"] = self.threshold_
 
     def _fit_veto(
         self,
