@@ -148,9 +148,25 @@ def database_url(dialect: str, folder: Path) -> Iterator[str]:
         from sosrisk.serve.store import dispose_engines
 
         dispose_engines()
-        with admin.connect() as connection:
-            connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        _drop_database(admin, name)
         admin.dispose()
+
+
+def _drop_database(admin: Any, name: str, attempts: int = 20) -> None:
+    """Drop database ``name`` with every connection to it. An autovacuum worker (the server's own role, which
+    a test role may not terminate) can be connected to a fresh database for a moment: the drop is then
+    refused with InsufficientPrivilege, and tried again for up to about 10 s before the error is raised."""
+    import sqlalchemy as sa
+
+    for attempt in range(attempts):
+        try:
+            with admin.connect() as connection:
+                connection.exec_driver_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            return
+        except sa.exc.ProgrammingError as exc:
+            if "InsufficientPrivilege" not in type(exc.orig).__name__ or attempt == attempts - 1:
+                raise
+            time.sleep(0.5)
 
 
 def query(url: str, statement: Any, **params: Any) -> list[tuple[Any, ...]]:
