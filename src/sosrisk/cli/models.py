@@ -186,8 +186,8 @@ def train(
         not_by = f" (not by the {', '.join(skipping)} member{'s' if len(skipping) > 1 else ''})" if skipping else ""
         if mined is not None and extra.get("risk_negative_weight"):
             click.echo(
-                f"ordinary posts learnt as level 0 / low risk: all {extra['risk_negatives']} of the "
-                f"{mined['pool']} ordinary training posts this scope stage lets through, each weighted "
+                f"ordinary posts learnt as level 0 / low risk: all {extra['risk_negatives']} that this scope stage "
+                f"lets through (of {mined['pool']} ordinary training posts), each weighted "
                 f"{extra['risk_negative_weight']:.3g}{not_by}"
             )
         elif mined is not None:
