@@ -105,15 +105,17 @@ RULES_VERSION = "rules-11"
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
 # Words that make a clause not about the writer's own present act.
 _NEGATION = re.compile(r"(不|没|别|未|莫|勿|不会|不要|不想|不能|不敢|没有|从没|从来没|绝不|再也不|不再|不可能)$")
-_PAST = re.compile(r"(以前|曾经|当年|那时候?|那段时间|去年|前年|小时候|上次|之前|后来被|被救|洗胃|获救|抢救过来)")
+# a rescue or a treatment: the act itself is over, wherever these stand in the clause
+_RESCUE_WORDS = r"后来被|被救|洗胃|获救|抢救过来"
+_PAST = re.compile(r"(以前|曾经|当年|那时候?|那段时间|去年|前年|小时候|上次|之前|" + _RESCUE_WORDS + ")")
 # rules-11: what ends the past inside a sentence ("去年没死成，今年生日那天我一定要……"): a time to come or now
 _NOW_AGAIN = re.compile(
     r"(这次|这一次|这回|现在|此刻|马上|今晚|今天晚上|今夜|今天|明天|明晚|后天|这周末?|周末|下周|下个?星期|下个月|月底|今年|"
     r"年底|过完年|生日那天|再来一次)"
 )
 _COMMA = re.compile(r"[，,]")
-# ... but never a rescue or a treatment, which put the act itself in the past wherever they stand
-_RESCUED = re.compile(r"(后来被|被救|洗胃|获救|抢救过来)")
+# a clause with a rescue or a treatment is past whatever follows it
+_RESCUED = re.compile(f"({_RESCUE_WORDS})")
 # A post that reports on news, fiction or teaching is about someone else: no rule fires on it.
 _REPORTED = re.compile(
     r"(据|报道|新闻|通报|警方|民警|记者|消防员|小说|电影|剧中|剧里|电视剧|动漫|话剧|歌词|这首.{0,2}歌|唱的是|主角|男主|女主|角色|反派|"
