@@ -317,8 +317,16 @@ def test_the_bar_can_move_right_after_training_and_not_after_loading(danger_mode
     net = DangerNet().fit(danger, ordinary, calm)
     inside = net.inside_threshold_
     net.requantile(0.999)
-    assert net.quantile == 0.999 and net.threshold_ == DangerNet(quantile=0.999).fit(danger, ordinary, calm).threshold_
+    fresh = DangerNet(quantile=0.999).fit(danger, ordinary, calm)
+    assert net.quantile == 0.999 and net.threshold_ == fresh.threshold_
     assert net.inside_threshold_ == inside and net.report_["threshold"] == net.threshold_
+    # the report's counts describe the bar the net now predicts with, not the one it was trained at: with the
+    # ordinary sentences also as the calm group, more of them are above the lower bar
+    both = DangerNet().fit(danger, ordinary, ordinary)
+    at_first = both.report_["training_calm_posts_above"]
+    both.requantile(0.999)
+    assert both.report_ == DangerNet(quantile=0.999).fit(danger, ordinary, ordinary).report_
+    assert both.report_["training_calm_posts_above"] > at_first
     assert 1 < net.fires(ordinary).sum() <= 3  # strictly above the 99.9% quantile of 3,000
     with pytest.raises(ModelError, match="at least its inside quantile"):
         net.requantile(0.98)

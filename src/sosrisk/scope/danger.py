@@ -121,6 +121,8 @@ class DangerNet:
         self.veto_intercept_ = 0.0
         self.veto_threshold_: float | None = None
         self.report_: dict[str, Any] = {}
+        # the training groups' probabilities, kept from fit() for requantile(); never saved, None once loaded
+        self._fit_probability: dict[str, np.ndarray] | None = None
 
     def params(self) -> dict[str, Any]:
         """The settings saved in ``scope.json``."""
@@ -167,10 +169,11 @@ class DangerNet:
         model.fit(x, y, sample_weight=np.concatenate(weights) * len(y))
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
-        ordinary_probability = self.probability(ordinary)
-        # kept for requantile() right after training; never saved
-        self.ordinary_probability_: np.ndarray | None = ordinary_probability
-        self.threshold_ = float(np.quantile(ordinary_probability, self.quantile, method="higher"))
+        self._fit_probability = {
+            name: self.probability(g) if len(g) else np.zeros(0)
+            for name, g in (("ordinary", ordinary), ("danger", danger), ("calm", calm), ("recovery", recovery))
+        }
+        ordinary_probability = self._fit_probability["ordinary"]
         # strictly above the threshold fires, so the quantile's own sentence does not
         self.inside_threshold_ = (
             None
@@ -182,15 +185,10 @@ class DangerNet:
             "danger_posts": len(danger),
             "ordinary_sentences": len(ordinary),
             "calm_in_scope_posts": len(calm),
-            "threshold": self.threshold_,
             "inside_threshold": self.inside_threshold_,
-            "training_danger_posts_above": int(np.sum(self.probability(danger) > self.threshold_)),
             "recovery_posts": len(recovery),
-            "training_calm_posts_above": int(np.sum(self.probability(calm) > self.threshold_)) if len(calm) else 0,
-            "training_recovery_posts_above": (
-                int(np.sum(self.probability(recovery) > self.threshold_)) if len(recovery) else 0
-            ),
         }
+        self._set_bar(self.quantile)
         if veto is not None:
             self.report_["veto"] = veto
         logger.info("plain-danger net: threshold %.4f", self.threshold_)
@@ -203,17 +201,24 @@ class DangerNet:
         bar and the veto stay as they are. Used when the bar that chose the risk models' ordinary training
         posts differs from the bar used at prediction (``ScopeSettings.danger_mining_quantile``).
         """
-        probability = getattr(self, "ordinary_probability_", None)
-        if probability is None:
+        if self._fit_probability is None:
             raise ModelError("The plain-danger net's bar can only be moved right after it was trained.")
         if not valid_quantile(quantile) or (self.inside_quantile is not None and quantile < self.inside_quantile):
             raise ModelError(
                 f"The quantile of the plain-danger net must be in [0.5, 1) and at least its inside quantile "
                 f"({self.inside_quantile!r}). Got {quantile!r} instead."
             )
+        self._set_bar(quantile)
+
+    def _set_bar(self, quantile: float) -> None:
+        """The main bar at ``quantile`` of the ordinary training probabilities, and the report's counts of the
+        training posts above it (so they always describe the bar the net predicts with)."""
+        assert self._fit_probability is not None
         self.quantile = float(quantile)
-        self.threshold_ = float(np.quantile(probability, self.quantile, method="higher"))
+        self.threshold_ = float(np.quantile(self._fit_probability["ordinary"], self.quantile, method="higher"))
         self.report_["threshold"] = self.threshold_
+        for name in ("danger", "calm", "recovery"):
+            self.report_[f"training_{name}_posts_above"] = int(np.sum(self._fit_probability[name] > self.threshold_))
 
     def _fit_veto(
         self,
