@@ -135,8 +135,18 @@ def test_behaviour_command_refuses_what_is_not_a_model(tmp_path: Path) -> None:
 
 
 def test_the_command_offers_every_suite() -> None:
-    """The CLI lists the suites literally (it imports the models lazily); it must offer each one and 'all'."""
+    """The CLI offers every suite of the one list (sosrisk.suites) and 'all', without importing the models."""
+    import subprocess
+    import sys
+
     from sosrisk.cli.behaviour import behaviour
 
     suite_option = next(p for p in behaviour.params if p.name == "suite")
     assert list(suite_option.type.choices) == [*SUITES, "all"]  # type: ignore[attr-defined]
+    loaded = subprocess.run(
+        [sys.executable, "-c", "import sys, sosrisk.cli.behaviour; print('sosrisk.assess' in sys.modules)"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert loaded.stdout.strip() == "False"

@@ -66,25 +66,10 @@ from typing import Any
 from ..assess import Assessment, assess
 from ..models.base import ModelError, RiskModel
 from ..scale import tier_of
+from ..suites import SUITES
 
-SUITES = (
-    "cases",
-    "holdout",
-    "holdout2",
-    "holdout3",
-    "holdout4",
-    "holdout5",
-    "holdout6",
-    "holdout7",
-    "holdout8",
-    "holdout9",
-    "holdout10",
-    "holdout11",
-    "holdout12",
-    "holdout13",
-    "holdout14",
-    "holdout15",
-)
+__all__ = ["CHECKS", "GROUPS", "SUITES", "Case", "CaseResult", "load_cases", "pass_rates", "run_cases"]
+
 CHECKS = ("mft", "inv", "dir_up", "dir_down")
 
 

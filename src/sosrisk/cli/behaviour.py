@@ -7,36 +7,18 @@ from pathlib import Path
 
 import click
 
+from ..suites import SUITES
+
 
 @click.command("behaviour")
 @click.argument("model_dirs", nargs=-1, required=True, type=click.Path(file_okay=False, exists=True, path_type=Path))
 @click.option(
     "--suite",
-    type=click.Choice(
-        [
-            "cases",
-            "holdout",
-            "holdout2",
-            "holdout3",
-            "holdout4",
-            "holdout5",
-            "holdout6",
-            "holdout7",
-            "holdout8",
-            "holdout9",
-            "holdout10",
-            "holdout11",
-            "holdout12",
-            "holdout13",
-            "holdout14",
-            "holdout15",
-            "all",
-        ]
-    ),
+    type=click.Choice([*SUITES, "all"]),
     default="all",
     show_default=True,
     help="cases: the suite the scope stage was developed with; holdout: written after, each variant judged on"
-    " it once; holdout2-14: written later, each read for one choice since; holdout15: the newest.",
+    f" it once; holdout2 onwards: written later, each read for one choice since; {SUITES[-1]}: the newest.",
 )
 @click.option("--json", "as_json", is_flag=True, help="Print one JSON object (rows per group, every case).")
 @click.option("--failures", is_flag=True, help="Also list the cases that failed, with the answers.")
@@ -45,7 +27,7 @@ def behaviour(model_dirs: tuple[Path, ...], suite: str, as_json: bool, failures:
 
     MODEL_DIRS: a level and/or a binary model directory, or a folder holding level/ and binary/.
     """
-    from ..behaviour import SUITES, load_cases, pass_rates, run_cases
+    from ..behaviour import load_cases, pass_rates, run_cases
     from ..models import load_directories
 
     models = load_directories(model_dirs)
