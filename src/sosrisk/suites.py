@@ -24,4 +24,5 @@ SUITES = (
     "holdout13",
     "holdout14",
     "holdout15",
+    "holdout16",
 )
