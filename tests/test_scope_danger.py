@@ -17,6 +17,8 @@ from sosrisk.models import ModelError, load_model
 from sosrisk.scope.danger import (
     FAMILY,
     FLOOR,
+    GUARDED_QUANTILE,
+    GUARDED_RULE,
     INSIDE_QUANTILE,
     INSIDE_RULE,
     ORDINARY_QUANTILE,
@@ -31,6 +33,7 @@ from sosrisk.scope.hard_positives import hard_positives
 from sosrisk.scope.recovery_posts import FAMILIES as RECOVERY_FAMILIES
 from sosrisk.scope.recovery_posts import VERSION as RECOVERY_VERSION
 from sosrisk.scope.recovery_posts import recovery_posts
+from sosrisk.scope.rules import has_context_cue
 from sosrisk.scope.stage import SCOPE_DIR
 from sosrisk.scope.training import ScopeSettings
 
@@ -136,6 +139,91 @@ def test_the_inside_bar_raises_only_posts_the_gate_put_in_scope(danger_model) ->
     assert (decision.floors[np.array(inside)] >= FLOOR).all()
 
 
+def test_the_own_voice_bar_raises_only_left_out_posts_without_a_context_cue(danger_model) -> None:  # type: ignore[no-untyped-def]
+    stage = danger_model.scope_
+    assert stage is not None and stage.danger is not None and stage.danger.guarded_threshold_ is not None
+    net = stage.danger
+    assert net.inside_threshold_ is not None
+    assert net.inside_threshold_ <= net.guarded_threshold_ <= net.threshold_
+    assert net.report_["own_voice_threshold"] == net.guarded_threshold_
+    # the same posts without a cue and with one (past, someone else, hyperbole, recovery, reported)
+    plain = ["一个人坐在这里，什么都不想说了", "明天就不用再早起了"]
+    cued = ["那时候一个人坐在这里，什么都不想说了", "听说同学明天就不用再早起了", "热死了，明天就不用再早起了"]
+    texts = [*plain, *cued, *ORDINARY_POSTS[:6]]
+    gate, prefilter = stage.gate, stage.prefilter
+    assert prefilter is not None
+    saved = (net.guarded_threshold_, net.threshold_, net.veto_threshold_, gate.threshold_, prefilter.threshold_)
+    try:
+        # every post through the prefilter and above the own-voice bar, none in the gate's scope or above the
+        # main bar, no veto: the rules and the cues alone decide
+        net.guarded_threshold_, net.threshold_, net.veto_threshold_, gate.threshold_, prefilter.threshold_ = (
+            0.0,
+            1.0,
+            None,
+            1.0,
+            0.0,
+        )
+        decision = stage.decide(texts)
+        net.guarded_threshold_ = None  # a directory written before the bar: nothing raised by it
+        before = stage.decide(texts)
+    finally:
+        net.guarded_threshold_, net.threshold_, net.veto_threshold_, gate.threshold_, prefilter.threshold_ = saved
+    own = [any(h.rule == GUARDED_RULE for h in hits) for hits in decision.rule_hits]
+    others = [any(h.rule != GUARDED_RULE for h in hits) for hits in decision.rule_hits]
+    assert own == [not other and not has_context_cue(t) for t, other in zip(texts, others, strict=True)]
+    assert own[: len(plain)] == [True, True] and not any(own[len(plain) : len(plain) + len(cued)])
+    assert not any(h.rule == GUARDED_RULE for hits in before.rule_hits for h in hits)
+    assert before.in_scope.tolist() == others
+    assert (decision.floors[np.array(own)] >= FLOOR).all() and decision.in_scope[np.array(own)].all()
+
+
+def test_the_own_voice_bar_is_set_after_the_ordinary_posts_are_chosen(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bar never changes what the risk model learns: the stage chooses without it, then gets it."""
+    import sosrisk.scope.training as scope_training
+
+    bars_while_choosing = []
+    choose = scope_training.mined_risk_negatives
+
+    def spy(settings: Any, stage: Any, *args: Any, **kwargs: Any) -> Any:
+        bars_while_choosing.append(stage.danger.guarded_threshold_)
+        return choose(settings, stage, *args, **kwargs)
+
+    monkeypatch.setattr(scope_training, "mined_risk_negatives", spy)
+    texts = [*PLAIN, *ORDINARY_POSTS[:8]]
+    on = tiny_scoped_model("level", tmp_path, danger_net=True, prefilter_positives=True, risk_negatives_from="gate")
+    off = tiny_scoped_model(
+        "level",
+        tmp_path,
+        danger_net=True,
+        prefilter_positives=True,
+        risk_negatives_from="gate",
+        danger_guarded_quantile=None,
+    )
+    assert on.scope_ is not None and off.scope_ is not None and off.scope_.danger is not None
+    assert off.scope_.danger.guarded_threshold_ is None and "own_voice_threshold" not in off.scope_.danger.report_
+    assert bars_while_choosing == [None, None] and on.scope_.danger is not None
+    assert on.scope_.danger.guarded_threshold_ is not None
+    assert on.training_["scope"] == off.training_["scope"]
+    assert np.array_equal(
+        on.predict_details(texts, apply_scope=False).proba,
+        off.predict_details(texts, apply_scope=False).proba,
+    )
+    assert on.scope_.training["settings"]["danger_guarded_quantile"] == GUARDED_QUANTILE
+    with pytest.raises(ModelError, match="'danger_guarded_quantile' must be within"):
+        ScopeSettings(danger_guarded_quantile=0.9995)  # above danger_quantile
+    with pytest.raises(ModelError, match="'danger_guarded_quantile' must be within"):
+        ScopeSettings(danger_guarded_quantile=0.9)  # below danger_inside_quantile
+    net = DangerNet().fit(_clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3))
+    net.set_own_voice_bar(0.998)
+    assert net.threshold_ >= net.guarded_threshold_ >= net.inside_threshold_  # type: ignore[operator]
+    with pytest.raises(ModelError, match="The own-voice quantile"):
+        net.set_own_voice_bar(0.99999)
+    net.set_own_voice_bar(None)
+    assert net.guarded_threshold_ is None and "own_voice_threshold" not in net.report_
+
+
 def test_recovery_posts_teach_the_net_what_looks_like_danger_and_is_not() -> None:
     danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
     recovery = _clusters(60, 0, 6, also=3)  # a past crisis looked back on: the danger direction and more
@@ -237,6 +325,7 @@ def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path
         "quantile": PREDICTION_QUANTILE,
         "inside_quantile": INSIDE_QUANTILE,
         "veto_C": VETO_C,
+        "guarded_quantile": GUARDED_QUANTILE,
     }
     assert loaded.scope_.danger.veto_threshold_ == danger_model.scope_.danger.veto_threshold_ is not None
     assert loaded.scope_.describe()["plain_danger_net"]["recovery_veto_threshold"] == round(
@@ -259,6 +348,9 @@ def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path
     )
     assert loaded.scope_.danger.inside_threshold_ == danger_model.scope_.danger.inside_threshold_
     refused(lambda danger: danger.pop("inside_threshold"), "an inside quantile without an inside threshold")
+    assert loaded.scope_.danger.guarded_threshold_ == danger_model.scope_.danger.guarded_threshold_ is not None
+    refused(lambda danger: danger.pop("guarded_threshold"), "an own-voice quantile without an own-voice threshold")
+    refused(lambda danger: danger["params"].update(guarded_quantile=0.9999), "The own-voice quantile")
     # a directory written before the quantile was a setting (params: C alone, no inside bar) loads with its
     # saved threshold and no inside bar
     older = json.loads(json.dumps(config))
@@ -266,8 +358,11 @@ def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path
     del older["danger"]["inside_threshold"], older["danger"]["veto_threshold"]
     (folder / "scope.json").write_text(json.dumps(older), "utf-8")
     np.savez_compressed(folder / "danger.npz", coef=danger_model.scope_.danger.coef_, intercept=np.array([0.5]))
+    del older["danger"]["guarded_threshold"]
+    (folder / "scope.json").write_text(json.dumps(older), "utf-8")
     old = load_model(tmp_path / "m").scope_.danger
     assert old.threshold_ == danger_model.scope_.danger.threshold_ and old.inside_threshold_ is None
+    assert old.guarded_threshold_ is None and old.guarded_quantile is None
     assert old.veto_threshold_ is None and not old.vetoed(np.ones((3, DIMENSION))).any()
     (folder / "scope.json").write_text(json.dumps(config), "utf-8")
     (folder / "danger.npz").write_bytes((folder / "danger.npz").read_bytes()[:50])
@@ -309,6 +404,8 @@ def test_the_page_and_the_api_describe_a_net_hit_as_the_net() -> None:
     described = describe_rule_hit(DangerNet.hit(text).to_dict(), text)
     assert described["description"] == danger.DESCRIPTION and described["text"] == text
     assert (described["family"], described["rule"], described["floor"]) == (FAMILY, RULE, FLOOR)
+    own_voice = describe_rule_hit(DangerNet.hit(text, own_voice=True).to_dict(), text)
+    assert (own_voice["rule"], own_voice["description"]) == (GUARDED_RULE, danger.GUARDED_DESCRIPTION)
     assert FAMILY in RULE_FAMILY_NAMES
 
 
@@ -328,13 +425,15 @@ def test_the_bar_can_move_right_after_training_and_not_after_loading(danger_mode
     assert both.report_ == DangerNet(quantile=0.999).fit(danger, ordinary, ordinary).report_
     assert both.report_["training_calm_posts_above"] > at_first
     assert 1 < net.fires(ordinary).sum() <= 3  # strictly above the 99.9% quantile of 3,000
-    with pytest.raises(ModelError, match="at least its inside quantile"):
+    with pytest.raises(ModelError, match="at least its inside and own-voice quantiles"):
         net.requantile(0.98)
     danger_model.save(tmp_path / "saved")
     loaded = load_model(tmp_path / "saved")
     assert loaded.scope_ is not None and loaded.scope_.danger is not None
     with pytest.raises(ModelError, match="only be moved right after it was trained"):
         loaded.scope_.danger.requantile(0.999)
+    with pytest.raises(ModelError, match="own-voice bar can only be set right after it was trained"):
+        loaded.scope_.danger.set_own_voice_bar(0.998)
 
 
 def test_the_ordinary_posts_may_be_chosen_at_another_bar_than_the_one_that_predicts(tmp_path: Path) -> None:

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from scope_support import tiny_scoped_model
-from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, match_rules, rule_floors
+from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, has_context_cue, match_rules, rule_floors
 
 
 @pytest.mark.parametrize(
@@ -140,6 +140,28 @@ def test_rule_set_is_named_versioned_and_ordered() -> None:
     assert all(4 <= rule.floor <= 10 and rule.description for rule in RULE_SET)
     # only the wish family stays below the plan tier, where a rule would also flag high risk
     assert {rule.family for rule in RULE_SET if rule.floor < 6} == {"wish"}
+
+
+@pytest.mark.parametrize(
+    ("text", "cue"),
+    [
+        # written for this test: each cue that a post is not the writer's own present act, and posts without one
+        ("小说里的女主最后吞下了一整瓶药", True),  # reported
+        ("那时候我把药都吞了，幸好被室友发现", True),  # the past, a rescue
+        ("邻居家的阿伯喝了农药，救护车刚走", True),  # someone else opens the post
+        ("隔壁的阿伯喝了农药，救护车刚走", False),  # a limit: 阿伯 is not among the other subjects
+        ("听说室友昨晚吞了一整瓶药", True),  # someone else opens the post
+        ("我们班的同学昨天从楼上跳下去了", True),
+        ("宿舍没有暖气，冻死我了", True),  # everyday hyperbole
+        ("戒掉自残快两年了", True),  # recovery
+        ("最难的那段日子已经过去了", True),
+        ("一整瓶药已经吞下去了，头好晕", False),
+        ("别等我了，我不会回来了", False),
+        ("妈妈对不起，我先走了", False),  # a parent addressed, not a subject: no cue
+    ],
+)
+def test_context_cues_mark_posts_that_are_not_the_writers_own_present_act(text: str, cue: bool) -> None:
+    assert has_context_cue(text) is cue
 
 
 def test_floors_are_the_highest_hit_or_minus_one() -> None:

@@ -126,7 +126,10 @@ def fit_with_scope(
     if pool is None and settings.mines:
         pool = risk_negative_pool(settings)
     mining_quantile = settings.danger_mining_quantile
-    choosing = settings if mining_quantile is None else replace(settings, danger_quantile=mining_quantile)
+    # the stage chooses the ordinary posts without the own-voice bar, which is set after the choice
+    choosing = replace(settings, danger_guarded_quantile=None)
+    if mining_quantile is not None:
+        choosing = replace(choosing, danger_quantile=mining_quantile)
     stage = fit_scope(
         texts, at_risk_mask(estimator.task, y), choosing, negatives, pool=pool, show_progress=show_progress
     )
@@ -135,10 +138,12 @@ def fit_with_scope(
         extra, mined = mined_risk_negatives(settings, stage, pool or [], show_progress=show_progress)
     else:
         extra = risk_negatives(settings, negatives)
-    if mining_quantile is not None and stage.danger is not None:
-        # the ordinary posts were chosen at the mining bar; predictions use danger_quantile
-        stage.danger.requantile(settings.danger_quantile)
-        stage.training["settings"] = settings.to_dict()
+    if stage.danger is not None:
+        # the ordinary posts were chosen at the mining bar, without the own-voice bar; predictions use both
+        if mining_quantile is not None:
+            stage.danger.requantile(settings.danger_quantile)
+        stage.danger.set_own_voice_bar(settings.danger_guarded_quantile)
+    stage.training["settings"] = settings.to_dict()
     positives, positive_labels = hard_positive_posts(estimator.task) if settings.hard_positives else ([], [])
     # the ordinary posts (and the team's hard positives) teach the model, but its temperature, decision rule
     # and recorded metrics come from the in-scope posts alone

@@ -27,6 +27,14 @@ look back on a crisis (曾经在桥上站了很久，最后还是走回了家); 
 (``danger_recovery``) cost farewells, while the veto leaves its bars where they were. Directories written
 before have no veto.
 
+Since 2026-12-06 (a new session) it has a third bar, the **own-voice bar**: the 99.8% quantile of the same
+ordinary sentences (``GUARDED_QUANTILE``), for posts the gate left out of scope that carry none of the rules'
+cues that a post is not the writer's own present act (:func:`sosrisk.scope.rules.has_context_cue`: reported
+text, the past or a rescue, someone else opening the post, everyday hyperbole, recovery words). Lowering the
+main bar alone raised plainly worded attempts and farewells the gate had sent away, but also recovery posts,
+news of someone else and hyperbole; the cues keep those out. A hit at that bar is reported as rule
+``semantic/plain_danger_own_voice``. Directories written before have no own-voice bar and behave as they did.
+
 It runs on the posts the prefilter lets through, whose embeddings the gate computes anyway, so a stream pays
 almost nothing for it. Weights are saved as ``danger.npz`` (coefficients, intercept, and the veto's where it
 has one): no pickle.
@@ -49,6 +57,7 @@ logger = logging.getLogger(__name__)
 FAMILY = "semantic"
 RULE = "plain_danger"
 INSIDE_RULE = "plain_danger_in_scope"
+GUARDED_RULE = "plain_danger_own_voice"
 FLOOR = 6  # the lowest level that means a plan or worse: the post goes to a reviewer
 # the threshold: at most one ordinary training sentence in 2,000 above it (since 2026-12-06; one in 10,000
 # before, the bar of the regex rule families, at which the net missed most plainly worded plans)
@@ -58,6 +67,10 @@ ORDINARY_QUANTILE = 0.9995
 # choosing them at the lower bar too cost 0.6 points of high-risk recall in CV; at prediction only it changed no
 # CV number, raised 7 more danger posts of the suites read and 3 calm ones, and no held-out ordinary sentence
 PREDICTION_QUANTILE = 0.999
+# the own-voice bar (2026-12-06, a new session): one ordinary training sentence in 500, for posts out of scope
+# without a context cue (sosrisk.scope.rules.has_context_cue); on the suites read it raised 12 more danger posts
+# and 1 calm one, where the same bar without the cues raised 12 and 6 (docs/scope.md)
+GUARDED_QUANTILE = 0.998
 # the lower bar for posts the gate already put in scope: at most one ordinary training sentence in 100 above it
 INSIDE_QUANTILE = 0.99
 # the recovery veto's regularisation where the scope stage gives the net one (ScopeSettings.danger_veto)
@@ -71,8 +84,13 @@ INSIDE_DESCRIPTION = (
     "a plainly worded plan, attempt or farewell, recognised by its meaning at the plain-danger net's lower bar "
     "for posts the scope gate already put in scope"
 )
-# the net's two rule names (family FAMILY) and what each says, for the API, the triage page and the model card
-RULE_DESCRIPTIONS = {RULE: DESCRIPTION, INSIDE_RULE: INSIDE_DESCRIPTION}
+GUARDED_DESCRIPTION = (
+    "a plainly worded plan, attempt or farewell, recognised by its meaning at the plain-danger net's own-voice bar "
+    "(lower than its main bar) for a post written in the writer's own voice: no cue of news, the past, someone "
+    "else, everyday hyperbole or recovery"
+)
+# the net's rule names (family FAMILY) and what each says, for the API, the triage page and the model card
+RULE_DESCRIPTIONS = {RULE: DESCRIPTION, INSIDE_RULE: INSIDE_DESCRIPTION, GUARDED_RULE: GUARDED_DESCRIPTION}
 
 
 def _logistic(embeddings: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
@@ -95,6 +113,7 @@ class DangerNet:
         quantile: float = ORDINARY_QUANTILE,
         inside_quantile: float | None = INSIDE_QUANTILE,
         veto_C: float | None = None,
+        guarded_quantile: float | None = None,
     ) -> None:
         if not isinstance(C, int | float) or isinstance(C, bool) or C <= 0:
             raise ModelError(f"The 'C' of the plain-danger net must be a number > 0. Got {C!r} instead.")
@@ -105,17 +124,30 @@ class DangerNet:
                 "The inside quantile of the plain-danger net must be in [0.5, 1) and at most its quantile "
                 f"({quantile!r}), or None. Got {inside_quantile!r} instead."
             )
+        if guarded_quantile is not None and (
+            not valid_quantile(guarded_quantile)
+            or guarded_quantile > quantile
+            or (inside_quantile is not None and guarded_quantile < inside_quantile)
+        ):
+            raise ModelError(
+                "The own-voice quantile of the plain-danger net must be in [0.5, 1), at most its quantile "
+                f"({quantile!r}) and at least its inside quantile ({inside_quantile!r}), or None. "
+                f"Got {guarded_quantile!r} instead."
+            )
         if veto_C is not None and (not isinstance(veto_C, int | float) or isinstance(veto_C, bool) or veto_C <= 0):
             raise ModelError(f"The 'veto_C' of the plain-danger net must be a number > 0 or None. Got {veto_C!r}.")
         self.C = float(C)
         self.veto_C = None if veto_C is None else float(veto_C)
         self.quantile = float(quantile)
         self.inside_quantile = None if inside_quantile is None else float(inside_quantile)
+        self.guarded_quantile = None if guarded_quantile is None else float(guarded_quantile)
         self.coef_: np.ndarray | None = None
         self.intercept_ = 0.0
         self.threshold_ = 1.0
         # the lower bar for posts the gate put in scope (None: no lower bar, as in directories written before)
         self.inside_threshold_: float | None = None
+        # the own-voice bar for posts out of scope without a context cue (None: none, as in directories before)
+        self.guarded_threshold_: float | None = None
         # the recovery veto (None: none): its coefficients, intercept, and the probability above which it withdraws
         self.veto_coef_: np.ndarray | None = None
         self.veto_intercept_ = 0.0
@@ -126,7 +158,11 @@ class DangerNet:
 
     def params(self) -> dict[str, Any]:
         """The settings saved in ``scope.json``."""
-        return {"C": self.C, "quantile": self.quantile, "inside_quantile": self.inside_quantile, "veto_C": self.veto_C}
+        params: dict[str, Any] = {"C": self.C, "quantile": self.quantile, "inside_quantile": self.inside_quantile}
+        params["veto_C"] = self.veto_C
+        if self.guarded_quantile is not None:  # absent, not null, so directories before it read the same
+            params["guarded_quantile"] = self.guarded_quantile
+        return params
 
     def fit(
         self,
@@ -180,6 +216,11 @@ class DangerNet:
             if self.inside_quantile is None
             else float(np.quantile(ordinary_probability, self.inside_quantile, method="higher"))
         )
+        self.guarded_threshold_ = (
+            None
+            if self.guarded_quantile is None
+            else float(np.quantile(ordinary_probability, self.guarded_quantile, method="higher"))
+        )
         veto = None if self.veto_C is None else self._fit_veto(danger, veto_recovery, veto_danger, ordinary, calm)
         self.report_ = {
             "danger_posts": len(danger),
@@ -188,6 +229,8 @@ class DangerNet:
             "inside_threshold": self.inside_threshold_,
             "recovery_posts": len(recovery),
         }
+        if self.guarded_threshold_ is not None:
+            self.report_["own_voice_threshold"] = self.guarded_threshold_
         self._set_bar(self.quantile)
         if veto is not None:
             self.report_["veto"] = veto
@@ -203,12 +246,39 @@ class DangerNet:
         """
         if self._fit_probability is None:
             raise ModelError("The plain-danger net's bar can only be moved right after it was trained.")
-        if not valid_quantile(quantile) or (self.inside_quantile is not None and quantile < self.inside_quantile):
+        lowest = max((q for q in (self.inside_quantile, self.guarded_quantile) if q is not None), default=0.5)
+        if not valid_quantile(quantile) or quantile < lowest:
             raise ModelError(
-                f"The quantile of the plain-danger net must be in [0.5, 1) and at least its inside quantile "
-                f"({self.inside_quantile!r}). Got {quantile!r} instead."
+                f"The quantile of the plain-danger net must be in [0.5, 1) and at least its inside and own-voice "
+                f"quantiles ({self.inside_quantile!r}, {self.guarded_quantile!r}). Got {quantile!r} instead."
             )
         self._set_bar(quantile)
+
+    def set_own_voice_bar(self, quantile: float | None) -> None:
+        """Give the net its own-voice bar at ``quantile`` of the ordinary training sentences' probabilities, or
+        none (``None``). Only right after :meth:`fit`, like :meth:`requantile`: training sets it after the stage
+        has chosen the risk models' ordinary posts, so that choice is the same with and without the bar."""
+        if self._fit_probability is None:
+            raise ModelError("The plain-danger net's own-voice bar can only be set right after it was trained.")
+        if quantile is not None and (
+            not valid_quantile(quantile)
+            or quantile > self.quantile
+            or (self.inside_quantile is not None and quantile < self.inside_quantile)
+        ):
+            raise ModelError(
+                "The own-voice quantile of the plain-danger net must be in [0.5, 1), at most its quantile "
+                f"({self.quantile!r}) and at least its inside quantile ({self.inside_quantile!r}), or None. "
+                f"Got {quantile!r} instead."
+            )
+        self.guarded_quantile = None if quantile is None else float(quantile)
+        self.guarded_threshold_ = (
+            None
+            if quantile is None
+            else float(np.quantile(self._fit_probability["ordinary"], quantile, method="higher"))
+        )
+        self.report_.pop("own_voice_threshold", None)
+        if self.guarded_threshold_ is not None:
+            self.report_["own_voice_threshold"] = self.guarded_threshold_
 
     def _set_bar(self, quantile: float) -> None:
         """The main bar at ``quantile`` of the ordinary training probabilities, and the report's counts of the
@@ -289,14 +359,23 @@ class DangerNet:
         )
         return (probability > self.threshold_) & kept, inside & kept
 
+    def fires_own_voice(self, embeddings: np.ndarray) -> np.ndarray:
+        """Where the net's probability is above the own-voice bar, not vetoed (all false for a net without that
+        bar). The scope stage applies it only to posts out of scope with no context cue
+        (:func:`sosrisk.scope.rules.has_context_cue`)."""
+        if self.guarded_threshold_ is None:
+            return np.zeros(len(np.asarray(embeddings).reshape(-1, DIMENSION)), dtype=bool)
+        return (self.probability(embeddings) > self.guarded_threshold_) & ~self.vetoed(embeddings)
+
     def fires_inside(self, embeddings: np.ndarray) -> np.ndarray:
         """Where it raises a post the gate already put in scope (see :meth:`firings`)."""
         return self.firings(embeddings)[1]
 
     @staticmethod
-    def hit(text: str, *, inside: bool = False) -> RuleHit:
-        """The rule hit a firing records (the whole post: the net reads all of it); ``inside``: at the lower bar."""
-        return RuleHit(FAMILY, INSIDE_RULE if inside else RULE, FLOOR, 0, len(text))
+    def hit(text: str, *, inside: bool = False, own_voice: bool = False) -> RuleHit:
+        """The rule hit a firing records (the whole post: the net reads all of it); ``inside``: at the lower bar
+        inside scope; ``own_voice``: at the own-voice bar."""
+        return RuleHit(FAMILY, INSIDE_RULE if inside else GUARDED_RULE if own_voice else RULE, FLOOR, 0, len(text))
 
     # ------------------------------------------------------------------ persistence
     def save(self, directory: Path) -> str:
@@ -321,32 +400,46 @@ class DangerNet:
 
     @classmethod
     def load(
-        cls, directory: Path, params: Any, threshold: Any, inside_threshold: Any = None, veto_threshold: Any = None
+        cls,
+        directory: Path,
+        params: Any,
+        threshold: Any,
+        inside_threshold: Any = None,
+        veto_threshold: Any = None,
+        guarded_threshold: Any = None,
     ) -> DangerNet:
         """Read ``danger.npz`` with the settings and thresholds from ``scope.json`` (a directory written before
         the inside bar has neither ``inside_quantile`` nor ``inside_threshold``: it gets no inside bar; one
-        written before the recovery veto has neither ``veto_C`` nor ``veto_threshold``: it gets no veto)."""
+        written before the recovery veto has neither ``veto_C`` nor ``veto_threshold``: it gets no veto; one
+        written before the own-voice bar has neither ``guarded_quantile`` nor ``guarded_threshold``)."""
         from ..models.base import read_npz
 
-        if not isinstance(params, dict) or set(params) - {"C", "quantile", "inside_quantile", "veto_C"}:
+        known = {"C", "quantile", "inside_quantile", "veto_C", "guarded_quantile"}
+        if not isinstance(params, dict) or set(params) - known:
             raise ModelError(f"{directory}: bad plain-danger net params {params!r} in scope.json. Retrain the model.")
         for name, value in (
             ("threshold", threshold),
             ("inside threshold", inside_threshold),
             ("veto threshold", veto_threshold),
+            ("own-voice threshold", guarded_threshold),
         ):
             if value is None and name != "threshold":
                 continue
             if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
                 raise ModelError(f"{directory}: the plain-danger {name} must be a number in [0, 1]. Got {value!r}.")
         try:
-            net = cls(**{"inside_quantile": None, "veto_C": None, **params})
+            net = cls(**{"inside_quantile": None, "veto_C": None, "guarded_quantile": None, **params})
         except ModelError as exc:
             raise ModelError(f"{directory}: {exc} Retrain the model.") from None
         if (net.inside_quantile is None) != (inside_threshold is None):
             raise ModelError(
                 f"{directory}: the plain-danger net has an inside quantile without an inside threshold, or the "
                 "reverse, in scope.json. Retrain the model."
+            )
+        if (net.guarded_quantile is None) != (guarded_threshold is None):
+            raise ModelError(
+                f"{directory}: the plain-danger net has an own-voice quantile without an own-voice threshold, or "
+                "the reverse, in scope.json. Retrain the model."
             )
         if (net.veto_C is None) != (veto_threshold is None):
             raise ModelError(
@@ -368,6 +461,7 @@ class DangerNet:
         net.intercept_ = float(arrays["intercept"][0])
         net.threshold_ = float(threshold)
         net.inside_threshold_ = None if inside_threshold is None else float(inside_threshold)
+        net.guarded_threshold_ = None if guarded_threshold is None else float(guarded_threshold)
         if vetoed:
             net.veto_coef_ = arrays["veto_coef"].astype(np.float64)
             net.veto_intercept_ = float(arrays["veto_intercept"][0])

@@ -87,6 +87,12 @@ match is past when a past word stands after its start, or before it with no time
 or a treatment (被救, 洗胃 ...) still silences the whole clause. It changes no hit on SOS-1K, on the ordinary
 training and held-out sentences, or on any suite read before; ``holdout14.tsv``, written before it, judges it.
 
+rules-12 (2026-12-06, a new session) changes no pattern: it adds :func:`has_context_cue`, which tells whether
+a post carries a cue that it is not the writer's own present act (reported text, the past or a rescue, someone
+else opening the post, everyday hyperbole such as "冷死我了", or recovery words such as "戒掉", "走出来"). The
+plain-danger net's own-voice bar (:mod:`sosrisk.scope.danger`) fires only on posts without such a cue. No rule
+hit changes.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -99,7 +105,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-11"
+RULES_VERSION = "rules-12"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -491,6 +497,14 @@ RULE_SET: tuple[Rule, ...] = (
         unless=r"[得到](我)?(真的?|好|很|都|快)?(想(去)?死|不想(再)?活)",
     ),
 )
+# rules-12: cues that a post is not the writer's own present act, for the plain-danger net's own-voice bar
+# (has_context_cue): someone else opening the post, everyday hyperbole built on 死, and recovery words
+_OPENS_WITH_OTHER = re.compile(r"^(听说|据说)?(我们?(家|村|班|楼|小区|单位|公司)?的?)?" + _OTHER_SUBJECT.pattern)
+_HYPERBOLE = re.compile(
+    r"(冷|热|累|饿|烦|气|笑|困|忙|吓|丑|渴|晒|冻|撑|闷|无聊|尴尬|羡慕|馋|急|懒|美|帅|酸|咸|辣)死(我|人|了|啦)"
+)
+_RECOVERY = re.compile(r"(戒掉|康复|好转|走出来|熬过来|挺过来|已经过去|过去了)")
+
 # The other-subject check is skipped for families whose phrases are about the writer by their nature
 # ("先走一步") or name others anyway (a pact: "有人约烧炭吗").
 _FIRST_PERSON_FAMILIES = frozenset({"farewell", "pact_or_method"})
@@ -556,6 +570,21 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
                 hits.append(RuleHit(rule.family, rule.name, rule.floor, offset + match.start(), offset + match.end()))
                 break
     return hits
+
+
+def has_context_cue(text: str) -> bool:
+    """Whether ``text`` carries a cue that it is not the writer's own present act: reported text (news, fiction,
+    teaching), a past word or a rescue anywhere, someone else opening the post ("邻居家的大哥……", "听说同学……"),
+    everyday hyperbole ("冷死我了") or recovery words ("戒掉", "走出来", "已经过去"). Coarser than the rules'
+    clause-by-clause reading on purpose: the plain-danger net's own-voice bar, which reads it, must stay quiet
+    wherever a reviewer would not expect the writer's own danger."""
+    return bool(
+        _REPORTED.search(text)
+        or _PAST.search(text)
+        or _OPENS_WITH_OTHER.search(text)
+        or _HYPERBOLE.search(text)
+        or _RECOVERY.search(text)
+    )
 
 
 def rule_floors(hits_per_text: Sequence[Sequence[RuleHit]]) -> np.ndarray:

@@ -39,7 +39,7 @@ from ..scale import RAISING_LEVEL
 from .danger import DANGER_FILE, DangerNet
 from .encoder import SentenceEncoder, check_identity
 from .gate import ScopeGate
-from .rules import RULE_SET, RULES_VERSION, Rule, RuleHit, match_rules, rule_floors
+from .rules import RULE_SET, RULES_VERSION, Rule, RuleHit, has_context_cue, match_rules, rule_floors
 
 logger = logging.getLogger(__name__)
 
@@ -123,6 +123,7 @@ class ScopeStage:
         rows = np.flatnonzero(passed)
         fired = np.zeros(n, dtype=bool)
         fired_inside = np.zeros(n, dtype=bool)
+        fired_own_voice = np.zeros(n, dtype=bool)
         if len(rows):
             sub = [texts[i] for i in rows]
             embeddings = None
@@ -135,8 +136,18 @@ class ScopeStage:
                 # the lower bar, on the posts the gate put in scope
                 fired_inside[rows] = inside & (probability[rows] >= self.gate.threshold_)
         hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
-        for i in np.flatnonzero(fired | fired_inside):
-            hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=not fired[i])]
+        if len(rows) and self.danger is not None and self.danger.guarded_threshold_ is not None:
+            # the own-voice bar, on the posts nothing else put in scope that carry no cue of news, the past,
+            # someone else, hyperbole or recovery
+            left_out = np.array([probability[i] < self.gate.threshold_ and not fired[i] and not hits[i] for i in rows])
+            if left_out.any():
+                assert embeddings is not None
+                own_voice = self.danger.fires_own_voice(embeddings[left_out])
+                for i, fires in zip(rows[left_out], own_voice, strict=True):
+                    fired_own_voice[i] = bool(fires) and not has_context_cue(texts[i])
+        for i in np.flatnonzero(fired | fired_inside | fired_own_voice):
+            at_inside_bar = bool(fired_inside[i] and not fired[i])
+            hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=at_inside_bar, own_voice=bool(fired_own_voice[i]))]
         floors = rule_floors(hits)
         gate_in = passed & (probability >= self.gate.threshold_)
         return ScopeDecision(probability, gate_in, gate_in | (filled & (floors >= 0)), floors, hits)
@@ -163,6 +174,9 @@ class ScopeStage:
                 "inside_threshold": None
                 if self.danger.inside_threshold_ is None
                 else round(self.danger.inside_threshold_, 6),
+                "own_voice_threshold": None
+                if self.danger.guarded_threshold_ is None
+                else round(self.danger.guarded_threshold_, 6),
                 "recovery_veto_threshold": None
                 if self.danger.veto_threshold_ is None
                 else round(self.danger.veto_threshold_, 6),
@@ -250,6 +264,7 @@ class ScopeStage:
                 danger_config.get("threshold"),
                 danger_config.get("inside_threshold"),
                 danger_config.get("veto_threshold"),
+                danger_config.get("guarded_threshold"),
             )
             danger.report_ = dict(danger_config.get("report") or {})
         rules_version = config.get("rules_version")
@@ -275,6 +290,8 @@ def _entry(file: str, part: ScopeGate | DangerNet) -> dict[str, Any]:
     entry = {"file": file, "params": part.params(), "threshold": part.threshold_, "report": part.report_}
     if isinstance(part, DangerNet) and part.inside_threshold_ is not None:
         entry["inside_threshold"] = part.inside_threshold_
+    if isinstance(part, DangerNet) and part.guarded_threshold_ is not None:
+        entry["guarded_threshold"] = part.guarded_threshold_
     if isinstance(part, DangerNet) and part.veto_threshold_ is not None:
         entry["veto_threshold"] = part.veto_threshold_
     return entry

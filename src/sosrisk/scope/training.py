@@ -20,7 +20,15 @@ from typing import Any
 import numpy as np
 
 from ..models.base import ModelError
-from .danger import INSIDE_QUANTILE, ORDINARY_QUANTILE, PREDICTION_QUANTILE, VETO_C, DangerNet, valid_quantile
+from .danger import (
+    GUARDED_QUANTILE,
+    INSIDE_QUANTILE,
+    ORDINARY_QUANTILE,
+    PREDICTION_QUANTILE,
+    VETO_C,
+    DangerNet,
+    valid_quantile,
+)
 from .gate import ScopeGate
 from .hard_negatives import VERSION as HARD_NEGATIVES_VERSION
 from .hard_negatives import hard_negatives
@@ -125,6 +133,12 @@ class ScopeSettings:
         The net's lower bar for posts the gate already put in scope, the same kind of quantile (0.99: one
         ordinary training sentence in 100 above it; default since 2026-12-06, later that day), or None for no
         lower bar (the net fires at ``danger_quantile`` alone, as before).
+    danger_guarded_quantile:
+        The net's own-voice bar (default since 2026-12-06, a new session: 0.998, one ordinary training sentence
+        in 500 above it) for posts the gate and the rules left out of scope that carry no context cue
+        (:func:`sosrisk.scope.rules.has_context_cue`), or None for none. Set after the stage has chosen the
+        risk models' ordinary posts, so it never changes what they learn; between ``danger_inside_quantile``
+        and ``danger_quantile``.
     retention:
         Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
     prefilter_retention:
@@ -159,6 +173,7 @@ class ScopeSettings:
     danger_quantile: float = PREDICTION_QUANTILE
     danger_mining_quantile: float | None = ORDINARY_QUANTILE
     danger_inside_quantile: float | None = INSIDE_QUANTILE
+    danger_guarded_quantile: float | None = GUARDED_QUANTILE
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
     rules: bool = True
@@ -208,6 +223,15 @@ class ScopeSettings:
             raise ModelError(
                 "'danger_inside_quantile' must be within [0.5, 1) and at most 'danger_quantile', or None. "
                 f"Got {self.danger_inside_quantile!r} instead."
+            )
+        if self.danger_guarded_quantile is not None and (
+            not valid_quantile(self.danger_guarded_quantile)
+            or self.danger_guarded_quantile > self.danger_quantile
+            or (self.danger_inside_quantile is not None and self.danger_guarded_quantile < self.danger_inside_quantile)
+        ):
+            raise ModelError(
+                "'danger_guarded_quantile' must be within [0.5, 1), at most 'danger_quantile' and at least "
+                f"'danger_inside_quantile', or None. Got {self.danger_guarded_quantile!r} instead."
             )
         if self.danger_mining_quantile is not None and (
             not valid_quantile(self.danger_mining_quantile)
@@ -460,6 +484,7 @@ def fit_scope(
             veto=settings.danger_veto,
             quantile=settings.danger_quantile,
             inside_quantile=settings.danger_inside_quantile,
+            guarded_quantile=settings.danger_guarded_quantile,
         )
         if settings.danger_net
         else None
@@ -490,6 +515,7 @@ def fit_danger_net(
     veto: bool = True,
     quantile: float = ORDINARY_QUANTILE,
     inside_quantile: float | None = INSIDE_QUANTILE,
+    guarded_quantile: float | None = None,
 ) -> DangerNet:
     """The plain-danger net: the team's hard positives against ``negatives`` and the in-scope posts not at risk.
 
@@ -506,7 +532,13 @@ def fit_danger_net(
     ordinary = [t for texts in negatives.values() for t in texts]
     quiet = [sentence for _, sentence in recovery_posts()] if recovery or veto else []
     quiet_embeddings = cached_embeddings(quiet, description="encoding recovery posts") if quiet else None
-    return DangerNet(quantile=quantile, inside_quantile=inside_quantile, veto_C=VETO_C if veto else None).fit(
+    net = DangerNet(
+        quantile=quantile,
+        inside_quantile=inside_quantile,
+        veto_C=VETO_C if veto else None,
+        guarded_quantile=guarded_quantile,
+    )
+    return net.fit(
         cached_embeddings([sentence for _, sentence, _ in hard_positives()], description="encoding hard positives"),
         cached_embeddings(ordinary, description="encoding ordinary text"),
         encoder.encode(calm) if calm else np.zeros((0, DIMENSION)),

@@ -268,6 +268,7 @@ class ServedModels:
         )
         if stage is not None and stage.danger is not None:
             net_rules = [danger.RULE] + ([danger.INSIDE_RULE] if stage.danger.inside_threshold_ is not None else [])
+            net_rules += [danger.GUARDED_RULE] if stage.danger.guarded_threshold_ is not None else []
             rules += [
                 {
                     "family": danger.FAMILY,
