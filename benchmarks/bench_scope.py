@@ -340,26 +340,31 @@ def section_saved(
             for suite in SUITES
         }
         if name == "as trained" and without_rules:
-            unknown = set(without_rules) - {rule.name for rule in RULE_SET} - {danger.INSIDE_RULE}
+            unknown = set(without_rules) - {rule.name for rule in RULE_SET} - {danger.INSIDE_RULE, danger.GUARDED_RULE}
             if unknown:
                 raise SystemExit(f"--without-rules: no such rule {sorted(unknown)}")
             stages = [m.scope_ for m in (level_model, binary_model) if m is not None and m.scope_ is not None]
-            inside = [s.danger.inside_threshold_ if s.danger is not None else None for s in stages]
+            bars = [
+                (s.danger.inside_threshold_, s.danger.guarded_threshold_) if s.danger is not None else (None, None)
+                for s in stages
+            ]
             for stage in stages:
                 stage.rule_set = tuple(rule for rule in RULE_SET if rule.name not in without_rules)
                 if danger.INSIDE_RULE in without_rules and stage.danger is not None:
-                    stage.danger.inside_threshold_ = None  # the net at its main bar alone
+                    stage.danger.inside_threshold_ = None  # the net without its inside bar
+                if danger.GUARDED_RULE in without_rules and stage.danger is not None:
+                    stage.danger.guarded_threshold_ = None  # the net without its own-voice bar
             name_without = f"without {', '.join(without_rules)}"
             out["behaviour"][name_without] = {
                 suite: pass_rates(run_cases(load_cases(suite), level_model=level_model, binary_model=binary_model))
                 for suite in SUITES
             }
-            if danger.INSIDE_RULE in without_rules:
+            if {danger.INSIDE_RULE, danger.GUARDED_RULE} & set(without_rules):
                 out["heldout_without"] = {s: alarm_rates(level_model, binary_model, t) for s, t in heldout.items()}
-            for stage, threshold in zip(stages, inside, strict=True):
+            for stage, (inside, own_voice) in zip(stages, bars, strict=True):
                 stage.rule_set = RULE_SET
                 if stage.danger is not None:
-                    stage.danger.inside_threshold_ = threshold
+                    stage.danger.inside_threshold_, stage.danger.guarded_threshold_ = inside, own_voice
         if name == "as trained" and level_model is not None and binary_model is not None:
             out["behaviour"]["binary flag alone"] = {
                 suite: pass_rates(
