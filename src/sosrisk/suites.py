@@ -25,4 +25,5 @@ SUITES = (
     "holdout14",
     "holdout15",
     "holdout16",
+    "holdout17",
 )
