@@ -155,6 +155,9 @@ def test_rule_set_is_named_versioned_and_ordered() -> None:
         ("宿舍没有暖气，冻死我了", True),  # everyday hyperbole
         ("戒掉自残快两年了", True),  # recovery
         ("最难的那段日子已经过去了", True),
+        ("听说隔壁的阿伯喝了农药", True),  # rules-13: hearsay opening the post, whoever it is about
+        ("基金又绿了，心都在滴血", True),  # rules-13: internet hyperbole without 死
+        ("加班到半夜，心态崩了", True),
         ("一整瓶药已经吞下去了，头好晕", False),
         ("别等我了，我不会回来了", False),
         ("妈妈对不起，我先走了", False),  # a parent addressed, not a subject: no cue

@@ -27,13 +27,14 @@ look back on a crisis (曾经在桥上站了很久，最后还是走回了家); 
 (``danger_recovery``) cost farewells, while the veto leaves its bars where they were. Directories written
 before have no veto.
 
-Since 2026-12-06 (a new session) it has a third bar, the **own-voice bar**: the 99.8% quantile of the same
-ordinary sentences (``GUARDED_QUANTILE``), for posts the gate left out of scope that carry none of the rules'
-cues that a post is not the writer's own present act (:func:`sosrisk.scope.rules.has_context_cue`: reported
-text, the past or a rescue, someone else opening the post, everyday hyperbole, recovery words). Lowering the
-main bar alone raised plainly worded attempts and farewells the gate had sent away, but also recovery posts,
-news of someone else and hyperbole; the cues keep those out. A hit at that bar is reported as rule
-``semantic/plain_danger_own_voice``. Directories written before have no own-voice bar and behave as they did.
+Since 2026-12-06 (a new session) it has a third bar, the **own-voice bar**: the 99% quantile of the same
+ordinary sentences (``GUARDED_QUANTILE``; 99.8% at first), for posts the gate left out of scope that carry
+none of the rules' cues that a post is not the writer's own present act
+(:func:`sosrisk.scope.rules.has_context_cue`: reported text, the past or a rescue, someone else opening the
+post, everyday hyperbole, recovery words). Lowering the main bar alone raised plainly worded attempts and
+farewells the gate had sent away, but also recovery posts, news of someone else and hyperbole; the cues keep
+those out. A hit at that bar is reported as rule ``semantic/plain_danger_own_voice``. Directories written
+before have no own-voice bar and behave as they did.
 
 It runs on the posts the prefilter lets through, whose embeddings the gate computes anyway, so a stream pays
 almost nothing for it. Weights are saved as ``danger.npz`` (coefficients, intercept, and the veto's where it
@@ -67,10 +68,11 @@ ORDINARY_QUANTILE = 0.9995
 # choosing them at the lower bar too cost 0.6 points of high-risk recall in CV; at prediction only it changed no
 # CV number, raised 7 more danger posts of the suites read and 3 calm ones, and no held-out ordinary sentence
 PREDICTION_QUANTILE = 0.999
-# the own-voice bar (2026-12-06, a new session): one ordinary training sentence in 500, for posts out of scope
-# without a context cue (sosrisk.scope.rules.has_context_cue); on the suites read it raised 12 more danger posts
-# and 1 calm one, where the same bar without the cues raised 12 and 6 (docs/scope.md)
-GUARDED_QUANTILE = 0.998
+# the own-voice bar (2026-12-06, a new session): one ordinary training sentence in 100 (the inside bar's), for
+# posts out of scope without a context cue (sosrisk.scope.rules.has_context_cue). First 0.998 with rules-12's
+# cues (12 more danger checks and 1 calm one on the suites read, where the main bar at 0.998 without cues
+# raised 12 and 6); then 0.99 with rules-13's (15 more danger checks and 2 calm ones than 0.998; docs/scope.md)
+GUARDED_QUANTILE = 0.99
 # the lower bar for posts the gate already put in scope: at most one ordinary training sentence in 100 above it
 INSIDE_QUANTILE = 0.99
 # the recovery veto's regularisation where the scope stage gives the net one (ScopeSettings.danger_veto)

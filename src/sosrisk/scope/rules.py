@@ -93,6 +93,10 @@ else opening the post, everyday hyperbole such as "冷死我了", or recovery wo
 plain-danger net's own-voice bar (:mod:`sosrisk.scope.danger`) fires only on posts without such a cue. No rule
 hit changes.
 
+rules-13 (2026-12-06, the same session) changes no pattern either: :func:`has_context_cue` also knows hearsay
+opening a post ("听说……", whoever it is about) and internet hyperbole without 死 ("心都在滴血", "心态崩了",
+"我真的会谢", "脑子烧干了", "撑得我要升天了"), which the own-voice bar raised when it was tried lower.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -105,7 +109,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-12"
+RULES_VERSION = "rules-13"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -504,6 +508,9 @@ _HYPERBOLE = re.compile(
     r"(冷|热|累|饿|烦|气|笑|困|忙|吓|丑|渴|晒|冻|撑|闷|无聊|尴尬|羡慕|馋|急|懒|美|帅|酸|咸|辣)死(我|人|了|啦)"
 )
 _RECOVERY = re.compile(r"(戒掉|康复|好转|走出来|熬过来|挺过来|已经过去|过去了)")
+# rules-13: hearsay opening the post, whoever it is about, and internet hyperbole without 死
+_HEARSAY = re.compile(r"^(听说|据说)")
+_SLANG = re.compile(r"(心(都)?在滴血|心态(都)?崩了|会谢|烧干|升天|当场去世|原地去世|魂都没了)")
 
 # The other-subject check is skipped for families whose phrases are about the writer by their nature
 # ("先走一步") or name others anyway (a pact: "有人约烧炭吗").
@@ -573,17 +580,20 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
 
 
 def has_context_cue(text: str) -> bool:
-    """Whether ``text`` carries a cue that it is not the writer's own present act: reported text (news, fiction,
-    teaching), a past word or a rescue anywhere, someone else opening the post ("邻居家的大哥……", "听说同学……"),
-    everyday hyperbole ("冷死我了") or recovery words ("戒掉", "走出来", "已经过去"). Coarser than the rules'
-    clause-by-clause reading on purpose: the plain-danger net's own-voice bar, which reads it, must stay quiet
-    wherever a reviewer would not expect the writer's own danger."""
+    """Whether ``text`` carries a cue that it is not the writer's own present act: reported text (news,
+    fiction, teaching), a past word or a rescue anywhere, someone else or hearsay opening the post
+    ("邻居家的大哥……", "听说……"), everyday hyperbole ("冷死我了", "心都在滴血") or recovery words
+    ("戒掉", "走出来", "已经过去").
+    Coarser than the rules' clause-by-clause reading on purpose: the plain-danger net's own-voice bar, which
+    reads it, must stay quiet wherever a reviewer would not expect the writer's own danger."""
     return bool(
         _REPORTED.search(text)
         or _PAST.search(text)
         or _OPENS_WITH_OTHER.search(text)
         or _HYPERBOLE.search(text)
         or _RECOVERY.search(text)
+        or _HEARSAY.search(text)
+        or _SLANG.search(text)
     )
 
 

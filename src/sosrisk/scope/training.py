@@ -134,8 +134,8 @@ class ScopeSettings:
         ordinary training sentence in 100 above it; default since 2026-12-06, later that day), or None for no
         lower bar (the net fires at ``danger_quantile`` alone, as before).
     danger_guarded_quantile:
-        The net's own-voice bar (default since 2026-12-06, a new session: 0.998, one ordinary training sentence
-        in 500 above it) for posts the gate and the rules left out of scope that carry no context cue
+        The net's own-voice bar (default since 2026-12-06, a new session: 0.99, one ordinary training sentence
+        in 100 above it; 0.998 at first) for posts the gate and the rules left out of scope that carry no context cue
         (:func:`sosrisk.scope.rules.has_context_cue`), or None for none. Set after the stage has chosen the
         risk models' ordinary posts, so it never changes what they learn; between ``danger_inside_quantile``
         and ``danger_quantile``.
