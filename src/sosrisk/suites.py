@@ -26,4 +26,5 @@ SUITES = (
     "holdout15",
     "holdout16",
     "holdout17",
+    "holdout18",
 )

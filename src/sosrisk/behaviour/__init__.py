@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Eighteen files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Nineteen files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -56,7 +56,9 @@ the draw noise, to judge whatever comes of it; and ``holdout16.tsv`` (2026-12-06
 after every earlier suite had been read, before any change of that session, to judge the first one (each
 post checked against every earlier suite and the template sentences; 21 drafts that came out close to an
 earlier post were rewritten; it judged the plain-danger net's own-voice bar); and ``holdout17.tsv``
-(2026-12-06, the same session), written after that run and before the next change, to judge it.
+(2026-12-06, the same session), written after that run and before the next change, to judge it (it judged
+the own-voice bar at one in 100); and ``holdout18.tsv`` (2026-12-06, the same session), written after that
+run and not run on any model, to judge the next change.
 """
 
 from __future__ import annotations
