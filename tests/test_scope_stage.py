@@ -202,10 +202,38 @@ def test_cli_train_with_own_out_of_scope_posts_and_without_scope(tiny_tsv: Path,
     assert json.loads((plain / "config.json").read_text("utf-8"))["scope"] is None
     result = runner.invoke(main, [*args, "--no-scope", "--out-of-scope", str(ordinary)])
     assert result.exit_code == 2
-    assert "--no-scope cannot be combined with --scope-sources or --out-of-scope." in result.output
+    assert "--no-scope cannot be combined with --scope-sources, --out-of-scope or --scope-set." in result.output
     result = runner.invoke(main, [*args, "--scope-sources", "weibo"])
     assert result.exit_code == 1
     assert "Unknown ordinary-text sources ['weibo']" in result.output
+
+
+def test_cli_scope_settings_are_set_one_by_one_and_refused_clearly(tiny_tsv: Path, tmp_path: Path) -> None:
+    ordinary = tmp_path / "ordinary.txt"
+    ordinary.write_text("".join(f"{p}\n" for p in ORDINARY_POSTS), "utf-8")
+    runner = CliRunner()
+    out = tmp_path / "scoped"
+    args = ["train", "--task", "level", "--train", str(tiny_tsv), "--out", str(out), "-q", "--scope-sources", "none"]
+    args += ["--out-of-scope", str(ordinary)]
+    result = runner.invoke(
+        main, [*args, "--scope-set", "danger_net=false", "--scope-set", "retention=0.95"], catch_exceptions=False
+    )
+    assert result.exit_code == 0, result.output
+    recorded = json.loads((out / SCOPE_DIR / "scope.json").read_text("utf-8"))["training"]["settings"]
+    assert (recorded["danger_net"], recorded["retention"]) == (False, 0.95)
+    assert not (out / SCOPE_DIR / "danger.npz").exists()
+    for setting, message in (
+        ("colour=1", "unknown scope setting 'colour'; expected one of:"),
+        ("sources=[]", "'sources' has its own option: --scope-sources."),
+        ("danger_guarded_quantile=0.9999", "'danger_guarded_quantile' must be within"),
+        ("retention", "expected KEY=VALUE, got 'retention'"),
+    ):
+        result = runner.invoke(main, [*args, "--scope-set", setting])
+        assert result.exit_code == 2, (setting, result.output)
+        assert "--scope-set" in result.output and message in result.output, result.output
+        assert "Traceback" not in result.output
+    result = runner.invoke(main, ["cv", "--task", "level", "--no-scope", "--scope-set", "retention=0.95"])
+    assert result.exit_code == 2 and "--no-scope cannot be combined" in result.output
 
 
 def test_the_prefilter_spares_the_sentence_encoder_the_posts_it_turns_away(

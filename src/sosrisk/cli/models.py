@@ -114,6 +114,7 @@ def train(
     no_scope: bool,
     scope_sources: str | None,
     out_of_scope_files: tuple[Path, ...],
+    scope_set: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Train a model and save it as a model directory (config.json + weights, no pickle).
@@ -148,7 +149,7 @@ def train(
         train_files=list(train_files) or None,
         root=data_root,
         params=params,
-        scope=scope_settings(no_scope, scope_sources, out_of_scope_files),
+        scope=scope_settings(no_scope, scope_sources, out_of_scope_files, scope_set),
         show_progress=not quiet,
     )
     for problem in posts.problems:
@@ -235,6 +236,7 @@ def cv(
     no_scope: bool,
     scope_sources: str | None,
     out_of_scope_files: tuple[Path, ...],
+    scope_set: tuple[str, ...],
     quiet: bool,
 ) -> None:
     """Cross-validate over the five official folds: per-fold and mean +/- std metrics."""
@@ -245,7 +247,7 @@ def cv(
         model=model_kind,
         root=data_root,
         params=_params(settings, target_recall, backbone=backbone, recipe=recipe, epochs=epochs),
-        scope=scope_settings(no_scope, scope_sources, out_of_scope_files),
+        scope=scope_settings(no_scope, scope_sources, out_of_scope_files, scope_set),
         show_progress=not quiet,
     )
     report = result.to_dict()

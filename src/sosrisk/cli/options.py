@@ -69,13 +69,13 @@ data_root_option = click.option(
 )
 
 
-def parse_settings(values: tuple[str, ...]) -> dict[str, Any]:
+def parse_settings(values: tuple[str, ...], option: str = "--set") -> dict[str, Any]:
     """``KEY=VALUE`` pairs into a dict; values are parsed as JSON when they can be (numbers, lists, true)."""
     settings: dict[str, Any] = {}
     for item in values:
         key, sep, raw = item.partition("=")
         if not sep or not key:
-            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--set")
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint=option)
         try:
             settings[key.replace("-", "_")] = json.loads(raw)
         except json.JSONDecodeError:
@@ -93,7 +93,16 @@ set_option = click.option(
 
 
 def scope_options(function: F) -> F:
-    """``--no-scope``, ``--scope-sources`` and ``--out-of-scope``: how a model's scope stage is trained."""
+    """``--no-scope``, ``--scope-sources``, ``--out-of-scope`` and ``--scope-set``: how a model's scope stage is
+    trained."""
+    function = click.option(
+        "--scope-set",
+        "scope_set",
+        multiple=True,
+        metavar="KEY=VALUE",
+        help="A scope-stage setting (a field of sosrisk.scope.training.ScopeSettings), e.g. "
+        "--scope-set danger_guarded_quantile=0.998 for the quieter own-voice bar (repeatable).",
+    )(function)
     function = click.option(
         "--out-of-scope",
         "out_of_scope_files",
@@ -116,16 +125,50 @@ def scope_options(function: F) -> F:
     return function
 
 
-def scope_settings(no_scope: bool, scope_sources: str | None, out_of_scope_files: tuple[Path, ...]) -> Any:
+# ScopeSettings fields that have options of their own
+_SCOPE_FIELDS_WITH_OPTIONS = {
+    "enabled": "--no-scope",
+    "sources": "--scope-sources",
+    "out_of_scope_files": "--out-of-scope",
+}
+
+
+def scope_settings(
+    no_scope: bool,
+    scope_sources: str | None,
+    out_of_scope_files: tuple[Path, ...],
+    scope_set: tuple[str, ...] = (),
+) -> Any:
     """The :class:`~sosrisk.scope.training.ScopeSettings` of the scope options."""
+    from dataclasses import fields, replace
+
+    from ..models.base import ModelError
     from ..scope.training import ScopeSettings
 
     if no_scope:
-        if scope_sources is not None or out_of_scope_files:
-            raise click.UsageError("--no-scope cannot be combined with --scope-sources or --out-of-scope.")
+        if scope_sources is not None or out_of_scope_files or scope_set:
+            raise click.UsageError("--no-scope cannot be combined with --scope-sources, --out-of-scope or --scope-set.")
         return ScopeSettings(enabled=False)
     values: dict[str, Any] = {"out_of_scope_files": tuple(str(f) for f in out_of_scope_files)}
     if scope_sources is not None:
         names = [] if scope_sources.strip() == "none" else [n.strip() for n in scope_sources.split(",") if n.strip()]
         values["sources"] = tuple(names)
-    return ScopeSettings(**values)
+    extra = parse_settings(scope_set, "--scope-set")
+    known = {f.name for f in fields(ScopeSettings)}
+    for key in extra:
+        if key in _SCOPE_FIELDS_WITH_OPTIONS:
+            raise click.BadParameter(
+                f"{key!r} has its own option: {_SCOPE_FIELDS_WITH_OPTIONS[key]}.", param_hint="--scope-set"
+            )
+        if key not in known:
+            choices = ", ".join(sorted(known - set(_SCOPE_FIELDS_WITH_OPTIONS)))
+            raise click.BadParameter(
+                f"unknown scope setting {key!r}; expected one of: {choices}.", param_hint="--scope-set"
+            )
+    base = ScopeSettings(**values)  # its own errors (an unknown source, say) stay what they were
+    if not extra:
+        return base
+    try:
+        return replace(base, **extra)
+    except (ModelError, TypeError, ValueError) as exc:
+        raise click.BadParameter(str(exc), param_hint="--scope-set") from None
