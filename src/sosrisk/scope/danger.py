@@ -106,6 +106,17 @@ def valid_quantile(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0.5 <= value < 1
 
 
+def _check_own_voice_quantile(quantile: Any, main: float, inside: float | None) -> None:
+    """Refuse an own-voice quantile outside [0.5, 1), above the main bar's ``main`` or below ``inside``."""
+    if quantile is not None and (
+        not valid_quantile(quantile) or quantile > main or (inside is not None and quantile < inside)
+    ):
+        raise ModelError(
+            "The own-voice quantile of the plain-danger net must be in [0.5, 1), at most its quantile "
+            f"({main!r}) and at least its inside quantile ({inside!r}), or None. Got {quantile!r} instead."
+        )
+
+
 class DangerNet:
     """Logistic regression on sentence embeddings: plainly worded danger against everything else."""
 
@@ -126,16 +137,7 @@ class DangerNet:
                 "The inside quantile of the plain-danger net must be in [0.5, 1) and at most its quantile "
                 f"({quantile!r}), or None. Got {inside_quantile!r} instead."
             )
-        if guarded_quantile is not None and (
-            not valid_quantile(guarded_quantile)
-            or guarded_quantile > quantile
-            or (inside_quantile is not None and guarded_quantile < inside_quantile)
-        ):
-            raise ModelError(
-                "The own-voice quantile of the plain-danger net must be in [0.5, 1), at most its quantile "
-                f"({quantile!r}) and at least its inside quantile ({inside_quantile!r}), or None. "
-                f"Got {guarded_quantile!r} instead."
-            )
+        _check_own_voice_quantile(guarded_quantile, quantile, inside_quantile)
         if veto_C is not None and (not isinstance(veto_C, int | float) or isinstance(veto_C, bool) or veto_C <= 0):
             raise ModelError(f"The 'veto_C' of the plain-danger net must be a number > 0 or None. Got {veto_C!r}.")
         self.C = float(C)
@@ -218,11 +220,6 @@ class DangerNet:
             if self.inside_quantile is None
             else float(np.quantile(ordinary_probability, self.inside_quantile, method="higher"))
         )
-        self.guarded_threshold_ = (
-            None
-            if self.guarded_quantile is None
-            else float(np.quantile(ordinary_probability, self.guarded_quantile, method="higher"))
-        )
         veto = None if self.veto_C is None else self._fit_veto(danger, veto_recovery, veto_danger, ordinary, calm)
         self.report_ = {
             "danger_posts": len(danger),
@@ -231,8 +228,7 @@ class DangerNet:
             "inside_threshold": self.inside_threshold_,
             "recovery_posts": len(recovery),
         }
-        if self.guarded_threshold_ is not None:
-            self.report_["own_voice_threshold"] = self.guarded_threshold_
+        self.set_own_voice_bar(self.guarded_quantile)
         self._set_bar(self.quantile)
         if veto is not None:
             self.report_["veto"] = veto
@@ -262,16 +258,7 @@ class DangerNet:
         has chosen the risk models' ordinary posts, so that choice is the same with and without the bar."""
         if self._fit_probability is None:
             raise ModelError("The plain-danger net's own-voice bar can only be set right after it was trained.")
-        if quantile is not None and (
-            not valid_quantile(quantile)
-            or quantile > self.quantile
-            or (self.inside_quantile is not None and quantile < self.inside_quantile)
-        ):
-            raise ModelError(
-                "The own-voice quantile of the plain-danger net must be in [0.5, 1), at most its quantile "
-                f"({self.quantile!r}) and at least its inside quantile ({self.inside_quantile!r}), or None. "
-                f"Got {quantile!r} instead."
-            )
+        _check_own_voice_quantile(quantile, self.quantile, self.inside_quantile)
         self.guarded_quantile = None if quantile is None else float(quantile)
         self.guarded_threshold_ = (
             None

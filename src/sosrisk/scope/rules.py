@@ -503,7 +503,8 @@ RULE_SET: tuple[Rule, ...] = (
 )
 # rules-12: cues that a post is not the writer's own present act, for the plain-danger net's own-voice bar
 # (has_context_cue): someone else opening the post, everyday hyperbole built on 死, and recovery words
-_OPENS_WITH_OTHER = re.compile(r"^(听说|据说)?(我们?(家|村|班|楼|小区|单位|公司)?的?)?" + _OTHER_SUBJECT.pattern)
+# (hearsay before the subject, "听说同学……", is _HEARSAY's, below)
+_OPENS_WITH_OTHER = re.compile(r"^(我们?(家|村|班|楼|小区|单位|公司)?的?)?" + _OTHER_SUBJECT.pattern)
 _HYPERBOLE = re.compile(
     r"(冷|热|累|饿|烦|气|笑|困|忙|吓|丑|渴|晒|冻|撑|闷|无聊|尴尬|羡慕|馋|急|懒|美|帅|酸|咸|辣)死(我|人|了|啦)"
 )
