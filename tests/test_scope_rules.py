@@ -66,6 +66,15 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, has_context_c
         # rules-11: a past attempt, then a time to come after a comma
         ("去年没死成，这周六晚上我就从阳台跳下去", "time_and_act", 8),
         ("以前一直没勇气，这次我已经吞了一整瓶安眠药", "overdose_taken", 10),
+        # rules-14: means in use, told object first or from where the writer is
+        ("翻过了天台的护栏，下面是十几层", "over_the_railing", 10),
+        ("门缝用胶带封死了，燃气开着", "gas_in_closed_room", 10),
+        ("车停在车库里，门关上了，车一直不熄火，头越来越晕", "engine_running_closed", 10),
+        ("百草枯我已经喝下去了，嘴里全是苦味", "poison_then_taken", 10),
+        ("一板阿普唑仑都吞下去了，意识有点模糊", "pills_then_taken", 10),
+        ("躺在铁轨上，列车的灯越来越亮", "at_the_edge", 10),
+        ("脖子伸进绳套了，凳子在晃", "noose_ready", 10),
+        ("走进了水库里，水快没过脖子了", "into_the_water", 10),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -126,6 +135,14 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "以前想过下周就去跳江，后来慢慢走出来了",  # rules-11: a time to come inside a memory, no comma
         "吞了一整瓶安眠药，那是前年的事了",  # rules-11: a past word after the act
         "一整瓶安眠药吞下去以后，今天终于被救过来了",  # rules-11: a rescue, wherever it stands
+        "翻过栏杆去捡球，脚下一滑摔了一跤",  # rules-14: a ball fetched over a railing
+        "开着燃气做饭，门窗都关好了，有点闷",  # cooking
+        "车在车库里一直没熄火，热车十分钟，我有点困",  # warming up the engine
+        "安眠药都吃完了，明天得去医院再开",  # a prescription run out
+        "明天一早我就把这瓶农药喝了",  # an act to come: the plan rules' business, not an attempt's
+        "农药被邻居家的狗喝了一口",  # someone else's act (被)
+        "小区里的大爷喝了农药，被送去医院了",  # an older neighbour as the subject
+        "前几年吞了一整瓶安眠药，现在好多了",  # years ago
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:
@@ -158,6 +175,8 @@ def test_rule_set_is_named_versioned_and_ordered() -> None:
         ("听说隔壁的阿伯喝了农药", True),  # rules-13: hearsay opening the post, whoever it is about
         ("基金又绿了，心都在滴血", True),  # rules-13: internet hyperbole without 死
         ("加班到半夜，心态崩了", True),
+        ("前几年我也一个人站在桥上过", True),  # rules-14: years ago
+        ("大爷说他活够了", True),  # rules-14: an older person opens the post
         ("一整瓶药已经吞下去了，头好晕", False),
         ("别等我了，我不会回来了", False),
         ("妈妈对不起，我先走了", False),  # a parent addressed, not a subject: no cue

@@ -58,7 +58,7 @@ post checked against every earlier suite and the template sentences; 21 drafts t
 earlier post were rewritten; it judged the plain-danger net's own-voice bar); and ``holdout17.tsv``
 (2026-12-06, the same session), written after that run and before the next change, to judge it (it judged
 the own-voice bar at one in 100); and ``holdout18.tsv`` (2026-12-06, the same session), written after that
-run and not run on any model, to judge the next change.
+run and not run on any model, to judge the next change (it judged rules-14, in the next session).
 """
 
 from __future__ import annotations

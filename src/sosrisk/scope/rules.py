@@ -97,6 +97,20 @@ rules-13 (2026-12-06, the same session) changes no pattern either: :func:`has_co
 opening a post ("听说……", whoever it is about) and internet hyperbole without 死 ("心都在滴血", "心态崩了",
 "我真的会谢", "脑子烧干了", "撑得我要升天了"), which the own-voice bar raised when it was tried lower.
 
+rules-14 (2026-12-06, a new session) fills vocabulary gaps of the attempt family that the suites read had
+shown, where both default models sent a means in use out of scope at level 0: the poison or the sleeping
+pill named first and the swallowing after (``poison_then_taken``: "敌敌畏……我喝了大半瓶";
+``pills_then_taken``, with the body failing or a goodbye), over a balcony's or a bridge's railing with the
+drop below (``over_the_railing``), gas turned on in a room shut from the inside (``gas_in_closed_room``), a
+car's engine running in a closed garage with the writer drowsy (``engine_running_closed``), lying on the
+tracks with a train's light or sound coming closer (``at_the_edge``), a neck in the noose told from the neck,
+and water "快到下巴". Each has everyday look-alikes excluded by name (a ball fetched over a railing, cooking,
+warming up a car, a prescription run out, rats and farm work) and none fires on an act still to come ("我就把
+……喝了": the plan rules' business). It also reads years ago (前些年, 几年前, 多年前 ...) as past and older
+people a writer tells about (大叔, 大爷, 老人 ...) as someone else, so "我们村有个大叔前些年喝了百草枯" no
+longer fires. On SOS-1K, the 125,867 ordinary sentences and the team's training sentences no rule hit
+changes; ``holdout18.tsv``, written before it, judges it.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -109,7 +123,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-13"
+RULES_VERSION = "rules-14"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -117,7 +131,12 @@ _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
 _NEGATION = re.compile(r"(不|没|别|未|莫|勿|不会|不要|不想|不能|不敢|没有|从没|从来没|绝不|再也不|不再|不可能)$")
 # a rescue or a treatment: the act itself is over, wherever these stand in the clause
 _RESCUE_WORDS = r"后来被|被救|洗胃|获救|抢救过来"
-_PAST = re.compile(r"(以前|曾经|当年|那时候?|那段时间|去年|前年|小时候|上次|之前|" + _RESCUE_WORDS + ")")
+# rules-14: years ago (前些年, 几年前 ...), which told a neighbour's old story as the writer's act
+_PAST = re.compile(
+    r"(以前|曾经|当年|那时候?|那段时间|去年|前年|小时候|上次|之前|前些年|前几年|几年前|多年前|早年|"
+    + _RESCUE_WORDS
+    + ")"
+)
 # rules-11: what ends the past inside a sentence ("去年没死成，今年生日那天我一定要……"): a time to come or now
 _NOW_AGAIN = re.compile(
     r"(这次|这一次|这回|现在|此刻|马上|今晚|今天晚上|今夜|今天|明天|明晚|后天|这周末?|周末|下周|下个?星期|下个月|月底|今年|"
@@ -136,7 +155,9 @@ _OTHER_SUBJECT = re.compile(
     r"(他|她|他们|她们|朋友|同学|室友|同事|闺蜜|家人|孩子|女儿|儿子|表[弟妹哥姐]|哥哥?|姐姐?|弟弟?|妹妹?|男朋友|女朋友|"
     r"老公|老婆|学生|邻居|网友|有人|别人|"
     # rules-9: people met online or at work, whose words a writer reports to ask for help
-    r"博主|楼主|主播|[uU][pP]主|粉丝|陌生人|路人|舍友|同桌|患者|病人|来访者)"
+    r"博主|楼主|主播|[uU][pP]主|粉丝|陌生人|路人|舍友|同桌|患者|病人|来访者|"
+    # rules-14: older people a writer tells about (not 爷爷/奶奶, whom a farewell or a plan may address)
+    r"大叔|大爷|大妈|大婶|老人|老头|老太太)"
 )
 
 _TIME = (
@@ -214,13 +235,18 @@ _PILLS_AMOUNT = (
 )
 _HIGH_PLACE = r"(天台|楼顶|顶楼|楼顶上|桥上|桥的栏杆|栏杆|窗台|窗户外|悬崖|江边|河边|海边|铁轨)"
 # standing, sitting or climbing at a high place now
-_AT_A_HEIGHT = r"((现在|正|已经|此刻|马上)[^，,]{0,4}(站|坐|在|爬上)|(站|坐|爬)(在|上|到))[^，,]{0,6}" + _HIGH_PLACE
+# rules-14: lying or crouching there too (躺在铁轨上)
+_AT_A_HEIGHT = (
+    r"((现在|正|已经|此刻|马上)[^，,]{0,4}(站|坐|躺|蹲|在|爬上)|(站|坐|爬|躺|蹲)(在|上|到))[^，,]{0,6}" + _HIGH_PLACE
+)
 _EDGE_CUE = (
     r"(跳|再见|永别|结束|最后|拦不住|拦住我|不怕|不会再|下去|死|不回来|不回头|"
     # rules-4: in the water already, or a train coming
     r"(踩|走|泡|迈)(进|在)[^，,]{0,3}水|水(已经)?(没过|淹到|到了)|火车[^，,]{0,4}(来了|快来|就来|要来|开过来|快到|就到)|"
     # rules-8: waiting on the tracks for a train
-    r"等[^，,]{0,3}(火车|列车|末班车|车开过来))"
+    r"等[^，,]{0,3}(火车|列车|末班车|车开过来)|"
+    # rules-14: a train, its light or its sound coming closer
+    r"(火车|列车|车灯|灯光?|声音|汽笛)[^，,]{0,3}越来越(近|响|亮))"
 )
 # rules-5: a leave-taking, and in the same post a last arrangement, an apology or words for the grief
 _LEAVE_TAKING = (
@@ -240,6 +266,8 @@ _LAST_ARRANGEMENT = (
 _EVERYDAY_LEAVING = r"(明天见|回头见|下次见|晚点见|改天见|慢慢吃|慢慢玩|慢慢聊|有事先走|回家了|下班了)"
 # rules-6: outside the railing or the window, feet over the drop, legs shaking
 _OVER_THE_DROP = r"((窗台|窗户|栏杆|护栏)(的)?(外面|外侧|外边)|悬空|腿(在|一直)?(发抖|发软))"
+# rules-14: what the object-first attempt rules never follow: an act still to come ("我就把……喝了")
+_NOT_TO_COME = r"(?<![就要会想把])(?<!打算)(?<!准备)"
 _NO_RETURN = r"(不会再回来|不回来了|不回头|回不来了|再也见不到|永别|忘了我|别想我)"
 
 RULE_SET: tuple[Rule, ...] = (
@@ -324,14 +352,17 @@ RULE_SET: tuple[Rule, ...] = (
         r"(走进|走到|跳进|泡在|站在|在)[^，,]{0,2}(海|河|江|湖|水库)(里|中|水里)",
         10,
         "in the sea or a river, going deeper",
-        requires=r"(水(已经)?(到|没过|淹到|漫到|淹没)[^，,]{0,3}(胸|脖子|腰|下巴|嘴|头)|越来越深|快没力气|没力气了|回不去了)",
+        # rules-14: "水快到下巴了" (已经, 快, 都 or 就 before the verb)
+        requires=r"(水(已经|快|都|就)?要?(到|没过|淹到|漫到|淹没)[^，,]{0,3}(胸|脖子|腰|下巴|嘴|头)|越来越深|快没力气|没力气了|回不去了)",
         unless=r"(游泳|游了|冲浪|浮潜|潜水|救生|玩水|度假|泳|钓鱼|划船|捞)",
     ),
     _rule(
         "attempt",
         "noose_ready",
         # rules-10: "绳子已经套在脖子上了"
-        r"绳子?[^，,]{0,4}(挂好|系好|套上|套好|已经挂|(套|勒|绕)(在|住)(我的?)?脖子)",
+        r"绳子?[^，,]{0,4}(挂好|系好|套上|套好|已经挂|(套|勒|绕)(在|住)(我的?)?脖子)|"
+        # rules-14: told from the neck ("脖子已经伸进绳套里了")
+        r"脖子[^，,]{0,4}(套进|伸进|钻进|放进)[^，,]{0,2}(绳子|绳套|绳圈|绞索|套索|绳)",
         10,
         "a noose hung",
     ),
@@ -357,6 +388,60 @@ RULE_SET: tuple[Rule, ...] = (
         "shut in a car with the engine running",
         requires=r"(发动机|引擎|尾气|没熄火|不熄火|打着火)",
         unless=r"(空调|暖气|等人|等你|堵车|接孩子|睡一觉|午睡|充电)",
+    ),
+    # rules-14: means in use, told in other word orders than the rules above knew (the seen suites' misses)
+    _rule(
+        "attempt",
+        "over_the_railing",
+        r"(翻|爬|跨)(过|出|到|上)了?[^，,]{0,4}(栏杆|护栏)",
+        10,
+        "over a balcony's or a bridge's railing, the drop below",
+        requires=r"(外面|外侧|外边|空调架|脚下|[0-9一二三四五六七八九十几]+(层|楼)|悬空|腿(在|一直)?(发抖|发软)|往下(看|跳))",
+        unless=r"(捡|球|风筝|拍照|自拍|打卡|施工|维修|救|抄近路|逃票|小偷|演习)",
+    ),
+    _rule(
+        "attempt",
+        "gas_in_closed_room",
+        r"(打开|拧开|开了|开着|放)[^，,]{0,2}(煤气|燃气|天然气)|(煤气|燃气|天然气)[^，,]{0,4}(打开了|开着|已经开|开了)",
+        10,
+        "gas turned on in a room shut from the inside",
+        requires=r"(门窗|反锁|(关|封|堵)(上|好|紧|死|住)|胶带|密闭|门缝)",
+        unless=r"(做饭|烧水|炒|煮|热水器|洗澡|灶|维修|检修|物业|报警器|忘了关|没关)",
+    ),
+    _rule(
+        "attempt",
+        "engine_running_closed",
+        r"车[^，,]{0,4}(一直)?(没熄火|不熄火|没有熄火|发动着|打着火)",
+        10,
+        "a car's engine running in a closed garage, the writer drowsy",
+        # both: a closed space and the body or a goodbye ("车库门关死了……我有点困")
+        requires=r"^(?=[\s\S]*(车库|关(死|上|好|紧)|门窗|封(好|上|住|死)|密闭))"
+        r"(?=[\s\S]*(困|想睡|睡着|晕|头疼|喘不上气|呼吸|再见|永别|对不起|结束))",
+        unless=r"(空调|暖气|等人|等你|堵车|接孩子|午睡|充电|热车|修车|4S店|保养)",
+    ),
+    _rule(
+        "attempt",
+        "poison_then_taken",
+        # the poison named first, the swallowing done after (a comma may stand between); not someone else's
+        # act (被 in the gap) and not one to come (就, 要, 会, 想, 打算, 准备 before it: a plan has its own rules)
+        _NOT_TO_COME
+        + r"把?(农药|敌敌畏|百草枯|氰化物)[^。！？!?；;被就要会等]{0,14}(吃|喝|吞|灌|服)(了|下去|完了|掉了|光了)",
+        10,
+        "poison named, then swallowed",
+        unless=r"(喷|打药|庄稼|果树|菜地|地里|杀虫|除草|老鼠|耗子|鸡|鸭|猪|牛|羊|狗|猫|"
+        # an act to come, whatever stands between 把 and the poison ("我就把那瓶农药喝了")
+        r"(就|要|会|想|打算|准备|等)把)",
+    ),
+    _rule(
+        "attempt",
+        "pills_then_taken",
+        _NOT_TO_COME
+        + r"把?(安眠药|安定|艾司唑仑|佐匹克隆|阿普唑仑|地西泮|氯硝西泮|唑吡坦)[^。！？!?；;被就要会等]{0,14}"
+        r"(全部|都|全|一口气)(吃|吞|喝|服)(了|下去|完了|掉了|光了)",
+        10,
+        "sleeping pills named, then all swallowed, and the body failing or a goodbye",
+        requires=r"(头晕|好晕|发麻|意识|模糊|睁不开|站不稳|想吐|心跳|对不起|再见|永别|等死|不想醒|别救|结束)",
+        unless=r"(医生开的|遵医嘱|再开|去开|配药|续药|买药|(就|要|会|想|打算|准备|等)把)",
     ),
     # ---- a farewell or a last post (level 8: planned, the end close)
     _rule(
