@@ -75,6 +75,8 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, has_context_c
         ("躺在铁轨上，列车的灯越来越亮", "at_the_edge", 10),
         ("脖子伸进绳套了，凳子在晃", "noose_ready", 10),
         ("走进了水库里，水快没过脖子了", "into_the_water", 10),
+        # rules-15: someone's words about a third person stop a rule only in their own part of the sentence
+        ("男朋友说他不在乎我，遗书写好了", "note_written", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -143,6 +145,8 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "农药被邻居家的狗喝了一口",  # someone else's act (被)
         "小区里的大爷喝了农药，被送去医院了",  # an older neighbour as the subject
         "前几年吞了一整瓶安眠药，现在好多了",  # years ago
+        "表姐说她遗书都写好了，我现在该做什么",  # rules-15: a friend's farewell reported for help
+        "弟弟说他要和网友一起烧炭，我该怎么劝",  # the same for a pact
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

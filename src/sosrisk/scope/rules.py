@@ -111,6 +111,13 @@ people a writer tells about (大叔, 大爷, 老人 ...) as someone else, so "�
 longer fires. On SOS-1K, the 125,867 ordinary sentences and the team's training sentences no rule hit
 changes; ``holdout18.tsv``, written before it, judges it.
 
+rules-15 (2026-12-06, the same session) stops every rule where someone's words about a third person are
+reported in the part of the sentence (up to a comma) where the match starts ("闺蜜说她已经写好了遗书，我该准备
+什么": a friend's farewell reported for help, which ``note_written`` raised because the farewell and pact
+families skip the other-subject check; elsewhere 他/她 before a match already stopped it). It can only remove
+hits. On SOS-1K, the ordinary sentences, the team's sentences and the suites no hit changes but that one post
+of ``holdout18.tsv`` (read by then, when it judged rules-14), so no blind suite has judged it.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -123,7 +130,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-14"
+RULES_VERSION = "rules-15"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -601,6 +608,11 @@ _SLANG = re.compile(r"(心(都)?在滴血|心态(都)?崩了|会谢|烧干|升�
 # The other-subject check is skipped for families whose phrases are about the writer by their nature
 # ("先走一步") or name others anyway (a pact: "有人约烧炭吗").
 _FIRST_PERSON_FAMILIES = frozenset({"farewell", "pact_or_method"})
+# rules-15: someone's words reported about a third person ("闺蜜说她已经写好了遗书"), in the part of the sentence
+# (up to a comma) where the match starts: no rule of any family fires there. The writer's own words to someone
+# ("我跟朋友说我明天就……") and another part of the sentence ("男朋友说他不在乎我，遗书写好了") still fire.
+_SEGMENT_START = re.compile(r"[^，,]*$")
+_REPORTS_THIRD = re.compile(r"(^|[^我])说(她|他)")
 
 
 def _clauses(text: str) -> list[tuple[int, str]]:
@@ -619,6 +631,13 @@ def _clauses(text: str) -> list[tuple[int, str]]:
 def _negated(clause: str, at: int) -> bool:
     """Whether the words just before position ``at`` of the clause negate what follows."""
     return bool(_NEGATION.search(clause[max(0, at - 4) : at]))
+
+
+def _reports_someone_else(clause: str, at: int) -> bool:
+    """Whether the part of the sentence before position ``at`` (back to a comma) reports someone's words about a
+    third person ("闺蜜说她……", "同事跟我说他……"; rules-15)."""
+    segment = _SEGMENT_START.search(clause[:at])
+    return bool(segment and _REPORTS_THIRD.search(segment.group(0)))
 
 
 def _in_the_past(clause: str, match: re.Match[str]) -> bool:
@@ -656,6 +675,7 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
                     if not _in_the_past(clause, m)
                     and not _negated(clause, m.start())
                     and (rule.family in _FIRST_PERSON_FAMILIES or not _OTHER_SUBJECT.search(clause[: m.start()]))
+                    and not _reports_someone_else(clause, m.start())
                 ),
                 None,
             )
