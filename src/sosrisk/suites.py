@@ -27,4 +27,5 @@ SUITES = (
     "holdout16",
     "holdout17",
     "holdout18",
+    "holdout19",
 )

@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Nineteen files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Twenty files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -58,7 +58,10 @@ post checked against every earlier suite and the template sentences; 21 drafts t
 earlier post were rewritten; it judged the plain-danger net's own-voice bar); and ``holdout17.tsv``
 (2026-12-06, the same session), written after that run and before the next change, to judge it (it judged
 the own-voice bar at one in 100); and ``holdout18.tsv`` (2026-12-06, the same session), written after that
-run and not run on any model, to judge the next change (it judged rules-14, in the next session).
+run and not run on any model, to judge the next change (it judged rules-14, in the next session); and
+``holdout19.tsv`` (2026-12-06, that next session), written after rules-15, checked against every earlier suite,
+the template sentences and the tests' sentences (22 drafts that came out close to an earlier post were
+rewritten), and not run on any model, to judge the next change.
 """
 
 from __future__ import annotations
