@@ -62,6 +62,14 @@ E5_12 = {"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 12}}
 # the same encoders fine-tuned with other training seeds (same validation split): seed averaging
 E5_S = [{"kind": "encoder", "params": {"backbone": "e5-small", "training_seed": s}} for s in (1, 2)]
 E5_8_S = [{"kind": "encoder", "params": {"backbone": "e5-small", "epochs": 8, "training_seed": s}} for s in (1, 2)]
+# issue #14's layer-pruned student: e5-small cut to its first 8 of 12 layers (``PRUNED_PREFIX`` + the depth names a
+# backbone that ``pruned_backbone`` writes into the data home before the run), the lower half of those frozen as
+# the fast recipe freezes 6 of 12, and the frozen embedding member reading the same cut backbone, so that in
+# ``--model best`` all three share its 4-layer trunk: 16 layer passes per post instead of 24
+PRUNED_PREFIX = "e5-small-L"
+E5_L8_8 = {"kind": "encoder", "params": {"backbone": "e5-small-L8", "epochs": 8, "freeze_layers": 4}}
+E5_L8 = {"kind": "encoder", "params": {"backbone": "e5-small-L8", "freeze_layers": 4}}
+EMB_L8 = {"kind": "embedding-linear", "params": {"backbone": "e5-small-L8"}}
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "char-linear": ("char-linear", {}),
     "embedding-linear": ("embedding-linear", {}),
@@ -89,6 +97,10 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "ensemble-char+emb+e5h2-even": ("ensemble", {"members": [CHAR, EMB, E5_H2], "weights": [1, 1, 1]}),
     "ensemble-char+emb+e5x8h2-even": ("ensemble", {"members": [CHAR, EMB, E5_8_H2], "weights": [1, 1, 1]}),
     "ensemble-char+emb+e5x12-even": ("ensemble", {"members": [CHAR, EMB, E5_12], "weights": [1, 1, 1]}),
+    "encoder-e5L8-8ep": ("encoder", E5_L8_8["params"]),
+    "encoder-e5L8-fast": ("encoder", E5_L8["params"]),
+    "ensemble-char+embL8+e5L8x8-even": ("ensemble", {"members": [CHAR, EMB_L8, E5_L8_8], "weights": [1, 1, 1]}),
+    "ensemble-char+embL8+e5L8-even": ("ensemble", {"members": [CHAR, EMB_L8, E5_L8], "weights": [1, 1, 1]}),
     # three training seeds of the encoder share its third of the weight
     "ensemble-char+emb+e5s3-even": ("ensemble", {"members": [CHAR, EMB, E5, *E5_S], "weights": [3, 3, 1, 1, 1]}),
     "ensemble-char+emb+e5x8s3-even": (
@@ -269,6 +281,10 @@ DESCRIPTIONS = {
     "ensemble-char+e5x8-even": "char + e5 (8 ep), equal weights",
     "ensemble-char+emb+e5x8-even": "char + emb + e5 (8 ep), equal weights",
     "ensemble-char+emb+e5x12-even": "char + emb + e5 (12 ep), equal weights",
+    "encoder-e5L8-8ep": "e5-small cut to its first 8 layers (4 frozen, 4 fine-tuned), 8 epochs",
+    "encoder-e5L8-fast": "e5-small cut to its first 8 layers (4 frozen, 4 fine-tuned), 4 epochs",
+    "ensemble-char+embL8+e5L8x8-even": "char + emb + e5 (8 ep), both on e5-small cut to 8 layers, equal weights",
+    "ensemble-char+embL8+e5L8-even": "char + emb + e5 (4 ep), both on e5-small cut to 8 layers, equal weights",
     "encoder-e5-2head": "encoder-e5-fast with a second head on the other task's SOS-1K labels (both losses)",
     "encoder-e5-8ep-2head": "encoder-e5-8ep with a second head on the other task's SOS-1K labels (both losses)",
     "ensemble-char+emb+e5h2-even": "char + emb + e5 (4 ep, two heads), equal weights",
@@ -301,6 +317,10 @@ BASES = {
     "ensemble-char+emb-even+gate": "ensemble-char+emb-even",
     "encoder-e5-2head": "encoder-e5-fast",
     "encoder-e5-8ep-2head": "encoder-e5-8ep",
+    "encoder-e5L8-8ep": "encoder-e5-8ep",
+    "encoder-e5L8-fast": "encoder-e5-fast",
+    "ensemble-char+embL8+e5L8x8-even": "ensemble-char+emb+e5x8-even",
+    "ensemble-char+embL8+e5L8-even": "ensemble-char+emb+e5-even",
     "ensemble-char+emb+e5h2-even": "ensemble-char+emb+e5-even",
     "ensemble-char+emb+e5x8h2-even": "ensemble-char+emb+e5x8-even",
     "best-level+scope": "ensemble-char+emb+e5x8-even",
@@ -570,6 +590,52 @@ def paired_delta(run: dict[str, Any], reference: dict[str, Any] | None) -> str:
     return f"{sum(diffs) / len(diffs):+.4f} (better on {wins}/{len(diffs)} folds)"
 
 
+def pruned_backbone(layers: int) -> Path:
+    """e5-small cut to its first ``layers`` layers, written once to ``<data home>/backbones/e5-small-L<layers>``.
+
+    The embeddings and layers 1..``layers`` are e5-small's own tensors, unchanged (a layer-dropping student:
+    Sajjad et al., 2023, "On the effect of dropping layers of pre-trained transformer models"); the folder is an
+    ordinary checkpoint folder that the ``backbone`` parameter accepts like any local one.
+    """
+    import shutil
+
+    from sosrisk.backbones import build_e5_small
+    from sosrisk.home import backbones_dir
+
+    dest = backbones_dir() / f"{PRUNED_PREFIX}{layers}"
+    if (dest / "config.json").is_file() and (dest / "model.safetensors").is_file():
+        return dest
+    from sosrisk.backbones.e5 import MARKER_FILE
+    from sosrisk.models.encoder_network import load_pretrained_encoder
+
+    full = build_e5_small(show_progress=False)
+    encoder = load_pretrained_encoder(full, source=str(full))
+    if not 0 < layers < encoder.config.num_hidden_layers:
+        raise SystemExit(f"a pruned e5-small needs 1-{encoder.config.num_hidden_layers - 1} layers, got {layers}")
+    encoder.encoder.layer = encoder.encoder.layer[:layers]
+    encoder.config.num_hidden_layers = layers
+    staging = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
+    encoder.save_pretrained(staging, safe_serialization=True)
+    for file in full.iterdir():  # the tokenizer's files (not the marker of a full e5-small build)
+        if file.name == MARKER_FILE or not file.is_file() or (staging / file.name).exists():
+            continue
+        if file.suffix in {".json", ".model", ".txt"}:
+            shutil.copy2(file, staging / file.name)
+    staging.rename(dest)
+    return dest
+
+
+def with_backbones(params: dict[str, Any]) -> dict[str, Any]:
+    """``params`` with every ``e5-small-L<n>`` backbone (members included) replaced by its folder."""
+    out = dict(params)
+    backbone = out.get("backbone")
+    if isinstance(backbone, str) and backbone.startswith(PRUNED_PREFIX):
+        out["backbone"] = str(pruned_backbone(int(backbone[len(PRUNED_PREFIX) :])))
+    if "members" in out:
+        out["members"] = [dict(m, params=with_backbones(m.get("params", {}))) for m in out["members"]]
+    return out
+
+
 def warm(tasks: list[str], configs: list[str], folds: list[int], root: Any) -> None:
     """Train fold ``k`` of each configuration exactly as ``cross_validate`` would, filling the encoder cache."""
     from sosrisk.data import PostSet, load_folds
@@ -579,6 +645,7 @@ def warm(tasks: list[str], configs: list[str], folds: list[int], root: Any) -> N
         parts = load_folds(task, root)  # type: ignore[arg-type]
         for config in configs:
             kind, params = CONFIGS[config]
+            params = with_backbones(params)
             for fold in folds:
                 train = PostSet.concat([p for j, p in enumerate(parts) if j != fold - 1])
                 started = time.perf_counter()
@@ -635,6 +702,7 @@ def main() -> int:
                 print(f"[{key}] already in the results, skipped", file=sys.stderr)
                 continue
             kind, params = CONFIGS[config]
+            params = with_backbones(params)
             print(f"[{key}] cross-validating ...", file=sys.stderr, flush=True)
             started = time.perf_counter()
             scope: bool | dict[str, Any] = SCOPED.get(config, SCOPE)
