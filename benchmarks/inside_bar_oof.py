@@ -50,7 +50,7 @@ def main() -> int:
         train = PostSet.concat([p for j, p in enumerate(folds) if j != k])
         net = fit_danger_net(train.texts, at_risk_mask("level", train.labels("level")), negatives)
         embeddings = encoder.encode(held.texts)
-        anywhere, at_inside_bar = net.firings(embeddings)
+        anywhere, at_inside_bar, _ = net.firings(embeddings)
         inside.append(at_inside_bar & ~anywhere)
     fired = np.concatenate(inside)
     in_scope = ~((proba[:, 0] == 1.0) & (proba[:, 1:].sum(axis=1) == 0))

@@ -103,7 +103,7 @@ def test_the_recovery_veto_withdraws_what_looks_back_and_keeps_every_danger_post
     assert (net.threshold_, net.inside_threshold_) == (plain.threshold_, plain.inside_threshold_)
     looking_back = _clusters(20, 0, 8, also=3)
     assert plain.fires(looking_back).all() and plain.fires_inside(looking_back).all()
-    anywhere, inside = net.firings(looking_back)
+    anywhere, inside, _ = net.firings(looking_back)
     assert not anywhere.any() and not inside.any() and net.vetoed(looking_back).all()
     # its threshold is the highest veto probability of the danger posts it learned: none of them is withdrawn
     learned = np.vstack([danger, at_risk])

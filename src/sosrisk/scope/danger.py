@@ -106,11 +106,17 @@ def valid_quantile(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool) and 0.5 <= value < 1
 
 
+def own_voice_quantile_fits(quantile: Any, main: float, inside: float | None) -> bool:
+    """Whether ``quantile`` can be the own-voice bar: None, or in [0.5, 1), at most the main bar's ``main`` and at
+    least ``inside`` (the net's and the scope settings' one check)."""
+    return quantile is None or (
+        valid_quantile(quantile) and quantile <= main and (inside is None or quantile >= inside)
+    )
+
+
 def _check_own_voice_quantile(quantile: Any, main: float, inside: float | None) -> None:
-    """Refuse an own-voice quantile outside [0.5, 1), above the main bar's ``main`` or below ``inside``."""
-    if quantile is not None and (
-        not valid_quantile(quantile) or quantile > main or (inside is not None and quantile < inside)
-    ):
+    """Refuse an own-voice quantile that does not fit (:func:`own_voice_quantile_fits`)."""
+    if not own_voice_quantile_fits(quantile, main, inside):
         raise ModelError(
             "The own-voice quantile of the plain-danger net must be in [0.5, 1), at most its quantile "
             f"({main!r}) and at least its inside quantile ({inside!r}), or None. Got {quantile!r} instead."
@@ -335,26 +341,22 @@ class DangerNet:
         """Where the net raises a post anywhere: its probability strictly above the threshold, not vetoed."""
         return self.firings(embeddings)[0]
 
-    def firings(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """Both bars from one pass: where the net fires anywhere (above the threshold) and where it fires on a
-        post the gate already put in scope (above the lower inside bar; all false when the net has none).
-        Where the recovery veto withdraws a post, neither fires."""
+    def firings(self, embeddings: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The three bars from one pass: where the net fires anywhere (above the threshold), where it fires on a
+        post the gate already put in scope (above the lower inside bar) and where it fires at the own-voice bar
+        (all false for a bar the net does not have). Where the recovery veto withdraws a post, none fires."""
         probability = self.probability(embeddings)
         kept = ~self.vetoed(embeddings)
-        inside = (
-            np.zeros(len(probability), dtype=bool)
-            if self.inside_threshold_ is None
-            else probability > self.inside_threshold_
-        )
-        return (probability > self.threshold_) & kept, inside & kept
+
+        def above(bar: float | None) -> np.ndarray:
+            return np.zeros(len(probability), dtype=bool) if bar is None else (probability > bar) & kept
+
+        return (probability > self.threshold_) & kept, above(self.inside_threshold_), above(self.guarded_threshold_)
 
     def fires_own_voice(self, embeddings: np.ndarray) -> np.ndarray:
-        """Where the net's probability is above the own-voice bar, not vetoed (all false for a net without that
-        bar). The scope stage applies it only to posts out of scope with no context cue
-        (:func:`sosrisk.scope.rules.has_context_cue`)."""
-        if self.guarded_threshold_ is None:
-            return np.zeros(len(np.asarray(embeddings).reshape(-1, DIMENSION)), dtype=bool)
-        return (self.probability(embeddings) > self.guarded_threshold_) & ~self.vetoed(embeddings)
+        """Where it fires at the own-voice bar (see :meth:`firings`). The scope stage applies it only to posts
+        out of scope with no context cue (:func:`sosrisk.scope.rules.has_context_cue`)."""
+        return self.firings(embeddings)[2]
 
     def fires_inside(self, embeddings: np.ndarray) -> np.ndarray:
         """Where it raises a post the gate already put in scope (see :meth:`firings`)."""

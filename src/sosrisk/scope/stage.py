@@ -131,20 +131,18 @@ class ScopeStage:
                 embeddings = SentenceEncoder.shared().encode(sub)
             probability[rows] = self.gate.probability(sub, embeddings=embeddings)
             if self.danger is not None and embeddings is not None:
-                anywhere, inside = self.danger.firings(embeddings)
+                anywhere, inside, own_voice = self.danger.firings(embeddings)
                 fired[rows] = anywhere
                 # the lower bar, on the posts the gate put in scope
                 fired_inside[rows] = inside & (probability[rows] >= self.gate.threshold_)
+                fired_own_voice[rows] = own_voice
         hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
-        if len(rows) and self.danger is not None and self.danger.guarded_threshold_ is not None:
-            # the own-voice bar, on the posts nothing else put in scope that carry no cue of news, the past,
-            # someone else, hyperbole or recovery
-            left_out = np.array([probability[i] < self.gate.threshold_ and not fired[i] and not hits[i] for i in rows])
-            if left_out.any():
-                assert embeddings is not None
-                own_voice = self.danger.fires_own_voice(embeddings[left_out])
-                for i, fires in zip(rows[left_out], own_voice, strict=True):
-                    fired_own_voice[i] = bool(fires) and not has_context_cue(texts[i])
+        # the own-voice bar, on the posts nothing else put in scope that carry no cue of news, the past, someone
+        # else, hyperbole or recovery
+        for i in np.flatnonzero(fired_own_voice):
+            fired_own_voice[i] = (
+                probability[i] < self.gate.threshold_ and not fired[i] and not hits[i] and not has_context_cue(texts[i])
+            )
         for i in np.flatnonzero(fired | fired_inside | fired_own_voice):
             at_inside_bar = bool(fired_inside[i] and not fired[i])
             hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=at_inside_bar, own_voice=bool(fired_own_voice[i]))]

@@ -27,6 +27,7 @@ from .danger import (
     PREDICTION_QUANTILE,
     VETO_C,
     DangerNet,
+    own_voice_quantile_fits,
     valid_quantile,
 )
 from .gate import ScopeGate
@@ -224,11 +225,7 @@ class ScopeSettings:
                 "'danger_inside_quantile' must be within [0.5, 1) and at most 'danger_quantile', or None. "
                 f"Got {self.danger_inside_quantile!r} instead."
             )
-        if self.danger_guarded_quantile is not None and (
-            not valid_quantile(self.danger_guarded_quantile)
-            or self.danger_guarded_quantile > self.danger_quantile
-            or (self.danger_inside_quantile is not None and self.danger_guarded_quantile < self.danger_inside_quantile)
-        ):
+        if not own_voice_quantile_fits(self.danger_guarded_quantile, self.danger_quantile, self.danger_inside_quantile):
             raise ModelError(
                 "'danger_guarded_quantile' must be within [0.5, 1), at most 'danger_quantile' and at least "
                 f"'danger_inside_quantile', or None. Got {self.danger_guarded_quantile!r} instead."
