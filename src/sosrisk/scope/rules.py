@@ -273,8 +273,14 @@ _LAST_ARRANGEMENT = (
 _EVERYDAY_LEAVING = r"(明天见|回头见|下次见|晚点见|改天见|慢慢吃|慢慢玩|慢慢聊|有事先走|回家了|下班了)"
 # rules-6: outside the railing or the window, feet over the drop, legs shaking
 _OVER_THE_DROP = r"((窗台|窗户|栏杆|护栏)(的)?(外面|外侧|外边)|悬空|腿(在|一直)?(发抖|发软))"
-# rules-14: what the object-first attempt rules never follow: an act still to come ("我就把……喝了")
+# rules-14: the object-first attempt rules (the poison or the pill named, then swallowed). They never follow an act
+# still to come: 就, 要, 会, 想, 打算, 准备 just before the name, or before a 把 anywhere in the post ("我就把那瓶农药
+# 喝了": a plan has its own rules); the gap up to the verb holds no sentence end, no 被 (someone else's act) and
+# no word of an act to come; the swallowing is done
 _NOT_TO_COME = r"(?<![就要会想把])(?<!打算)(?<!准备)"
+_TO_COME_WITH_BA = r"(就|要|会|想|打算|准备|等)把"
+_UNTIL_SWALLOWED = r"[^。！？!?；;被就要会等]{0,14}"
+_SWALLOWED = r"(了|下去|完了|掉了|光了)"
 _NO_RETURN = r"(不会再回来|不回来了|不回头|回不来了|再也见不到|永别|忘了我|别想我)"
 
 RULE_SET: tuple[Rule, ...] = (
@@ -429,26 +435,23 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "attempt",
         "poison_then_taken",
-        # the poison named first, the swallowing done after (a comma may stand between); not someone else's
-        # act (被 in the gap) and not one to come (就, 要, 会, 想, 打算, 准备 before it: a plan has its own rules)
-        _NOT_TO_COME
-        + r"把?(农药|敌敌畏|百草枯|氰化物)[^。！？!?；;被就要会等]{0,14}(吃|喝|吞|灌|服)(了|下去|完了|掉了|光了)",
+        _NOT_TO_COME + r"把?(农药|敌敌畏|百草枯|氰化物)" + _UNTIL_SWALLOWED + r"(吃|喝|吞|灌|服)" + _SWALLOWED,
         10,
         "poison named, then swallowed",
-        unless=r"(喷|打药|庄稼|果树|菜地|地里|杀虫|除草|老鼠|耗子|鸡|鸭|猪|牛|羊|狗|猫|"
-        # an act to come, whatever stands between 把 and the poison ("我就把那瓶农药喝了")
-        r"(就|要|会|想|打算|准备|等)把)",
+        unless=r"(喷|打药|庄稼|果树|菜地|地里|杀虫|除草|老鼠|耗子|鸡|鸭|猪|牛|羊|狗|猫|" + _TO_COME_WITH_BA + ")",
     ),
     _rule(
         "attempt",
         "pills_then_taken",
         _NOT_TO_COME
-        + r"把?(安眠药|安定|艾司唑仑|佐匹克隆|阿普唑仑|地西泮|氯硝西泮|唑吡坦)[^。！？!?；;被就要会等]{0,14}"
-        r"(全部|都|全|一口气)(吃|吞|喝|服)(了|下去|完了|掉了|光了)",
+        + r"把?(安眠药|安定|艾司唑仑|佐匹克隆|阿普唑仑|地西泮|氯硝西泮|唑吡坦)"
+        + _UNTIL_SWALLOWED
+        + r"(全部|都|全|一口气)(吃|吞|喝|服)"
+        + _SWALLOWED,
         10,
         "sleeping pills named, then all swallowed, and the body failing or a goodbye",
         requires=r"(头晕|好晕|发麻|意识|模糊|睁不开|站不稳|想吐|心跳|对不起|再见|永别|等死|不想醒|别救|结束)",
-        unless=r"(医生开的|遵医嘱|再开|去开|配药|续药|买药|(就|要|会|想|打算|准备|等)把)",
+        unless=r"(医生开的|遵医嘱|再开|去开|配药|续药|买药|" + _TO_COME_WITH_BA + ")",
     ),
     # ---- a farewell or a last post (level 8: planned, the end close)
     _rule(
