@@ -662,14 +662,14 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
     if not text or _REPORTED.search(text):
         return []
     hits: list[RuleHit] = []
-    clauses = _clauses(text)
+    clauses = [(offset, clause) for offset, clause in _clauses(text) if not _RESCUED.search(clause)]
     for rule in rules:
         if rule.requires is not None and not rule.requires.search(text):
             continue
         if rule.unless is not None and rule.unless.search(text):
             continue
         for offset, clause in clauses:
-            if _RESCUED.search(clause):
+            if not rule.pattern.search(clause):  # most clauses: no need to read the matches one by one
                 continue
             match = next(
                 (
