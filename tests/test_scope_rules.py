@@ -77,6 +77,9 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, has_context_c
         ("走进了水库里，水快没过脖子了", "into_the_water", 10),
         # rules-15: someone's words about a third person stop a rule only in their own part of the sentence
         ("男朋友说他不在乎我，遗书写好了", "note_written", 8),
+        # rules-16: the writer named as the subject after someone else
+        ("老公还在睡，我已经把一整瓶安眠药吃了", "overdose_taken", 10),
+        ("我跟朋友说我明天就去跳楼", "time_and_act", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -147,6 +150,9 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "前几年吞了一整瓶安眠药，现在好多了",  # years ago
         "表姐说她遗书都写好了，我现在该做什么",  # rules-15: a friend's farewell reported for help
         "弟弟说他要和网友一起烧炭，我该怎么劝",  # the same for a pact
+        "网友私信我说今晚就吃药自杀，我该怎么办",  # rules-16: 我 as the object (私信我) leaves the friend the subject
+        "男朋友说如果我离开他他明天就去跳楼",  # rules-16: someone else after the writer's 我
+        "我男朋友昨晚吞了一整瓶安眠药",  # rules-16: 我 before the other person (whose act it is)
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

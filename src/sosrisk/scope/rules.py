@@ -118,6 +118,14 @@ families skip the other-subject check; elsewhere 他/她 before a match already 
 hits. On SOS-1K, the ordinary sentences, the team's sentences and the suites no hit changes but that one post
 of ``holdout18.tsv`` (read by then, when it judged rules-14), so no blind suite has judged it.
 
+rules-16 (2026-12-06, a new session) reads the nearest subject before a match: someone else named before it
+stops a rule only when no first-person subject follows that mention ("老公还在睡，我已经把一整瓶安眠药吃了"
+and "我跟朋友说我明天就去跳楼" are the writer's own acts, which the default models had put at level 0 and 7
+with no rule; "网友私信我说……" and "男朋友说如果我离开他他就……" still stop it, since 我 there is an object
+or someone else comes after it). Found by probing, not from a suite. It can only add hits: on SOS-1K four,
+all on posts at the level the rule raises to or above (three wishes at level 5, a plan at level 9); on the
+125,867 ordinary sentences, the team's sentences and the suites read, none.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -130,7 +138,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-15"
+RULES_VERSION = "rules-16"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -615,6 +623,13 @@ _FIRST_PERSON_FAMILIES = frozenset({"farewell", "pact_or_method"})
 # (up to a comma) where the match starts: no rule of any family fires there. The writer's own words to someone
 # ("我跟朋友说我明天就……") and another part of the sentence ("男朋友说他不在乎我，遗书写好了") still fire.
 _SEGMENT_START = re.compile(r"[^，,]*$")
+# rules-16: the writer as a subject after someone else was named (我, not 我们 or 我的), unless a verb or
+# preposition before it makes it an object (跟我, 私信我, 让我 ...)
+_ME = re.compile(r"我(?![们的])")
+_OBJECT_BEFORE = re.compile(
+    r"(跟|对|给|和|向|告诉|私信|问|让|叫|劝|求|找|带|陪|帮|替|被|把|骂|逼|催|教|喊|约|拉|通知|提醒|安慰|看|像|比|"
+    r"嫌|怪|说服|留|害|打|拿)$"
+)
 _REPORTS_THIRD = re.compile(r"(^|[^我])说(她|他)")
 
 
@@ -634,6 +649,20 @@ def _clauses(text: str) -> list[tuple[int, str]]:
 def _negated(clause: str, at: int) -> bool:
     """Whether the words just before position ``at`` of the clause negate what follows."""
     return bool(_NEGATION.search(clause[max(0, at - 4) : at]))
+
+
+def _someone_else_before(clause: str, at: int) -> bool:
+    """Whether someone else is the subject nearest before position ``at``: named there ("朋友吃了……") with no
+    first-person subject after it (rules-16: "老公还在睡，我已经把……", "我跟妈妈说了我今晚就……" are the
+    writer's own acts; "网友私信我说……", "男朋友说如果我离开他他就……" are not, since the 我 there is an object
+    or someone else comes after it)."""
+    others = list(_OTHER_SUBJECT.finditer(clause, 0, at))
+    if not others:
+        return False
+    subjects = (
+        me for me in _ME.finditer(clause, others[-1].end(), at) if not _OBJECT_BEFORE.search(clause, 0, me.start())
+    )
+    return next(subjects, None) is None
 
 
 def _reports_someone_else(clause: str, at: int) -> bool:
@@ -677,7 +706,7 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
                     for m in rule.pattern.finditer(clause)
                     if not _in_the_past(clause, m)
                     and not _negated(clause, m.start())
-                    and (rule.family in _FIRST_PERSON_FAMILIES or not _OTHER_SUBJECT.search(clause[: m.start()]))
+                    and (rule.family in _FIRST_PERSON_FAMILIES or not _someone_else_before(clause, m.start()))
                     and not _reports_someone_else(clause, m.start())
                 ),
                 None,
