@@ -80,6 +80,10 @@ from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, has_context_c
         # rules-16: the writer named as the subject after someone else
         ("老公还在睡，我已经把一整瓶安眠药吃了", "overdose_taken", 10),
         ("我跟朋友说我明天就去跳楼", "time_and_act", 8),
+        # rules-17: the writer's own act after a film or the news is named, or after introducing themself
+        ("看了一部电影，哭完我就把一整瓶安眠药吃了", "overdose_taken", 10),
+        ("新闻里都是别人的幸福，我今晚就去跳江", "time_and_act", 8),
+        ("我是一名高三学生，今晚就去跳楼", "time_and_act", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -153,6 +157,10 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "网友私信我说今晚就吃药自杀，我该怎么办",  # rules-16: 我 as the object (私信我) leaves the friend the subject
         "男朋友说如果我离开他他明天就去跳楼",  # rules-16: someone else after the writer's 我
         "我男朋友昨晚吞了一整瓶安眠药",  # rules-16: 我 before the other person (whose act it is)
+        "我在新闻里看到一名男子吞了一整瓶安眠药",  # rules-17: no writer after the news words
+        "电影里我最喜欢的角色最后吞了一整瓶安眠药",  # rules-17: the character comes after the writer
+        "据悉我市一男子今晚将跳楼",  # rules-17: 我市 is the news' "our city"
+        "我是读完原著才看的《永别了，武器》",  # rules-17: a title
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -126,6 +126,14 @@ or someone else comes after it). Found by probing, not from a suite. It can only
 all on posts at the level the rule raises to or above (three wishes at level 5, a plan at level 9); on the
 125,867 ordinary sentences, the team's sentences and the suites read, none.
 
+rules-17 (2026-12-06, the same session) reads news, fiction and teaching words the same way: before, one of
+them anywhere in a post silenced every rule ("看了一部电影，哭完我就把一整瓶安眠药吃了" and "新闻里都是别人的幸福，
+我今晚就去跳江" got level 0 from the default level model with no rule); now a match fires when it comes after the
+last such word with the writer as a subject between them. It also reads "我是一名……", "作为一位……" as the writer
+introducing themself (not 一名 of a news report, nor 学生 as someone else), never fires inside a title in 《》
+("《永别了，武器》"), and does not take 我国/我市/我校 (news' "our") or 自我 for the writer. Found by probing: no
+hit changes on SOS-1K, the ordinary sentences, the team's sentences, the suites read or ``holdout19.tsv``.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -138,7 +146,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-16"
+RULES_VERSION = "rules-17"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -625,10 +633,15 @@ _FIRST_PERSON_FAMILIES = frozenset({"farewell", "pact_or_method"})
 _SEGMENT_START = re.compile(r"[^，,]*$")
 # rules-16: the writer as a subject after someone else was named (我, not 我们 or 我的), unless a verb or
 # preposition before it makes it an object (跟我, 私信我, 让我 ...)
-_ME = re.compile(r"我(?![们的])")
+# rules-17: "我是一名学生", "作为一位母亲": the writer introduced, not someone reported
+_SELF_INTRODUCTION = re.compile(r"[是为]一[名位]")
+# rules-17: "我是高三学生", "作为一个姐姐": the writer describing themself, not someone else
+_INTRODUCED = re.compile(r"(我是|作为|身为)[^，,]{0,6}$")
+# (rules-17: nor 我国, 我市, 我校 ..., news' "our country, city, school"; nor 自我, "self")
+_ME = re.compile(r"我(?![们的国省市县区镇乡村校院司军方局厅部所])")
 _OBJECT_BEFORE = re.compile(
     r"(跟|对|给|和|向|告诉|私信|问|让|叫|劝|求|找|带|陪|帮|替|被|把|骂|逼|催|教|喊|约|拉|通知|提醒|安慰|看|像|比|"
-    r"嫌|怪|说服|留|害|打|拿)$"
+    r"嫌|怪|说服|留|害|打|拿|自)$"
 )
 _REPORTS_THIRD = re.compile(r"(^|[^我])说(她|他)")
 
@@ -656,13 +669,22 @@ def _someone_else_before(clause: str, at: int) -> bool:
     first-person subject after it (rules-16: "老公还在睡，我已经把……", "我跟妈妈说了我今晚就……" are the
     writer's own acts; "网友私信我说……", "男朋友说如果我离开他他就……" are not, since the 我 there is an object
     or someone else comes after it)."""
-    others = list(_OTHER_SUBJECT.finditer(clause, 0, at))
+    others = [
+        other for other in _OTHER_SUBJECT.finditer(clause, 0, at) if not _INTRODUCED.search(clause, 0, other.start())
+    ]
     if not others:
         return False
-    subjects = (
-        me for me in _ME.finditer(clause, others[-1].end(), at) if not _OBJECT_BEFORE.search(clause, 0, me.start())
-    )
-    return next(subjects, None) is None
+    return not _writer_after(clause, others[-1].end(), at)
+
+
+def _in_title(text: str, at: int) -> bool:
+    """Whether position ``at`` lies inside a title in 《》 (a book, a film, a song: rules-17, "《永别了，武器》")."""
+    return text.rfind("《", 0, at) > text.rfind("》", 0, at)
+
+
+def _writer_after(text: str, start: int, end: int) -> bool:
+    """Whether the writer stands as a subject (我, not as an object) between ``start`` and ``end`` of ``text``."""
+    return any(not _OBJECT_BEFORE.search(text, 0, me.start()) for me in _ME.finditer(text, start, end))
 
 
 def _reports_someone_else(clause: str, at: int) -> bool:
@@ -688,7 +710,13 @@ def _in_the_past(clause: str, match: re.Match[str]) -> bool:
 
 def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
     """Every rule of ``rules`` that fires on ``text``, at most one hit per rule."""
-    if not text or _REPORTED.search(text):
+    if not text:
+        return []
+    # News, fiction or teaching in the post: a match counts only after the last such word, with the writer as
+    # a subject between them ("看了一部电影，哭完我就把……"; rules-17: before, any such word silenced the post)
+    reported = [cue.end() for cue in _REPORTED.finditer(text) if not _SELF_INTRODUCTION.match(text, cue.start() - 1)]
+    own_from = reported[-1] if reported else 0
+    if reported and not _writer_after(text, own_from, len(text)):
         return []
     hits: list[RuleHit] = []
     clauses = [(offset, clause) for offset, clause in _clauses(text) if not _RESCUED.search(clause)]
@@ -704,7 +732,9 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
                 (
                     m
                     for m in rule.pattern.finditer(clause)
-                    if not _in_the_past(clause, m)
+                    if (not reported or _writer_after(text, own_from, offset + m.start()))
+                    and not _in_title(text, offset + m.start())
+                    and not _in_the_past(clause, m)
                     and not _negated(clause, m.start())
                     and (rule.family in _FIRST_PERSON_FAMILIES or not _someone_else_before(clause, m.start()))
                     and not _reports_someone_else(clause, m.start())
