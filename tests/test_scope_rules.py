@@ -8,7 +8,15 @@ import numpy as np
 import pytest
 
 from scope_support import tiny_scoped_model
-from sosrisk.scope.rules import RULE_SET, RULES_VERSION, families, has_context_cue, match_rules, rule_floors
+from sosrisk.scope.rules import (
+    RULE_SET,
+    RULES_VERSION,
+    about_someone_else,
+    families,
+    has_context_cue,
+    match_rules,
+    rule_floors,
+)
 
 
 @pytest.mark.parametrize(
@@ -245,3 +253,26 @@ def test_every_rule_family_has_a_name_on_the_triage_page() -> None:
     from sosrisk.serve.pages import RULE_FAMILY_NAMES
 
     assert set(families()) <= set(RULE_FAMILY_NAMES)
+
+
+@pytest.mark.parametrize(
+    ("text", "someone_else"),
+    [
+        # rules-18: help asked for someone in danger, told as that person's words or acts
+        ("闺蜜说她想割腕，我该怎么办", True),
+        ("同事这几天总说想从公司楼上跳下去，我该怎么劝他", True),
+        ("学生在周记里写想去死，作为老师我应该怎么做", True),
+        ("网友私信我说今晚要吃药自杀，我该怎么办", True),  # 私信我: the writer is the object
+        ("表哥喝醉了就说不想活了，我们该怎么办", True),
+        ("我弟弟最近总是在搜怎么买安眠药，我要怎么和他谈", False),  # a rule fires (method_search): it stays
+        # the writer's own danger, with someone else in the sentence or no 我 at all
+        ("室友都睡了，好想吃药结束这一切，我该怎么办", False),
+        ("男朋友说分手，我想跳楼，我该怎么办", False),
+        ("同事说我没用，我真想去死，怎么办", False),
+        ("朋友说他想跳楼，可我已经吞了一整瓶安眠药，我该怎么办", False),  # a rule fires: the writer's act
+        ("朋友说她自己也想过跳楼，我们互相打气", False),  # no help asked
+        ("朋友总说我想太多，其实我每天都想去死，该怎么办", False),
+    ],
+)
+def test_help_asked_for_someone_else(text: str, someone_else: bool) -> None:
+    assert about_someone_else(text) is someone_else

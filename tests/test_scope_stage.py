@@ -20,6 +20,7 @@ from sosrisk.training import fit_with_scope, make_model
 
 WISH = "好想死"
 ORDINARY = "今天的天气真不错，适合出去散步"
+HELPER = "同事这几天总说想从公司楼上跳下去，我该怎么劝他"
 
 
 def test_out_of_scope_posts_get_level_0_and_the_model_never_sees_them(tmp_path: Path) -> None:
@@ -63,6 +64,24 @@ def test_assessments_carry_the_scope_decision(tmp_path: Path) -> None:
     assert farewell.flat()["rule_hits"] == "farewell/last_post"
 
 
+def test_help_asked_for_someone_else_the_gate_kept_is_out_of_scope(tmp_path: Path) -> None:
+    level = tiny_scoped_model("level", tmp_path)
+    stage = level.scope_
+    assert stage is not None
+    stage.gate.threshold_ = 0.0  # the gate keeps every post: only the someone-else reading can take one out
+    if stage.prefilter is not None:
+        stage.prefilter.threshold_ = 0.0
+    helper, own, rule = assess(
+        [HELPER, "室友都睡了，好想吃药结束这一切，我该怎么办", "朋友说他想跳楼，可我已经吞了一整瓶安眠药，我该怎么办"],
+        level_model=level,
+    )
+    assert (helper.in_scope, helper.scope_reason, helper.risk_level) == (False, "someone_else", 0)
+    assert (own.in_scope, own.scope_reason) == (True, "in_scope")  # the writer's own words, with no 我
+    assert rule.in_scope and rule.rule_hits and rule.rule_hits[0]["rule"] == "overdose_taken"
+    stage.rules = False  # without the rules (research on the gate alone), no post is taken out this way
+    assert assess([HELPER], level_model=level)[0].scope_reason == "in_scope"
+
+
 def test_a_model_without_a_stage_answers_none(tmp_path: Path) -> None:
     model = make_model("char-linear", "level")
     fit_with_scope(model, [ORDINARY, WISH] * 6, [0, 4] * 6, tiny_scope_settings(tmp_path, enabled=False))
@@ -82,7 +101,7 @@ def test_round_trip_writes_the_stage_and_predicts_the_same(tmp_path: Path) -> No
     assert sorted(p.name for p in (tmp_path / "m" / SCOPE_DIR).iterdir()) == ["gate.npz", "prefilter.npz", "scope.json"]
     config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
     assert config["files"]["scope"] == SCOPE_DIR
-    assert config["scope"]["rules_version"] == RULES_VERSION == "rules-17"
+    assert config["scope"]["rules_version"] == RULES_VERSION == "rules-18"
     assert config["scope"]["threshold"] == round(model.scope_.threshold, 6)  # type: ignore[union-attr]
     scope = json.loads((tmp_path / "m" / SCOPE_DIR / "scope.json").read_text("utf-8"))
     assert set(scope) == {"format_version", "gate", "prefilter", "danger", "encoder", "rules_version", "training"}

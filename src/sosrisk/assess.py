@@ -30,7 +30,7 @@ from .scale import N_LEVELS, RAISING_LEVEL, level, tier_of
 if TYPE_CHECKING:
     from .scope.stage import ScopeDecision
 
-SCOPE_REASONS = ("in_scope", "rule", "out_of_scope", "blank")
+SCOPE_REASONS = ("in_scope", "rule", "someone_else", "out_of_scope", "blank")
 
 
 @dataclass
@@ -193,11 +193,15 @@ def decide_scope(
 
 
 def scope_reasons(texts: Sequence[str], scope: ScopeDecision) -> list[str]:
-    """Why each post is in or out of scope: ``in_scope`` (the gate), ``rule``, ``out_of_scope`` or ``blank``."""
+    """Why each post is in or out of scope: ``in_scope`` (the gate), ``rule``, ``someone_else`` (the gate kept it, but
+    it asks how to help someone else in danger and nothing raised it), ``out_of_scope`` or ``blank``."""
     reasons = []
-    for text, gate_in, in_scope in zip(texts, scope.gate_in_scope, scope.in_scope, strict=True):
+    someone_else = scope.someone_else if scope.someone_else is not None else np.zeros(len(texts), dtype=bool)
+    for text, gate_in, in_scope, other in zip(texts, scope.gate_in_scope, scope.in_scope, someone_else, strict=True):
         if not text.strip():
             reasons.append("blank")
+        elif other and not in_scope:
+            reasons.append("someone_else")
         elif gate_in:
             reasons.append("in_scope")
         elif in_scope:

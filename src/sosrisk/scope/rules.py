@@ -134,6 +134,11 @@ introducing themself (not 一名 of a news report, nor 学生 as someone else), 
 ("《永别了，武器》"), and does not take 我国/我市/我校 (news' "our") or 自我 for the writer. Found by probing: no
 hit changes on SOS-1K, the ordinary sentences, the team's sentences, the suites read or ``holdout19.tsv``.
 
+rules-18 (2026-12-06, the same session) adds :func:`about_someone_else`, which is not a safety-net rule and
+raises nothing: the scope stage takes a post its gate kept out of scope (``scope_reason`` ``someone_else``) when
+it asks how to help someone else in danger, every danger word in it is told as that person's words or acts
+("同事这几天总说想从公司楼上跳下去，我该怎么劝他"), and no rule and no net raised it. No rule hit changes.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -146,7 +151,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-17"
+RULES_VERSION = "rules-18"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -745,6 +750,48 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
                 hits.append(RuleHit(rule.family, rule.name, rule.floor, offset + match.start(), offset + match.end()))
                 break
     return hits
+
+
+# rules-18: help asked for someone else in danger (:func:`about_someone_else`): the danger words it looks for,
+# the requests for help, the verbs that report another person's words or acts, and "oneself" said of the writer
+_DANGER_WORDS = re.compile(
+    r"(自杀|轻生|寻死|想死|去死|不想活|活不下去|跳楼|跳河|跳江|跳海|跳下去|烧炭|割腕|上吊|吃药|安眠药|农药|遗书|"
+    r"结束(自己的)?生命|离开这个世界|最后一晚|了结)"
+)
+_HELP_ASKED = re.compile(
+    r"(怎么办|该怎么|要怎么|怎么做|怎么劝|怎么处理|怎么安慰|怎么陪|怎么报警|怎么联系|怎么举报|还能做什么|该做什么|能做什么|"
+    r"该找谁|求建议|有什么办法|应该怎么|该不该|要不要报警|应该跟|该跟|报警有用吗|我该|我应该|如何)"
+)
+_REPORTING_VERB = re.compile(r"(说|写|发|私信|告诉|提到|留言|挂在嘴边|查|搜|闹着|喊着|嚷着|威胁|表示)")
+_ONESELF = re.compile(r"(?<![他她其])自己")
+
+
+def _told_of_someone_else(text: str, at: int) -> bool:
+    """Whether the danger word at ``at`` is told of someone else: that person is the nearest subject before it
+    (as for the rules), a verb between them reports their words or acts, and no "oneself" of the writer's
+    (自己, not 他自己) follows them."""
+    if not _someone_else_before(text, at):
+        return False
+    writer = [me.end() for me in _ME.finditer(text, 0, at) if not _OBJECT_BEFORE.search(text, 0, me.start())]
+    other = next(_OTHER_SUBJECT.finditer(text, writer[-1] if writer else 0, at), None)
+    if other is None or not _REPORTING_VERB.search(text, other.start(), at):
+        return False
+    return not _ONESELF.search(text, other.start(), at)
+
+
+def about_someone_else(text: str) -> bool:
+    """Whether ``text`` asks how to help someone else in danger and tells no danger of the writer's own
+    (rules-18): it asks for help (怎么办, 怎么劝, 怎么报警 ...), names a danger (跳楼, 割腕, 遗书 ...), every danger
+    word is told of someone else (:func:`_told_of_someone_else`: "同事这几天总说想从公司楼上跳下去，我是该报告
+    领导还是先陪他聊聊"), and no rule fires. Not a safety-net rule: the scope stage uses it to take such a post,
+    which its gate kept, out of scope, where no rule and no net fired on it. The writer's own words with no 我
+    ("室友都睡了，好想吃药结束这一切，我该怎么办") name nobody else as the subject of the danger and stay."""
+    if not text or not _HELP_ASKED.search(text):
+        return False
+    dangers = list(_DANGER_WORDS.finditer(text))
+    if not dangers or not all(_told_of_someone_else(text, danger.start()) for danger in dangers):
+        return False
+    return not match_rules(text)
 
 
 def has_context_cue(text: str) -> bool:

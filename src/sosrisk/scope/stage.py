@@ -39,7 +39,16 @@ from ..scale import RAISING_LEVEL
 from .danger import DANGER_FILE, DangerNet
 from .encoder import SentenceEncoder, check_identity
 from .gate import ScopeGate
-from .rules import RULE_SET, RULES_VERSION, Rule, RuleHit, has_context_cue, match_rules, rule_floors
+from .rules import (
+    RULE_SET,
+    RULES_VERSION,
+    Rule,
+    RuleHit,
+    about_someone_else,
+    has_context_cue,
+    match_rules,
+    rule_floors,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +68,9 @@ class ScopeDecision:
     in_scope: np.ndarray
     floors: np.ndarray
     rule_hits: list[list[RuleHit]] = field(default_factory=list)
+    # posts the gate kept that ask how to help someone else in danger and that no rule or net raised: taken out
+    # of scope (:func:`~sosrisk.scope.rules.about_someone_else`); ``None``: no post was
+    someone_else: np.ndarray | None = None
 
     def take(self, rows: np.ndarray) -> ScopeDecision:
         """The decision for a subset of the posts."""
@@ -68,6 +80,7 @@ class ScopeDecision:
             self.in_scope[rows],
             self.floors[rows],
             [self.rule_hits[i] for i in rows],
+            None if self.someone_else is None else self.someone_else[rows],
         )
 
     @property
@@ -148,7 +161,13 @@ class ScopeStage:
             hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=at_inside_bar, own_voice=bool(fired_own_voice[i]))]
         floors = rule_floors(hits)
         gate_in = passed & (probability >= self.gate.threshold_)
-        return ScopeDecision(probability, gate_in, gate_in | (filled & (floors >= 0)), floors, hits)
+        # help asked for someone else in danger, which neither a rule nor the net raised: out of scope
+        someone_else = np.zeros(n, dtype=bool)
+        if self.rules:
+            for i in np.flatnonzero(gate_in & (floors < 0)):
+                someone_else[i] = about_someone_else(texts[i])
+        in_scope = (gate_in & ~someone_else) | (filled & (floors >= 0))
+        return ScopeDecision(probability, gate_in, in_scope, floors, hits, someone_else)
 
     def describe(self) -> dict[str, Any]:
         """What a model card and ``GET /v1/model`` say about the stage."""

@@ -145,9 +145,10 @@ class ResultOut(BaseModel):
         description="The scope gate's probability that the post is in scope (compared with the gate's threshold, "
         "see GET /v1/model); null when the models have no scope stage."
     )
-    scope_reason: Literal["in_scope", "rule", "out_of_scope", "blank"] | None = Field(
+    scope_reason: Literal["in_scope", "rule", "someone_else", "out_of_scope", "blank"] | None = Field(
         description="Why: 'in_scope' (the gate), 'rule' (the gate alone would have left it out; a safety-net rule "
-        "brought it in), 'out_of_scope'; null when the models have no scope stage."
+        "brought it in), 'someone_else' (the gate kept it, but it asks how to help someone else in danger and no "
+        "rule raised it), 'out_of_scope', 'blank'; null when the models have no scope stage."
     )
     rule_hits: list[RuleHitOut] | None = Field(
         description="The safety-net rules that fired (they only raise a post: level at least the rule's floor, "
