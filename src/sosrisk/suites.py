@@ -28,4 +28,5 @@ SUITES = (
     "holdout17",
     "holdout18",
     "holdout19",
+    "holdout20",
 )

@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Twenty files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Twenty-one files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -61,7 +61,10 @@ the own-voice bar at one in 100); and ``holdout18.tsv`` (2026-12-06, the same se
 run and not run on any model, to judge the next change (it judged rules-14, in the next session); and
 ``holdout19.tsv`` (2026-12-06, that next session), written after rules-15, checked against every earlier suite,
 the template sentences and the tests' sentences (22 drafts that came out close to an earlier post were
-rewritten), and not run on any model, to judge the next change.
+rewritten), and not run on any model, to judge the next change (it judged rules-18, in the next session);
+and ``holdout20.tsv`` (2026-12-06, that session), written after ``holdout19.tsv``'s run by a team member who
+never saw a model's answer on it, checked the same way (12 drafts rewritten, none left above 0.66
+similarity), and not run on any model, to judge the next change.
 """
 
 from __future__ import annotations
