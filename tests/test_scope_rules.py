@@ -92,6 +92,11 @@ from sosrisk.scope.rules import (
         ("看了一部电影，哭完我就把一整瓶安眠药吃了", "overdose_taken", 10),
         ("新闻里都是别人的幸福，我今晚就去跳江", "time_and_act", 8),
         ("我是一名高三学生，今晚就去跳楼", "time_and_act", 8),
+        # rules-19: holdout19's attempts and note in words the rules lacked
+        ("坐在顶楼边沿，两条腿垂在外面，楼下的车像玩具", "over_the_drop", 10),
+        ("我在海里一直往深处走，浪已经打到脸上了", "into_the_water", 10),
+        ("把车开进了山里，排气管接了管子通进车窗", "exhaust_hose", 10),
+        ("遗书压在书桌的台灯下面，你们记得看", "note_written", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -169,6 +174,9 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "电影里我最喜欢的角色最后吞了一整瓶安眠药",  # rules-17: the character comes after the writer
         "据悉我市一男子今晚将跳楼",  # rules-17: 我市 is the news' "our city"
         "我是读完原著才看的《永别了，武器》",  # rules-17: a title
+        "坐在码头边上，两条腿垂在外面晃来晃去，好惬意",  # rules-19: a pier, no high place
+        "在海里游泳，浪打到脸上好刺激",  # swimming
+        "修车师傅把排气管接了根管子通进车窗检测",  # a mechanic's test
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -139,6 +139,14 @@ raises nothing: the scope stage takes a post its gate kept out of scope (``scope
 it asks how to help someone else in danger, every danger word in it is told as that person's words or acts
 ("同事这几天总说想从公司楼上跳下去，我该怎么劝他"), and no rule and no net raised it. No rule hit changes.
 
+rules-19 (2026-12-06, the same session) fills the vocabulary gaps of the attempts and the note that
+``holdout19.tsv``'s blind run sent out of scope at level 0: legs hanging over a roof's edge
+(``over_the_drop``: "两条腿垂在外面"), walking deeper into the sea with the waves at the face (``into_the_water``),
+a hose from the exhaust led into the car (``exhaust_hose``, new) and a note left under something
+("遗书压在台灯下面", ``note_written``). On SOS-1K, the ordinary sentences and the team's sentences no hit
+changes; on the suites read before ``holdout19.tsv`` two attempts gain one; on ``holdout20.tsv``, blind, one
+attempt more passes for both default models and no other answer changes.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -151,7 +159,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-18"
+RULES_VERSION = "rules-19"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -293,7 +301,11 @@ _LAST_ARRANGEMENT = (
 )
 _EVERYDAY_LEAVING = r"(明天见|回头见|下次见|晚点见|改天见|慢慢吃|慢慢玩|慢慢聊|有事先走|回家了|下班了)"
 # rules-6: outside the railing or the window, feet over the drop, legs shaking
-_OVER_THE_DROP = r"((窗台|窗户|栏杆|护栏)(的)?(外面|外侧|外边)|悬空|腿(在|一直)?(发抖|发软))"
+_OVER_THE_DROP = (
+    r"((窗台|窗户|栏杆|护栏)(的)?(外面|外侧|外边)|悬空|腿(在|一直)?(发抖|发软)|"
+    # rules-19: the legs or feet hanging over the edge ("两条腿垂在外面")
+    r"(腿|脚)[^，,]{0,3}(垂|悬|伸|晃|荡)[^，,]{0,2}(外面|外边|外侧|半空|空中))"
+)
 # rules-14: the object-first attempt rules (the poison or the pill named, then swallowed). They never follow an act
 # still to come: 就, 要, 会, 想, 打算, 准备 just before the name, or before a 把 anywhere in the post ("我就把那瓶农药
 # 喝了": a plan has its own rules); the gap up to the verb holds no sentence end, no 被 (someone else's act) and
@@ -387,7 +399,9 @@ RULE_SET: tuple[Rule, ...] = (
         10,
         "in the sea or a river, going deeper",
         # rules-14: "水快到下巴了" (已经, 快, 都 or 就 before the verb)
-        requires=r"(水(已经|快|都|就)?要?(到|没过|淹到|漫到|淹没)[^，,]{0,3}(胸|脖子|腰|下巴|嘴|头)|越来越深|快没力气|没力气了|回不去了)",
+        requires=r"(水(已经|快|都|就)?要?(到|没过|淹到|漫到|淹没)[^，,]{0,3}(胸|脖子|腰|下巴|嘴|头)|越来越深|快没力气|没力气了|回不去了|"
+        # rules-19: going deeper, the waves at the face
+        r"往(深处|深水|更深)|(浪|水)(已经|快|都)?(打到|拍到|漫到|没过|淹到)[^，,]{0,3}(脸|胸|脖子|下巴|嘴|头))",
         unless=r"(游泳|游了|冲浪|浮潜|潜水|救生|玩水|度假|泳|钓鱼|划船|捞)",
     ),
     _rule(
@@ -422,6 +436,15 @@ RULE_SET: tuple[Rule, ...] = (
         "shut in a car with the engine running",
         requires=r"(发动机|引擎|尾气|没熄火|不熄火|打着火)",
         unless=r"(空调|暖气|等人|等你|堵车|接孩子|睡一觉|午睡|充电)",
+    ),
+    # rules-19: a hose led from the exhaust into the car ("排气管接了管子通进车窗")
+    _rule(
+        "attempt",
+        "exhaust_hose",
+        r"排气管[^，,]{0,6}(接|插|连|通|引)[^，,]{0,6}(车窗|车里|车内|车厢)",
+        10,
+        "a hose from the exhaust led into the car",
+        unless=r"(修车|维修|4S|检测|年检|改装)",
     ),
     # rules-14: means in use, told in other word orders than the rules above knew (the seen suites' misses)
     _rule(
@@ -487,7 +510,9 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "farewell",
         "note_written",
-        r"((写好|写完|写下|留下|留好)了?[^，,]{0,3}遗书|遗书[^，,]{0,3}(写好|写完|放在|留在|已经写)|这是我的遗书)",
+        # rules-19: left under, in or between something ("遗书压在台灯下面")
+        r"((写好|写完|写下|留下|留好)了?[^，,]{0,3}遗书|遗书[^，,]{0,3}(写好|写完|放在|留在|已经写|压在|塞在|夹在|藏在|搁在|放到|放进)|"
+        r"这是我的遗书)",
         8,
         "a suicide note written",
     ),
