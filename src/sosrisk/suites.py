@@ -29,4 +29,5 @@ SUITES = (
     "holdout18",
     "holdout19",
     "holdout20",
+    "holdout21",
 )
