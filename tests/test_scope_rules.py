@@ -97,6 +97,10 @@ from sosrisk.scope.rules import (
         ("我在海里一直往深处走，浪已经打到脸上了", "into_the_water", 10),
         ("把车开进了山里，排气管接了管子通进车窗", "exhaust_hose", 10),
         ("遗书压在书桌的台灯下面，你们记得看", "note_written", 8),
+        # rules-20: holdout20's attempts and farewell in words the rules lacked
+        ("浴缸里的水已经红了", "bath_turned_red", 10),
+        ("躺在道口旁边的轨道上，耳朵贴着铁轨，能感觉到它在震", "at_the_edge", 10),
+        ("小王，欠你的五百块转过去了，以后不用等我了", "goodbye_world", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -177,6 +181,9 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "坐在码头边上，两条腿垂在外面晃来晃去，好惬意",  # rules-19: a pier, no high place
         "在海里游泳，浪打到脸上好刺激",  # swimming
         "修车师傅把排气管接了根管子通进车窗检测",  # a mechanic's test
+        "浴缸里的水被浴球染红了",  # rules-20: a bath bomb
+        "以后不用等我吃饭了，公司天天加班",  # waiting for dinner
+        "站在地铁站台上，轨道在震，车快来了",  # a platform, not the rails
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:
@@ -211,6 +218,8 @@ def test_rule_set_is_named_versioned_and_ordered() -> None:
         ("加班到半夜，心态崩了", True),
         ("前几年我也一个人站在桥上过", True),  # rules-14: years ago
         ("大爷说他活够了", True),  # rules-14: an older person opens the post
+        ("笑死，猫把我的杯子推下桌了", True),  # rules-20: internet hyperbole
+        ("那阵子天天想着怎么消失，现在好多了", True),  # rules-20: 那阵子 is past
         ("一整瓶药已经吞下去了，头好晕", False),
         ("别等我了，我不会回来了", False),
         ("妈妈对不起，我先走了", False),  # a parent addressed, not a subject: no cue

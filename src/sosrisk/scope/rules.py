@@ -147,6 +147,12 @@ a hose from the exhaust led into the car (``exhaust_hose``, new) and a note left
 changes; on the suites read before ``holdout19.tsv`` two attempts gain one; on ``holdout20.tsv``, blind, one
 attempt more passes for both default models and no other answer changes.
 
+rules-20 (2026-12-06, the same session) does the same for ``holdout20.tsv``'s failures: the bath water turned
+red (``bath_turned_red``, new; never with a bath bomb or petals), the ear on the rails or the rails shaking
+(``at_the_edge``; 轨道 as a place beside 铁轨), "以后不用等我了" (``goodbye_world``), and three context cues that
+keep the own-voice bar quiet: 笑死 and 当场阵亡 (internet hyperbole) and 那阵子 (the past). No hit changes on
+SOS-1K or the ordinary sentences (8 of them gain a context cue); ``holdout21.tsv`` judges it.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -159,7 +165,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-19"
+RULES_VERSION = "rules-20"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -169,7 +175,7 @@ _NEGATION = re.compile(r"(不|没|别|未|莫|勿|不会|不要|不想|不能|�
 _RESCUE_WORDS = r"后来被|被救|洗胃|获救|抢救过来"
 # rules-14: years ago (前些年, 几年前 ...), which told a neighbour's old story as the writer's act
 _PAST = re.compile(
-    r"(以前|曾经|当年|那时候?|那段时间|去年|前年|小时候|上次|之前|前些年|前几年|几年前|多年前|早年|"
+    r"(以前|曾经|当年|那时候?|那段时间|那阵子?|去年|前年|小时候|上次|之前|前些年|前几年|几年前|多年前|早年|"
     + _RESCUE_WORDS
     + ")"
 )
@@ -269,7 +275,7 @@ _PILLS_AMOUNT = (
     r"(一整瓶|整瓶|一瓶|一整盒|整盒|一大把|一把|所有的?|全部的?|几十|几百|"  # a large amount
     r"[0-9]{2,}|[二三四五六七八九]十|[一二三四五六七八九]百)"
 )
-_HIGH_PLACE = r"(天台|楼顶|顶楼|楼顶上|桥上|桥的栏杆|栏杆|窗台|窗户外|悬崖|江边|河边|海边|铁轨)"
+_HIGH_PLACE = r"(天台|楼顶|顶楼|楼顶上|桥上|桥的栏杆|栏杆|窗台|窗户外|悬崖|江边|河边|海边|铁轨|轨道)"
 # standing, sitting or climbing at a high place now
 # rules-14: lying or crouching there too (躺在铁轨上)
 _AT_A_HEIGHT = (
@@ -282,7 +288,9 @@ _EDGE_CUE = (
     # rules-8: waiting on the tracks for a train
     r"等[^，,]{0,3}(火车|列车|末班车|车开过来)|"
     # rules-14: a train, its light or its sound coming closer
-    r"(火车|列车|车灯|灯光?|声音|汽笛)[^，,]{0,3}越来越(近|响|亮))"
+    r"(火车|列车|车灯|灯光?|声音|汽笛)[^，,]{0,3}越来越(近|响|亮)|"
+    # rules-20: the ear on the rails, the rails shaking
+    r"贴着[^，,]{0,2}(铁轨|轨道)|(铁轨|轨道)[^，,]{0,4}(在)?(震|颤|抖|嗡嗡))"
 )
 # rules-5: a leave-taking, and in the same post a last arrangement, an apology or words for the grief
 _LEAVE_TAKING = (
@@ -446,6 +454,15 @@ RULE_SET: tuple[Rule, ...] = (
         "a hose from the exhaust led into the car",
         unless=r"(修车|维修|4S|检测|年检|改装)",
     ),
+    # rules-20: the bath water turned red (bleeding in the tub)
+    _rule(
+        "attempt",
+        "bath_turned_red",
+        r"(浴缸|浴盆)[^，,]{0,4}水[^，,]{0,4}(红了|变红|染红|都是血|全是血)",
+        10,
+        "the water of the bath turned red with blood",
+        unless=r"(浴球|泡泡|花瓣|精油|玫瑰|染发|色素|颜料|宝宝|孩子|小朋友)",
+    ),
     # rules-14: means in use, told in other word orders than the rules above knew (the seen suites' misses)
     _rule(
         "attempt",
@@ -522,6 +539,8 @@ RULE_SET: tuple[Rule, ...] = (
         # rules-10: the world may follow a comma and a few words ("再见了，这个让我失望的世界"); never 世界杯
         r"(永别了|再见了?[，,]?[^，,]{0,8}世界(?!杯)|先走一步|来生再见|下辈子再见|下辈子见|不用救我|别来找我|不要找我|"
         r"我应该已经不在了|我已经不在了|不用再等我|别再等我|不要再等我|"
+        # rules-20: "以后不用等我了" (not 等我吃饭)
+        r"(以后|今后)都?(不用|别|不要)再?等我了|"
         # rules-8: read after the writer is gone
         r"我(应该|可能|大概)?已经(去了另一个世界|在另一个世界|离开(了)?这个世界))",
         8,
@@ -652,7 +671,7 @@ _HYPERBOLE = re.compile(
 _RECOVERY = re.compile(r"(戒掉|康复|好转|走出来|熬过来|挺过来|已经过去|过去了)")
 # rules-13: hearsay opening the post, whoever it is about, and internet hyperbole without 死
 _HEARSAY = re.compile(r"^(听说|据说)")
-_SLANG = re.compile(r"(心(都)?在滴血|心态(都)?崩了|会谢|烧干|升天|当场去世|原地去世|魂都没了)")
+_SLANG = re.compile(r"(心(都)?在滴血|心态(都)?崩了|会谢|烧干|升天|当场去世|原地去世|魂都没了|笑死|当场阵亡|原地阵亡)")
 
 # The other-subject check is skipped for families whose phrases are about the writer by their nature
 # ("先走一步") or name others anyway (a pact: "有人约烧炭吗").
