@@ -30,4 +30,5 @@ SUITES = (
     "holdout19",
     "holdout20",
     "holdout21",
+    "holdout22",
 )

@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Twenty-two files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Twenty-three files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -66,7 +66,9 @@ and ``holdout20.tsv`` (2026-12-06, that session), written after ``holdout19.tsv`
 never saw a model's answer on it, checked the same way (12 drafts rewritten, none left above 0.66
 similarity), and not run on any model, to judge the next change (it judged rules-19); and ``holdout21.tsv``
 (2026-12-06, that session), written after ``holdout20.tsv``'s run in the same way (no draft came out above 0.66
-similarity), and not run on any model, to judge the next change.
+similarity), and not run on any model, to judge the next change (it judged rules-20); and ``holdout22.tsv``
+(2026-12-06, that session), written after ``holdout21.tsv``'s run in the same way (7 drafts rewritten, none left
+above 0.66 similarity), and not run on any model, to judge the next change.
 """
 
 from __future__ import annotations
