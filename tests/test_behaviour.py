@@ -38,7 +38,8 @@ def test_an_unknown_suite_is_refused() -> None:
         match=r"Unknown behavioural suite 'tests'; expected one of "
         r"\('cases', 'holdout', 'holdout2', 'holdout3', 'holdout4', 'holdout5', 'holdout6', 'holdout7', 'holdout8', "
         r"'holdout9', 'holdout10', 'holdout11', 'holdout12', 'holdout13', "
-        r"'holdout14', 'holdout15', 'holdout16', 'holdout17', 'holdout18', 'holdout19', 'holdout20', 'holdout21', 'holdout22'\)\.",
+        r"'holdout14', 'holdout15', 'holdout16', 'holdout17', 'holdout18', 'holdout19', 'holdout20', 'holdout21', "
+        r"'holdout22'\)\.",
     ):
         load_cases("tests")
 
