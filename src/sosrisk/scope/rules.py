@@ -731,9 +731,15 @@ def _in_title(text: str, at: int) -> bool:
     return text.rfind("《", 0, at) > text.rfind("》", 0, at)
 
 
+def _writer_subjects(text: str, start: int, end: int) -> list[int]:
+    """Where the writer stands as a subject (我, not as an object) between ``start`` and ``end`` of ``text``: the
+    end of each such 我."""
+    return [me.end() for me in _ME.finditer(text, start, end) if not _OBJECT_BEFORE.search(text, 0, me.start())]
+
+
 def _writer_after(text: str, start: int, end: int) -> bool:
-    """Whether the writer stands as a subject (我, not as an object) between ``start`` and ``end`` of ``text``."""
-    return any(not _OBJECT_BEFORE.search(text, 0, me.start()) for me in _ME.finditer(text, start, end))
+    """Whether the writer stands as a subject between ``start`` and ``end`` of ``text``."""
+    return bool(_writer_subjects(text, start, end))
 
 
 def _reports_someone_else(clause: str, at: int) -> bool:
@@ -816,26 +822,29 @@ def _told_of_someone_else(text: str, at: int) -> bool:
     (自己, not 他自己) follows them."""
     if not _someone_else_before(text, at):
         return False
-    writer = [me.end() for me in _ME.finditer(text, 0, at) if not _OBJECT_BEFORE.search(text, 0, me.start())]
+    writer = _writer_subjects(text, 0, at)
     other = next(_OTHER_SUBJECT.finditer(text, writer[-1] if writer else 0, at), None)
     if other is None or not _REPORTING_VERB.search(text, other.start(), at):
         return False
     return not _ONESELF.search(text, other.start(), at)
 
 
-def about_someone_else(text: str) -> bool:
-    """Whether ``text`` asks how to help someone else in danger and tells no danger of the writer's own
-    (rules-18): it asks for help (怎么办, 怎么劝, 怎么报警 ...), names a danger (跳楼, 割腕, 遗书 ...), every danger
-    word is told of someone else (:func:`_told_of_someone_else`: "同事这几天总说想从公司楼上跳下去，我是该报告
-    领导还是先陪他聊聊"), and no rule fires. Not a safety-net rule: the scope stage uses it to take such a post,
-    which its gate kept, out of scope, where no rule and no net fired on it. The writer's own words with no 我
-    ("室友都睡了，好想吃药结束这一切，我该怎么办") name nobody else as the subject of the danger and stay."""
+def asks_help_for_someone_else(text: str) -> bool:
+    """Whether ``text`` asks how to help (怎么办, 怎么劝, 怎么报警 ...), names a danger (跳楼, 割腕, 遗书 ...) and tells
+    every danger word of someone else (:func:`_told_of_someone_else`: "同事这几天总说想从公司楼上跳下去，我该怎么劝
+    他"), whatever the rules say; the scope stage asks it only of posts no rule or net raised. The writer's own
+    words with no 我 ("室友都睡了，好想吃药结束这一切，我该怎么办") name nobody else as the subject of the danger."""
     if not text or not _HELP_ASKED.search(text):
         return False
     dangers = list(_DANGER_WORDS.finditer(text))
-    if not dangers or not all(_told_of_someone_else(text, danger.start()) for danger in dangers):
-        return False
-    return not match_rules(text)
+    return bool(dangers) and all(_told_of_someone_else(text, danger.start()) for danger in dangers)
+
+
+def about_someone_else(text: str) -> bool:
+    """Whether ``text`` asks how to help someone else in danger and tells no danger of the writer's own
+    (rules-18): :func:`asks_help_for_someone_else`, and no rule fires. Not a safety-net rule: the scope stage
+    takes such a post, which its gate kept, out of scope, where no rule and no net fired on it."""
+    return asks_help_for_someone_else(text) and not match_rules(text)
 
 
 def has_context_cue(text: str) -> bool:

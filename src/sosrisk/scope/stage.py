@@ -44,7 +44,7 @@ from .rules import (
     RULES_VERSION,
     Rule,
     RuleHit,
-    about_someone_else,
+    asks_help_for_someone_else,
     has_context_cue,
     match_rules,
     rule_floors,
@@ -165,7 +165,7 @@ class ScopeStage:
         someone_else = np.zeros(n, dtype=bool)
         if self.rules:
             for i in np.flatnonzero(gate_in & (floors < 0)):
-                someone_else[i] = about_someone_else(texts[i])
+                someone_else[i] = asks_help_for_someone_else(texts[i])  # no rule fired: floors < 0
         in_scope = (gate_in & ~someone_else) | (filled & (floors >= 0))
         return ScopeDecision(probability, gate_in, in_scope, floors, hits, someone_else)
 
