@@ -31,4 +31,5 @@ SUITES = (
     "holdout20",
     "holdout21",
     "holdout22",
+    "holdout23",
 )
