@@ -296,7 +296,7 @@ def test_prefilter_retention_is_checked(value: object, tmp_path: Path) -> None:
         tiny_scope_settings(tmp_path, prefilter_retention=value)
 
 
-def test_a_batch_run_may_give_the_sentence_encoder_more_threads_for_the_same_embeddings() -> None:
+def test_a_batch_run_may_give_the_sentence_encoder_more_threads_for_nearly_the_same_embeddings() -> None:
     from sosrisk.scope.encoder import SentenceEncoder
     from sosrisk.threads import sentence_encoder_threads, sentence_encoder_threads_for, set_sentence_encoder_threads
 
@@ -309,6 +309,7 @@ def test_a_batch_run_may_give_the_sentence_encoder_more_threads_for_the_same_emb
         assert sentence_encoder_threads() == 2 and encoder._model.threads == 2
         two = encoder.encode(texts)
     assert sentence_encoder_threads() == 1 and encoder._model.threads == 1  # restored after the run
-    assert np.array_equal(one, two)
+    # bit for bit on some CPUs, not on all (OpenBLAS on an AMD EPYC: up to 4e-7 apart); never more than rounding
+    assert np.abs(one - two).max() <= 1e-5
     with pytest.raises(ValueError, match="sentence encoder threads >= 1"):
         set_sentence_encoder_threads(0)

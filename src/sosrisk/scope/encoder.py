@@ -92,7 +92,8 @@ class SentenceEncoder:
         self.memo: dict[str, np.ndarray] | None = None
 
     def set_threads(self, threads: int) -> None:
-        """Encode with ``threads`` BLAS threads (the same embeddings, bit for bit: the split is by output block)."""
+        """Encode with ``threads`` BLAS threads: the same embeddings to within about 1e-6, not always bit for bit
+        (:mod:`sosrisk.threads`)."""
         self._model.threads = threads
         backend = getattr(self._model, "_backend", None)  # built on first use: already built, it keeps its own
         if backend is not None:
