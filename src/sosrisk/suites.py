@@ -32,4 +32,5 @@ SUITES = (
     "holdout21",
     "holdout22",
     "holdout23",
+    "holdout24",
 )
