@@ -101,6 +101,10 @@ from sosrisk.scope.rules import (
         ("浴缸里的水已经红了", "bath_turned_red", 10),
         ("躺在道口旁边的轨道上，耳朵贴着铁轨，能感觉到它在震", "at_the_edge", 10),
         ("小王，欠你的五百块转过去了，以后不用等我了", "goodbye_world", 8),
+        # rules-21: 礼拜 as a weekday, a festival's night
+        ("下个礼拜五晚上我就去烧炭", "time_and_act", 8),
+        ("这礼拜天我就从天台跳下去", "time_and_act", 8),
+        ("中秋节那晚，我就去跳江", "time_and_act", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -184,6 +188,9 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "浴缸里的水被浴球染红了",  # rules-20: a bath bomb
         "以后不用等我吃饭了，公司天天加班",  # waiting for dinner
         "站在地铁站台上，轨道在震，车快来了",  # a platform, not the rails
+        "我每个礼拜天都去教堂做礼拜，跳广场舞的阿姨也去",  # rules-21: worship, not a weekday
+        "元宵节那晚我们在院子里烧炭烤肉",  # rules-21: a barbecue on a festival night
+        "这周末在院子里烧炭烤肉",  # and on a weekend, which fired before rules-21
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -70,8 +70,8 @@ similarity), and not run on any model, to judge the next change (it judged rules
 (2026-12-06, that session), written after ``holdout21.tsv``'s run in the same way (7 drafts rewritten, none left
 above 0.66 similarity), and not run on any model, to judge the next change; and ``holdout23.tsv`` (2026-12-07, a
 new session), written before that change in the same way (10 drafts rewritten, none left above 0.66 similarity,
-the templates and every earlier suite compared), and not run on any model, to judge the change after it; and
-``holdout24.tsv`` (2026-12-07, the same session), written after ``holdout22.tsv``'s run and
+the templates and every earlier suite compared), and not run on any model, to judge the change after it (it
+judged rules-21); and ``holdout24.tsv`` (2026-12-07, the same session), written after ``holdout22.tsv``'s run and
 before ``holdout23.tsv``'s by a team member who saw no model's or rule's answer on it, checked the same way (7
 drafts rewritten, none left above 0.66 similarity), and not run on any model, to judge the next change.
 """

@@ -153,6 +153,12 @@ red (``bath_turned_red``, new; never with a bath bomb or petals), the ear on the
 keep the own-voice bar quiet: 笑死 and 当场阵亡 (internet hyperbole) and 那阵子 (the past). No hit changes on
 SOS-1K or the ordinary sentences (8 of them gain a context cue); ``holdout21.tsv`` judges it.
 
+rules-21 (2026-12-07, a new session) completes a closed class instead of adding a method: the time words knew
+星期 and 周 but not 礼拜, their everyday synonym (下礼拜三, 这礼拜, 礼拜天), nor a festival's night or day
+(元宵节那晚, 除夕夜里, 国庆当天). Both join the times of a plan (and 礼拜 the times that end the past in a
+sentence); a bare 礼拜 (做礼拜) or a festival without a time (元宵节快乐) does not count. 烧炭 followed by a
+barbecue, a hot pot or heating (烧炭烤肉) is no longer a way to die: a weekend barbecue fired ``time_and_act``.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -165,7 +171,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-20"
+RULES_VERSION = "rules-21"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -180,9 +186,16 @@ _PAST = re.compile(
     + ")"
 )
 # rules-11: what ends the past inside a sentence ("去年没死成，今年生日那天我一定要……"): a time to come or now
+# rules-21: 礼拜, the everyday synonym of 星期 and 周 (下礼拜三, 这礼拜, 礼拜天); never a bare 礼拜 (做礼拜)
+_WEEKDAY_LIBAI = r"下个?礼拜[一二三四五六日天]?|这个?礼拜[一二三四五六日天]?|礼拜[一二三四五六日天]"
+# rules-21: a festival's night or day (元宵节那晚, 除夕夜里, 国庆当天); never the festival alone (元宵节快乐)
+_FESTIVAL_TIME = (
+    r"(除夕|大年三十|春节|大年初[一二三四五六七八九十]|元宵节?|清明节?|端午节?|七夕|中秋节?|国庆节?|元旦|跨年|圣诞节?|平安夜|情人节)"
+    r"(那天|那晚|那夜|当天|当晚|晚上|夜里)"
+)
 _NOW_AGAIN = re.compile(
     r"(这次|这一次|这回|现在|此刻|马上|今晚|今天晚上|今夜|今天|明天|明晚|后天|这周末?|周末|下周|下个?星期|下个月|月底|今年|"
-    r"年底|过完年|生日那天|再来一次)"
+    r"年底|过完年|生日那天|再来一次|" + _WEEKDAY_LIBAI + ")"
 )
 _COMMA = re.compile(r"[，,]")
 # a clause with a rescue or a treatment is past whatever follows it
@@ -205,10 +218,10 @@ _OTHER_SUBJECT = re.compile(
 _TIME = (
     r"(今晚|今天晚上|今夜|明天|明晚|明早|后天|大后天|这周末?|周末|下周[一二三四五六日天]?|下个?星期|周[一二三四五六日天]|"
     r"星期[一二三四五六日天]|月底|月初|年底|过完年|过完生日|生日那天|考完试?|考完最后一门|下个月|这几天|这两天|过几天|"
-    r"[0-9一二三四五六七八九十]+号|[0-9]+点|等.{1,8}(那天|以后|之后))"
+    r"[0-9一二三四五六七八九十]+号|[0-9]+点|等.{1,8}(那天|以后|之后)|" + _WEEKDAY_LIBAI + "|" + _FESTIVAL_TIME + ")"
 )
 _DIE = (
-    r"(去死|自杀|寻死|轻生|跳下去|跳楼|跳河|跳江|跳海|跳桥|烧炭|割腕|(?<!树)上吊|自缢|卧轨|吞药|服药|喝药|结束(这一切|自己|生命|我的生命)|"
+    r"(去死|自杀|寻死|轻生|跳下去|跳楼|跳河|跳江|跳海|跳桥|烧炭(?![^，,]{0,3}(烤|火锅|取暖))|割腕|(?<!树)上吊|自缢|卧轨|吞药|服药|喝药|结束(这一切|自己|生命|我的生命)|"
     r"离开这个世界|了结自己|动手(?!术)|吞下?[^，,]{0,4}药|(安眠药|药)[^，,]{0,3}(全|都)(吃|吞)(了|掉|下去)?)"
 )
 _POISONS = r"(农药|敌敌畏|百草枯|老鼠药|耗子药|氰化物)"
