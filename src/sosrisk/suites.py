@@ -33,4 +33,5 @@ SUITES = (
     "holdout22",
     "holdout23",
     "holdout24",
+    "holdout25",
 )

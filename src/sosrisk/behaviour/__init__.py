@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Twenty-five files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Twenty-six files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -73,7 +73,11 @@ new session), written before that change in the same way (10 drafts rewritten, n
 the templates and every earlier suite compared), and not run on any model, to judge the change after it (it
 judged rules-21); and ``holdout24.tsv`` (2026-12-07, the same session), written after ``holdout22.tsv``'s run and
 before ``holdout23.tsv``'s by a team member who saw no model's or rule's answer on it, checked the same way (7
-drafts rewritten, none left above 0.66 similarity), and not run on any model, to judge the next change.
+drafts rewritten, none left above 0.66 similarity), and not run on any model, to judge the next change; and
+``holdout25.tsv`` (2026-12-07, the same session), written by a team member who saw no model's or rule's answer
+on any suite, checked the same way (2 drafts rewritten for similarity, 8 more for scenes
+used before, none left above 0.66), and not run on any model, to judge the change after the one
+``holdout24.tsv`` judges.
 """
 
 from __future__ import annotations
