@@ -121,10 +121,11 @@ def test_the_recovery_veto_withdraws_what_looks_back_and_keeps_every_danger_post
         plain.veto_probability(danger)
 
 
-def test_the_inside_bar_raises_only_posts_the_gate_put_in_scope(danger_model) -> None:  # type: ignore[no-untyped-def]
+def test_the_inside_bar_raises_only_posts_the_gate_put_in_scope_without_a_context_cue(danger_model) -> None:  # type: ignore[no-untyped-def]
     stage = danger_model.scope_
     assert stage is not None and stage.danger is not None and stage.danger.inside_threshold_ is not None
-    texts = [*PLAIN, *ORDINARY_POSTS[:8], "好想死，每天都好累", "今天天气不错"]
+    cued = ["以前好想死，每天都好累", "三年前好想死，每天都好累"]  # rules-22: the past, counted too
+    texts = [*PLAIN, *ORDINARY_POSTS[:8], "好想死，每天都好累", *cued, "今天天气不错"]
     saved = stage.danger.inside_threshold_
     try:
         stage.danger.inside_threshold_ = 0.0  # every post above it: the gate alone decides where it applies
@@ -133,9 +134,16 @@ def test_the_inside_bar_raises_only_posts_the_gate_put_in_scope(danger_model) ->
         stage.danger.inside_threshold_ = saved
     inside = [any(h.rule == INSIDE_RULE for h in hits) for hits in decision.rule_hits]
     anywhere = [any(h.rule == RULE for h in hits) for hits in decision.rule_hits]
-    expected = [bool(g) and not a for g, a in zip(decision.gate_in_scope, anywhere, strict=True)]
+    expected = [
+        bool(g) and not a and not has_context_cue(t)
+        for t, g, a in zip(texts, decision.gate_in_scope, anywhere, strict=True)
+    ]
     assert inside == expected and any(inside)
     assert not decision.gate_in_scope.all(), "the test needs a post the gate leaves out"
+    kept_with_cue = [
+        bool(g) and not a for t, g, a in zip(texts, decision.gate_in_scope, anywhere, strict=True) if t in cued
+    ]
+    assert any(kept_with_cue), "the test needs a post with a cue that the gate keeps"
     assert (decision.floors[np.array(inside)] >= FLOOR).all()
 
 

@@ -227,6 +227,9 @@ def test_rule_set_is_named_versioned_and_ordered() -> None:
         ("大爷说他活够了", True),  # rules-14: an older person opens the post
         ("笑死，猫把我的杯子推下桌了", True),  # rules-20: internet hyperbole
         ("那阵子天天想着怎么消失，现在好多了", True),  # rules-20: 那阵子 is past
+        ("两年前写的那封信，今天翻出来撕了", True),  # rules-22: a counted time ago
+        ("半个多月前还整夜睡不着，这周能睡着了", True),
+        ("三个月后我就毕业了，到时候去海边玩", False),  # a time to come, not ago
         ("一整瓶药已经吞下去了，头好晕", False),
         ("别等我了，我不会回来了", False),
         ("妈妈对不起，我先走了", False),  # a parent addressed, not a subject: no cue

@@ -73,10 +73,10 @@ new session), written before that change in the same way (10 drafts rewritten, n
 the templates and every earlier suite compared), and not run on any model, to judge the change after it (it
 judged rules-21); and ``holdout24.tsv`` (2026-12-07, the same session), written after ``holdout22.tsv``'s run and
 before ``holdout23.tsv``'s by a team member who saw no model's or rule's answer on it, checked the same way (7
-drafts rewritten, none left above 0.66 similarity), and not run on any model, to judge the next change; and
-``holdout25.tsv`` (2026-12-07, the same session), written by a team member who saw no model's or rule's answer
-on any suite, checked the same way (2 drafts rewritten for similarity, 8 more for scenes
-used before, none left above 0.66), and not run on any model, to judge the change after the one
+drafts rewritten, none left above 0.66 similarity), and not run on any model, to judge the next change (it
+judged rules-22); and ``holdout25.tsv`` (2026-12-07, the same session), written by a team member who saw no
+model's or rule's answer on any suite, checked the same way (2 drafts rewritten for similarity, 8 more for
+scenes used before, none left above 0.66), and not run on any model, to judge the change after the one
 ``holdout24.tsv`` judges.
 """
 

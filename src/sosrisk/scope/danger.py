@@ -17,6 +17,8 @@ quantile of the same ordinary sentences (``INSIDE_QUANTILE``). Inside scope the 
 stay quiet on is the 2-3% the gate lets through, so the lower bar costs few ordinary sentences (7 of 13,766
 held out) while it raises plainly worded danger the level model put low; a hit at that bar is reported as
 rule ``semantic/plain_danger_in_scope``. Directories written before have no inside bar and behave as they did.
+Since rules-22 (2026-12-07) the stage applies the inside bar, like the own-voice bar, only to posts without a
+context cue (:func:`sosrisk.scope.rules.has_context_cue`): inside scope it had raised crises told as over.
 
 Since 2026-12-06 (later still) a hit can be withdrawn by the net's **recovery veto**: a second logistic
 regression on the same embedding that tells the team's recovery, denial and past-crisis posts
@@ -84,7 +86,8 @@ DESCRIPTION = (
 )
 INSIDE_DESCRIPTION = (
     "a plainly worded plan, attempt or farewell, recognised by its meaning at the plain-danger net's lower bar "
-    "for posts the scope gate already put in scope"
+    "for posts the scope gate already put in scope that carry no cue of news, the past, someone else, everyday "
+    "hyperbole or recovery"
 )
 GUARDED_DESCRIPTION = (
     "a plainly worded plan, attempt or farewell, recognised by its meaning at the plain-danger net's own-voice bar "

@@ -159,6 +159,11 @@ rules-21 (2026-12-07, a new session) completes a closed class instead of adding 
 sentence); a bare 礼拜 (做礼拜) or a festival without a time (元宵节快乐) does not count. 烧炭 followed by a
 barbecue, a hot pot or heating (烧炭烤肉) is no longer a way to die: a weekend barbecue fired ``time_and_act``.
 
+rules-22 (2026-12-07, the same session) completes the past words the same way: a counted time ago (三年前,
+两个月前, 半年前, 10天前) is past like 几年前. It changes no rule hit on SOS-1K, the ordinary sentences or the
+suites read; it gives more posts a context cue (:func:`has_context_cue`), which since rules-22 also keeps the
+plain-danger net's inside bar quiet (:mod:`sosrisk.scope.stage`), as it kept its own-voice bar.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -171,7 +176,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-21"
+RULES_VERSION = "rules-22"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -182,8 +187,8 @@ _RESCUE_WORDS = r"后来被|被救|洗胃|获救|抢救过来"
 # rules-14: years ago (前些年, 几年前 ...), which told a neighbour's old story as the writer's act
 _PAST = re.compile(
     r"(以前|曾经|当年|那时候?|那段时间|那阵子?|去年|前年|小时候|上次|之前|前些年|前几年|几年前|多年前|早年|"
-    + _RESCUE_WORDS
-    + ")"
+    # rules-22: a counted time ago (三年前, 两个月前, 半年前, 10天前)
+    r"([0-9]+|[一二两三四五六七八九十半]+)(年|个月|个多月|天|周|个星期|个礼拜)(以?前)|" + _RESCUE_WORDS + ")"
 )
 # rules-11: what ends the past inside a sentence ("去年没死成，今年生日那天我一定要……"): a time to come or now
 # rules-21: 礼拜, the everyday synonym of 星期 and 周 (下礼拜三, 这礼拜, 礼拜天); never a bare 礼拜 (做礼拜)

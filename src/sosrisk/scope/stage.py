@@ -156,6 +156,10 @@ class ScopeStage:
             fired_own_voice[i] = (
                 probability[i] < self.gate.threshold_ and not fired[i] and not hits[i] and not has_context_cue(texts[i])
             )
+        # the inside bar too (rules-22): inside scope a crisis told as past, recovered or someone else's is what the
+        # lower bar raised most often; the main bar still fires whatever the cues
+        for i in np.flatnonzero(fired_inside & ~fired):
+            fired_inside[i] = not has_context_cue(texts[i])
         for i in np.flatnonzero(fired | fired_inside | fired_own_voice):
             at_inside_bar = bool(fired_inside[i] and not fired[i])
             hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=at_inside_bar, own_voice=bool(fired_own_voice[i]))]
