@@ -34,4 +34,5 @@ SUITES = (
     "holdout23",
     "holdout24",
     "holdout25",
+    "holdout26",
 )
