@@ -105,6 +105,10 @@ from sosrisk.scope.rules import (
         ("下个礼拜五晚上我就去烧炭", "time_and_act", 8),
         ("这礼拜天我就从天台跳下去", "time_and_act", 8),
         ("中秋节那晚，我就去跳江", "time_and_act", 8),
+        # rules-23: a plan after a rescue, and after any past word with a time to come after the comma
+        ("去年被救了，今晚我就去跳江", "time_and_act", 8),
+        ("上个月洗胃了，过几天我还要去跳海", "time_and_act", 8),
+        ("去年没死成，周五我就去跳楼", "time_and_act", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:

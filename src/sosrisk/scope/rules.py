@@ -164,6 +164,12 @@ rules-22 (2026-12-07, the same session) completes the past words the same way: a
 suites read; it gives more posts a context cue (:func:`has_context_cue`), which since rules-22 also keeps the
 plain-danger net's inside bar quiet (:mod:`sosrisk.scope.stage`), as it kept its own-voice bar.
 
+rules-23 (2026-12-07, the same session) lets a plan after a rescue fire: a sentence with a rescue word (被救,
+洗胃, 抢救过来) was set aside whole, so 去年被救了，今晚我就去跳江 fired nothing, though rules-11 had let
+去年没死成，今晚我就…… fire. A rescue is now a past word like the others (it already was one), and every time
+a plan may name (过几天, 明早, 周五, 等……那天) ends the past after a comma, not a shorter list of its own. No
+rule hit changes on SOS-1K, the ordinary sentences or the suites read.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -176,7 +182,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-22"
+RULES_VERSION = "rules-23"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -190,7 +196,6 @@ _PAST = re.compile(
     # rules-22: a counted time ago (三年前, 两个月前, 半年前, 10天前)
     r"([0-9]+|[一二两三四五六七八九十半]+)(年|个月|个多月|天|周|个星期|个礼拜)(以?前)|" + _RESCUE_WORDS + ")"
 )
-# rules-11: what ends the past inside a sentence ("去年没死成，今年生日那天我一定要……"): a time to come or now
 # rules-21: 礼拜, the everyday synonym of 星期 and 周 (下礼拜三, 这礼拜, 礼拜天); never a bare 礼拜 (做礼拜)
 _WEEKDAY_LIBAI = r"下个?礼拜[一二三四五六日天]?|这个?礼拜[一二三四五六日天]?|礼拜[一二三四五六日天]"
 # rules-21: a festival's night or day (元宵节那晚, 除夕夜里, 国庆当天); never the festival alone (元宵节快乐)
@@ -198,13 +203,7 @@ _FESTIVAL_TIME = (
     r"(除夕|大年三十|春节|大年初[一二三四五六七八九十]|元宵节?|清明节?|端午节?|七夕|中秋节?|国庆节?|元旦|跨年|圣诞节?|平安夜|情人节)"
     r"(那天|那晚|那夜|当天|当晚|晚上|夜里)"
 )
-_NOW_AGAIN = re.compile(
-    r"(这次|这一次|这回|现在|此刻|马上|今晚|今天晚上|今夜|今天|明天|明晚|后天|这周末?|周末|下周|下个?星期|下个月|月底|今年|"
-    r"年底|过完年|生日那天|再来一次|" + _WEEKDAY_LIBAI + ")"
-)
 _COMMA = re.compile(r"[，,]")
-# a clause with a rescue or a treatment is past whatever follows it
-_RESCUED = re.compile(f"({_RESCUE_WORDS})")
 # A post that reports on news, fiction or teaching is about someone else: no rule fires on it.
 _REPORTED = re.compile(
     r"(据|报道|新闻|通报|警方|民警|记者|消防员|小说|电影|剧中|剧里|电视剧|动漫|话剧|歌词|这首.{0,2}歌|唱的是|主角|男主|女主|角色|反派|"
@@ -225,6 +224,9 @@ _TIME = (
     r"星期[一二三四五六日天]|月底|月初|年底|过完年|过完生日|生日那天|考完试?|考完最后一门|下个月|这几天|这两天|过几天|"
     r"[0-9一二三四五六七八九十]+号|[0-9]+点|等.{1,8}(那天|以后|之后)|" + _WEEKDAY_LIBAI + "|" + _FESTIVAL_TIME + ")"
 )
+# rules-11: what ends the past inside a sentence ("去年没死成，今年生日那天我一定要……"): now, or a time to come;
+# rules-23: every time a plan may name (过几天, 明早, 周五, 等……那天), not a list of its own
+_NOW_AGAIN = re.compile(r"(这次|这一次|这回|现在|此刻|马上|今天|今年|再来一次)|" + _TIME)
 _DIE = (
     r"(去死|自杀|寻死|轻生|跳下去|跳楼|跳河|跳江|跳海|跳桥|烧炭(?![^，,]{0,3}(烤|火锅|取暖))|割腕|(?<!树)上吊|自缢|卧轨|吞药|服药|喝药|结束(这一切|自己|生命|我的生命)|"
     r"离开这个世界|了结自己|动手(?!术)|吞下?[^，,]{0,4}药|(安眠药|药)[^，,]{0,3}(全|都)(吃|吞)(了|掉|下去)?)"
@@ -792,7 +794,7 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
     if reported and not _writer_after(text, own_from, len(text)):
         return []
     hits: list[RuleHit] = []
-    clauses = [(offset, clause) for offset, clause in _clauses(text) if not _RESCUED.search(clause)]
+    clauses = list(_clauses(text))
     for rule in rules:
         if rule.requires is not None and not rule.requires.search(text):
             continue
