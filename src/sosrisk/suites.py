@@ -35,4 +35,5 @@ SUITES = (
     "holdout24",
     "holdout25",
     "holdout26",
+    "holdout27",
 )
