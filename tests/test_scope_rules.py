@@ -109,6 +109,11 @@ from sosrisk.scope.rules import (
         ("去年被救了，今晚我就去跳江", "time_and_act", 8),
         ("上个月洗胃了，过几天我还要去跳海", "time_and_act", 8),
         ("去年没死成，周五我就去跳楼", "time_and_act", 8),
+        # rules-24: hanging without 上吊, another cord round the neck, a recorded note, the last update
+        ("周五晚上我就用腰带把自己吊在阳台的晾衣杆上", "time_and_act", 8),
+        ("充电线已经勒在脖子上了，手机快拿不住", "noose_ready", 10),
+        ("遗书录好了，存在网盘里", "note_written", 8),
+        ("这是我最后一次更新了，谢谢大家", "last_post", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -195,6 +200,10 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "我每个礼拜天都去教堂做礼拜，跳广场舞的阿姨也去",  # rules-21: worship, not a weekday
         "元宵节那晚我们在院子里烧炭烤肉",  # rules-21: a barbecue on a festival night
         "这周末在院子里烧炭烤肉",  # and on a weekend, which fired before rules-21
+        "围巾绕在脖子上好暖和，明天降温记得戴",  # rules-24: a scarf worn
+        "明天把吊灯吊在客厅中间",  # a lamp hung
+        "这是本周最后一次更新，下周见",  # rules-24: the last update of a week (last_post's requires)
+        "据报道，一男子今晚在江边跳江",  # 据 still reports news
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -84,7 +84,8 @@ the highest 0.49), and not run on any model, to judge the next change (its autho
 the others, people rescued once who now plan or act again, and people rescued who are now well; it judged
 rules-23); and ``holdout27.tsv`` (2026-12-07, the same session), written after ``holdout26.tsv``'s run in the same
 way (no draft above 0.66, the highest 0.49), and not run on any model, to judge the next change (its author was
-asked to use every common method, hanging told in many ways among them, and notes written, recorded or typed).
+asked to use every common method, hanging told in many ways among them, and notes written, recorded or typed;
+it judged rules-24).
 """
 
 from __future__ import annotations

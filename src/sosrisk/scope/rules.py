@@ -170,6 +170,12 @@ rules-23 (2026-12-07, the same session) lets a plan after a rescue fire: a sente
 a plan may name (过几天, 明早, 周五, 等……那天) ends the past after a comma, not a shorter list of its own. No
 rule hit changes on SOS-1K, the ordinary sentences or the suites read.
 
+rules-24 (2026-12-07, the same session) reads what two blind suites in a row missed: hanging told without 上吊
+(把自己吊在衣柜横杆上, 用充电线吊在管道上) as a way to die, a cord other than a rope pulled round the neck
+(``noose_ready``; never a scarf worn), a note recorded or stored (遗书录成语音), "the last update" (最后一次更新)
+as a last post; and 据 (according to) is a news word only outside 数据, 根据, 证据 and the like: 数据线 (a
+charging cable) had silenced every rule on a post.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -182,7 +188,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-23"
+RULES_VERSION = "rules-24"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -206,7 +212,8 @@ _FESTIVAL_TIME = (
 _COMMA = re.compile(r"[，,]")
 # A post that reports on news, fiction or teaching is about someone else: no rule fires on it.
 _REPORTED = re.compile(
-    r"(据|报道|新闻|通报|警方|民警|记者|消防员|小说|电影|剧中|剧里|电视剧|动漫|话剧|歌词|这首.{0,2}歌|唱的是|主角|男主|女主|角色|反派|"
+    # rules-24: 据 (according to), not inside 数据, 根据, 证据, 收据 ... ("数据线" silenced every rule)
+    r"((?<![数根证依占收单票论字])据|报道|新闻|通报|警方|民警|记者|消防员|小说|电影|剧中|剧里|电视剧|动漫|话剧|歌词|这首.{0,2}歌|唱的是|主角|男主|女主|角色|反派|"
     r"纪录片|历史上|课上|讲座|研究显示|专家|(男|女)子|一名|一位|该男|该女)"
 )
 # Someone else as the subject of the clause before the match ("my friend took ..."): the rule does not fire.
@@ -229,7 +236,9 @@ _TIME = (
 _NOW_AGAIN = re.compile(r"(这次|这一次|这回|现在|此刻|马上|今天|今年|再来一次)|" + _TIME)
 _DIE = (
     r"(去死|自杀|寻死|轻生|跳下去|跳楼|跳河|跳江|跳海|跳桥|烧炭(?![^，,]{0,3}(烤|火锅|取暖))|割腕|(?<!树)上吊|自缢|卧轨|吞药|服药|喝药|结束(这一切|自己|生命|我的生命)|"
-    r"离开这个世界|了结自己|动手(?!术)|吞下?[^，,]{0,4}药|(安眠药|药)[^，,]{0,3}(全|都)(吃|吞)(了|掉|下去)?)"
+    r"离开这个世界|了结自己|动手(?!术)|吞下?[^，,]{0,4}药|(安眠药|药)[^，,]{0,3}(全|都)(吃|吞)(了|掉|下去)?|"
+    # rules-24: hanging told without 上吊 ("把自己吊在衣柜横杆上", "用充电线吊在管道上")
+    r"把自己吊(在|起来|上去)|吊死自己|(绳子?|皮带|腰带|充电线|数据线|围巾|丝巾|床单|电线)[^，,]{0,8}吊在)"
 )
 _POISONS = r"(农药|敌敌畏|百草枯|老鼠药|耗子药|氰化物)"
 # rules-8: a sleeping pill named instead of "药" / "片" ("一整瓶安定都吃完了")
@@ -437,6 +446,8 @@ RULE_SET: tuple[Rule, ...] = (
         "noose_ready",
         # rules-10: "绳子已经套在脖子上了"
         r"绳子?[^，,]{0,4}(挂好|系好|套上|套好|已经挂|(套|勒|绕)(在|住)(我的?)?脖子)|"
+        # rules-24: another cord round the neck ("把数据线系在扶手上套住脖子")
+        r"(皮带|腰带|充电线|数据线|床单|电线)[^，,]{0,8}(套|勒)(在|住|上)(我的?)?脖子|"
         # rules-14: told from the neck ("脖子已经伸进绳套里了")
         r"脖子[^，,]{0,4}(套进|伸进|钻进|放进)[^，,]{0,2}(绳子|绳套|绳圈|绞索|套索|绳)",
         10,
@@ -538,7 +549,7 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "farewell",
         "last_post",
-        r"(这是|这会是|应该是)[^，,]{0,8}最后一(条|篇|次|句|个|封)(微博|动态|朋友圈|消息|说说|留言|话|晚安|信)|"
+        r"(这是|这会是|应该是)[^，,]{0,8}最后一(条|篇|次|句|个|封)(微博|动态|朋友圈|消息|说说|留言|话|晚安|信|更新)|"
         r"最后一封(信|遗书)|最后一次说晚安",
         8,
         "says this is the writer's last post or letter",
@@ -548,7 +559,9 @@ RULE_SET: tuple[Rule, ...] = (
         "farewell",
         "note_written",
         # rules-19: left under, in or between something ("遗书压在台灯下面")
-        r"((写好|写完|写下|留下|留好)了?[^，,]{0,3}遗书|遗书[^，,]{0,3}(写好|写完|放在|留在|已经写|压在|塞在|夹在|藏在|搁在|放到|放进)|"
+        r"((写好|写完|写下|留下|留好)了?[^，,]{0,3}遗书|遗书[^，,]{0,3}(写好|写完|放在|留在|已经写|压在|塞在|夹在|藏在|搁在|放到|放进|"
+        # rules-24: recorded or stored ("遗书录成语音存在手机里了")
+        r"录成|录好|录完|存在|存进|设了定时|定时发)|"
         r"这是我的遗书)",
         8,
         "a suicide note written",
