@@ -36,4 +36,5 @@ SUITES = (
     "holdout25",
     "holdout26",
     "holdout27",
+    "holdout28",
 )

@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Twenty-eight files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Twenty-nine files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -85,7 +85,8 @@ the others, people rescued once who now plan or act again, and people rescued wh
 rules-23); and ``holdout27.tsv`` (2026-12-07, the same session), written after ``holdout26.tsv``'s run in the same
 way (no draft above 0.66, the highest 0.49), and not run on any model, to judge the next change (its author was
 asked to use every common method, hanging told in many ways among them, and notes written, recorded or typed;
-it judged rules-24).
+it judged rules-24); and ``holdout28.tsv`` (2026-12-07, the same session), written after that run in the same way
+(10 drafts rewritten, none left above 0.66, the highest 0.47), and not run on any model, to judge the next change.
 """
 
 from __future__ import annotations
