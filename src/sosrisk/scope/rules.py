@@ -194,7 +194,7 @@ RULES_VERSION = "rules-24"
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
 # Words that make a clause not about the writer's own present act.
 _NEGATION = re.compile(r"(不|没|别|未|莫|勿|不会|不要|不想|不能|不敢|没有|从没|从来没|绝不|再也不|不再|不可能)$")
-# a rescue or a treatment: the act itself is over, wherever these stand in the clause
+# a rescue or a treatment: past words, like the others (rules-23: a time to come after a comma ends the past again)
 _RESCUE_WORDS = r"后来被|被救|洗胃|获救|抢救过来"
 # rules-14: years ago (前些年, 几年前 ...), which told a neighbour's old story as the writer's act
 _PAST = re.compile(
@@ -234,11 +234,14 @@ _TIME = (
 # rules-11: what ends the past inside a sentence ("去年没死成，今年生日那天我一定要……"): now, or a time to come;
 # rules-23: every time a plan may name (过几天, 明早, 周五, 等……那天), not a list of its own
 _NOW_AGAIN = re.compile(r"(这次|这一次|这回|现在|此刻|马上|今天|今年|再来一次)|" + _TIME)
+# rules-24: cords other than a rope that a writer hangs from or pulls round the neck (a scarf only hangs: worn
+# round the neck it is everyday)
+_CORDS = r"皮带|腰带|充电线|数据线|床单|电线"
 _DIE = (
     r"(去死|自杀|寻死|轻生|跳下去|跳楼|跳河|跳江|跳海|跳桥|烧炭(?![^，,]{0,3}(烤|火锅|取暖))|割腕|(?<!树)上吊|自缢|卧轨|吞药|服药|喝药|结束(这一切|自己|生命|我的生命)|"
     r"离开这个世界|了结自己|动手(?!术)|吞下?[^，,]{0,4}药|(安眠药|药)[^，,]{0,3}(全|都)(吃|吞)(了|掉|下去)?|"
     # rules-24: hanging told without 上吊 ("把自己吊在衣柜横杆上", "用充电线吊在管道上")
-    r"把自己吊(在|起来|上去)|吊死自己|(绳子?|皮带|腰带|充电线|数据线|围巾|丝巾|床单|电线)[^，,]{0,8}吊在)"
+    r"把自己吊(在|起来|上去)|吊死自己|(绳子?|围巾|丝巾|" + _CORDS + r")[^，,]{0,8}吊在)"
 )
 _POISONS = r"(农药|敌敌畏|百草枯|老鼠药|耗子药|氰化物)"
 # rules-8: a sleeping pill named instead of "药" / "片" ("一整瓶安定都吃完了")
@@ -447,7 +450,7 @@ RULE_SET: tuple[Rule, ...] = (
         # rules-10: "绳子已经套在脖子上了"
         r"绳子?[^，,]{0,4}(挂好|系好|套上|套好|已经挂|(套|勒|绕)(在|住)(我的?)?脖子)|"
         # rules-24: another cord round the neck ("把数据线系在扶手上套住脖子")
-        r"(皮带|腰带|充电线|数据线|床单|电线)[^，,]{0,8}(套|勒)(在|住|上)(我的?)?脖子|"
+        r"(" + _CORDS + r")[^，,]{0,8}(套|勒)(在|住|上)(我的?)?脖子|"
         # rules-14: told from the neck ("脖子已经伸进绳套里了")
         r"脖子[^，,]{0,4}(套进|伸进|钻进|放进)[^，,]{0,2}(绳子|绳套|绳圈|绞索|套索|绳)",
         10,
@@ -885,8 +888,8 @@ def has_context_cue(text: str) -> bool:
     fiction, teaching), a past word or a rescue anywhere, someone else or hearsay opening the post
     ("邻居家的大哥……", "听说……"), everyday hyperbole ("冷死我了", "心都在滴血") or recovery words
     ("戒掉", "走出来", "已经过去").
-    Coarser than the rules' clause-by-clause reading on purpose: the plain-danger net's own-voice bar, which
-    reads it, must stay quiet wherever a reviewer would not expect the writer's own danger."""
+    Coarser than the rules' clause-by-clause reading on purpose: the plain-danger net's own-voice and inside
+    bars, which read it, must stay quiet wherever a reviewer would not expect the writer's own danger."""
     return bool(
         _REPORTED.search(text)
         or _PAST.search(text)
