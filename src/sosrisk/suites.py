@@ -37,4 +37,5 @@ SUITES = (
     "holdout26",
     "holdout27",
     "holdout28",
+    "holdout29",
 )

@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Twenty-nine files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Thirty files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -86,7 +86,12 @@ rules-23); and ``holdout27.tsv`` (2026-12-07, the same session), written after `
 way (no draft above 0.66, the highest 0.49), and not run on any model, to judge the next change (its author was
 asked to use every common method, hanging told in many ways among them, and notes written, recorded or typed;
 it judged rules-24); and ``holdout28.tsv`` (2026-12-07, the same session), written after that run in the same way
-(10 drafts rewritten, none left above 0.66, the highest 0.47), and not run on any model, to judge the next change.
+(10 drafts rewritten, none left above 0.66, the highest 0.47), and not run on any model, to judge the next change
+(rules-25); and ``holdout29.tsv`` (2026-12-07, a new session), written by a team member who saw no model's or rule's
+answer on any suite, checked the same way (18 drafts rewritten for similarity or for scenes used before, none left
+above 0.66, the highest 0.43), and not run on any model, to judge the change after rules-25 (its author was asked to
+include, among the others, plans whose time and method stand far apart, plans that hope not to be rescued, and
+quiet farewells without a death word).
 """
 
 from __future__ import annotations
