@@ -114,6 +114,11 @@ from sosrisk.scope.rules import (
         ("充电线已经勒在脖子上了，手机快拿不住", "noose_ready", 10),
         ("遗书录好了，存在网盘里", "note_written", 8),
         ("这是我最后一次更新了，谢谢大家", "last_post", 8),
+        # rules-25: a rescue hoped against is no past word; a plan's time and act far apart, across two commas
+        ("今晚去跳江，希望别被救", "time_and_act", 8),
+        ("明天我就去跳楼，不想被救上来", "time_and_act", 8),
+        ("周四晚上轮到我一个人值班，整层楼没人，我就从楼顶跳下去", "time_and_act", 8),
+        ("下周三发了工资，把房租交了，晚上我去江边跳下去", "time_and_place", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -204,6 +209,9 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "明天把吊灯吊在客厅中间",  # a lamp hung
         "这是本周最后一次更新，下周见",  # rules-24: the last update of a week (last_post's requires)
         "据报道，一男子今晚在江边跳江",  # 据 still reports news
+        "去年跳江被救了，现在好多了",  # rules-25: a rescue is still past
+        "明天是周一，我要去上班，公司楼下新开了一家店，跳槽的事再说",  # a time, and no way to die
+        "下周三交报告，写了一半，今晚通宵，要累死了，老板还催",  # hyperbole after a long gap
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -176,6 +176,14 @@ rules-24 (2026-12-07, the same session) reads what two blind suites in a row mis
 as a last post; and 据 (according to) is a news word only outside 数据, 根据, 证据 and the like: 数据线 (a
 charging cable) had silenced every rule on a post.
 
+rules-25 (2026-12-07, a new session) reads two things the previous session noticed and left alone, neither of
+them a new word for a method: a rescue hoped against or asked for (希望别被救, 不想被救, 想被救) is no past word, so
+"今晚去跳江，希望别被救" fires; and a plan's time and its act may stand up to 30 characters and two commas apart
+(``_PLAN_GAP``, for ``time_and_act`` and ``time_and_place``; 16 and one comma before), so "周四晚上轮到我一个人值班，
+整层楼没人，我就从楼顶跳下去" reads as one plan. No hit changed on SOS-1K or on the 125,867 ordinary sentences; 25
+plans of the suites read gained one; ``holdout28.tsv``, written before it, judged it (plans +1 for both default
+models, nothing lost).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -188,14 +196,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-24"
+RULES_VERSION = "rules-25"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
 # Words that make a clause not about the writer's own present act.
 _NEGATION = re.compile(r"(不|没|别|未|莫|勿|不会|不要|不想|不能|不敢|没有|从没|从来没|绝不|再也不|不再|不可能)$")
-# a rescue or a treatment: past words, like the others (rules-23: a time to come after a comma ends the past again)
-_RESCUE_WORDS = r"后来被|被救|洗胃|获救|抢救过来"
+# a rescue or a treatment: past words, like the others (rules-23: a time to come after a comma ends the past again);
+# rules-25: never a rescue hoped against or asked for (希望别被救, 不想被救, 想被救), which is no past
+_RESCUE_WORDS = r"后来被|(?<![别不要想会能望愿])被救|洗胃|获救|抢救过来"
 # rules-14: years ago (前些年, 几年前 ...), which told a neighbour's old story as the writer's act
 _PAST = re.compile(
     r"(以前|曾经|当年|那时候?|那段时间|那阵子?|去年|前年|小时候|上次|之前|前些年|前几年|几年前|多年前|早年|"
@@ -302,6 +311,9 @@ def _rule(
 _DEATH_CUE = r"(死|自杀|轻生|结束|遗书|再见|永别|离开这个世界|走了|不想活|活不下去|撑不下去)"
 # what follows a time may cross one comma ("考完最后一门，我就从楼上跳下去"), never a sentence end
 _GAP = r"[^。！？!?；;，,]{0,8}[，,]?[^。！？!?；;，,]{0,8}"
+# rules-25: a plan's time and its act may stand further apart, across two commas ("下礼拜三发了工资，把房租交了，
+# 晚上我就去江边跳下去"), still never across a sentence end
+_PLAN_GAP = r"[^。！？!?；;，,]{0,10}(?:[，,]?[^。！？!?；;，,]{0,10}){0,2}"
 
 _PILLS_AMOUNT = (
     r"(一整瓶|整瓶|一瓶|一整盒|整盒|一大把|一把|所有的?|全部的?|几十|几百|"  # a large amount
@@ -626,14 +638,14 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "plan_with_time",
         "time_and_act",
-        _TIME + _GAP + _DIE,
+        _TIME + _PLAN_GAP + _DIE,
         8,
         "a time and a way to die in one sentence",
     ),
     _rule(
         "plan_with_time",
         "time_and_place",
-        _TIME + _GAP + r"(去|到|上|爬上)[^，,]{0,3}" + _HIGH_PLACE,
+        _TIME + _PLAN_GAP + r"(去|到|上|爬上)[^，,]{0,3}" + _HIGH_PLACE,
         8,
         "a time and a high place or water, not to come back",
         requires=r"(不会再回来|不回来了|不回头|回不来了|最后一(次|天|眼)|跳下去|跳(江|河|海|楼|桥)|永别|结束(自己|生命|这一切)|去死)",
