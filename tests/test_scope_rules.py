@@ -119,6 +119,9 @@ from sosrisk.scope.rules import (
         ("明天我就去跳楼，不想被救上来", "time_and_act", 8),
         ("周四晚上轮到我一个人值班，整层楼没人，我就从楼顶跳下去", "time_and_act", 8),
         ("下周三发了工资，把房租交了，晚上我去江边跳下去", "time_and_place", 8),
+        # rules-26: a rank (第一名) or 男子汉 is no news word that silences the post
+        ("我考了全班第一名，可是今晚还是要去跳楼", "time_and_act", 8),
+        ("男子汉又怎样，明天就去跳江", "time_and_act", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -209,6 +212,7 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "明天把吊灯吊在客厅中间",  # a lamp hung
         "这是本周最后一次更新，下周见",  # rules-24: the last update of a week (last_post's requires)
         "据报道，一男子今晚在江边跳江",  # 据 still reports news
+        "一名男子今晚在江边跳江",  # rules-26: 一名 of a news report still silences
         "去年跳江被救了，现在好多了",  # rules-25: a rescue is still past
         "明天是周一，我要去上班，公司楼下新开了一家店，跳槽的事再说",  # a time, and no way to die
         "下周三交报告，写了一半，今晚通宵，要累死了，老板还催",  # hyperbole after a long gap

@@ -184,6 +184,11 @@ them a new word for a method: a rescue hoped against or asked for (希望别被�
 plans of the suites read gained one; ``holdout28.tsv``, written before it, judged it (plans +1 for both default
 models, nothing lost).
 
+rules-26 (2026-12-07, the same session) mends two collisions of the news words like 据 in rules-24: 一名 and 一位
+count as a report only when they are no rank (第一名, 前一名), and 男子 not in 男子汉, so "我考了全班第一名，可是今晚
+还是要去跳楼" fires. No rule hit changes on SOS-1K or the ordinary sentences (26 of them lose a context cue, none
+of them raised either way); ``holdout29.tsv``, written before it, judged it (no answer changed).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -196,7 +201,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-25"
+RULES_VERSION = "rules-26"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -223,7 +228,9 @@ _COMMA = re.compile(r"[，,]")
 _REPORTED = re.compile(
     # rules-24: 据 (according to), not inside 数据, 根据, 证据, 收据 ... ("数据线" silenced every rule)
     r"((?<![数根证依占收单票论字])据|报道|新闻|通报|警方|民警|记者|消防员|小说|电影|剧中|剧里|电视剧|动漫|话剧|歌词|这首.{0,2}歌|唱的是|主角|男主|女主|角色|反派|"
-    r"纪录片|历史上|课上|讲座|研究显示|专家|(男|女)子|一名|一位|该男|该女)"
+    r"纪录片|历史上|课上|讲座|研究显示|专家|"
+    # rules-26: not 男子汉 ("a real man"), nor a rank (第一名, 前一名, 倒数第一位)
+    r"(男|女)子(?!汉)|(?<![第前])一[名位]|该男|该女)"
 )
 # Someone else as the subject of the clause before the match ("my friend took ..."): the rule does not fire.
 _OTHER_SUBJECT = re.compile(
