@@ -38,4 +38,5 @@ SUITES = (
     "holdout27",
     "holdout28",
     "holdout29",
+    "holdout30",
 )
