@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from scope_support import ORDINARY_POSTS, tiny_scope_settings, tiny_scoped_model
+from sosrisk.assess import assess
 from sosrisk.data.leakage import normalize_for_matching
 from sosrisk.models import ModelError, load_model
 from sosrisk.scope.danger import (
@@ -466,3 +467,30 @@ def test_the_ordinary_posts_may_be_chosen_at_another_bar_than_the_one_that_predi
     assert moved.scope_.training["settings"]["danger_mining_quantile"] == 0.9995
     # and the model learned the ordinary posts chosen at the mining bar
     assert moved.training_["scope"] == at_mining_bar.training_["scope"]
+
+
+def test_help_asked_for_someone_else_withdraws_the_nets_hit(danger_model) -> None:  # type: ignore[no-untyped-def]
+    """rules-27: the net reads what a post is about, not whose danger it is; where a post asks how to help someone
+    else, the net's hit is withdrawn and the post goes out of scope, while a regex rule still raises it."""
+    stage = danger_model.scope_
+    assert stage is not None and stage.danger is not None and stage.prefilter is not None
+    net, gate, prefilter = stage.danger, stage.gate, stage.prefilter
+    helper = "我开出租的，有个乘客一路都在哭，下车前把手机和钱包都塞给我了，我该联系谁"
+    own = "我撑不住了，手机和钱包都留给我妈了，我该联系谁"  # a word of giving up: it may be the writer's own
+    ruled = "朋友说他想跳楼，可我已经吞了一整瓶安眠药，我该怎么办"  # a rule fires on the writer's act: it stays
+    texts = [helper, own, ruled]
+    saved = (net.threshold_, net.veto_threshold_, gate.threshold_, prefilter.threshold_)
+    try:
+        # every post through the prefilter, out of the gate's scope and above the net's main bar, no veto
+        net.threshold_, net.veto_threshold_, gate.threshold_, prefilter.threshold_ = 0.0, None, 1.0, 0.0
+        decision = stage.decide(texts)
+        answers = assess(texts, level_model=danger_model)
+    finally:
+        net.threshold_, net.veto_threshold_, gate.threshold_, prefilter.threshold_ = saved
+    assert decision.someone_else is not None
+    assert decision.someone_else.tolist() == [True, False, False]
+    assert decision.rule_hits[0] == [] and not decision.in_scope[0]
+    assert [h.rule for h in decision.rule_hits[1]] == [RULE] and decision.in_scope[1]
+    assert "overdose_taken" in [h.rule for h in decision.rule_hits[2]] and decision.in_scope[2]
+    assert (answers[0].in_scope, answers[0].scope_reason, answers[0].risk_level) == (False, "someone_else", 0)
+    assert answers[1].risk_level is not None and answers[1].risk_level >= FLOOR

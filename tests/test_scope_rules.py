@@ -324,6 +324,14 @@ def test_every_rule_family_has_a_name_on_the_triage_page() -> None:
         ("朋友说他想跳楼，可我已经吞了一整瓶安眠药，我该怎么办", False),  # a rule fires: the writer's act
         ("朋友说她自己也想过跳楼，我们互相打气", False),  # no help asked
         ("朋友总说我想太多，其实我每天都想去死，该怎么办", False),
+        # rules-27: someone else named with no danger word of ours, and everyday forms of the question
+        ("我开出租的，有个乘客一路都在哭，下车前把手机和钱包都塞给我了，我该联系谁", True),
+        ("我妈这几天总说房子过户给我以后她就轻松了，我该怎么接话", True),
+        ("邻居家的孩子天天坐在楼顶边上发呆，该咋办", True),
+        # ... but not where a word of death or of giving up could be the writer's own
+        ("我撑不住了，手机和钱包都留给我妈了，我该联系谁", False),
+        ("有个同学说我活着就是浪费空气，我该怎么办", False),
+        ("我妈又骂我了，我也想消失，该咋办", False),
     ],
 )
 def test_help_asked_for_someone_else(text: str, someone_else: bool) -> None:

@@ -193,8 +193,9 @@ def decide_scope(
 
 
 def scope_reasons(texts: Sequence[str], scope: ScopeDecision) -> list[str]:
-    """Why each post is in or out of scope: ``in_scope`` (the gate), ``rule``, ``someone_else`` (the gate kept it, but
-    it asks how to help someone else in danger and nothing raised it), ``out_of_scope`` or ``blank``."""
+    """Why each post is in or out of scope: ``in_scope`` (the gate), ``rule``, ``someone_else`` (the gate or the
+    plain-danger net kept it, but it asks how to help someone else in danger and no regex rule raised it),
+    ``out_of_scope`` or ``blank``."""
     reasons = []
     someone_else = scope.someone_else if scope.someone_else is not None else np.zeros(len(texts), dtype=bool)
     for text, gate_in, in_scope, other in zip(texts, scope.gate_in_scope, scope.in_scope, someone_else, strict=True):

@@ -189,6 +189,17 @@ count as a report only when they are no rank (第一名, 前一名), and 男子 
 还是要去跳楼" fires. No rule hit changes on SOS-1K or the ordinary sentences (26 of them lose a context cue, none
 of them raised either way); ``holdout29.tsv``, written before it, judged it (no answer changed).
 
+rules-27 (2026-12-07, the same session) changes who reads a help request, not a pattern of danger. The
+plain-danger net reads what a post is about, not whose danger it is, and raised posts that ask how to help a
+customer, a passenger or a stranger ("我开理发店，一个老顾客……还说炭都买好了，我该不该报警"); the stage asked
+:func:`asks_help_for_someone_else` only of posts nothing had raised. It now asks it of every post no regex rule
+raised, the net's included, and withdraws the net's hit where the answer is yes. The question also knows
+everyday and dialect forms (该咋办, 能做点啥, 打给谁, 联系谁), and a post that names someone else (the people of
+the other-subject check, 一个/有个 + a person, 我妈) with no danger word of ours counts when it holds no word of
+death, of the writer's own life or of giving up (死, 活着, 撑不住, 消失, 解脱 ...). It can only take posts out
+of scope. On the 30 suites read: help-seeking +14 checks for ``char-linear`` and +11 for ``best``, nothing lost;
+on SOS-1K one post at level 0 goes out of scope; ``holdout30.tsv``, written before it, judges it.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -201,7 +212,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-26"
+RULES_VERSION = "rules-27"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -865,8 +876,19 @@ _DANGER_WORDS = re.compile(
 )
 _HELP_ASKED = re.compile(
     r"(怎么办|该怎么|要怎么|怎么做|怎么劝|怎么处理|怎么安慰|怎么陪|怎么报警|怎么联系|怎么举报|还能做什么|该做什么|能做什么|"
-    r"该找谁|求建议|有什么办法|应该怎么|该不该|要不要报警|应该跟|该跟|报警有用吗|我该|我应该|如何)"
+    r"该找谁|求建议|有什么办法|应该怎么|该不该|要不要报警|应该跟|该跟|报警有用吗|我该|我应该|如何|"
+    # rules-27: everyday and dialect forms of the same questions
+    r"咋办|能做点啥|能做些什么|打给谁|联系谁|打哪个电话|该说什么|该准备什么)"
 )
+# rules-27: someone else named without a danger word of ours (a customer, a passenger, a girl on a bridge): the people
+# of the other-subject check, a person introduced by 一个 / 有个 ("有个老客户", "一个姑娘"), and the writer's own family
+_PERSON_INTRODUCED = (
+    r"(有个|有一个|一个|有位|一位|那个|这个)[^，,。！？]{0,8}?(人|客户|顾客|会员|乘客|粉丝|老粉|员工|实习生|姑娘|女孩|男孩|"
+    r"小伙子?|学生|初中生|高中生|大学生|孩子|小孩|老人|阿姨|大爷|网友|博主|女生|男生)"
+)
+_SOMEONE_NAMED = re.compile(_OTHER_SUBJECT.pattern + "|" + _PERSON_INTRODUCED + r"|我(妈|爸|姐|哥|弟|妹)")
+# ... and no word of death, of the writer's own life or of giving up, which would make the writer's own danger possible
+_OWN_DEATH_WORDS = re.compile(r"死|自杀|轻生|活着|不想活|活不下去|撑不下去|撑不住|熬不下去|消失|解脱|结束这一切")
 _REPORTING_VERB = re.compile(r"(说|写|发|私信|告诉|提到|留言|挂在嘴边|查|搜|闹着|喊着|嚷着|威胁|表示)")
 _ONESELF = re.compile(r"(?<![他她其])自己")
 
@@ -885,20 +907,26 @@ def _told_of_someone_else(text: str, at: int) -> bool:
 
 
 def asks_help_for_someone_else(text: str) -> bool:
-    """Whether ``text`` asks how to help (怎么办, 怎么劝, 怎么报警 ...), names a danger (跳楼, 割腕, 遗书 ...) and tells
-    every danger word of someone else (:func:`_told_of_someone_else`: "同事这几天总说想从公司楼上跳下去，我该怎么劝
-    他"), whatever the rules say; the scope stage asks it only of posts no rule or net raised. The writer's own
-    words with no 我 ("室友都睡了，好想吃药结束这一切，我该怎么办") name nobody else as the subject of the danger."""
+    """Whether ``text`` asks how to help (怎么办, 怎么劝, 怎么报警, 该咋办 ...) someone else: it names a danger (跳楼,
+    割腕, 遗书 ...) and tells every danger word of someone else (:func:`_told_of_someone_else`: "同事这几天总说想从公司
+    楼上跳下去，我该怎么劝他"), or (rules-27) it names no danger word of ours but names someone else (a customer, a
+    passenger, 一个姑娘, 我妈) and no word of death or of the writer's own life ("我在桥头摆摊，连着三晚看见同一个
+    姑娘趴栏杆上往下看……我该咋办"), whatever the rules say. The scope stage asks it of posts no regex rule raised
+    (since rules-27 also of those the plain-danger net raised). The writer's own words with no 我 ("室友都睡了，好想
+    吃药结束这一切，我该怎么办") name nobody else as the subject of the danger."""
     if not text or not _HELP_ASKED.search(text):
         return False
     dangers = list(_DANGER_WORDS.finditer(text))
-    return bool(dangers) and all(_told_of_someone_else(text, danger.start()) for danger in dangers)
+    if not dangers:
+        return bool(_SOMEONE_NAMED.search(text)) and not _OWN_DEATH_WORDS.search(text) and not _ONESELF.search(text)
+    return all(_told_of_someone_else(text, danger.start()) for danger in dangers)
 
 
 def about_someone_else(text: str) -> bool:
     """Whether ``text`` asks how to help someone else in danger and tells no danger of the writer's own
     (rules-18): :func:`asks_help_for_someone_else`, and no rule fires. Not a safety-net rule: the scope stage
-    takes such a post, which its gate kept, out of scope, where no rule and no net fired on it."""
+    takes such a post, which its gate or (rules-27) its plain-danger net kept, out of scope, where no regex rule
+    fired on it."""
     return asks_help_for_someone_else(text) and not match_rules(text)
 
 

@@ -68,8 +68,9 @@ class ScopeDecision:
     in_scope: np.ndarray
     floors: np.ndarray
     rule_hits: list[list[RuleHit]] = field(default_factory=list)
-    # posts the gate kept that ask how to help someone else in danger and that no rule or net raised: taken out
-    # of scope (:func:`~sosrisk.scope.rules.about_someone_else`); ``None``: no post was
+    # posts the gate or the plain-danger net kept that ask how to help someone else in danger and that no regex rule
+    # raised: taken out of scope (:func:`~sosrisk.scope.rules.asks_help_for_someone_else`; rules-27: the net's hit
+    # is withdrawn); ``None``: no post was
     someone_else: np.ndarray | None = None
 
     def take(self, rows: np.ndarray) -> ScopeDecision:
@@ -160,16 +161,19 @@ class ScopeStage:
         # lower bar raised most often; the main bar still fires whatever the cues
         for i in np.flatnonzero(fired_inside & ~fired):
             fired_inside[i] = not has_context_cue(texts[i])
-        for i in np.flatnonzero(fired | fired_inside | fired_own_voice):
+        netted = fired | fired_inside | fired_own_voice
+        gate_in = passed & (probability >= self.gate.threshold_)
+        # help asked for someone else in danger, which no regex rule raised: out of scope (rules-27: also where the
+        # net raised it, for the net reads what a post is about, not whose danger it is)
+        someone_else = np.zeros(n, dtype=bool)
+        if self.rules:
+            for i in np.flatnonzero((gate_in | netted) & filled):
+                if not hits[i]:  # no regex rule fired
+                    someone_else[i] = asks_help_for_someone_else(texts[i])
+        for i in np.flatnonzero(netted & ~someone_else):
             at_inside_bar = bool(fired_inside[i] and not fired[i])
             hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=at_inside_bar, own_voice=bool(fired_own_voice[i]))]
         floors = rule_floors(hits)
-        gate_in = passed & (probability >= self.gate.threshold_)
-        # help asked for someone else in danger, which neither a rule nor the net raised: out of scope
-        someone_else = np.zeros(n, dtype=bool)
-        if self.rules:
-            for i in np.flatnonzero(gate_in & (floors < 0)):
-                someone_else[i] = asks_help_for_someone_else(texts[i])  # no rule fired: floors < 0
         in_scope = (gate_in & ~someone_else) | (filled & (floors >= 0))
         return ScopeDecision(probability, gate_in, in_scope, floors, hits, someone_else)
 

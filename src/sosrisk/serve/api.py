@@ -147,8 +147,9 @@ class ResultOut(BaseModel):
     )
     scope_reason: Literal["in_scope", "rule", "someone_else", "out_of_scope", "blank"] | None = Field(
         description="Why: 'in_scope' (the gate), 'rule' (the gate alone would have left it out; a safety-net rule "
-        "brought it in), 'someone_else' (the gate kept it, but it asks how to help someone else in danger and no "
-        "rule raised it), 'out_of_scope', 'blank'; null when the models have no scope stage."
+        "brought it in), 'someone_else' (the gate or the plain-danger net kept it, but it asks how to help someone "
+        "else in danger and no regex rule raised it), 'out_of_scope', 'blank'; null when the models have no scope "
+        "stage."
     )
     rule_hits: list[RuleHitOut] | None = Field(
         description="The safety-net rules that fired (they only raise a post: level at least the rule's floor, "
