@@ -197,8 +197,9 @@ raised, the net's included, and withdraws the net's hit where the answer is yes.
 everyday and dialect forms (该咋办, 能做点啥, 打给谁, 联系谁), and a post that names someone else (the people of
 the other-subject check, 一个/有个 + a person, 我妈) with no danger word of ours counts when it holds no word of
 death, of the writer's own life or of giving up (死, 活着, 撑不住, 消失, 解脱 ...). It can only take posts out
-of scope. On the 30 suites read: help-seeking +14 checks for ``char-linear`` and +11 for ``best``, nothing lost;
-on SOS-1K one post at level 0 goes out of scope; ``holdout30.tsv``, written before it, judges it.
+of scope. On the 30 suites read: help-seeking +14 checks for ``char-linear`` and +10 for ``best``, nothing lost;
+on SOS-1K one post at level 0 goes out of scope; ``holdout30.tsv``, written before it, judged it (help-seeking +1
+for both default models, nothing lost).
 
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
