@@ -93,7 +93,7 @@ above 0.66, the highest 0.43), and not run on any model, to judge the change aft
 include, among the others, plans whose time and method stand far apart, plans that hope not to be rescued, and
 quiet farewells without a death word; it judged rules-26); and ``holdout30.tsv`` (2026-12-07, the same session),
 written after that run in the same way (51 drafts rewritten for similarity or for scenes used before, none left
-above 0.66, the highest 0.35), and not run on any model, to judge the next change.
+above 0.66, the highest 0.35), and not run on any model, to judge the next change (it judged rules-27).
 """
 
 from __future__ import annotations
