@@ -39,4 +39,5 @@ SUITES = (
     "holdout28",
     "holdout29",
     "holdout30",
+    "holdout31",
 )
