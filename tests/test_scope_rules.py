@@ -122,6 +122,11 @@ from sosrisk.scope.rules import (
         # rules-26: a rank (第一名) or 男子汉 is no news word that silences the post
         ("我考了全班第一名，可是今晚还是要去跳楼", "time_and_act", 8),
         ("男子汉又怎样，明天就去跳江", "time_and_act", 8),
+        # rules-28: a poison drunk as the plan's method, named first or after; longer parts of a plan's sentence
+        ("明晚等室友睡了，我就把抽屉里那瓶百草枯喝了", "time_and_act", 8),
+        ("周六我就喝农药，谁也别拦我", "time_and_act", 8),
+        ("明天一早我就把这瓶农药喝了", "time_and_act", 8),  # before rules-28 no rule fired
+        ("下个月十号领了工资，把欠同学的钱一笔一笔都还清楚，当天晚上我就去江边跳下去", "time_and_act", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -186,7 +191,6 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "开着燃气做饭，门窗都关好了，有点闷",  # cooking
         "车在车库里一直没熄火，热车十分钟，我有点困",  # warming up the engine
         "安眠药都吃完了，明天得去医院再开",  # a prescription run out
-        "明天一早我就把这瓶农药喝了",  # an act to come: the plan rules' business, not an attempt's
         "农药被邻居家的狗喝了一口",  # someone else's act (被)
         "小区里的大爷喝了农药，被送去医院了",  # an older neighbour as the subject
         "前几年吞了一整瓶安眠药，现在好多了",  # years ago
@@ -213,6 +217,8 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "这是本周最后一次更新，下周见",  # rules-24: the last update of a week (last_post's requires)
         "据报道，一男子今晚在江边跳江",  # 据 still reports news
         "一名男子今晚在江边跳江",  # rules-26: 一名 of a news report still silences
+        "周末在家吃老鼠药毒老鼠",  # rules-28: poison put out for pests
+        "网上看到一个高中生说明天考完就去死，怎么联系他",  # rules-28: 高中生 is someone else
         "去年跳江被救了，现在好多了",  # rules-25: a rescue is still past
         "明天是周一，我要去上班，公司楼下新开了一家店，跳槽的事再说",  # a time, and no way to die
         "下周三交报告，写了一半，今晚通宵，要累死了，老板还催",  # hyperbole after a long gap
@@ -336,3 +342,8 @@ def test_every_rule_family_has_a_name_on_the_triage_page() -> None:
 )
 def test_help_asked_for_someone_else(text: str, someone_else: bool) -> None:
     assert about_someone_else(text) is someone_else
+
+
+def test_a_poison_drunk_tomorrow_is_a_plan_not_an_attempt() -> None:
+    """An act to come is the plan rules' business (rules-28), never an attempt's (rules-14)."""
+    assert [h.family for h in match_rules("明天一早我就把这瓶农药喝了")] == ["plan_with_time"]

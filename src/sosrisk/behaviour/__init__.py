@@ -96,7 +96,7 @@ written after that run in the same way (51 drafts rewritten for similarity or fo
 above 0.66, the highest 0.35), and not run on any model, to judge the next change (it judged rules-27); and
 ``holdout31.tsv`` (2026-12-07, the same session), written after that run in the same way (18 drafts rewritten for
 similarity or for scenes used before, none left above 0.66, the highest 0.39), and not run on any model, to judge
-the next change.
+the next change (it judged rules-28).
 """
 
 from __future__ import annotations

@@ -201,6 +201,14 @@ of scope. On the 30 suites read: help-seeking +14 checks for ``char-linear`` and
 on SOS-1K one post at level 0 goes out of scope; ``holdout30.tsv``, written before it, judged it (help-seeking +1
 for both default models, nothing lost).
 
+rules-28 (2026-12-07, the same session) reads what two blind suites in a row (``holdout29.tsv``, ``holdout30.tsv``)
+missed and five suites read before them held: a plan to drink a named pesticide or poison (就把那瓶敌敌畏喝了,
+喝农药; a closed list of names, never poison put out for pests) is a way to die for the plan rules; the parts of a
+plan's sentence may hold 14 characters each (10 before); and students named by their school (高中生, 初中生,
+大学生 ...), which hold no 学生, are someone else. No rule hit changed on SOS-1K or on the 125,867 ordinary
+sentences (28 news headlines gain a context cue); ``holdout31.tsv``, written before it, judged it (no answer
+changed).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -213,7 +221,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-27"
+RULES_VERSION = "rules-28"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -248,6 +256,8 @@ _REPORTED = re.compile(
 _OTHER_SUBJECT = re.compile(
     r"(他|她|他们|她们|朋友|同学|室友|同事|闺蜜|家人|孩子|女儿|儿子|表[弟妹哥姐]|哥哥?|姐姐?|弟弟?|妹妹?|男朋友|女朋友|"
     r"老公|老婆|学生|邻居|网友|有人|别人|"
+    # rules-28: students named by their school (高中生 holds no 学生)
+    r"小学生|初中生|高中生|中学生|大学生|研究生|"
     # rules-9: people met online or at work, whose words a writer reports to ask for help
     r"博主|楼主|主播|[uU][pP]主|粉丝|陌生人|路人|舍友|同桌|患者|病人|来访者|"
     # rules-14: older people a writer tells about (not 爷爷/奶奶, whom a farewell or a plan may address)
@@ -265,11 +275,21 @@ _NOW_AGAIN = re.compile(r"(这次|这一次|这回|现在|此刻|马上|今天|�
 # rules-24: cords other than a rope that a writer hangs from or pulls round the neck (a scarf only hangs: worn
 # round the neck it is everyday)
 _CORDS = r"皮带|腰带|充电线|数据线|床单|电线"
+# rules-28: pesticides and poisons a writer may name for a plan (a closed list), not when put out for pests
+_POISON_NAMES = r"(农药|敌敌畏|百草枯|甲胺磷|乐果|敌百虫|草甘膦|毒鼠强|老鼠药|耗子药|氰化物|除草剂|杀虫剂)"
+_NOT_FOR_PESTS = r"(?![^，,]{0,3}(毒|灭|杀|喷|打|治))"
 _DIE = (
     r"(去死|自杀|寻死|轻生|跳下去|跳楼|跳河|跳江|跳海|跳桥|烧炭(?![^，,]{0,3}(烤|火锅|取暖))|割腕|(?<!树)上吊|自缢|卧轨|吞药|服药|喝药|结束(这一切|自己|生命|我的生命)|"
     r"离开这个世界|了结自己|动手(?!术)|吞下?[^，,]{0,4}药|(安眠药|药)[^，,]{0,3}(全|都)(吃|吞)(了|掉|下去)?|"
     # rules-24: hanging told without 上吊 ("把自己吊在衣柜横杆上", "用充电线吊在管道上")
-    r"把自己吊(在|起来|上去)|吊死自己|(绳子?|围巾|丝巾|" + _CORDS + r")[^，,]{0,8}吊在)"
+    r"把自己吊(在|起来|上去)|吊死自己|(绳子?|围巾|丝巾|" + _CORDS + r")[^，,]{0,8}吊在|"
+    # rules-28: a pesticide or poison drunk or swallowed, named first or after ("把那瓶敌敌畏喝了", "喝农药")
+    r"(喝|吃|吞|服)(了|下|掉)?[^，,]{0,3}"
+    + _POISON_NAMES
+    + _NOT_FOR_PESTS
+    + "|把[^，,]{0,5}"
+    + _POISON_NAMES
+    + r"[^，,]{0,2}(喝|吃|吞|灌)(了|下去|掉))"
 )
 _POISONS = r"(农药|敌敌畏|百草枯|老鼠药|耗子药|氰化物)"
 # rules-8: a sleeping pill named instead of "药" / "片" ("一整瓶安定都吃完了")
@@ -331,8 +351,8 @@ _DEATH_CUE = r"(死|自杀|轻生|结束|遗书|再见|永别|离开这个世界
 # what follows a time may cross one comma ("考完最后一门，我就从楼上跳下去"), never a sentence end
 _GAP = r"[^。！？!?；;，,]{0,8}[，,]?[^。！？!?；;，,]{0,8}"
 # rules-25: a plan's time and its act may stand further apart, across two commas ("下礼拜三发了工资，把房租交了，
-# 晚上我就去江边跳下去"), still never across a sentence end
-_PLAN_GAP = r"[^。！？!?；;，,]{0,10}(?:[，,]?[^。！？!?；;，,]{0,10}){0,2}"
+# 晚上我就去江边跳下去"), still never across a sentence end; rules-28: parts of 14 characters, not 10
+_PLAN_GAP = r"[^。！？!?；;，,]{0,14}(?:[，,]?[^。！？!?；;，,]{0,14}){0,2}"
 
 _PILLS_AMOUNT = (
     r"(一整瓶|整瓶|一瓶|一整盒|整盒|一大把|一把|所有的?|全部的?|几十|几百|"  # a large amount
