@@ -40,4 +40,5 @@ SUITES = (
     "holdout29",
     "holdout30",
     "holdout31",
+    "holdout32",
 )

@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Thirty-two files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Thirty-three files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -96,7 +96,10 @@ written after that run in the same way (51 drafts rewritten for similarity or fo
 above 0.66, the highest 0.35), and not run on any model, to judge the next change (it judged rules-27); and
 ``holdout31.tsv`` (2026-12-07, the same session), written after that run in the same way (18 drafts rewritten for
 similarity or for scenes used before, none left above 0.66, the highest 0.39), and not run on any model, to judge
-the next change (it judged rules-28).
+the next change (it judged rules-28); and ``holdout32.tsv`` (2026-12-07, the same session), written after that run
+in the same way (8 drafts rewritten, none left above 0.66, the highest 0.36), and not run on any model, to judge the
+next change (its author was asked to include, among the others, everyday posts about a pet that ate something bad
+or rat poison put out).
 """
 
 from __future__ import annotations
