@@ -126,6 +126,7 @@ from sosrisk.scope.rules import (
         ("明晚等室友睡了，我就把抽屉里那瓶百草枯喝了", "time_and_act", 8),
         ("周六我就喝农药，谁也别拦我", "time_and_act", 8),
         ("明天一早我就把这瓶农药喝了", "time_and_act", 8),  # before rules-28 no rule fired
+        ("喝了半瓶打果树的农药，肚子绞着疼", "poison_taken", 10),  # rules-29: the crop named, still an attempt
         ("下个月十号领了工资，把欠同学的钱一笔一笔都还清楚，当天晚上我就去江边跳下去", "time_and_act", 8),
     ],
 )
@@ -218,6 +219,8 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "据报道，一男子今晚在江边跳江",  # 据 still reports news
         "一名男子今晚在江边跳江",  # rules-26: 一名 of a news report still silences
         "周末在家吃老鼠药毒老鼠",  # rules-28: poison put out for pests
+        "今天我家狗误吃了老鼠药，赶紧送宠物医院了",  # rules-29: a pet, an accident
+        "家里的猫吃了老鼠药，吐了一地，连夜送去医院",  # rules-29: a pet again, without 误
         "网上看到一个高中生说明天考完就去死，怎么联系他",  # rules-28: 高中生 is someone else
         "去年跳江被救了，现在好多了",  # rules-25: a rescue is still past
         "明天是周一，我要去上班，公司楼下新开了一家店，跳槽的事再说",  # a time, and no way to die

@@ -99,7 +99,7 @@ similarity or for scenes used before, none left above 0.66, the highest 0.39), a
 the next change (it judged rules-28); and ``holdout32.tsv`` (2026-12-07, the same session), written after that run
 in the same way (8 drafts rewritten, none left above 0.66, the highest 0.36), and not run on any model, to judge the
 next change (its author was asked to include, among the others, everyday posts about a pet that ate something bad
-or rat poison put out).
+or rat poison put out; it judged rules-29).
 """
 
 from __future__ import annotations

@@ -209,6 +209,12 @@ plan's sentence may hold 14 characters each (10 before); and students named by t
 sentences (28 news headlines gain a context cue); ``holdout31.tsv``, written before it, judged it (no answer
 changed).
 
+rules-29 (2026-12-07, the same session) gives ``poison_taken`` the everyday look-alikes its sibling
+``poison_then_taken`` has excluded since rules-14: a pet or a farm animal that ate the poison ("今天我家狗误吃了老鼠药"
+fired at level 10), an accident (误吃, 误喝) and poison put out for rats; not the crop a pesticide was bought for,
+which a writer may name ("喝了半瓶打果树的农药"). It can only remove hits: none changed on SOS-1K, the ordinary
+sentences or the suites read; ``holdout32.tsv``, written before it, judged it (no answer changed).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -221,7 +227,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-28"
+RULES_VERSION = "rules-29"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -423,6 +429,9 @@ RULE_SET: tuple[Rule, ...] = (
         r"(吃|吞|喝|服)(了|下|下了|完|掉|光)[^，,]{0,6}" + _POISONS,
         10,
         "poison already taken",
+        # rules-29: not a pet or farm animal that ate it, an accident (误吃) or poison put out for rats (never the
+        # crop it was bought for: "喝了半瓶打果树的农药" is an attempt)
+        unless=r"(狗|猫|鸡|鸭|鹅|猪|牛|羊|兔|鸟|鱼)[^，,。！？]{0,4}(吃|喝|吞|舔|啃)|误(吃|喝|服|食)|灭鼠|毒老鼠|药老鼠",
     ),
     _rule(
         "attempt",
