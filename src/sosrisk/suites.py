@@ -41,4 +41,5 @@ SUITES = (
     "holdout30",
     "holdout31",
     "holdout32",
+    "holdout33",
 )
