@@ -281,8 +281,12 @@ _NOW_AGAIN = re.compile(r"(这次|这一次|这回|现在|此刻|马上|今天|�
 # rules-24: cords other than a rope that a writer hangs from or pulls round the neck (a scarf only hangs: worn
 # round the neck it is everyday)
 _CORDS = r"皮带|腰带|充电线|数据线|床单|电线"
-# rules-28: pesticides and poisons a writer may name for a plan (a closed list), not when put out for pests
-_POISON_NAMES = r"(农药|敌敌畏|百草枯|甲胺磷|乐果|敌百虫|草甘膦|毒鼠强|老鼠药|耗子药|氰化物|除草剂|杀虫剂)"
+# the poisons whose swallowing is an attempt (poison_taken)
+_ATTEMPT_POISONS = "农药|敌敌畏|百草枯|老鼠药|耗子药|氰化物"
+_POISONS = "(" + _ATTEMPT_POISONS + ")"
+# rules-28: the poisons a writer may name for a plan: those, and more pesticides (a closed list); not when put out
+# for pests
+_POISON_NAMES = "(" + _ATTEMPT_POISONS + "|甲胺磷|乐果|敌百虫|草甘膦|毒鼠强|除草剂|杀虫剂)"
 _NOT_FOR_PESTS = r"(?![^，,]{0,3}(毒|灭|杀|喷|打|治))"
 _DIE = (
     r"(去死|自杀|寻死|轻生|跳下去|跳楼|跳河|跳江|跳海|跳桥|烧炭(?![^，,]{0,3}(烤|火锅|取暖))|割腕|(?<!树)上吊|自缢|卧轨|吞药|服药|喝药|结束(这一切|自己|生命|我的生命)|"
@@ -297,10 +301,9 @@ _DIE = (
     + _POISON_NAMES
     + r"[^，,]{0,2}(喝|吃|吞|灌)(了|下去|掉))"
 )
-_POISONS = r"(农药|敌敌畏|百草枯|老鼠药|耗子药|氰化物)"
 # rules-8: a sleeping pill named instead of "药" / "片" ("一整瓶安定都吃完了")
 _PILL = r"(药|片|粒|安定|艾司唑仑|佐匹克隆|阿普唑仑|地西泮|氯硝西泮)"
-_LETHAL_DRUGS = r"(安眠药|安定|艾司唑仑|佐匹克隆|农药|敌敌畏|百草枯|老鼠药|耗子药|氰化物)"
+_LETHAL_DRUGS = "(安眠药|安定|艾司唑仑|佐匹克隆|" + _ATTEMPT_POISONS + ")"
 
 
 @dataclass(frozen=True)
@@ -911,12 +914,13 @@ _HELP_ASKED = re.compile(
     r"咋办|能做点啥|能做些什么|打给谁|联系谁|打哪个电话|该说什么|该准备什么)"
 )
 # rules-27: someone else named without a danger word of ours (a customer, a passenger, a girl on a bridge): the people
-# of the other-subject check, a person introduced by 一个 / 有个 ("有个老客户", "一个姑娘"), and the writer's own family
+# of the other-subject check (学生, 网友, 姐姐 ... are theirs), a person introduced by 一个 / 有个 ("有个老客户",
+# "一个姑娘"), and the writer's parents
 _PERSON_INTRODUCED = (
-    r"(有个|有一个|一个|有位|一位|那个|这个)[^，,。！？]{0,8}?(人|客户|顾客|会员|乘客|粉丝|老粉|员工|实习生|姑娘|女孩|男孩|"
-    r"小伙子?|学生|初中生|高中生|大学生|孩子|小孩|老人|阿姨|大爷|网友|博主|女生|男生)"
+    r"(有个|有一个|一个|有位|一位|那个|这个)[^，,。！？]{0,8}?(人|客户|顾客|会员|乘客|老粉|员工|实习生|姑娘|女孩|男孩|"
+    r"小伙子?|小孩|阿姨|女生|男生)"
 )
-_SOMEONE_NAMED = re.compile(_OTHER_SUBJECT.pattern + "|" + _PERSON_INTRODUCED + r"|我(妈|爸|姐|哥|弟|妹)")
+_SOMEONE_NAMED = re.compile(_OTHER_SUBJECT.pattern + "|" + _PERSON_INTRODUCED + r"|我(妈|爸)")
 # ... and no word of death, of the writer's own life or of giving up, which would make the writer's own danger possible
 _OWN_DEATH_WORDS = re.compile(r"死|自杀|轻生|活着|不想活|活不下去|撑不下去|撑不住|熬不下去|消失|解脱|结束这一切")
 _REPORTING_VERB = re.compile(r"(说|写|发|私信|告诉|提到|留言|挂在嘴边|查|搜|闹着|喊着|嚷着|威胁|表示)")
