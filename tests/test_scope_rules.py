@@ -128,6 +128,11 @@ from sosrisk.scope.rules import (
         ("明天一早我就把这瓶农药喝了", "time_and_act", 8),  # before rules-28 no rule fired
         ("喝了半瓶打果树的农药，肚子绞着疼", "poison_taken", 10),  # rules-29: the crop named, still an attempt
         ("下个月十号领了工资，把欠同学的钱一笔一笔都还清楚，当天晚上我就去江边跳下去", "time_and_act", 8),
+        # rules-30: a quiet farewell: affairs settled and the writer gone from the days to come
+        ("欠小王的三千块今天还清了，以后过年不能陪爸妈了", "settled_and_absent", 8),
+        ("猫拜托给室友了，以后别再找我", "settled_and_absent", 8),
+        ("游戏账号密码发给表弟了，这辈子就到这儿吧", "settled_and_absent", 8),
+        ("谁都别怪，我走了", "goodbye_and_arrangements", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -225,6 +230,10 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "去年跳江被救了，现在好多了",  # rules-25: a rescue is still past
         "明天是周一，我要去上班，公司楼下新开了一家店，跳槽的事再说",  # a time, and no way to die
         "下周三交报告，写了一半，今晚通宵，要累死了，老板还催",  # hyperbole after a long gap
+        "下个月去深圳工作了，以后周末陪不了你们了，谢谢大家这些年的照顾",  # rules-30: a new job elsewhere
+        "毕业了，宿舍钥匙交给宿管，以后不能陪你们吃夜宵了",  # graduating
+        "分手了，钥匙还给他了，以后就当没认识过我",  # a breakup
+        "以后再也看不到他们同台了，谢谢这十年",  # a band parting: the writer sees no more, is not gone
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

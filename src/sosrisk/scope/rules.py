@@ -215,6 +215,15 @@ fired at level 10), an accident (误吃, 误喝) and poison put out for rats; no
 which a writer may name ("喝了半瓶打果树的农药"). It can only remove hits: none changed on SOS-1K, the ordinary
 sentences or the suites read; ``holdout32.tsv``, written before it, judged it (no answer changed).
 
+rules-30 (2026-12-07, a new session) adds the quiet farewell the suites miss most (gated out at level 0): the
+writer gone from the days to come (以后过年我就不能亲手给他了, 这辈子就到这儿了, 就当没认识过我, 往后的日子你们替我
+接着过吧, 别再找我, 我能带走的只有自己) with, in the same post, affairs settled or last words (a debt repaid, keys,
+passwords or things handed on, thanks, an apology): ``settled_and_absent``, never with everyday leaving nor a
+real departure (moving, studying or working elsewhere, graduating, a breakup, a trip, a hospital stay). The
+leave-taking rule also takes "谁都别怪" as last words. No hit changed on SOS-1K or on the ordinary sentences; on the
+33 suites read farewells +15 for both default models, nothing lost; ``holdout33.tsv``, written before it,
+judged it (no answer changed: its three missed farewells use other words).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -227,7 +236,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-29"
+RULES_VERSION = "rules-30"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -397,7 +406,29 @@ _LEAVE_TAKING = (
 _LAST_ARRANGEMENT = (
     r"(对不起(爸|妈|爸妈|爸爸|妈妈|大家|所有人|你们)|(别|不要|不用)为我(哭|难过|伤心|流泪|掉眼泪)|"
     r"照顾好(爸|妈|我爸|我妈|爸妈|自己|他们|它|孩子)|替我(照顾|孝顺|陪)|拜托(你们|你|大家)|送人|送给|转给|留给|密码|"
-    r"没有遗憾|最后一次|谢谢(你们|大家|所有)|这些年|用不上了|不能再陪|不会再回来|不回来了|下辈子|来世|来生)"
+    r"没有遗憾|最后一次|谢谢(你们|大家|所有)|这些年|用不上了|不能再陪|不会再回来|不回来了|下辈子|来世|来生|"
+    # rules-30: "我走了，谁都别怪"
+    r"(谁|任何人)都?(别|不要|不用)怪)"
+)
+# rules-30: a quiet farewell. The writer gone from the days to come (以后……陪不了了, 这辈子就到这了, 别再找我) ...
+_ABSENT_FROM_NOW_ON = (
+    r"((以后|往后|今后|从今以后|再也)[^。！？；!?]{0,12}(陪不了|送不了|接不了|顾不上|管不了|照顾不了|"
+    r"不能(再)?(陪|给|送|照顾|还|看着|亲手)|(看不到|见不到|听不到)(我|俺))|这辈子(就|也就)?(到这|到此)|"
+    r"就当(没|从来没|从没)(认识|有)过?我|(头像|账号)[^，,。]{0,6}不会再亮|替我(接着|好好)?(过|活)|"
+    r"(别|不要|不用|莫)再?找(我|俺)|(别|不要|不用|莫)再等(我|俺)|莫等(我|俺)|能带走的只有|没什么放不下|"
+    r"我去那边陪(爷爷|奶奶|外公|外婆|姥姥|姥爷)|最后能(给|为|替)(你|你们|您)|一走就不回来|这回真要走了|(安心|放心)地?走了)"
+)
+# ... and in the same post affairs settled or last words: a debt repaid, things, keys or passwords handed on, thanks,
+# an apology
+_AFFAIRS_SETTLED = (
+    r"(该还的|一样不欠|谁也不欠|谁都不欠|还清|都清了|结清|(欠|借)[^。！？!?]{0,14}(还了|转过去了|转了|打过去了)|"
+    r"留给|交给|托付|拜托|密码|钥匙|银行卡|存款|有了去处|遗物|收拾干净|交代(好|清楚)|"
+    r"对不起|谢谢|感谢|承蒙|(谁|任何人)都?(别|不要|不用)怪|都是你的了|就这样吧|告辞)"
+)
+# ... unless the absence is an everyday departure: moving, studying or working elsewhere, a breakup, a trip
+_ORDINARY_DEPARTURE = (
+    r"(出国|留学|搬家|毕业|调走|调到|外地|出差|当兵|入伍|住校|分手|离婚|辞职|离职|转学|支教|加班|上班|新工作|换工作|"
+    r"去[^，,。]{0,4}(工作|上班|打工|读书|上学)|旅行|旅游|住院)"
 )
 _EVERYDAY_LEAVING = r"(明天见|回头见|下次见|晚点见|改天见|慢慢吃|慢慢玩|慢慢聊|有事先走|回家了|下班了)"
 # rules-6: outside the railing or the window, feet over the drop, legs shaking
@@ -684,6 +715,15 @@ RULE_SET: tuple[Rule, ...] = (
         "a leave-taking with a last arrangement, an apology or words for the grief",
         requires=_LAST_ARRANGEMENT,
         unless=_EVERYDAY_LEAVING,
+    ),
+    _rule(
+        "farewell",
+        "settled_and_absent",
+        _ABSENT_FROM_NOW_ON,
+        8,
+        "the writer gone from the days to come, with affairs settled, thanks or an apology",
+        requires=_AFFAIRS_SETTLED,
+        unless=_EVERYDAY_LEAVING[:-1] + "|" + _ORDINARY_DEPARTURE[1:],
     ),
     # ---- a plan with a time (level 8: "planned, date roughly set")
     _rule(
