@@ -42,4 +42,5 @@ SUITES = (
     "holdout31",
     "holdout32",
     "holdout33",
+    "holdout34",
 )
