@@ -133,6 +133,10 @@ from sosrisk.scope.rules import (
         ("猫拜托给室友了，以后别再找我", "settled_and_absent", 8),
         ("游戏账号密码发给表弟了，这辈子就到这儿吧", "settled_and_absent", 8),
         ("谁都别怪，我走了", "goodbye_and_arrangements", 8),
+        # rules-31: a grave and joining the dead; a car driven off a cliff, the writer after the plan's time
+        ("清明去给爷爷扫墓，告诉他我马上就去陪他了", "joining_the_dead", 8),
+        ("把儿子送回老家以后，周六晚上我就开车冲下山崖", "time_and_act", 8),
+        ("房子留给你了，以后孩子都得你照顾，我撑不住了", "settled_and_absent", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -234,6 +238,9 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "毕业了，宿舍钥匙交给宿管，以后不能陪你们吃夜宵了",  # graduating
         "分手了，钥匙还给他了，以后就当没认识过我",  # a breakup
         "以后再也看不到他们同台了，谢谢这十年",  # a band parting: the writer sees no more, is not gone
+        "妈，我很快就来陪你了，下周就放假回家",  # rules-31: no grave, a visit home
+        "同学跟我说遗书写好了，放在他宿舍抽屉里，我该怎么办",  # rules-31: someone else's note
+        "赛车冲下山坡的时候观众都在尖叫",  # a race, no cliff
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

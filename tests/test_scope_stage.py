@@ -78,6 +78,13 @@ def test_help_asked_for_someone_else_the_gate_kept_is_out_of_scope(tmp_path: Pat
     assert (helper.in_scope, helper.scope_reason, helper.risk_level) == (False, "someone_else", 0)
     assert (own.in_scope, own.scope_reason) == (True, "in_scope")  # the writer's own words, with no 我
     assert rule.in_scope and rule.rule_hits and rule.rule_hits[0]["rule"] == "overdose_taken"
+    # rules-31: the wish rule alone does not keep a help request in scope (the wish is the father's), and the
+    # writer's own wish with a question still counts
+    father, wish = assess(
+        ["我爸喝多了说不想拖累我们，想一了百了，我该怎么跟他聊", "好想一了百了，我该怎么办"], level_model=level
+    )
+    assert (father.in_scope, father.scope_reason, father.rule_hits) == (False, "someone_else", [])
+    assert wish.in_scope and wish.rule_hits and wish.rule_hits[0]["rule"] == "first_person_wish"
     stage.rules = False  # without the rules (research on the gate alone), no post is taken out this way
     assert assess([HELPER], level_model=level)[0].scope_reason == "in_scope"
 
@@ -101,7 +108,7 @@ def test_round_trip_writes_the_stage_and_predicts_the_same(tmp_path: Path) -> No
     assert sorted(p.name for p in (tmp_path / "m" / SCOPE_DIR).iterdir()) == ["gate.npz", "prefilter.npz", "scope.json"]
     config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
     assert config["files"]["scope"] == SCOPE_DIR
-    assert config["scope"]["rules_version"] == RULES_VERSION == "rules-30"
+    assert config["scope"]["rules_version"] == RULES_VERSION == "rules-31"
     assert config["scope"]["threshold"] == round(model.scope_.threshold, 6)  # type: ignore[union-attr]
     scope = json.loads((tmp_path / "m" / SCOPE_DIR / "scope.json").read_text("utf-8"))
     assert set(scope) == {"format_version", "gate", "prefilter", "danger", "encoder", "rules_version", "training"}

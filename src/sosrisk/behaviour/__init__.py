@@ -103,7 +103,7 @@ or rat poison put out; it judged rules-29); and ``holdout33.tsv`` (2026-12-07, t
 that run in the same way (1 draft rewritten, none left above 0.66, the highest 0.62), and not run on any model, to
 judge the next change (it judged rules-30); and ``holdout34.tsv`` (2026-12-07, a new session), written by a team
 member who saw no model's or rule's answer (no draft above 0.66, the highest 0.58), and not run on any model, to
-judge the next change.
+judge the next change (it judged rules-31).
 """
 
 from __future__ import annotations

@@ -224,6 +224,18 @@ leave-taking rule also takes "谁都别怪" as last words. No hit changed on SOS
 33 suites read farewells +15 for both default models, nothing lost; ``holdout33.tsv``, written before it,
 judged it (no answer changed: its three missed farewells use other words).
 
+rules-31 (2026-12-07, the same session) reads ``holdout33.tsv``'s misses: a car driven off a cliff or into the
+water is a way to die (开车从盘山公路冲下悬崖); telling the dead at a grave that the writer will join them soon is a
+farewell (``joining_the_dead``: 跟她说我很快就来陪她了, only with a grave word); "以后这些都得你记着了" is the
+writer absent and "我撑不下去了" last words for ``settled_and_absent``; a note may be someone else's (网友跟我说遗书
+写好了: ``note_written`` now reads the other-subject check the other farewell rules skip); and in a plan the writer
+may stand after the time inside the match (等把闺女送去她外婆家，礼拜天晚上我就……), where the someone-else check
+had read the daughter as the subject. The stage also asks the help question of a post whose only rule hit is the
+wish rule, since the wish may be the words of the person asked about (我爸……说想一了百了，我该怎么跟他聊). On SOS-1K
+one post gained a hit (level 6); none of the ordinary sentences; on the 34 suites read plans +2, help +3/+2 and
+farewells +2 for ``char-linear``/``best``, nothing lost; ``holdout34.tsv``, written before it, judged it (no answer
+changed).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -236,7 +248,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-30"
+RULES_VERSION = "rules-31"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -308,7 +320,9 @@ _DIE = (
     + _NOT_FOR_PESTS
     + "|把[^，,]{0,5}"
     + _POISON_NAMES
-    + r"[^，,]{0,2}(喝|吃|吞|灌)(了|下去|掉))"
+    + r"[^，,]{0,2}(喝|吃|吞|灌)(了|下去|掉)|"
+    # rules-31: driving off a cliff or into the water ("开车从盘山公路冲下悬崖")
+    r"冲下(悬崖|山崖)|(开车|连人带车)[^，,]{0,8}冲(进|下|入)[^，,]{0,2}(江|河|海|水库|湖|悬崖|山崖))"
 )
 # rules-8: a sleeping pill named instead of "药" / "片" ("一整瓶安定都吃完了")
 _PILL = r"(药|片|粒|安定|艾司唑仑|佐匹克隆|阿普唑仑|地西泮|氯硝西泮)"
@@ -416,14 +430,18 @@ _ABSENT_FROM_NOW_ON = (
     r"不能(再)?(陪|给|送|照顾|还|看着|亲手)|(看不到|见不到|听不到)(我|俺))|这辈子(就|也就)?(到这|到此)|"
     r"就当(没|从来没|从没)(认识|有)过?我|(头像|账号)[^，,。]{0,6}不会再亮|替我(接着|好好)?(过|活)|"
     r"(别|不要|不用|莫)再?找(我|俺)|(别|不要|不用|莫)再等(我|俺)|莫等(我|俺)|能带走的只有|没什么放不下|"
-    r"我去那边陪(爷爷|奶奶|外公|外婆|姥姥|姥爷)|最后能(给|为|替)(你|你们|您)|一走就不回来|这回真要走了|(安心|放心)地?走了)"
+    r"我去那边陪(爷爷|奶奶|外公|外婆|姥姥|姥爷)|最后能(给|为|替)(你|你们|您)|一走就不回来|这回真要走了|(安心|放心)地?走了|"
+    # rules-31: "以后这些都得你记着了"
+    r"以后[^。！？，,]{0,6}都?得(靠)?(你|您|你们)(记着|管|操心|照顾|自己))"
 )
 # ... and in the same post affairs settled or last words: a debt repaid, things, keys or passwords handed on, thanks,
 # an apology
 _AFFAIRS_SETTLED = (
     r"(该还的|一样不欠|谁也不欠|谁都不欠|还清|都清了|结清|(欠|借)[^。！？!?]{0,14}(还了|转过去了|转了|打过去了)|"
     r"留给|交给|托付|拜托|密码|钥匙|银行卡|存款|有了去处|遗物|收拾干净|交代(好|清楚)|"
-    r"对不起|谢谢|感谢|承蒙|(谁|任何人)都?(别|不要|不用)怪|都是你的了|就这样吧|告辞)"
+    r"对不起|谢谢|感谢|承蒙|(谁|任何人)都?(别|不要|不用)怪|都是你的了|就这样吧|告辞|"
+    # rules-31: giving up said as last words
+    r"撑不下去了|撑不住了)"
 )
 # ... unless the absence is an everyday departure: moving, studying or working elsewhere, a breakup, a trip
 _ORDINARY_DEPARTURE = (
@@ -718,6 +736,15 @@ RULE_SET: tuple[Rule, ...] = (
     ),
     _rule(
         "farewell",
+        "joining_the_dead",
+        # rules-31: "(at grandmother's grave) 跟她说我很快就来陪她了"
+        r"(很快|马上|快|这就|不久)就?(要)?(来|去)陪(你|她|他|您|你们|他们)了?",
+        8,
+        "telling the dead, at a grave, that the writer will soon join them",
+        requires=r"(坟|墓|扫墓|祭拜|忌日|骨灰|灵前|遗像|在天上|在天之灵)",
+    ),
+    _rule(
+        "farewell",
         "settled_and_absent",
         _ABSENT_FROM_NOW_ON,
         8,
@@ -815,6 +842,8 @@ _SLANG = re.compile(r"(心(都)?在滴血|心态(都)?崩了|会谢|烧干|升�
 # The other-subject check is skipped for families whose phrases are about the writer by their nature
 # ("先走一步") or name others anyway (a pact: "有人约烧炭吗").
 _FIRST_PERSON_FAMILIES = frozenset({"farewell", "pact_or_method"})
+# rules-31: ... except a note, which may be someone else's ("网友刚跟我说遗书写好了")
+_OTHERS_MAY_WRITE = frozenset({"note_written"})
 # rules-15: someone's words reported about a third person ("闺蜜说她已经写好了遗书"), in the part of the sentence
 # (up to a comma) where the match starts: no rule of any family fires there. The writer's own words to someone
 # ("我跟朋友说我明天就……") and another part of the sentence ("男朋友说他不在乎我，遗书写好了") still fire.
@@ -852,17 +881,18 @@ def _negated(clause: str, at: int) -> bool:
     return bool(_NEGATION.search(clause[max(0, at - 4) : at]))
 
 
-def _someone_else_before(clause: str, at: int) -> bool:
+def _someone_else_before(clause: str, at: int, until: int | None = None) -> bool:
     """Whether someone else is the subject nearest before position ``at``: named there ("朋友吃了……") with no
     first-person subject after it (rules-16: "老公还在睡，我已经把……", "我跟妈妈说了我今晚就……" are the
     writer's own acts; "网友私信我说……", "男朋友说如果我离开他他就……" are not, since the 我 there is an object
-    or someone else comes after it)."""
+    or someone else comes after it). The writer may stand up to ``until`` (rules-31: inside a plan's match, after
+    its time: "等把闺女送去她外婆家，礼拜天晚上我就……")."""
     others = [
         other for other in _OTHER_SUBJECT.finditer(clause, 0, at) if not _INTRODUCED.search(clause, 0, other.start())
     ]
     if not others:
         return False
-    return not _writer_after(clause, others[-1].end(), at)
+    return not _writer_after(clause, others[-1].end(), at if until is None else until)
 
 
 def _in_title(text: str, at: int) -> bool:
@@ -930,7 +960,12 @@ def match_rules(text: str, rules: Sequence[Rule] = RULE_SET) -> list[RuleHit]:
                     and not _in_title(text, offset + m.start())
                     and not _in_the_past(clause, m)
                     and not _negated(clause, m.start())
-                    and (rule.family in _FIRST_PERSON_FAMILIES or not _someone_else_before(clause, m.start()))
+                    and (
+                        (rule.family in _FIRST_PERSON_FAMILIES and rule.name not in _OTHERS_MAY_WRITE)
+                        or not _someone_else_before(
+                            clause, m.start(), m.end() if rule.family == "plan_with_time" else None
+                        )
+                    )
                     and not _reports_someone_else(clause, m.start())
                 ),
                 None,

@@ -164,12 +164,16 @@ class ScopeStage:
         netted = fired | fired_inside | fired_own_voice
         gate_in = passed & (probability >= self.gate.threshold_)
         # help asked for someone else in danger, which no regex rule raised: out of scope (rules-27: also where the
-        # net raised it, for the net reads what a post is about, not whose danger it is)
+        # net raised it, for the net reads what a post is about, not whose danger it is; rules-31: also where only
+        # the wish rule fired, whose "想一了百了" may be the words of the person the writer asks about)
         someone_else = np.zeros(n, dtype=bool)
         if self.rules:
-            for i in np.flatnonzero((gate_in | netted) & filled):
-                if not hits[i]:  # no regex rule fired
+            ruled = np.fromiter((bool(h) for h in hits), dtype=bool, count=n)
+            for i in np.flatnonzero((gate_in | netted | ruled) & filled):
+                if all(hit.family == "wish" for hit in hits[i]):  # no regex rule fired, or only the wish rule
                     someone_else[i] = asks_help_for_someone_else(texts[i])
+                    if someone_else[i]:
+                        hits[i] = []
         for i in np.flatnonzero(netted & ~someone_else):
             at_inside_bar = bool(fired_inside[i] and not fired[i])
             hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=at_inside_bar, own_voice=bool(fired_own_voice[i]))]
