@@ -43,4 +43,5 @@ SUITES = (
     "holdout32",
     "holdout33",
     "holdout34",
+    "holdout35",
 )
