@@ -137,6 +137,10 @@ from sosrisk.scope.rules import (
         ("清明去给爷爷扫墓，告诉他我马上就去陪他了", "joining_the_dead", 8),
         ("把儿子送回老家以后，周六晚上我就开车冲下山崖", "time_and_act", 8),
         ("房子留给你了，以后孩子都得你照顾，我撑不住了", "settled_and_absent", 8),
+        # rules-32: a far place and how to live on; do not grieve for me; insulin all at once
+        ("儿子，爸爸要去一个很远的地方了，以后要听妈妈的话，好好长大", "far_away_live_on", 8),
+        ("存折密码写在日历背面，往后别惦记我", "settled_and_absent", 8),
+        ("把冰箱里的胰岛素一口气全打进去了，现在一身冷汗", "insulin_overdose", 10),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -241,6 +245,10 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "妈，我很快就来陪你了，下周就放假回家",  # rules-31: no grave, a visit home
         "同学跟我说遗书写好了，放在他宿舍抽屉里，我该怎么办",  # rules-31: someone else's note
         "赛车冲下山坡的时候观众都在尖叫",  # a race, no cliff
+        "妈妈要去很远的地方出差一个月，以后要听爸爸的话",  # rules-32: a work trip
+        "谢谢大家的关心，别为我难过，我会好起来的",  # the writer will be all right
+        "早饭前的胰岛素都打了，血糖控制得不错",  # the daily routine
+        "以后我闺女就交给你了，老丈人拍着我的肩说",  # a wedding: 交给 is no absence of the writer
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -106,7 +106,7 @@ member who saw no model's or rule's answer (no draft above 0.66, the highest 0.5
 judge the next change (it judged rules-31); and ``holdout35.tsv`` (2026-12-07, the same session), written after
 that run in the same way by a team member who saw no answer and no earlier suite (2 drafts reworded, none above
 0.66, the highest 0.54; its author was asked to include quiet farewells and everyday look-alikes of them), and not
-run on any model, to judge the next change.
+run on any model, to judge the next change (it judged rules-32).
 """
 
 from __future__ import annotations

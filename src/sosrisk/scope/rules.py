@@ -236,6 +236,14 @@ one post gained a hit (level 6); none of the ordinary sentences; on the 34 suite
 farewells +2 for ``char-linear``/``best``, nothing lost; ``holdout34.tsv``, written before it, judged it (no answer
 changed).
 
+rules-32 (2026-12-07, the same session) reads ``holdout34.tsv``'s misses the same way: a parent going "to a far,
+far place" with how the child is to live on (以后要听爸爸的话，好好长大; ``far_away_live_on``, never with a real
+departure); more absence for ``settled_and_absent`` (别再为我……难过, 往后别惦记我, 以后爸妈就靠你了) and more last
+words (对不住, 辜负了), and never where the writer says they will be all right (会好起来, 我没事); and insulin
+injected all at once with the body failing (``insulin_overdose``). No hit changed on SOS-1K or the ordinary
+sentences; on the 35 suites read farewells +6 / +5 and attempts +1 / 0 for ``char-linear`` / ``best``, nothing lost;
+``holdout35.tsv``, written before it, judged it (no answer changed).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -248,7 +256,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-31"
+RULES_VERSION = "rules-32"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -432,7 +440,10 @@ _ABSENT_FROM_NOW_ON = (
     r"(别|不要|不用|莫)再?找(我|俺)|(别|不要|不用|莫)再等(我|俺)|莫等(我|俺)|能带走的只有|没什么放不下|"
     r"我去那边陪(爷爷|奶奶|外公|外婆|姥姥|姥爷)|最后能(给|为|替)(你|你们|您)|一走就不回来|这回真要走了|(安心|放心)地?走了|"
     # rules-31: "以后这些都得你记着了"
-    r"以后[^。！？，,]{0,6}都?得(靠)?(你|您|你们)(记着|管|操心|照顾|自己))"
+    r"以后[^。！？，,]{0,6}都?得(靠)?(你|您|你们)(记着|管|操心|照顾|自己)|"
+    # rules-32: "以后别再为我这样的学生难过", "往后别惦记我", "以后爸妈就靠你了"
+    r"(别|不要|不用)再?为我[^。！？，,]{0,8}(难过|伤心|哭|流泪)|(别|不要|不用)再?(惦记|挂念|记挂|牵挂)(我|俺)|"
+    r"(以后|往后|今后)[^。！？，,]{0,4}(爸妈|爸|妈|咱爸|咱妈|家里|这个家|孩子)就?全?靠(你|您|你们)了)"
 )
 # ... and in the same post affairs settled or last words: a debt repaid, things, keys or passwords handed on, thanks,
 # an apology
@@ -441,12 +452,16 @@ _AFFAIRS_SETTLED = (
     r"留给|交给|托付|拜托|密码|钥匙|银行卡|存款|有了去处|遗物|收拾干净|交代(好|清楚)|"
     r"对不起|谢谢|感谢|承蒙|(谁|任何人)都?(别|不要|不用)怪|都是你的了|就这样吧|告辞|"
     # rules-31: giving up said as last words
-    r"撑不下去了|撑不住了)"
+    r"撑不下去了|撑不住了|"
+    # rules-32: "爹这辈子对不住你们"
+    r"对不住|辜负了)"
 )
-# ... unless the absence is an everyday departure: moving, studying or working elsewhere, a breakup, a trip
+# ... unless the absence is an everyday departure: moving, studying or working elsewhere, a breakup, a trip (rules-32:
+# or the writer says they will be all right: "别为我难过，我会好起来的")
 _ORDINARY_DEPARTURE = (
     r"(出国|留学|搬家|毕业|调走|调到|外地|出差|当兵|入伍|住校|分手|离婚|辞职|离职|转学|支教|加班|上班|新工作|换工作|"
-    r"去[^，,。]{0,4}(工作|上班|打工|读书|上学)|旅行|旅游|住院)"
+    r"去[^，,。]{0,4}(工作|上班|打工|读书|上学)|旅行|旅游|住院|"
+    r"会好起来|会好的|我没事|挺过去|熬过去)"
 )
 _EVERYDAY_LEAVING = r"(明天见|回头见|下次见|晚点见|改天见|慢慢吃|慢慢玩|慢慢聊|有事先走|回家了|下班了)"
 # rules-6: outside the railing or the window, feet over the drop, legs shaking
@@ -474,6 +489,17 @@ RULE_SET: tuple[Rule, ...] = (
         r"把?" + _PILLS_AMOUNT + r"[^，,]{0,4}" + _PILL + r"[^，,]{0,3}(都|全)?(吃|吞|喝)(了|下|完|掉|光)",
         10,
         "a large amount of pills already taken",
+    ),
+    _rule(
+        "attempt",
+        "insulin_overdose",
+        # rules-32: "刚把家里剩下的胰岛素全打进去了，手开始发抖冒冷汗"
+        r"胰岛素[^，,]{0,6}(全|都|全部|一口气|一次)(打|注射|推)(进去|了|完|光)|"
+        r"(打|注射|推)(了|完|进去)[^，,]{0,6}(几|两|三|四|五|六|好几|一整)(支|盒|管)[^，,]{0,2}胰岛素",
+        10,
+        "insulin injected all at once, with the body failing",
+        requires=r"(发抖|冷汗|心慌|头晕|好晕|意识|低血糖|眼前发黑|睁不开|站不稳|对不起|别救)",
+        unless=r"(误打|打错|医生|护士|遵医嘱)",
     ),
     _rule(
         "attempt",
@@ -701,6 +727,16 @@ RULE_SET: tuple[Rule, ...] = (
         8,
         "going to a far place or another world, not to come back",
         requires=_NO_RETURN,
+    ),
+    _rule(
+        "farewell",
+        "far_away_live_on",
+        # rules-32: "妈妈要去很远很远的地方了，以后要听爸爸的话，好好长大"
+        r"(去|到)[^，,]{0,2}(一个)?(很远|遥远)的地方",
+        8,
+        "going to a far place, with how those left are to live on",
+        requires=r"(以后|往后)[^。！？]{0,4}(要|得)?(听[^，,。]{0,4}话|好好(吃饭|长大|活|照顾自己|过)|照顾好自己)|会一直(爱|想|陪)(你|你们)|好好长大",
+        unless=_EVERYDAY_LEAVING[:-1] + "|" + _ORDINARY_DEPARTURE[1:],
     ),
     _rule(
         "farewell",
