@@ -44,4 +44,5 @@ SUITES = (
     "holdout33",
     "holdout34",
     "holdout35",
+    "holdout36",
 )

@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Thirty-six files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Thirty-seven files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -106,7 +106,10 @@ member who saw no model's or rule's answer (no draft above 0.66, the highest 0.5
 judge the next change (it judged rules-31); and ``holdout35.tsv`` (2026-12-07, the same session), written after
 that run in the same way by a team member who saw no answer and no earlier suite (2 drafts reworded, none above
 0.66, the highest 0.54; its author was asked to include quiet farewells and everyday look-alikes of them), and not
-run on any model, to judge the next change (it judged rules-32).
+run on any model, to judge the next change (it judged rules-32); and ``holdout36.tsv`` (2026-12-07, the same
+session), written the same way (1 draft rewritten, none left above 0.66, the highest 0.64; its author was asked
+for recovery posts that tell a past attempt concretely, and for plans, attempts and wishes that mention a hospital,
+treatment or a past rescue and are present now), and not run on any model, to judge the next change.
 """
 
 from __future__ import annotations
