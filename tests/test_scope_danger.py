@@ -364,7 +364,7 @@ def test_the_net_is_saved_loaded_and_refused_when_damaged(danger_model, tmp_path
     # saved threshold and no inside bar
     older = json.loads(json.dumps(config))
     older["danger"]["params"] = {"C": 1.0}
-    del older["danger"]["inside_threshold"], older["danger"]["veto_threshold"]
+    del older["danger"]["inside_threshold"], older["danger"]["veto_threshold"], older["recovery_cap"]
     (folder / "scope.json").write_text(json.dumps(older), "utf-8")
     np.savez_compressed(folder / "danger.npz", coef=danger_model.scope_.danger.coef_, intercept=np.array([0.5]))
     del older["danger"]["guarded_threshold"]
@@ -393,6 +393,11 @@ def test_settings_spell_out_both_switches(tmp_path: Path) -> None:
     off = tiny_scoped_model("level", tmp_path, danger_net=True, prefilter_positives=True, danger_veto=False)
     assert off.scope_ is not None and off.scope_.danger is not None and off.scope_.danger.veto_threshold_ is None
     assert off.scope_.training["recovery_posts_version"] is None
+    # the recovery cap needs the veto: on by default, off without the veto, refused when not a bool
+    assert defaults.recovery_cap and recorded["recovery_cap"] is True and not off.scope_.recovery_cap
+    for bad in ("yes", 1, None):
+        with pytest.raises(ModelError, match="'recovery_cap' must be True or False"):
+            ScopeSettings(recovery_cap=bad)  # type: ignore[arg-type]
     assert defaults.danger_quantile == PREDICTION_QUANTILE == 0.999
     assert defaults.danger_mining_quantile == ORDINARY_QUANTILE == 0.9995
     for bad in (1.0, 0.2, True, "0.99"):
@@ -494,3 +499,56 @@ def test_help_asked_for_someone_else_withdraws_the_nets_hit(danger_model) -> Non
     assert "overdose_taken" in [h.rule for h in decision.rule_hits[2]] and decision.in_scope[2]
     assert (answers[0].in_scope, answers[0].scope_reason, answers[0].risk_level) == (False, "someone_else", 0)
     assert answers[1].risk_level is not None and answers[1].risk_level >= FLOOR
+
+
+def test_the_recovery_cap_keeps_a_crisis_told_as_over_below_the_plan_tier(danger_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """2026-12-07: where the veto reads a post in scope as looking back on a crisis and the post carries a context
+    cue, the level stays at 5 or below and the post is low risk; never where a rule of the plan tier fired, nor
+    without a cue, nor in a directory written before the cap."""
+    stage = danger_model.scope_
+    assert stage is not None and stage.danger is not None and stage.prefilter is not None
+    assert stage.recovery_cap and stage.describe()["recovery_cap"] is True
+    net, gate, prefilter = stage.danger, stage.gate, stage.prefilter
+    told_as_over = "两年前我在江边站了很久，现在每周去复查，日子好起来了"  # the past and recovery: a cue
+    no_cue = "每周都去医院，日子一天天过"  # no cue: never capped
+    ruled = "刚刚吞了一整瓶安眠药，头好晕"  # an attempt rule (floor 10): never capped
+    texts = [told_as_over, no_cue, ruled]
+    assert has_context_cue(told_as_over) and not has_context_cue(no_cue)
+    saved = (net.threshold_, net.veto_threshold_, gate.threshold_, prefilter.threshold_)
+    nine = np.zeros((len(texts), 11))
+    nine[:, 9] = 1.0
+    try:
+        # every post through the prefilter and in the gate's scope, every post above the veto's threshold (so the
+        # net fires on none), and the risk model putting every post at level 9
+        net.threshold_, net.veto_threshold_, gate.threshold_, prefilter.threshold_ = 0.0, -1.0, 0.0, 0.0
+        danger_model._calibrated = lambda batch, batch_size: nine[: len(batch)]
+        decision = stage.decide(texts)
+        answers = assess(texts, level_model=danger_model)
+        stage.recovery_cap = False  # a directory written before the cap
+        before = assess(texts, level_model=danger_model)
+    finally:
+        net.threshold_, net.veto_threshold_, gate.threshold_, prefilter.threshold_ = saved
+        stage.recovery_cap = True
+        del danger_model._calibrated
+    assert decision.recovered is not None and decision.recovered.tolist() == [True, False, False]
+    assert [a.risk_level for a in answers] == [5, 9, 10]
+    # the binary task: low risk where capped, whatever the model said
+    binary = tiny_scoped_model("binary", tmp_path, danger_net=True, prefilter_positives=True)
+    high = np.zeros((len(texts), 2))
+    high[:, 1] = 1.0
+    binary._calibrated = lambda batch, batch_size: high[: len(batch)]
+    assert binary.predict_details(texts, scope=decision).labels.tolist() == [0, 1, 1]
+    assert [a.scope_reason for a in answers] == ["recovered", "in_scope", "in_scope"]
+    assert [a.risk_level for a in before] == [9, 9, 10] and before[0].scope_reason == "in_scope"
+    # the switch is written into the directory; a directory without it (written before) has no cap
+    danger_model.save(tmp_path / "capped")
+    scope_json = tmp_path / "capped" / SCOPE_DIR / "scope.json"
+    config = json.loads(scope_json.read_text(encoding="utf-8"))
+    assert config["recovery_cap"] is True and load_model(tmp_path / "capped").scope_.recovery_cap
+    del config["recovery_cap"]
+    scope_json.write_text(json.dumps(config), encoding="utf-8")
+    assert load_model(tmp_path / "capped").scope_.recovery_cap is False
+    config["recovery_cap"] = "yes"
+    scope_json.write_text(json.dumps(config), encoding="utf-8")
+    with pytest.raises(ModelError, match="'recovery_cap' must be true or false"):
+        load_model(tmp_path / "capped")

@@ -111,7 +111,16 @@ def test_round_trip_writes_the_stage_and_predicts_the_same(tmp_path: Path) -> No
     assert config["scope"]["rules_version"] == RULES_VERSION == "rules-32"
     assert config["scope"]["threshold"] == round(model.scope_.threshold, 6)  # type: ignore[union-attr]
     scope = json.loads((tmp_path / "m" / SCOPE_DIR / "scope.json").read_text("utf-8"))
-    assert set(scope) == {"format_version", "gate", "prefilter", "danger", "encoder", "rules_version", "training"}
+    assert set(scope) == {
+        "format_version",
+        "gate",
+        "prefilter",
+        "danger",
+        "encoder",
+        "rules_version",
+        "recovery_cap",
+        "training",
+    }
     assert scope["prefilter"]["params"]["embedding_weight"] == 0 and scope["prefilter"]["file"] == "prefilter.npz"
     assert scope["encoder"]["name"] == "use-multilingual-v3"
     assert scope["encoder"]["package_version"] == "0.2.1"

@@ -634,7 +634,7 @@ def test_openapi_documents_the_scope_fields(service: Service) -> None:
         assert result[name]["description"], name
     assert {"in_scope", "scope_probability", "scope_reason", "rule_hits"} <= set(schemas["ResultOut"]["required"])
     reasons = next(option for option in result["scope_reason"]["anyOf"] if option.get("type") == "string")
-    assert reasons["enum"] == ["in_scope", "rule", "someone_else", "out_of_scope", "blank"]
+    assert reasons["enum"] == ["in_scope", "recovered", "rule", "someone_else", "out_of_scope", "blank"]
     assert set(schemas["RuleHitOut"]["properties"]) == {
         "family",
         "rule",

@@ -487,6 +487,7 @@ def test_the_queue_marks_rule_raised_posts(site: Site) -> None:
         [
             scoped_item("ruled", RULE_TEXT, 9, hit, "rule", 0.1035),
             scoped_item("gated", "我真的不想活了，好累", 4, [], "in_scope", 0.97),
+            scoped_item("back", "去年我在江边站了一夜，现在每周去复查，好多了", 5, [], "recovered", 0.91),
         ],
     )
     client = site.client()
@@ -502,6 +503,10 @@ def test_the_queue_marks_rule_raised_posts(site: Site) -> None:
     gated = client.get(f"/posts/{id_of['gated']}").text
     assert '<b id="p-scope">0.97</b>' in gated and 'id="no-rule-hits"' in gated
     assert '<span class="scope-tag" id="scope-reason">在范围内' in gated
+    # a post the recovery cap kept at level 5 says so, and asks the reviewer to check that the crisis is over
+    back = client.get(f"/posts/{id_of['back']}").text
+    assert '<span class="scope-tag" id="scope-reason">在范围内，读作已过去的危机' in back
+    assert "Check that the crisis really is over." in back and "a safety-net rule sent it" not in back
     unknown = client.get(f"/posts/{id_of['low']}").text
     assert 'id="scope"' not in unknown and "rule-hit" not in unknown
 

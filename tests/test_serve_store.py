@@ -248,7 +248,8 @@ def test_a_post_out_of_scope_is_never_queued(db_url: str) -> None:
     with pytest.raises(StoreError) as caught:
         enqueue_assessments(db_url, [odd])
     assert str(caught.value) == (
-        "item 0 (id 'o2'): expected a scope_reason among in_scope, rule for a queued post. Got 'maybe' instead."
+        "item 0 (id 'o2'): expected a scope_reason among in_scope, recovered, rule for a queued post. "
+        "Got 'maybe' instead."
     )
     assert query(db_url, "SELECT count(*) FROM posts") == [(0,)]
 

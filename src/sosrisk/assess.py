@@ -30,7 +30,7 @@ from .scale import N_LEVELS, RAISING_LEVEL, level, tier_of
 if TYPE_CHECKING:
     from .scope.stage import ScopeDecision
 
-SCOPE_REASONS = ("in_scope", "rule", "someone_else", "out_of_scope", "blank")
+SCOPE_REASONS = ("in_scope", "recovered", "rule", "someone_else", "out_of_scope", "blank")
 
 
 @dataclass
@@ -193,16 +193,23 @@ def decide_scope(
 
 
 def scope_reasons(texts: Sequence[str], scope: ScopeDecision) -> list[str]:
-    """Why each post is in or out of scope: ``in_scope`` (the gate), ``rule``, ``someone_else`` (the gate or the
-    plain-danger net kept it, but it asks how to help someone else in danger and no regex rule raised it),
-    ``out_of_scope`` or ``blank``."""
+    """Why each post is in or out of scope: ``in_scope`` (the gate), ``recovered`` (in scope, read by the stage's
+    recovery cap as looking back on a crisis that is over: level at most 5, not high risk), ``rule``,
+    ``someone_else`` (the gate or the plain-danger net kept it, but it asks how to help someone else in danger and
+    no regex rule raised it), ``out_of_scope`` or ``blank``."""
     reasons = []
-    someone_else = scope.someone_else if scope.someone_else is not None else np.zeros(len(texts), dtype=bool)
-    for text, gate_in, in_scope, other in zip(texts, scope.gate_in_scope, scope.in_scope, someone_else, strict=True):
+    n = len(texts)
+    someone_else = scope.someone_else if scope.someone_else is not None else np.zeros(n, dtype=bool)
+    recovered = scope.recovered if scope.recovered is not None else np.zeros(n, dtype=bool)
+    for text, gate_in, in_scope, other, back in zip(
+        texts, scope.gate_in_scope, scope.in_scope, someone_else, recovered, strict=True
+    ):
         if not text.strip():
             reasons.append("blank")
         elif other and not in_scope:
             reasons.append("someone_else")
+        elif back:
+            reasons.append("recovered")
         elif gate_in:
             reasons.append("in_scope")
         elif in_scope:

@@ -139,7 +139,8 @@ def scope_metrics(task: str, y_true: np.ndarray, scope: Any) -> dict[str, float]
 
     ``out_of_scope_share``: posts the stage put out of scope; ``at_risk_in_scope``: the share of at-risk posts
     (level 6+ for levels, high risk for binary) kept in scope (absent when there is none); ``rule_raised_share``:
-    posts a safety-net rule raised.
+    posts a safety-net rule raised; with a recovery cap, ``recovered_share``: posts it kept at level 5 or below and
+    low risk, and ``at_risk_recovered``: the share of at-risk posts it did so to (what the cap costs).
     """
     if scope is None:
         return {}
@@ -152,6 +153,12 @@ def scope_metrics(task: str, y_true: np.ndarray, scope: Any) -> dict[str, float]
     }
     if at_risk.any():  # left out, not NaN, when the posts hold no at-risk post
         out["at_risk_in_scope"] = float(in_scope[at_risk].mean())
+    recovered = getattr(scope, "recovered", None)
+    if recovered is not None:
+        recovered = np.asarray(recovered, dtype=bool)
+        out["recovered_share"] = float(recovered.mean()) if len(recovered) else 0.0
+        if at_risk.any():
+            out["at_risk_recovered"] = float(recovered[at_risk].mean())
     return out
 
 

@@ -164,6 +164,9 @@ _TIER_BY_KEY = {tier.key: tier for tier in TIERS}
 # The lowest level of the "plan" tier (6): from here up a level model's answer, or a safety-net rule's floor,
 # also flags the post high risk (sosrisk.assess, sosrisk.scope.rules).
 RAISING_LEVEL = _TIER_BY_KEY["plan"].low
+# The highest level a post keeps where the scope stage's recovery cap reads it as looking back on a crisis that is
+# over (sosrisk.scope.stage): the level just below the plan tier, never high risk.
+RECOVERED_LEVEL = RAISING_LEVEL - 1
 
 
 def level(value: int) -> Level:

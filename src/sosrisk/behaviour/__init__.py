@@ -109,7 +109,8 @@ that run in the same way by a team member who saw no answer and no earlier suite
 run on any model, to judge the next change (it judged rules-32); and ``holdout36.tsv`` (2026-12-07, the same
 session), written the same way (1 draft rewritten, none left above 0.66, the highest 0.64; its author was asked
 for recovery posts that tell a past attempt concretely, and for plans, attempts and wishes that mention a hospital,
-treatment or a past rescue and are present now), and not run on any model, to judge the next change.
+treatment or a past rescue and are present now), and not run on any model, to judge the next change (it judged
+the scope stage's recovery cap).
 """
 
 from __future__ import annotations

@@ -46,6 +46,10 @@ backbone_option = click.option(
 )
 
 
+# what the scope stage did, shown beside the metrics where the folds report it
+_SCOPE_KEYS = ("out_of_scope_share", "at_risk_in_scope", "at_risk_recovered")
+
+
 def _recipes() -> list[str]:
     from ..models.encoder_recipes import RECIPES
 
@@ -270,7 +274,7 @@ def cv(
     if as_json:
         click.echo(json.dumps(report, ensure_ascii=False, indent=2))
         return
-    keys = _metric_keys(task) + [k for k in ("out_of_scope_share", "at_risk_in_scope") if k in result.per_fold[0]]
+    keys = _metric_keys(task) + [k for k in _SCOPE_KEYS if k in result.per_fold[0]]
     lines = ["fold  " + "  ".join(f"{k:>13}" for k in keys)]
     for fold in result.per_fold:
         lines.append(f"{int(fold['fold']):>4}  " + "  ".join(f"{fold[k]:>13.4f}" for k in keys))

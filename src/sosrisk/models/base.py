@@ -24,7 +24,7 @@ import numpy as np
 
 from .. import __version__
 from ..atomic import WriteError, atomic_write_text
-from ..scale import Task, labels_for
+from ..scale import RECOVERED_LEVEL, Task, labels_for
 from .decision import DecisionRule
 from .directory import CONFIG_FIELDS, CONFIG_NAME, FORMAT_VERSION, read_config, read_npz
 from .errors import ModelError, NotFittedError
@@ -217,8 +217,10 @@ class RiskModel(Estimator, ABC):
         With a scope stage (and ``apply_scope``), the stage decides first; the model runs only on posts in
         scope, posts out of scope get label 0 with probability 1, and safety-net rules raise the label of
         the posts they fire on (a level to the rule's floor, the binary label to high risk where that floor
-        is in the plan tier or above); they never lower it. ``scope`` passes a decision already made (by the
-        other task's model, say) instead.
+        is in the plan tier or above); they never lower it. Posts the stage's recovery cap reads as looking back
+        on a crisis (``scope.recovered``; no such rule fired) keep a level of at most 5 and are low risk; the
+        probabilities stay the model's. ``scope`` passes a decision already made (by the other task's model,
+        say) instead.
         """
         self._check_fitted()
         assert self.classes_ is not None
@@ -241,8 +243,12 @@ class RiskModel(Estimator, ABC):
         if self.task == "level":
             raised = np.flatnonzero(scope.floors >= 0)
             labels[raised] = np.maximum(labels[raised], scope.floors[raised])
+            if scope.recovered is not None:
+                labels[scope.recovered] = np.minimum(labels[scope.recovered], RECOVERED_LEVEL)
         else:
             labels[scope.rule_flags_high_risk] = 1
+            if scope.recovered is not None:
+                labels[scope.recovered] = 0
         return Predictions(labels, proba, scope)
 
     def _calibrated(self, texts: list[str], batch_size: int) -> np.ndarray:

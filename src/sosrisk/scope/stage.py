@@ -55,7 +55,9 @@ logger = logging.getLogger(__name__)
 SCOPE_DIR = "scope"
 SCOPE_CONFIG = "scope.json"
 SCOPE_FORMAT_VERSION = 1
-_CONFIG_FIELDS = frozenset({"format_version", "gate", "prefilter", "danger", "encoder", "rules_version", "training"})
+_CONFIG_FIELDS = frozenset(
+    {"format_version", "gate", "prefilter", "danger", "encoder", "rules_version", "training", "recovery_cap"}
+)
 PREFILTER_FILE = "prefilter.npz"
 
 
@@ -72,6 +74,9 @@ class ScopeDecision:
     # raised: taken out of scope (:func:`~sosrisk.scope.rules.asks_help_for_someone_else`; rules-27: the net's hit
     # is withdrawn); ``None``: no post was
     someone_else: np.ndarray | None = None
+    # posts in scope read as looking back on a crisis that is over (the stage's recovery cap): their level is at
+    # most sosrisk.scale.RECOVERED_LEVEL and they are not high risk; ``None``: the stage has no cap
+    recovered: np.ndarray | None = None
 
     def take(self, rows: np.ndarray) -> ScopeDecision:
         """The decision for a subset of the posts."""
@@ -82,6 +87,7 @@ class ScopeDecision:
             self.floors[rows],
             [self.rule_hits[i] for i in rows],
             None if self.someone_else is None else self.someone_else[rows],
+            None if self.recovered is None else self.recovered[rows],
         )
 
     @property
@@ -106,6 +112,7 @@ class ScopeStage:
         danger: DangerNet | None = None,
         rules: bool = True,
         training: dict[str, Any] | None = None,
+        recovery_cap: bool = False,
     ) -> None:
         if prefilter is not None and not prefilter.char_only:
             raise ModelError("The scope prefilter must be a char n-gram gate (embedding_weight 0).")
@@ -117,6 +124,11 @@ class ScopeStage:
         self.rule_set: tuple[Rule, ...] = RULE_SET
         self.training = dict(training or {})
         self.rules_version = RULES_VERSION if rules else None
+        if not isinstance(recovery_cap, bool):
+            raise ModelError(f"'recovery_cap' must be True or False. Got {recovery_cap!r} instead.")
+        if recovery_cap and (danger is None or danger.veto_coef_ is None):
+            raise ModelError("The recovery cap needs the plain-danger net's recovery veto (danger_veto=True).")
+        self.recovery_cap = recovery_cap
 
     @property
     def threshold(self) -> float:
@@ -138,6 +150,7 @@ class ScopeStage:
         fired = np.zeros(n, dtype=bool)
         fired_inside = np.zeros(n, dtype=bool)
         fired_own_voice = np.zeros(n, dtype=bool)
+        looks_back = np.zeros(n, dtype=bool)
         if len(rows):
             sub = [texts[i] for i in rows]
             embeddings = None
@@ -150,6 +163,8 @@ class ScopeStage:
                 # the lower bar, on the posts the gate put in scope
                 fired_inside[rows] = inside & (probability[rows] >= self.gate.threshold_)
                 fired_own_voice[rows] = own_voice
+                if self.recovery_cap:
+                    looks_back[rows] = self.danger.vetoed(embeddings)
         hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
         # the own-voice bar, on the posts nothing else put in scope that carry no cue of news, the past, someone
         # else, hyperbole or recovery
@@ -179,7 +194,16 @@ class ScopeStage:
             hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=at_inside_bar, own_voice=bool(fired_own_voice[i]))]
         floors = rule_floors(hits)
         in_scope = (gate_in & ~someone_else) | (filled & (floors >= 0))
-        return ScopeDecision(probability, gate_in, in_scope, floors, hits, someone_else)
+        recovered = None
+        if self.recovery_cap:
+            # the recovery cap (2026-12-07): a post in scope that the net's recovery veto reads as looking back on a
+            # crisis (above the highest veto probability of any danger post the net learned from) and that carries
+            # a context cue (the past, a rescue, recovery words ...), where no rule of the plan tier or above and
+            # no net hit raised it; the risk models had put such posts at level 6-9
+            recovered = np.zeros(n, dtype=bool)
+            for i in np.flatnonzero(looks_back & in_scope & (floors < RAISING_LEVEL)):
+                recovered[i] = has_context_cue(texts[i])
+        return ScopeDecision(probability, gate_in, in_scope, floors, hits, someone_else, recovered)
 
     def describe(self) -> dict[str, Any]:
         """What a model card and ``GET /v1/model`` say about the stage."""
@@ -212,6 +236,7 @@ class ScopeStage:
                 "report": self.danger.report_,
             },
             "rules_version": self.rules_version,
+            "recovery_cap": self.recovery_cap,
             "training": self.training,
             "gate_report": self.gate.report_,
         }
@@ -236,6 +261,7 @@ class ScopeStage:
             "danger": None if self.danger is None else _entry(self.danger.save(folder), self.danger),
             "encoder": SentenceEncoder.shared().identity.to_dict(),
             "rules_version": self.rules_version,
+            "recovery_cap": self.recovery_cap,
             "training": self.training,
         }
         atomic_write_text(folder / SCOPE_CONFIG, json.dumps(config, ensure_ascii=False, indent=2) + "\n")
@@ -297,12 +323,18 @@ class ScopeStage:
             )
             danger.report_ = dict(danger_config.get("report") or {})
         rules_version = config.get("rules_version")
+        recovery_cap = config.get("recovery_cap", False)  # directories written before 2026-12-07 have no cap
+        if not isinstance(recovery_cap, bool):
+            raise ModelError(f"{path}: 'recovery_cap' must be true or false, got {recovery_cap!r}.")
+        if recovery_cap and (danger is None or danger.veto_threshold_ is None):
+            raise ModelError(f"{path}: 'recovery_cap' is true, but the plain-danger net has no recovery veto.")
         stage = cls(
             gate,
             prefilter=prefilter,
             danger=danger,
             rules=rules_version is not None,
             training=config.get("training"),
+            recovery_cap=recovery_cap,
         )
         if rules_version is not None and rules_version != RULES_VERSION:
             logger.warning(

@@ -140,6 +140,13 @@ class ScopeSettings:
         (:func:`sosrisk.scope.rules.has_context_cue`), or None for none. Set after the stage has chosen the
         risk models' ordinary posts, so it never changes what they learn; between ``danger_inside_quantile``
         and ``danger_quantile``.
+    recovery_cap:
+        The recovery cap (default since 2026-12-07), where the net has its recovery veto: a post in scope that the
+        veto reads as looking back on a crisis (above the highest veto probability of any danger post the net
+        learned from) and that carries a context cue (:func:`sosrisk.scope.rules.has_context_cue`: the past, a
+        rescue, recovery words ...), which no rule of the plan tier or above and no net hit raised, keeps a level
+        of at most 5 and is low risk. The risk models, which learned from the tree hole alone, put posts that tell
+        a past attempt and how life is now at level 6-9.
     retention:
         Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
     prefilter_retention:
@@ -175,6 +182,7 @@ class ScopeSettings:
     danger_mining_quantile: float | None = ORDINARY_QUANTILE
     danger_inside_quantile: float | None = INSIDE_QUANTILE
     danger_guarded_quantile: float | None = GUARDED_QUANTILE
+    recovery_cap: bool = True
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
     rules: bool = True
@@ -238,6 +246,8 @@ class ScopeSettings:
                 "'danger_mining_quantile' must be within [0.5, 1) and at least 'danger_inside_quantile', or None. "
                 f"Got {self.danger_mining_quantile!r} instead."
             )
+        if not isinstance(self.recovery_cap, bool):
+            raise ModelError(f"'recovery_cap' must be True or False. Got {self.recovery_cap!r} instead.")
         if not 0 < self.retention <= 1:
             raise ModelError(f"'retention' must be within (0, 1]. Got {self.retention!r} instead.")
         if self.prefilter_retention is not None and (
@@ -500,7 +510,14 @@ def fit_scope(
         "out_of_scope_posts": {name: len(texts) for name, texts in negatives.items()},
         "out_of_scope_fingerprint": _fingerprint(negatives),
     }
-    return ScopeStage(gate, prefilter=prefilter, danger=danger, rules=settings.rules, training=training)
+    return ScopeStage(
+        gate,
+        prefilter=prefilter,
+        danger=danger,
+        rules=settings.rules,
+        training=training,
+        recovery_cap=settings.recovery_cap and danger is not None and danger.veto_coef_ is not None,
+    )
 
 
 def fit_danger_net(

@@ -145,9 +145,11 @@ class ResultOut(BaseModel):
         description="The scope gate's probability that the post is in scope (compared with the gate's threshold, "
         "see GET /v1/model); null when the models have no scope stage."
     )
-    scope_reason: Literal["in_scope", "rule", "someone_else", "out_of_scope", "blank"] | None = Field(
-        description="Why: 'in_scope' (the gate), 'rule' (the gate alone would have left it out; a safety-net rule "
-        "brought it in), 'someone_else' (the gate or the plain-danger net kept it, but it asks how to help someone "
+    scope_reason: Literal["in_scope", "recovered", "rule", "someone_else", "out_of_scope", "blank"] | None = Field(
+        description="Why: 'in_scope' (the gate), 'recovered' (in scope, read by the scope stage's recovery cap as "
+        "looking back on a crisis that is over: level at most 5, not high risk), 'rule' (the gate alone would have "
+        "left it out; a safety-net rule brought it in), 'someone_else' (the gate or the plain-danger net kept it, "
+        "but it asks how to help someone "
         "else in danger and no regex rule raised it), 'out_of_scope', 'blank'; null when the models have no scope "
         "stage."
     )

@@ -88,7 +88,8 @@ posts = Table(
     Column("model_info", Text, nullable=False),
     # the scope stage's decision (None where the models had no scope stage, or the post was queued before
     # revision 0002): in scope or not (a post out of scope is never queued), the gate's probability, why
-    # ("in_scope", "rule"), and the safety-net rules that fired (JSON list of {family, rule, floor, start, end})
+    # ("in_scope", "recovered", "rule"), and the safety-net rules that fired (JSON list of {family, rule, floor,
+    # start, end})
     Column("in_scope", Boolean, nullable=True),
     Column("scope_probability", Float, nullable=True),
     Column("scope_reason", String(16), nullable=True),

@@ -62,7 +62,7 @@ MAX_EXTERNAL_ID_CHARS = 200
 MAX_AUTHOR_CHARS = 200
 STATUSES = ("pending", "reviewed")
 # why a queued post is in scope: the gate, or a safety-net rule (never "out_of_scope" nor "blank": not queued)
-QUEUED_SCOPE_REASONS = ("in_scope", "rule")
+QUEUED_SCOPE_REASONS = ("in_scope", "recovered", "rule")
 
 
 class StoreError(ValueError):
