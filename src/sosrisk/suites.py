@@ -45,4 +45,5 @@ SUITES = (
     "holdout34",
     "holdout35",
     "holdout36",
+    "holdout37",
 )
