@@ -141,6 +141,11 @@ from sosrisk.scope.rules import (
         ("儿子，爸爸要去一个很远的地方了，以后要听妈妈的话，好好长大", "far_away_live_on", 8),
         ("存折密码写在日历背面，往后别惦记我", "settled_and_absent", 8),
         ("把冰箱里的胰岛素一口气全打进去了，现在一身冷汗", "insulin_overdose", 10),
+        # rules-33: words before the last post's noun; 替我; a far place without 以后; the exhaust told as 尾气管
+        ("这是我最后一次在这里发动态了，谢谢大家", "last_post", 8),
+        ("房子钥匙给你了，以后别替我难过", "settled_and_absent", 8),
+        ("闺女，爸爸要去很远的地方了，你要听妈妈的话", "far_away_live_on", 8),
+        ("尾气管接进来了，车门都锁上了", "exhaust_hose", 10),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -249,6 +254,8 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "谢谢大家的关心，别为我难过，我会好起来的",  # the writer will be all right
         "早饭前的胰岛素都打了，血糖控制得不错",  # the daily routine
         "以后我闺女就交给你了，老丈人拍着我的肩说",  # a wedding: 交给 is no absence of the writer
+        "那年高考前我吞了一整瓶安眠药，现在读研了，挺好的",  # rules-33: 那年 is past
+        "那年轻人把尾气管接进来检测，说是年检要用",  # 那年轻人 is no past word; a car inspection
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -111,7 +111,8 @@ session), written the same way (1 draft rewritten, none left above 0.66, the hig
 for recovery posts that tell a past attempt concretely, and for plans, attempts and wishes that mention a hospital,
 treatment or a past rescue and are present now), and not run on any model, to judge the next change (it judged
 the scope stage's recovery cap); and ``holdout37.tsv`` (2026-12-07, the same session), written the same way (2
-drafts rewritten, none left above 0.66, the highest 0.62), and not run on any model, to judge the next change.
+drafts rewritten, none left above 0.66, the highest 0.62), and not run on any model, to judge the next change
+(it judged rules-33).
 """
 
 from __future__ import annotations

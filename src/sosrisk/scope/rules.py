@@ -244,6 +244,15 @@ injected all at once with the body failing (``insulin_overdose``). No hit change
 sentences; on the 35 suites read farewells +6 / +5 and attempts +1 / 0 for ``char-linear`` / ``best``, nothing lost;
 ``holdout35.tsv``, written before it, judged it (no answer changed).
 
+rules-33 (2026-12-07, the same session) reads ``holdout36.tsv``'s misses: a few words may stand
+between "the last" and the post it is (这是我最后一次给你发消息, 最后一次跟你说晚安: ``last_post``);
+别替我难过 is absence like 别为我难过; ``far_away_live_on`` also takes 你要听爸爸的话, 永远爱你 and
+不能陪你长大 without a 以后; 那年 and 那一年 are past words (not 那年轻人), so a recovery post's
+那年高考失利，我在家吞了一瓶安眠药 no longer fires ``overdose_taken``; and the exhaust hose is also told as
+尾气管……接进来. No rule hit changed on SOS-1K or the ordinary sentences (21 of them and one SOS-1K post gain a
+context cue from 那年); on the 37 suites read negation +4 / +5, farewells +4 and attempts +1 for ``char-linear`` /
+``best``, nothing lost; ``holdout37.tsv``, written before it, judged it (negation +1 for both, nothing lost).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -256,7 +265,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-32"
+RULES_VERSION = "rules-33"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -268,6 +277,8 @@ _RESCUE_WORDS = r"后来被|(?<![别不要想会能望愿])被救|洗胃|获救|
 # rules-14: years ago (前些年, 几年前 ...), which told a neighbour's old story as the writer's act
 _PAST = re.compile(
     r"(以前|曾经|当年|那时候?|那段时间|那阵子?|去年|前年|小时候|上次|之前|前些年|前几年|几年前|多年前|早年|"
+    # rules-33: "那年高考失利，我在家吞了一瓶安眠药" (not 明年那年: no such phrase)
+    r"(?<![今明])那一?年(?![轻纪级])|"
     # rules-22: a counted time ago (三年前, 两个月前, 半年前, 10天前)
     r"([0-9]+|[一二两三四五六七八九十半]+)(年|个月|个多月|天|周|个星期|个礼拜)(以?前)|" + _RESCUE_WORDS + ")"
 )
@@ -442,7 +453,7 @@ _ABSENT_FROM_NOW_ON = (
     # rules-31: "以后这些都得你记着了"
     r"以后[^。！？，,]{0,6}都?得(靠)?(你|您|你们)(记着|管|操心|照顾|自己)|"
     # rules-32: "以后别再为我这样的学生难过", "往后别惦记我", "以后爸妈就靠你了"
-    r"(别|不要|不用)再?为我[^。！？，,]{0,8}(难过|伤心|哭|流泪)|(别|不要|不用)再?(惦记|挂念|记挂|牵挂)(我|俺)|"
+    r"(别|不要|不用)再?(为|替)我[^。！？，,]{0,8}(难过|伤心|哭|流泪)|(别|不要|不用)再?(惦记|挂念|记挂|牵挂)(我|俺)|"
     r"(以后|往后|今后)[^。！？，,]{0,4}(爸妈|爸|妈|咱爸|咱妈|家里|这个家|孩子)就?全?靠(你|您|你们)了)"
 )
 # ... and in the same post affairs settled or last words: a debt repaid, things, keys or passwords handed on, thanks,
@@ -621,7 +632,7 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "attempt",
         "exhaust_hose",
-        r"排气管[^，,]{0,6}(接|插|连|通|引)[^，,]{0,6}(车窗|车里|车内|车厢)",
+        r"(排气管|尾气管|尾气)[^，,]{0,6}(接|插|连|通|引)[^，,]{0,6}(车窗|车里|车内|车厢|进来|进车)",
         10,
         "a hose from the exhaust led into the car",
         unless=r"(修车|维修|4S|检测|年检|改装)",
@@ -690,7 +701,9 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "farewell",
         "last_post",
-        r"(这是|这会是|应该是)[^，,]{0,8}最后一(条|篇|次|句|个|封)(微博|动态|朋友圈|消息|说说|留言|话|晚安|信|更新)|"
+        r"(这是|这会是|应该是)[^，,]{0,8}最后一(条|篇|次|句|个|封)"
+        # rules-33: a few words may stand between ("这是我最后一次给你发消息", "最后一次跟你说晚安")
+        r"([^，,。！？]{0,5}?(发|说|写|回))?(微博|动态|朋友圈|消息|说说|留言|话|晚安|信|更新)|"
         r"最后一封(信|遗书)|最后一次说晚安",
         8,
         "says this is the writer's last post or letter",
@@ -735,7 +748,9 @@ RULE_SET: tuple[Rule, ...] = (
         r"(去|到)[^，,]{0,2}(一个)?(很远|遥远)的地方",
         8,
         "going to a far place, with how those left are to live on",
-        requires=r"(以后|往后)[^。！？]{0,4}(要|得)?(听[^，,。]{0,4}话|好好(吃饭|长大|活|照顾自己|过)|照顾好自己)|会一直(爱|想|陪)(你|你们)|好好长大",
+        requires=r"(以后|往后)[^。！？]{0,4}(要|得)?(听[^，,。]{0,4}话|好好(吃饭|长大|活|照顾自己|过)|照顾好自己)|会一直(爱|想|陪)(你|你们)|好好长大|"
+        # rules-33: "你要听爸爸的话", "妈妈永远爱你", "不能陪你长大了"
+        r"(你|你们)要听[^，,。]{0,4}话|永远爱(你|你们)|不能(再)?陪(你|你们)长大",
         unless=_EVERYDAY_LEAVING[:-1] + "|" + _ORDINARY_DEPARTURE[1:],
     ),
     _rule(
