@@ -46,4 +46,5 @@ SUITES = (
     "holdout35",
     "holdout36",
     "holdout37",
+    "holdout38",
 )
