@@ -146,6 +146,11 @@ from sosrisk.scope.rules import (
         ("房子钥匙给你了，以后别替我难过", "settled_and_absent", 8),
         ("闺女，爸爸要去很远的地方了，你要听妈妈的话", "far_away_live_on", 8),
         ("尾气管接进来了，车门都锁上了", "exhaust_hose", 10),
+        # rules-34: charcoal bought then burnt; riding into the traffic; read after the writer is gone; the last thing
+        ("下周五发了工资我就去买炭，回宿舍烧上", "time_and_act", 8),
+        ("明晚我就骑摩托冲进对向车道", "time_and_act", 8),
+        ("等你醒来我应该就不在了", "goodbye_world", 8),
+        ("猫粮在柜子里，这是我最后放不下的事，拜托你了", "settled_and_absent", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -256,6 +261,8 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "以后我闺女就交给你了，老丈人拍着我的肩说",  # a wedding: 交给 is no absence of the writer
         "那年高考前我吞了一整瓶安眠药，现在读研了，挺好的",  # rules-33: 那年 is past
         "那年轻人把尾气管接进来检测，说是年检要用",  # 那年轻人 is no past word; a car inspection
+        "周末买了一袋炭，在院子里烧上烤串",  # rules-34: a barbecue
+        "明早你醒来我就不在家了，赶早班机",  # away from home, not gone
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -253,6 +253,13 @@ between "the last" and the post it is (这是我最后一次给你发消息, 最
 context cue from 那年); on the 37 suites read negation +4 / +5, farewells +4 and attempts +1 for ``char-linear`` /
 ``best``, nothing lost; ``holdout37.tsv``, written before it, judged it (negation +1 for both, nothing lost).
 
+rules-34 (2026-12-07, the same session) reads ``holdout37.tsv``'s misses: charcoal bought and then burnt
+(我就去买炭，在出租屋里烧了; never for a barbecue) and riding into the traffic (冲进高速的货车道) are ways to die
+for the plan rules; a post read after the writer is gone (明早你醒来我就不在了) says goodbye to the world; "the last
+thing I cannot let go of" (这是我最后放不下的事) is the writer's absence for ``settled_and_absent``. No hit changed on
+SOS-1K or the ordinary sentences; on the 38 suites read plans +2 and farewells +2 for both default models, nothing
+lost; ``holdout38.tsv``, written before it, judged it (no answer changed).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -265,7 +272,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-33"
+RULES_VERSION = "rules-34"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -341,7 +348,11 @@ _DIE = (
     + _POISON_NAMES
     + r"[^，,]{0,2}(喝|吃|吞|灌)(了|下去|掉)|"
     # rules-31: driving off a cliff or into the water ("开车从盘山公路冲下悬崖")
-    r"冲下(悬崖|山崖)|(开车|连人带车)[^，,]{0,8}冲(进|下|入)[^，,]{0,2}(江|河|海|水库|湖|悬崖|山崖))"
+    r"冲下(悬崖|山崖)|(开车|连人带车)[^，,]{0,8}冲(进|下|入)[^，,]{0,2}(江|河|海|水库|湖|悬崖|山崖)|"
+    # rules-34: charcoal bought and then burnt ("我就去买炭，在出租屋里烧了"), never for a barbecue or heating;
+    # riding or driving into the traffic ("骑电动车冲进高速的货车道")
+    r"买[^，,]{0,3}炭[，,]?[^，,。！？]{0,8}烧(了|掉|起来|上)(?![^，,]{0,3}(烤|火锅|取暖|肉|串))|"
+    r"冲进[^，,]{0,6}(车流|货车道|逆行道|对向车道)|撞(向|上)[^，,]{0,4}(大货车|货车|渣土车|迎面的车))"
 )
 # rules-8: a sleeping pill named instead of "药" / "片" ("一整瓶安定都吃完了")
 _PILL = r"(药|片|粒|安定|艾司唑仑|佐匹克隆|阿普唑仑|地西泮|氯硝西泮)"
@@ -448,7 +459,7 @@ _ABSENT_FROM_NOW_ON = (
     r"((以后|往后|今后|从今以后|再也)[^。！？；!?]{0,12}(陪不了|送不了|接不了|顾不上|管不了|照顾不了|"
     r"不能(再)?(陪|给|送|照顾|还|看着|亲手)|(看不到|见不到|听不到)(我|俺))|这辈子(就|也就)?(到这|到此)|"
     r"就当(没|从来没|从没)(认识|有)过?我|(头像|账号)[^，,。]{0,6}不会再亮|替我(接着|好好)?(过|活)|"
-    r"(别|不要|不用|莫)再?找(我|俺)|(别|不要|不用|莫)再等(我|俺)|莫等(我|俺)|能带走的只有|没什么放不下|"
+    r"(别|不要|不用|莫)再?找(我|俺)|(别|不要|不用|莫)再等(我|俺)|莫等(我|俺)|能带走的只有|没什么放不下|最后(放不下|惦记|牵挂)的(事|人)|"
     r"我去那边陪(爷爷|奶奶|外公|外婆|姥姥|姥爷)|最后能(给|为|替)(你|你们|您)|一走就不回来|这回真要走了|(安心|放心)地?走了|"
     # rules-31: "以后这些都得你记着了"
     r"以后[^。！？，,]{0,6}都?得(靠)?(你|您|你们)(记着|管|操心|照顾|自己)|"
@@ -726,6 +737,8 @@ RULE_SET: tuple[Rule, ...] = (
         # rules-10: the world may follow a comma and a few words ("再见了，这个让我失望的世界"); never 世界杯
         r"(永别了|再见了?[，,]?[^，,]{0,8}世界(?!杯)|先走一步|来生再见|下辈子再见|下辈子见|不用救我|别来找我|不要找我|"
         r"我应该已经不在了|我已经不在了|不用再等我|别再等我|不要再等我|"
+        # rules-34: "明早你醒来我就不在了", "等你看到这条我应该就不在了"
+        r"(醒来|醒过来|睁开眼|看到这条|看到这些|看到的时候|收到这条)[^，,。]{0,6}我(就|应该|可能|大概)?(已经)?(就)?不在了|"
         # rules-20: "以后不用等我了" (not 等我吃饭)
         r"(以后|今后)都?(不用|别|不要)再?等我了|"
         # rules-8: read after the writer is gone
