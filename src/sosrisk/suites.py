@@ -47,4 +47,5 @@ SUITES = (
     "holdout36",
     "holdout37",
     "holdout38",
+    "holdout39",
 )
