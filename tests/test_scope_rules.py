@@ -151,6 +151,11 @@ from sosrisk.scope.rules import (
         ("明晚我就骑摩托冲进对向车道", "time_and_act", 8),
         ("等你醒来我应该就不在了", "goodbye_world", 8),
         ("猫粮在柜子里，这是我最后放不下的事，拜托你了", "settled_and_absent", 8),
+        # rules-35: into a lorry; the engine left running behind the garage door; a next life given; said plainly
+        ("周六晚上我就骑车冲进大货车底下", "time_and_act", 8),
+        ("明晚关上车库门发动车子一直开着", "time_and_act", 8),
+        ("信在抽屉里，密码也写了，下辈子还给你们当儿子", "goodbye_and_arrangements", 8),
+        ("我要去死了，别找我", "goodbye_world", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -263,6 +268,8 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "那年轻人把尾气管接进来检测，说是年检要用",  # 那年轻人 is no past word; a car inspection
         "周末买了一袋炭，在院子里烧上烤串",  # rules-34: a barbecue
         "明早你醒来我就不在家了，赶早班机",  # away from home, not gone
+        "期末考砸了，我要去死了哈哈",  # rules-35: hyperbole, no goodbye
+        "冬天早上关上车库门热车，发动了五分钟就开出去了",  # warming up the car
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -115,7 +115,7 @@ drafts rewritten, none left above 0.66, the highest 0.62), and not run on any mo
 (it judged rules-33); and ``holdout38.tsv`` (2026-12-07, the same session), written the same way (6 drafts
 rewritten, none left above 0.66, the highest 0.63), and not run on any model, to judge the next change (it judged
 rules-34); and ``holdout39.tsv`` (2026-12-07, the same session), written the same way (3 drafts rewritten, none
-left above 0.66, the highest 0.59), and not run on any model, to judge the next change.
+left above 0.66, the highest 0.59), and not run on any model, to judge the next change (it judged rules-35).
 """
 
 from __future__ import annotations

@@ -260,6 +260,13 @@ thing I cannot let go of" (这是我最后放不下的事) is the writer's absen
 SOS-1K or the ordinary sentences; on the 38 suites read plans +2 and farewells +2 for both default models, nothing
 lost; ``holdout38.tsv``, written before it, judged it (no answer changed).
 
+rules-35 (2026-12-07, the same session) reads ``holdout38.tsv``'s misses: riding into a lorry (冲进国道上的大货车里)
+and the engine left running behind a shut garage door (关上车库门发动车子一直开着) are ways to die for the plan rules;
+a next life given to the people addressed (下辈子还给你们当闺女) is a leave-taking; and 我要去死了 said with a goodbye
+(别找我, 关机, 再见) is ``goodbye_world`` (alone it is often hyperbole: 考砸了我要去死了). No hit changed on SOS-1K or
+the ordinary sentences; on the 39 suites read plans +1 and farewells 0 / +2, nothing lost; ``holdout39.tsv``,
+written before it, judged it (no answer changed).
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -272,7 +279,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-34"
+RULES_VERSION = "rules-35"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -352,7 +359,9 @@ _DIE = (
     # rules-34: charcoal bought and then burnt ("我就去买炭，在出租屋里烧了"), never for a barbecue or heating;
     # riding or driving into the traffic ("骑电动车冲进高速的货车道")
     r"买[^，,]{0,3}炭[，,]?[^，,。！？]{0,8}烧(了|掉|起来|上)(?![^，,]{0,3}(烤|火锅|取暖|肉|串))|"
-    r"冲进[^，,]{0,6}(车流|货车道|逆行道|对向车道)|撞(向|上)[^，,]{0,4}(大货车|货车|渣土车|迎面的车))"
+    r"冲进[^，,]{0,6}(车流|货车道|逆行道|对向车道|大货车|货车|渣土车|车底)|撞(向|上)[^，,]{0,4}(大货车|货车|渣土车|迎面的车)|"
+    # rules-35: "关上车库门发动车子一直开着"
+    r"(关|锁)(上|好|紧)?车库门[^。！？]{0,6}(发动|打着|启动)[^。！？]{0,6}(一直开着|不熄火|不关))"
 )
 # rules-8: a sleeping pill named instead of "药" / "片" ("一整瓶安定都吃完了")
 _PILL = r"(药|片|粒|安定|艾司唑仑|佐匹克隆|阿普唑仑|地西泮|氯硝西泮)"
@@ -440,7 +449,7 @@ _EDGE_CUE = (
 # rules-5: a leave-taking, and in the same post a last arrangement, an apology or words for the grief
 _LEAVE_TAKING = (
     r"(先走了|我走了|我要走了|我要离开了|先离开了|要离开(你们|大家|这个家|这里)了|离开(你们|大家)了|大家再见|各位再见|"
-    r"大家保重|各位保重|(来世|来生|下辈子)(我们)?(再|还)(见|做|当)|下辈子(不要|别|不想)再(做人|当人|来)|别找我|不要找我|"
+    r"大家保重|各位保重|(来世|来生|下辈子)(我们)?(再|还)(给(你们|您|你)|跟(你们|您|你))?(见|做|当)|下辈子(不要|别|不想)再(做人|当人|来)|别找我|不要找我|"
     # rules-10: "下辈子不要再做你们的孩子了"
     r"(下辈子|来世|来生)(不要|别|不想)再(做|当)(你们|您|你)的(孩子|女儿|儿子)|"
     r"不用找我|再也见不到(你们|大家)了|只能陪(你|你们)到这里|"
@@ -737,6 +746,8 @@ RULE_SET: tuple[Rule, ...] = (
         # rules-10: the world may follow a comma and a few words ("再见了，这个让我失望的世界"); never 世界杯
         r"(永别了|再见了?[，,]?[^，,]{0,8}世界(?!杯)|先走一步|来生再见|下辈子再见|下辈子见|不用救我|别来找我|不要找我|"
         r"我应该已经不在了|我已经不在了|不用再等我|别再等我|不要再等我|"
+        # rules-35: "我要去死了，别找我" (with a goodbye; "考砸了我要去死了" alone is hyperbole)
+        r"我(要|这就|现在就|马上就|今晚就)去死了?(?=[^。！？]{0,4}[，,。！!]?[^。！？]{0,6}(别找我|不要找我|别打|关机|再见|永别|保重))|"
         # rules-34: "明早你醒来我就不在了", "等你看到这条我应该就不在了"
         r"(醒来|醒过来|睁开眼|看到这条|看到这些|看到的时候|收到这条)[^，,。]{0,6}我(就|应该|可能|大概)?(已经)?(就)?不在了|"
         # rules-20: "以后不用等我了" (not 等我吃饭)
