@@ -48,4 +48,5 @@ SUITES = (
     "holdout37",
     "holdout38",
     "holdout39",
+    "holdout40",
 )

@@ -20,7 +20,7 @@ Three kinds of check: ``mft`` (minimum functionality: the post alone must reach 
 ``inv`` (invariance: a small change that must not move the tier or the high-risk flag), ``dir_up`` /
 ``dir_down`` (direction: adding a method, or a recovery, must not lower / raise the level or the flag).
 
-Forty files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
+Forty-one files: ``cases.tsv``, the suite we developed the scope stage and the rules with; ``holdout.tsv``,
 written after the first settings were frozen, each later variant judged on it once; ``holdout2.tsv``
 (2026-12-06), written after ``holdout.tsv`` had judged five variants, with no model run on it before the
 defaults of that day were frozen (the plain-danger net's threshold was then chosen after reading its
@@ -115,7 +115,9 @@ drafts rewritten, none left above 0.66, the highest 0.62), and not run on any mo
 (it judged rules-33); and ``holdout38.tsv`` (2026-12-07, the same session), written the same way (6 drafts
 rewritten, none left above 0.66, the highest 0.63), and not run on any model, to judge the next change (it judged
 rules-34); and ``holdout39.tsv`` (2026-12-07, the same session), written the same way (3 drafts rewritten, none
-left above 0.66, the highest 0.59), and not run on any model, to judge the next change (it judged rules-35).
+left above 0.66, the highest 0.59), and not run on any model, to judge the next change (it judged rules-35); and
+``holdout40.tsv`` (2026-12-07, the same session), written the same way (8 drafts rewritten, none left above 0.66,
+the highest 0.63), and not run on any model: it waits to judge the next session's first change.
 """
 
 from __future__ import annotations
