@@ -272,6 +272,8 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "冬天早上关上车库门热车，发动了五分钟就开出去了",  # warming up the car
         "爸爸要去很远很远的地方打工，以后要听妈妈的话",  # rules-36: a parent leaving to work far away
         "妈妈要去很远的地方工作了，你要听爸爸的话，妈妈永远爱你",  # the same
+        "作业写不完，我要去死了，再见👋",  # rules-37: a joke
+        "论文被导师打回第五次，我要去死了，别找我哈哈哈",  # the same
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:
