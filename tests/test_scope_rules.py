@@ -274,6 +274,10 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "妈妈要去很远的地方工作了，你要听爸爸的话，妈妈永远爱你",  # the same
         "作业写不完，我要去死了，再见👋",  # rules-37: a joke
         "论文被导师打回第五次，我要去死了，别找我哈哈哈",  # the same
+        "钱已经还清了，以后别再找我借钱",  # rules-38: an errand
+        "谢谢大家，替我好好过个年",  # a holiday wish
+        "这是我最后一天送外卖，以后不能给大家送餐了，谢谢照顾",  # leaving a job
+        "下个月退休了，以后不能陪大家值夜班了，谢谢这些年的照顾",  # retiring
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

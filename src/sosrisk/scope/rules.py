@@ -279,6 +279,11 @@ joke (作业写不完，我要去死了，再见👋; 论文被打回第五次�
 joke's marks (哈哈, 😂, 👋, 狗头 ...) follow in the sentence. It can only remove hits and changed none on any
 text we may read.
 
+rules-38 (2026-12-07, the same session) mends the look-alikes of ``settled_and_absent`` found by probing: an errand
+is no absence (以后别再找我借钱, 别再找我帮忙), a holiday wish is none (替我好好过个年), and leaving a job is a real
+departure (下个月退休了，以后不能陪大家值夜班了; 这是我最后一天送外卖). It can only remove hits and changed none on any
+text we may read.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -291,7 +296,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-37"
+RULES_VERSION = "rules-38"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -479,8 +484,9 @@ _LAST_ARRANGEMENT = (
 _ABSENT_FROM_NOW_ON = (
     r"((以后|往后|今后|从今以后|再也)[^。！？；!?]{0,12}(陪不了|送不了|接不了|顾不上|管不了|照顾不了|"
     r"不能(再)?(陪|给|送|照顾|还|看着|亲手)|(看不到|见不到|听不到)(我|俺))|这辈子(就|也就)?(到这|到此)|"
-    r"就当(没|从来没|从没)(认识|有)过?我|(头像|账号)[^，,。]{0,6}不会再亮|替我(接着|好好)?(过|活)|"
-    r"(别|不要|不用|莫)再?找(我|俺)|(别|不要|不用|莫)再等(我|俺)|莫等(我|俺)|能带走的只有|没什么放不下|最后(放不下|惦记|牵挂)的(事|人)|"
+    r"就当(没|从来没|从没)(认识|有)过?我|(头像|账号)[^，,。]{0,6}不会再亮|替我(接着|好好)?(过|活)(?![个年节生])|"
+    # rules-38: not an errand ("以后别再找我借钱")
+    r"(别|不要|不用|莫)再?找(我|俺)(?![^，,。！？]{0,2}(借|帮|要|玩|吃|喝|办|买|拿|问|聊|打|麻烦|算账|报销|签))|(别|不要|不用|莫)再等(我|俺)|莫等(我|俺)|能带走的只有|没什么放不下|最后(放不下|惦记|牵挂)的(事|人)|"
     r"我去那边陪(爷爷|奶奶|外公|外婆|姥姥|姥爷)|最后能(给|为|替)(你|你们|您)|一走就不回来|这回真要走了|(安心|放心)地?走了|"
     # rules-31: "以后这些都得你记着了"
     r"以后[^。！？，,]{0,6}都?得(靠)?(你|您|你们)(记着|管|操心|照顾|自己)|"
@@ -504,7 +510,9 @@ _AFFAIRS_SETTLED = (
 _ORDINARY_DEPARTURE = (
     r"(出国|留学|搬家|毕业|调走|调到|外地|出差|当兵|入伍|住校|分手|离婚|辞职|离职|转学|支教|加班|上班|新工作|换工作|"
     r"去[^，,。]{0,8}(工作|上班|打工|读书|上学)|旅行|旅游|住院|"
-    r"会好起来|会好的|我没事|挺过去|熬过去)"
+    r"会好起来|会好的|我没事|挺过去|熬过去|"
+    # rules-38: leaving a job ("下个月退休了", "这是我最后一天送外卖")
+    r"退休|转行|不干了|跳槽|离开这行|最后一天(上班|送|值班|营业|当))"
 )
 _EVERYDAY_LEAVING = r"(明天见|回头见|下次见|晚点见|改天见|慢慢吃|慢慢玩|慢慢聊|有事先走|回家了|下班了)"
 # rules-6: outside the railing or the window, feet over the drop, legs shaking
