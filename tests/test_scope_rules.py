@@ -278,6 +278,7 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "谢谢大家，替我好好过个年",  # a holiday wish
         "这是我最后一天送外卖，以后不能给大家送餐了，谢谢照顾",  # leaving a job
         "下个月退休了，以后不能陪大家值夜班了，谢谢这些年的照顾",  # retiring
+        "书都留给表妹了，下个月全家移民，以后过年不能陪你们了",  # rules-39: emigrating
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:
