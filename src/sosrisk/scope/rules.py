@@ -467,6 +467,8 @@ _EDGE_CUE = (
     # rules-20: the ear on the rails, the rails shaking
     r"贴着[^，,]{0,2}(铁轨|轨道)|(铁轨|轨道)[^，,]{0,4}(在)?(震|颤|抖|嗡嗡))"
 )
+# rules-30: "don't blame anyone", last words for the leave-taking rule and for settled_and_absent
+_NO_BLAME = r"(谁|任何人)都?(别|不要|不用)怪"
 # rules-5: a leave-taking, and in the same post a last arrangement, an apology or words for the grief
 _LEAVE_TAKING = (
     r"(先走了|我走了|我要走了|我要离开了|先离开了|要离开(你们|大家|这个家|这里)了|离开(你们|大家)了|大家再见|各位再见|"
@@ -482,7 +484,8 @@ _LAST_ARRANGEMENT = (
     r"照顾好(爸|妈|我爸|我妈|爸妈|自己|他们|它|孩子)|替我(照顾|孝顺|陪)|拜托(你们|你|大家)|送人|送给|转给|留给|密码|"
     r"没有遗憾|最后一次|谢谢(你们|大家|所有)|这些年|用不上了|不能再陪|不会再回来|不回来了|下辈子|来世|来生|"
     # rules-30: "我走了，谁都别怪"
-    r"(谁|任何人)都?(别|不要|不用)怪)"
+    + _NO_BLAME
+    + ")"
 )
 # rules-30: a quiet farewell. The writer gone from the days to come (以后……陪不了了, 这辈子就到这了, 别再找我) ...
 _ABSENT_FROM_NOW_ON = (
@@ -503,24 +506,25 @@ _ABSENT_FROM_NOW_ON = (
 _AFFAIRS_SETTLED = (
     r"(该还的|一样不欠|谁也不欠|谁都不欠|还清|都清了|结清|(欠|借)[^。！？!?]{0,14}(还了|转过去了|转了|打过去了)|"
     r"留给|交给|托付|拜托|密码|钥匙|银行卡|存款|有了去处|遗物|收拾干净|交代(好|清楚)|"
-    r"对不起|谢谢|感谢|承蒙|(谁|任何人)都?(别|不要|不用)怪|都是你的了|就这样吧|告辞|"
+    r"对不起|谢谢|感谢|承蒙|" + _NO_BLAME + r"|都是你的了|就这样吧|告辞|"
     # rules-31: giving up said as last words
     r"撑不下去了|撑不住了|"
     # rules-32: "爹这辈子对不住你们"
     r"对不住|辜负了)"
 )
-# ... unless the absence is an everyday departure: moving, studying or working elsewhere, a breakup, a trip (rules-32:
-# or the writer says they will be all right: "别为我难过，我会好起来的")
+# ... unless the absence is an everyday departure: moving, studying or working elsewhere, a breakup, a trip
 _ORDINARY_DEPARTURE = (
     r"(出国|留学|搬家|毕业|调走|调到|外地|出差|当兵|入伍|住校|分手|离婚|辞职|离职|转学|支教|加班|上班|新工作|换工作|"
     r"去[^，,。]{0,8}(工作|上班|打工|读书|上学)|旅行|旅游|住院|"
-    r"会好起来|会好的|我没事|挺过去|熬过去|"
     # rules-38: leaving a job ("下个月退休了", "这是我最后一天送外卖")
     r"退休|转行|不干了|跳槽|离开这行|最后一天(上班|送|值班|营业|当)|"
     # rules-39: emigrating ("下个月全家移民新西兰", "到了加拿大再报平安")
     r"移民|定居|国外|报平安)"
 )
 _EVERYDAY_LEAVING = r"(明天见|回头见|下次见|晚点见|改天见|慢慢吃|慢慢玩|慢慢聊|有事先走|回家了|下班了)"
+# ... or where the writer says they will be all right (rules-32: "别为我难过，我会好起来的"): the posts the quiet
+# farewell rules (settled_and_absent, far_away_live_on) never fire on
+_NOT_A_LAST_GOODBYE = "|".join((_EVERYDAY_LEAVING, _ORDINARY_DEPARTURE, r"(会好起来|会好的|我没事|挺过去|熬过去)"))
 # rules-6: outside the railing or the window, feet over the drop, legs shaking
 _OVER_THE_DROP = (
     r"((窗台|窗户|栏杆|护栏)(的)?(外面|外侧|外边)|悬空|腿(在|一直)?(发抖|发软)|"
@@ -803,7 +807,7 @@ RULE_SET: tuple[Rule, ...] = (
         requires=r"(以后|往后)[^。！？]{0,4}(要|得)?(听[^，,。]{0,4}话|好好(吃饭|长大|活|照顾自己|过)|照顾好自己)|会一直(爱|想|陪)(你|你们)|好好长大|"
         # rules-33: "你要听爸爸的话", "妈妈永远爱你", "不能陪你长大了"
         r"(你|你们)要听[^，,。]{0,4}话|永远爱(你|你们)|不能(再)?陪(你|你们)长大",
-        unless=_EVERYDAY_LEAVING[:-1] + "|" + _ORDINARY_DEPARTURE[1:],
+        unless=_NOT_A_LAST_GOODBYE,
     ),
     _rule(
         "farewell",
@@ -853,7 +857,7 @@ RULE_SET: tuple[Rule, ...] = (
         8,
         "the writer gone from the days to come, with affairs settled, thanks or an apology",
         requires=_AFFAIRS_SETTLED,
-        unless=_EVERYDAY_LEAVING[:-1] + "|" + _ORDINARY_DEPARTURE[1:],
+        unless=_NOT_A_LAST_GOODBYE,
     ),
     # ---- a plan with a time (level 8: "planned, date roughly set")
     _rule(

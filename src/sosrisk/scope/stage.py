@@ -326,16 +326,17 @@ class ScopeStage:
         recovery_cap = config.get("recovery_cap", False)  # directories written before 2026-12-07 have no cap
         if not isinstance(recovery_cap, bool):
             raise ModelError(f"{path}: 'recovery_cap' must be true or false, got {recovery_cap!r}.")
-        if recovery_cap and (danger is None or danger.veto_threshold_ is None):
-            raise ModelError(f"{path}: 'recovery_cap' is true, but the plain-danger net has no recovery veto.")
-        stage = cls(
-            gate,
-            prefilter=prefilter,
-            danger=danger,
-            rules=rules_version is not None,
-            training=config.get("training"),
-            recovery_cap=recovery_cap,
-        )
+        try:  # the stage's own checks (a recovery cap without a veto, say), named after the file they read
+            stage = cls(
+                gate,
+                prefilter=prefilter,
+                danger=danger,
+                rules=rules_version is not None,
+                training=config.get("training"),
+                recovery_cap=recovery_cap,
+            )
+        except ModelError as exc:
+            raise ModelError(f"{path}: {exc}") from None
         if rules_version is not None and rules_version != RULES_VERSION:
             logger.warning(
                 "%s was saved with safety-net rules %s; this sosrisk applies rules %s",
