@@ -156,6 +156,10 @@ from sosrisk.scope.rules import (
         ("明晚关上车库门发动车子一直开着", "time_and_act", 8),
         ("信在抽屉里，密码也写了，下辈子还给你们当儿子", "goodbye_and_arrangements", 8),
         ("我要去死了，别找我", "goodbye_world", 8),
+        # rules-40: still a goodbye when said to people, or with no joke after it; a last post with no reason
+        ("永别了，我的家人，对不起", "goodbye_world", 8),
+        ("我先走一步了，你们好好的", "goodbye_world", 8),
+        ("这是我最后一条微博了，对不起大家", "last_post", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -279,6 +283,10 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "这是我最后一天送外卖，以后不能给大家送餐了，谢谢照顾",  # leaving a job
         "下个月退休了，以后不能陪大家值夜班了，谢谢这些年的照顾",  # retiring
         "书都留给表妹了，下个月全家移民，以后过年不能陪你们了",  # rules-39: emigrating
+        "永别了我的刘海，托尼老师下手太狠",  # rules-40: a thing lost
+        "相册里的照片永别了，云盘没同步",  # the same, the thing first
+        "加完班了，我先走一步，复活了再来开黑",  # a joke's marks after it
+        "这是这个小号的最后一条微博，准备专心考研了",  # an everyday reason to stop posting
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

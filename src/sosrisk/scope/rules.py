@@ -288,6 +288,13 @@ rules-39 (2026-12-07, the same session): emigrating is a real departure too (下
 found in 80 everyday goodbyes a helper wrote to probe false alarms. It can only remove hits and changed none on any
 text we may read.
 
+rules-40 (2026-12-07, a new session): everyday look-alikes of the goodbye rules, found in the same 80 posts.
+永别了 said to a thing lost (永别了我的头发, 永别了奶茶, 三年的聊天记录永别了) and 先走一步 or 永别了 with a joke's
+marks after them in the sentence (rules-37's 哈哈, 😂, 👋 ..., and 复活: 我先走一步，复活了再来群里吹水) fire no
+goodbye; "this is my last post" does not fire with an everyday reason to stop posting (备考, 停更, 换号, 出国,
+退休 ...; never a breakup or a loss, which start crises too). It can only remove hits and changed none on any
+text we may read.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -300,7 +307,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-39"
+RULES_VERSION = "rules-40"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -539,6 +546,22 @@ _NOT_TO_COME = r"(?<![就要会想把])(?<!打算)(?<!准备)"
 _TO_COME_WITH_BA = r"(就|要|会|想|打算|准备|等)把"
 _UNTIL_SWALLOWED = r"[^。！？!?；;被就要会等]{0,14}"
 _SWALLOWED = r"(了|下去|完了|掉了|光了)"
+# rules-37 / rules-40: a joke's marks after a goodbye in the same sentence ("再见👋", "复活了再来群里吹水")
+_NO_JOKE_AFTER = r"(?![^。！？]*(哈哈|😂|🤣|👋|doge|狗头|开玩笑|复活))"
+# rules-40: the things an everyday 永别了 is said to, after it ("永别了我的头发", "永别了奶茶、炸鸡") ...
+_THINGS_LOST = (
+    r"(头发|刘海|发际线|年终奖|工资|奖金|钱包|存款|余额|零花钱|腹肌|身材|奶茶|炸鸡|火锅|烧烤|小龙虾|零食|宵夜|甜食|可乐|"
+    r"周末|假期|暑假|寒假|懒觉|睡眠|聊天记录|照片|存档|手机|电脑|键盘|耳机)"
+)
+# ... or before it ("三年的聊天记录永别了"): one look-behind per word, as Python wants them of fixed width
+_NOT_A_THING_LOST = "".join(
+    f"(?<!{word}[了])(?<!{word})" for word in ("头发", "刘海", "工资", "奖金", "存款", "记录", "照片", "存档", "周末", "假期")
+)
+# rules-40: an everyday reason to stop posting, for last_post (never a breakup or a loss: those start crises too)
+_LAST_POST_REASON = (
+    r"(备考|考研|考公|专心(学习|工作|备考|读书)|停更|不再更新|不更新了|换号|新号|小号|退圈|退坑|出国|留学|移民|搬家|毕业|"
+    r"退休|离职|辞职|入伍|当兵|闭关)"
+)
 _NO_RETURN = r"(不会再回来|不回来了|不回头|回不来了|再也见不到|永别|忘了我|别想我)"
 
 RULE_SET: tuple[Rule, ...] = (
@@ -758,6 +781,8 @@ RULE_SET: tuple[Rule, ...] = (
         8,
         "says this is the writer's last post or letter",
         requires=r"^(?![^。！？]*(今年|本年|年度|20[0-9]{2}年|这个月|本月|本周|这周|今天的))",
+        # rules-40: never with an everyday reason to stop posting ("最后一条微博，准备专心备考了")
+        unless=_LAST_POST_REASON,
     ),
     _rule(
         "farewell",
@@ -774,12 +799,17 @@ RULE_SET: tuple[Rule, ...] = (
         "farewell",
         "goodbye_world",
         # rules-10: the world may follow a comma and a few words ("再见了，这个让我失望的世界"); never 世界杯
-        r"(永别了|再见了?[，,]?[^，,]{0,8}世界(?!杯)|先走一步|来生再见|下辈子再见|下辈子见|不用救我|别来找我|不要找我|"
+        # rules-40: 永别了 and 先走一步 never said to a thing lost ("永别了我的头发", "聊天记录永别了") nor with a joke's
+        # marks after them in the sentence ("我先走一步，复活了再来群里吹水")
+        r"(" + _NOT_A_THING_LOST + r"永别了(?![，,]?(我的)?" + _THINGS_LOST + r")" + _NO_JOKE_AFTER + r"|"
+        r"先走一步" + _NO_JOKE_AFTER + r"|"
+        r"再见了?[，,]?[^，,]{0,8}世界(?!杯)|来生再见|下辈子再见|下辈子见|不用救我|别来找我|不要找我|"
         r"我应该已经不在了|我已经不在了|不用再等我|别再等我|不要再等我|"
         # rules-35: "我要去死了，别找我" (with a goodbye; "考砸了我要去死了" alone is hyperbole)
         r"我(要|这就|现在就|马上就|今晚就)去死了?(?=[^。！？]{0,4}[，,。！!]?[^。！？]{0,6}(别找我|不要找我|别打|关机|再见|永别|保重))"
         # rules-37: ... never with a joke's marks after it in the sentence ("作业写不完，我要去死了，再见👋")
-        r"(?![^。！？]*(哈哈|😂|🤣|👋|doge|狗头|开玩笑))|"
+        + _NO_JOKE_AFTER
+        + r"|"
         # rules-34: "明早你醒来我就不在了", "等你看到这条我应该就不在了"
         r"(醒来|醒过来|睁开眼|看到这条|看到这些|看到的时候|收到这条)[^，,。]{0,6}我(就|应该|可能|大概)?(已经)?(就)?不在了|"
         # rules-20: "以后不用等我了" (not 等我吃饭)
