@@ -160,6 +160,12 @@ from sosrisk.scope.rules import (
         ("永别了，我的家人，对不起", "goodbye_world", 8),
         ("我先走一步了，你们好好的", "goodbye_world", 8),
         ("这是我最后一条微博了，对不起大家", "last_post", 8),
+        # rules-41: quiet farewells
+        ("这个世界我呆够了，相机留给你吧", "done_with_the_world", 8),
+        ("我要去一个再也不会失眠的地方了", "painless_place", 8),
+        ("晚安，永远的那种", "last_goodnight", 8),
+        ("存款的事问我哥，后事也拜托他帮我料理", "own_funeral_arranged", 8),
+        ("这是最后一条了，我真的活不下去了", "giving_up_with_last_words", 8),
     ],
 )
 def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> None:
@@ -287,6 +293,11 @@ def test_explicit_danger_fires_its_rule(text: str, rule: str, floor: int) -> Non
         "相册里的照片永别了，云盘没同步",  # the same, the thing first
         "加完班了，我先走一步，复活了再来开黑",  # a joke's marks after it
         "这是这个小号的最后一条微博，准备专心考研了",  # an everyday reason to stop posting
+        "这个世界我待够了，下辈子想当一只猫",  # rules-41: tired of the world, no goodbye or arrangement
+        "周末去了一个不会再失眠的地方，山里的民宿太安静了",  # a holiday
+        "给自己的这一年画个句号，明年继续加油",  # a year's full stop
+        "后事就交给你们了，游戏账号归我弟哈哈哈",  # a joke
+        "加班加到不想活了，明天还得早起",  # hyperbole with no last words
     ],
 )
 def test_what_the_rules_leave_alone(text: str) -> None:

@@ -108,7 +108,7 @@ def test_round_trip_writes_the_stage_and_predicts_the_same(tmp_path: Path) -> No
     assert sorted(p.name for p in (tmp_path / "m" / SCOPE_DIR).iterdir()) == ["gate.npz", "prefilter.npz", "scope.json"]
     config = json.loads((tmp_path / "m" / "config.json").read_text("utf-8"))
     assert config["files"]["scope"] == SCOPE_DIR
-    assert config["scope"]["rules_version"] == RULES_VERSION == "rules-40"
+    assert config["scope"]["rules_version"] == RULES_VERSION == "rules-41"
     assert config["scope"]["threshold"] == round(model.scope_.threshold, 6)  # type: ignore[union-attr]
     scope = json.loads((tmp_path / "m" / SCOPE_DIR / "scope.json").read_text("utf-8"))
     assert set(scope) == {

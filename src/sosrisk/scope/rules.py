@@ -295,6 +295,14 @@ goodbye; "this is my last post" does not fire with an everyday reason to stop po
 退休 ...; never a breakup or a loss, which start crises too). It can only remove hits and changed none on any
 text we may read.
 
+rules-41 (2026-12-07, the same session): quiet farewells, from the 21 of 60 that a helper wrote and both defaults
+missed (read after they had judged rules-40 blind). Five farewell rules: done with the world, with a goodbye or a
+last arrangement (这个世界我待够了。微博留着吧); going to a place with no more pain or sleeplessness (去一个不会再疼的
+地方; never a holiday or a new home); a goodnight for ever and a full stop put to the writer's own life (晚安，是永远
+的那种; 给自己画个句号, never a year's or a project's); someone to arrange the writer's own funeral (后事她会帮我处理);
+giving up on living said with last words (最后一篇日记……我撑不下去了; 爸妈别难过……不想再继续下去了). They fire on no
+ordinary sentence and no SOS-1K post; on the read suites on two farewells and one wish.
+
 The set is versioned: :data:`RULES_VERSION` is written into every model directory, and a change of any
 pattern changes the version.
 """
@@ -307,7 +315,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-RULES_VERSION = "rules-40"
+RULES_VERSION = "rules-41"
 
 # Clause boundaries: sentence punctuation (Chinese and Western), line breaks, and the ellipsis.
 _CLAUSE_SPLIT = re.compile(r"[。！？!?；;\n\r…]+|\.{3,}")
@@ -826,6 +834,46 @@ RULE_SET: tuple[Rule, ...] = (
         8,
         "going to a far place or another world, not to come back",
         requires=_NO_RETURN,
+    ),
+    # rules-41: quiet farewells that the rules before missed (read in 60 quiet farewells a helper wrote)
+    _rule(
+        "farewell",
+        "done_with_the_world",
+        r"这个世界我?(已经|真的)?(待|呆|活)够了|这个世界我?也?不(想)?要了|(不想|不愿意?)再?(看见|看到|见到)明天的太阳",
+        8,
+        "done with the world, with a goodbye or a last arrangement",
+        requires=r"(再见|永别|告别|留着吧|送给|送人|留给|用不上|对不起|谢谢|别难过|不要难过|保重)",
+    ),
+    _rule(
+        "farewell",
+        "painless_place",
+        r"(去|到)了?[^，,。！？]{0,4}(一个)?(不会再|再也不会|再不会|永远不会)(失眠|疼|痛|难过|哭|醒|累|痛苦)[^，,。！？]{0,2}的地方",
+        8,
+        "going to a place with no more pain or sleeplessness",
+        unless=r"(民宿|酒店|旅游|度假|乡下|海岛|休假|旅行|搬家|新家|新工作)",
+    ),
+    _rule(
+        "farewell",
+        "last_goodnight",
+        r"晚安[，,]?(是)?永远的那种|永远的晚安|(今天|今晚)?就?给自己画(上)?(一)?个?(句号|休止符)(?!的)",
+        8,
+        "a goodnight for ever, or a full stop put to the writer's own life",
+        unless=r"(这一年|年度|学期|毕业|大学|工作|项目|比赛|旅程|考研|总结|恋爱|感情)",
+    ),
+    _rule(
+        "farewell",
+        "own_funeral_arranged",
+        r"((帮|替|给)我(处理|料理|办|安排)(好)?后事|后事[^，,。！？]{0,6}(帮|替)我(处理|料理|办|安排))" + _NO_JOKE_AFTER,
+        8,
+        "someone will arrange the writer's own funeral",
+    ),
+    _rule(
+        "farewell",
+        "giving_up_with_last_words",
+        r"(不想活了|活不下去了|撑不下去了|不想再(继续|活|撑|熬)(下去)?了)",
+        8,
+        "giving up on living, said with last words (a last post, do not grieve, look after them)",
+        requires=r"(最后一(篇|条|次)|不会再更新|(别|不要|不用)(太)?难过|对不起所有|照顾好|这辈子太失败)",
     ),
     _rule(
         "farewell",
