@@ -562,9 +562,8 @@ _THINGS_LOST = (
     r"周末|假期|暑假|寒假|懒觉|睡眠|聊天记录|照片|存档|手机|电脑|键盘|耳机)"
 )
 # ... or before it ("三年的聊天记录永别了"): one look-behind per word, as Python wants them of fixed width
-_NOT_A_THING_LOST = "".join(
-    f"(?<!{word}[了])(?<!{word})" for word in ("头发", "刘海", "工资", "奖金", "存款", "记录", "照片", "存档", "周末", "假期")
-)
+_THINGS_BEFORE = ("头发", "刘海", "工资", "奖金", "存款", "记录", "照片", "存档", "周末", "假期")
+_NOT_A_THING_LOST = "".join(f"(?<!{word}[了])(?<!{word})" for word in _THINGS_BEFORE)
 # rules-40: an everyday reason to stop posting, for last_post (never a breakup or a loss: those start crises too)
 _LAST_POST_REASON = (
     r"(备考|考研|考公|专心(学习|工作|备考|读书)|停更|不再更新|不更新了|换号|新号|小号|退圈|退坑|出国|留学|移民|搬家|毕业|"
@@ -807,8 +806,8 @@ RULE_SET: tuple[Rule, ...] = (
         "farewell",
         "goodbye_world",
         # rules-10: the world may follow a comma and a few words ("再见了，这个让我失望的世界"); never 世界杯
-        # rules-40: 永别了 and 先走一步 never said to a thing lost ("永别了我的头发", "聊天记录永别了") nor with a joke's
-        # marks after them in the sentence ("我先走一步，复活了再来群里吹水")
+        # rules-40: 永别了 and 先走一步 never said to a thing lost ("永别了我的头发", "聊天记录永别了") nor with a
+        # joke's marks after them in the sentence ("我先走一步，复活了再来群里吹水")
         r"(" + _NOT_A_THING_LOST + r"永别了(?![，,]?(我的)?" + _THINGS_LOST + r")" + _NO_JOKE_AFTER + r"|"
         r"先走一步" + _NO_JOKE_AFTER + r"|"
         r"再见了?[，,]?[^，,]{0,8}世界(?!杯)|来生再见|下辈子再见|下辈子见|不用救我|别来找我|不要找我|"
@@ -816,8 +815,7 @@ RULE_SET: tuple[Rule, ...] = (
         # rules-35: "我要去死了，别找我" (with a goodbye; "考砸了我要去死了" alone is hyperbole)
         r"我(要|这就|现在就|马上就|今晚就)去死了?(?=[^。！？]{0,4}[，,。！!]?[^。！？]{0,6}(别找我|不要找我|别打|关机|再见|永别|保重))"
         # rules-37: ... never with a joke's marks after it in the sentence ("作业写不完，我要去死了，再见👋")
-        + _NO_JOKE_AFTER
-        + r"|"
+         + _NO_JOKE_AFTER + r"|"
         # rules-34: "明早你醒来我就不在了", "等你看到这条我应该就不在了"
         r"(醒来|醒过来|睁开眼|看到这条|看到这些|看到的时候|收到这条)[^，,。]{0,6}我(就|应该|可能|大概)?(已经)?(就)?不在了|"
         # rules-20: "以后不用等我了" (not 等我吃饭)
@@ -863,7 +861,8 @@ RULE_SET: tuple[Rule, ...] = (
     _rule(
         "farewell",
         "own_funeral_arranged",
-        r"((帮|替|给)我(处理|料理|办|安排)(好)?后事|后事[^，,。！？]{0,6}(帮|替)我(处理|料理|办|安排))" + _NO_JOKE_AFTER,
+        r"((帮|替|给)我(处理|料理|办|安排)(好)?后事|后事[^，,。！？]{0,6}(帮|替)我(处理|料理|办|安排))"
+        + _NO_JOKE_AFTER,
         8,
         "someone will arrange the writer's own funeral",
     ),
