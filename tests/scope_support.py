@@ -47,8 +47,9 @@ ORDINARY_POSTS = [
 def tiny_scope_settings(tmp_path: Path, **overrides: object) -> ScopeSettings:
     """Scope settings that train on ``ORDINARY_POSTS`` only (no corpora, no download, a second of work).
 
-    Without the team's hard positives in the prefilter and without the plain-danger net (their 335 sentences
-    would outweigh the tiny posts): ``test_scope_danger.py`` turns them on.
+    Without the team's hard positives in the prefilter, the plain-danger net and the farewell net (their hundreds
+    of sentences would outweigh the tiny posts): ``test_scope_danger.py`` and ``test_scope_farewell.py`` turn
+    them on.
     """
     file = tmp_path / "ordinary-posts.txt"
     if not file.is_file():
@@ -60,6 +61,7 @@ def tiny_scope_settings(tmp_path: Path, **overrides: object) -> ScopeSettings:
         "risk_negatives": 10,
         "prefilter_positives": False,
         "danger_net": False,
+        "farewell_net": False,
         "retention": 0.9,
         "gate": {"cv_folds": 3, "min_df": 1},
     }

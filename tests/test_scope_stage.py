@@ -116,11 +116,13 @@ def test_round_trip_writes_the_stage_and_predicts_the_same(tmp_path: Path) -> No
         "gate",
         "prefilter",
         "danger",
+        "farewell",
         "encoder",
         "rules_version",
         "recovery_cap",
         "training",
     }
+    assert scope["farewell"] is None  # the tiny settings train no farewell net
     assert scope["prefilter"]["params"]["embedding_weight"] == 0 and scope["prefilter"]["file"] == "prefilter.npz"
     assert scope["encoder"]["name"] == "use-multilingual-v3"
     assert scope["encoder"]["package_version"] == "0.2.1"

@@ -80,6 +80,14 @@ INSIDE_QUANTILE = 0.99
 # the recovery veto's regularisation where the scope stage gives the net one (ScopeSettings.danger_veto)
 VETO_C = 1.0
 DANGER_FILE = "danger.npz"
+# the farewell net (2026-12-07): a second net of the same kind, learned from the team's quiet farewells
+# (sosrisk.scope.quiet_farewells) against the same ordinary text and the team's everyday goodbyes
+# (sosrisk.scope.goodbyes); one bar, a quantile of the ordinary training sentences like the main bar
+FAREWELL_RULE = "plain_farewell"
+FAREWELL_FILE = "farewell.npz"
+FAREWELL_QUANTILE = 0.999
+# the everyday goodbyes' share of its weight, taken from the ordinary sentences' quarter
+FAREWELL_GOODBYE_SHARE = 0.05
 DESCRIPTION = (
     "a plainly worded plan, attempt or farewell, recognised by its meaning (the plain-danger net on the "
     "sentence embedding, learned from sentences the sosrisk team wrote), not by a written pattern"
@@ -94,8 +102,18 @@ GUARDED_DESCRIPTION = (
     "(lower than its main bar) for a post written in the writer's own voice: no cue of news, the past, someone "
     "else, everyday hyperbole or recovery"
 )
-# the net's rule names (family FAMILY) and what each says, for the API, the triage page and the model card
-RULE_DESCRIPTIONS = {RULE: DESCRIPTION, INSIDE_RULE: INSIDE_DESCRIPTION, GUARDED_RULE: GUARDED_DESCRIPTION}
+FAREWELL_DESCRIPTION = (
+    "a quiet farewell (things handed on, debts settled, thanks or an apology, with an end rather than a destination), "
+    "recognised by its meaning (the farewell net on the sentence embedding, learned from sentences the sosrisk "
+    "team wrote, against everyday goodbyes), not by a written pattern"
+)
+# the nets' rule names (family FAMILY) and what each says, for the API, the triage page and the model card
+RULE_DESCRIPTIONS = {
+    RULE: DESCRIPTION,
+    INSIDE_RULE: INSIDE_DESCRIPTION,
+    GUARDED_RULE: GUARDED_DESCRIPTION,
+    FAREWELL_RULE: FAREWELL_DESCRIPTION,
+}
 
 
 def _logistic(embeddings: np.ndarray, coef: np.ndarray, intercept: float) -> np.ndarray:
@@ -184,6 +202,8 @@ class DangerNet:
         calm: np.ndarray,
         recovery: np.ndarray | None = None,
         *,
+        lookalikes: np.ndarray | None = None,
+        lookalike_share: float = 0.0,
         veto_recovery: np.ndarray | None = None,
         veto_danger: np.ndarray | None = None,
     ) -> DangerNet:
@@ -195,6 +215,10 @@ class DangerNet:
         shared equally by the calm groups that are not empty (all of the other half to the ordinary
         sentences when both are). The threshold is the ``quantile`` quantile of the ordinary sentences'
         probabilities.
+
+        ``lookalikes`` (the team's everyday goodbyes, :mod:`sosrisk.scope.goodbyes`) are out of scope too: they take
+        ``lookalike_share`` of the weight from the ordinary sentences' quarter, and never set a bar (the bars
+        stay quantiles of the ordinary sentences, real text).
 
         With ``veto_C`` set, ``veto_recovery`` (the team's recovery posts) trains the recovery veto against
         ``danger`` and ``veto_danger`` (the model's at-risk training posts), half the weight each side; its
@@ -211,16 +235,34 @@ class DangerNet:
             raise ModelError("The plain-danger net needs at least two danger posts and two ordinary sentences.")
         quiet = [g for g in (calm, recovery) if len(g)]
         shares = [0.5, 0.25 if quiet else 0.5] + [0.25 / len(quiet) if len(g) else 0.0 for g in (calm, recovery)]
+        alike = np.zeros((0, DIMENSION)) if lookalikes is None else np.asarray(lookalikes, dtype=np.float64)
+        alike = alike.reshape(-1, DIMENSION)
+        if len(alike) and not 0 < lookalike_share < shares[1]:
+            raise ModelError(
+                f"The look-alikes' share of the plain-danger net's weight must be in (0, {shares[1]}). "
+                f"Got {lookalike_share!r} instead."
+            )
+        if len(alike):
+            # the look-alikes take their share from the ordinary sentences' (both are out of scope)
+            shares[1] -= lookalike_share
+            groups.append(alike)
+            shares.append(lookalike_share)
         weights = [np.full(len(g), share / len(g)) for g, share in zip(groups, shares, strict=True) if len(g)]
         x = np.vstack(groups)
-        y = np.r_[np.ones(len(danger)), np.zeros(len(ordinary) + len(calm) + len(recovery))]
+        y = np.r_[np.ones(len(danger)), np.zeros(len(ordinary) + len(calm) + len(recovery) + len(alike))]
         model = LogisticRegression(C=self.C, max_iter=3000, tol=1e-4)
         model.fit(x, y, sample_weight=np.concatenate(weights) * len(y))
         self.coef_ = model.coef_[0].astype(np.float64)
         self.intercept_ = float(model.intercept_[0])
         self._fit_probability = {
             name: self.probability(g) if len(g) else np.zeros(0)
-            for name, g in (("ordinary", ordinary), ("danger", danger), ("calm", calm), ("recovery", recovery))
+            for name, g in (
+                ("ordinary", ordinary),
+                ("danger", danger),
+                ("calm", calm),
+                ("recovery", recovery),
+                ("lookalikes", alike),
+            )
         }
         ordinary_probability = self._fit_probability["ordinary"]
         # strictly above the threshold fires, so the quantile's own sentence does not
@@ -285,7 +327,9 @@ class DangerNet:
         self.quantile = float(quantile)
         self.threshold_ = float(np.quantile(self._fit_probability["ordinary"], self.quantile, method="higher"))
         self.report_["threshold"] = self.threshold_
-        for name in ("danger", "calm", "recovery"):
+        assert self._fit_probability is not None
+        groups = ("danger", "calm", "recovery") + (("lookalikes",) if len(self._fit_probability["lookalikes"]) else ())
+        for name in groups:
             self.report_[f"training_{name}_posts_above"] = int(np.sum(self._fit_probability[name] > self.threshold_))
 
     def _fit_veto(
@@ -366,19 +410,24 @@ class DangerNet:
         return self.firings(embeddings)[1]
 
     @staticmethod
+    def farewell_hit(text: str) -> RuleHit:
+        """The rule hit a firing of the farewell net records (the whole post)."""
+        return RuleHit(FAMILY, FAREWELL_RULE, FLOOR, 0, len(text))
+
+    @staticmethod
     def hit(text: str, *, inside: bool = False, own_voice: bool = False) -> RuleHit:
         """The rule hit a firing records (the whole post: the net reads all of it); ``inside``: at the lower bar
         inside scope; ``own_voice``: at the own-voice bar."""
         return RuleHit(FAMILY, INSIDE_RULE if inside else GUARDED_RULE if own_voice else RULE, FLOOR, 0, len(text))
 
     # ------------------------------------------------------------------ persistence
-    def save(self, directory: Path) -> str:
-        """Write ``danger.npz`` into ``directory``; returns the file name."""
+    def save(self, directory: Path, file: str = DANGER_FILE) -> str:
+        """Write ``danger.npz`` (or ``file``: the farewell net's) into ``directory``; returns the file name."""
         from ..atomic import atomic_write
 
         assert self.coef_ is not None
         intercept = np.array([self.intercept_])
-        with atomic_write(directory / DANGER_FILE, "wb") as handle:
+        with atomic_write(directory / file, "wb") as handle:
             if self.veto_coef_ is None:
                 np.savez_compressed(handle, coef=self.coef_, intercept=intercept)
             else:
@@ -390,7 +439,7 @@ class DangerNet:
                     veto_coef=self.veto_coef_,
                     veto_intercept=veto_intercept,
                 )
-        return DANGER_FILE
+        return file
 
     @classmethod
     def load(
@@ -401,11 +450,12 @@ class DangerNet:
         inside_threshold: Any = None,
         veto_threshold: Any = None,
         guarded_threshold: Any = None,
+        file: str = DANGER_FILE,
     ) -> DangerNet:
-        """Read ``danger.npz`` with the settings and thresholds from ``scope.json`` (a directory written before
-        the inside bar has neither ``inside_quantile`` nor ``inside_threshold``: it gets no inside bar; one
-        written before the recovery veto has neither ``veto_C`` nor ``veto_threshold``: it gets no veto; one
-        written before the own-voice bar has neither ``guarded_quantile`` nor ``guarded_threshold``)."""
+        """Read ``danger.npz`` (or ``file``: the farewell net's) with the settings and thresholds from ``scope.json``
+        (a directory written before the inside bar has neither ``inside_quantile`` nor ``inside_threshold``: it gets
+        no inside bar; one written before the recovery veto has neither ``veto_C`` nor ``veto_threshold``: it gets
+        no veto; one written before the own-voice bar has neither ``guarded_quantile`` nor ``guarded_threshold``)."""
         from ..models.base import read_npz
 
         known = {"C", "quantile", "inside_quantile", "veto_C", "guarded_quantile"}
@@ -450,7 +500,7 @@ class DangerNet:
             return f"array shapes do not fit together ({', '.join(wrong)})" if wrong else None
 
         names = ["coef", "intercept", *(["veto_coef", "veto_intercept"] if vetoed else [])]
-        arrays = read_npz(directory / DANGER_FILE, dict.fromkeys(names, "f"), check)
+        arrays = read_npz(directory / file, dict.fromkeys(names, "f"), check)
         net.coef_ = arrays["coef"].astype(np.float64)
         net.intercept_ = float(arrays["intercept"][0])
         net.threshold_ = float(threshold)

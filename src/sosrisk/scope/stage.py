@@ -36,7 +36,7 @@ import numpy as np
 
 from ..models.base import ModelError
 from ..scale import RAISING_LEVEL
-from .danger import DANGER_FILE, DangerNet
+from .danger import DANGER_FILE, FAREWELL_FILE, DangerNet
 from .encoder import SentenceEncoder, check_identity
 from .gate import ScopeGate
 from .rules import (
@@ -56,7 +56,17 @@ SCOPE_DIR = "scope"
 SCOPE_CONFIG = "scope.json"
 SCOPE_FORMAT_VERSION = 1
 _CONFIG_FIELDS = frozenset(
-    {"format_version", "gate", "prefilter", "danger", "encoder", "rules_version", "training", "recovery_cap"}
+    {
+        "format_version",
+        "gate",
+        "prefilter",
+        "danger",
+        "farewell",
+        "encoder",
+        "rules_version",
+        "training",
+        "recovery_cap",
+    }
 )
 PREFILTER_FILE = "prefilter.npz"
 
@@ -110,6 +120,7 @@ class ScopeStage:
         *,
         prefilter: ScopeGate | None = None,
         danger: DangerNet | None = None,
+        farewell: DangerNet | None = None,
         rules: bool = True,
         training: dict[str, Any] | None = None,
         recovery_cap: bool = False,
@@ -119,6 +130,8 @@ class ScopeStage:
         self.gate = gate
         self.prefilter = prefilter
         self.danger = danger
+        # the farewell net (2026-12-07; None in directories written before): raises like the main bar
+        self.farewell = farewell
         self.rules = rules
         # the rules it runs when ``rules`` is on: all of them; a benchmark may leave some out to measure them
         self.rule_set: tuple[Rule, ...] = RULE_SET
@@ -150,11 +163,12 @@ class ScopeStage:
         fired = np.zeros(n, dtype=bool)
         fired_inside = np.zeros(n, dtype=bool)
         fired_own_voice = np.zeros(n, dtype=bool)
+        fired_farewell = np.zeros(n, dtype=bool)
         looks_back = np.zeros(n, dtype=bool)
         if len(rows):
             sub = [texts[i] for i in rows]
             embeddings = None
-            if not self.gate.char_only or self.danger is not None:
+            if not self.gate.char_only or self.danger is not None or self.farewell is not None:
                 embeddings = SentenceEncoder.shared().encode(sub)
             probability[rows] = self.gate.probability(sub, embeddings=embeddings)
             if self.danger is not None and embeddings is not None:
@@ -165,6 +179,13 @@ class ScopeStage:
                 fired_own_voice[rows] = own_voice
                 if self.recovery_cap:
                     looks_back[rows] = self.danger.vetoed(embeddings)
+            if self.farewell is not None and embeddings is not None:
+                # the farewell net has one bar and no veto of its own; the plain-danger net's recovery veto, where
+                # there is one, withdraws its hits too
+                farewell = self.farewell.fires(embeddings)
+                if self.danger is not None:
+                    farewell &= ~self.danger.vetoed(embeddings)
+                fired_farewell[rows] = farewell
         hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
         # the own-voice bar, on the posts nothing else put in scope that carry no cue of news, the past, someone
         # else, hyperbole or recovery
@@ -176,7 +197,7 @@ class ScopeStage:
         # lower bar raised most often; the main bar still fires whatever the cues
         for i in np.flatnonzero(fired_inside & ~fired):
             fired_inside[i] = not has_context_cue(texts[i])
-        netted = fired | fired_inside | fired_own_voice
+        netted = fired | fired_inside | fired_own_voice | fired_farewell
         gate_in = passed & (probability >= self.gate.threshold_)
         # help asked for someone else in danger, which no regex rule raised: out of scope (rules-27: also where the
         # net raised it, for the net reads what a post is about, not whose danger it is; rules-31: also where only
@@ -190,6 +211,9 @@ class ScopeStage:
                     if someone_else[i]:
                         hits[i] = []
         for i in np.flatnonzero(netted & ~someone_else):
+            if not (fired[i] or fired_inside[i] or fired_own_voice[i]):  # the farewell net alone
+                hits[i] = [*hits[i], DangerNet.farewell_hit(texts[i])]
+                continue
             at_inside_bar = bool(fired_inside[i] and not fired[i])
             hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=at_inside_bar, own_voice=bool(fired_own_voice[i]))]
         floors = rule_floors(hits)
@@ -235,6 +259,14 @@ class ScopeStage:
                 else round(self.danger.veto_threshold_, 6),
                 "report": self.danger.report_,
             },
+            "farewell_net": None
+            if self.farewell is None
+            else {
+                "net": "logistic regression on USE multilingual v3 embeddings: quiet farewells against ordinary text "
+                "and everyday goodbyes (raises to level 6+ and high risk)",
+                "threshold": round(self.farewell.threshold_, 6),
+                "report": self.farewell.report_,
+            },
             "rules_version": self.rules_version,
             "recovery_cap": self.recovery_cap,
             "training": self.training,
@@ -249,7 +281,11 @@ class ScopeStage:
         folder = model_dir / SCOPE_DIR
         folder.mkdir(parents=True, exist_ok=True)
         gate_file = self.gate.save(folder)
-        for name, part in ((PREFILTER_FILE, self.prefilter), (DANGER_FILE, self.danger)):
+        for name, part in (
+            (PREFILTER_FILE, self.prefilter),
+            (DANGER_FILE, self.danger),
+            (FAREWELL_FILE, self.farewell),
+        ):
             if part is None and (folder / name).exists():  # an earlier stage's, not this one's
                 (folder / name).unlink()
         config = {
@@ -259,6 +295,9 @@ class ScopeStage:
             if self.prefilter is None
             else _entry(self.prefilter.save(folder, PREFILTER_FILE), self.prefilter),
             "danger": None if self.danger is None else _entry(self.danger.save(folder), self.danger),
+            "farewell": None
+            if self.farewell is None
+            else _entry(self.farewell.save(folder, FAREWELL_FILE), self.farewell),
             "encoder": SentenceEncoder.shared().identity.to_dict(),
             "rules_version": self.rules_version,
             "recovery_cap": self.recovery_cap,
@@ -322,6 +361,16 @@ class ScopeStage:
                 danger_config.get("guarded_threshold"),
             )
             danger.report_ = dict(danger_config.get("report") or {})
+        farewell = None
+        farewell_config = config.get("farewell")  # absent in directories written before 2026-12-07
+        if farewell_config is not None:
+            if not isinstance(farewell_config, dict) or farewell_config.get("file") != FAREWELL_FILE:
+                raise ModelError(f"{path}: the 'farewell' entry must name {FAREWELL_FILE}.")
+            params = farewell_config.get("params")
+            if not isinstance(params, dict) or params.get("inside_quantile") is not None or params.get("veto_C"):
+                raise ModelError(f"{path}: the farewell net's 'params' must be an object with one bar and no veto.")
+            farewell = DangerNet.load(folder, params, farewell_config.get("threshold"), file=FAREWELL_FILE)
+            farewell.report_ = dict(farewell_config.get("report") or {})
         rules_version = config.get("rules_version")
         recovery_cap = config.get("recovery_cap", False)  # directories written before 2026-12-07 have no cap
         if not isinstance(recovery_cap, bool):
@@ -331,6 +380,7 @@ class ScopeStage:
                 gate,
                 prefilter=prefilter,
                 danger=danger,
+                farewell=farewell,
                 rules=rules_version is not None,
                 training=config.get("training"),
                 recovery_cap=recovery_cap,

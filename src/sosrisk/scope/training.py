@@ -21,6 +21,8 @@ import numpy as np
 
 from ..models.base import ModelError
 from .danger import (
+    FAREWELL_GOODBYE_SHARE,
+    FAREWELL_QUANTILE,
     GUARDED_QUANTILE,
     INSIDE_QUANTILE,
     ORDINARY_QUANTILE,
@@ -31,10 +33,14 @@ from .danger import (
     valid_quantile,
 )
 from .gate import ScopeGate
+from .goodbyes import VERSION as GOODBYES_VERSION
+from .goodbyes import goodbyes
 from .hard_negatives import VERSION as HARD_NEGATIVES_VERSION
 from .hard_negatives import hard_negatives
 from .hard_positives import VERSION as HARD_POSITIVES_VERSION
 from .hard_positives import hard_positives
+from .quiet_farewells import VERSION as QUIET_FAREWELLS_VERSION
+from .quiet_farewells import quiet_farewells
 from .recovery_posts import VERSION as RECOVERY_VERSION
 from .recovery_posts import recovery_posts
 from .stage import ScopeStage
@@ -111,6 +117,17 @@ class ScopeSettings:
         safety-net family on sentence embeddings that learns the team's hard positives against the ordinary
         sources, the hard negatives and the in-scope training posts not at risk, and raises the posts it
         fires on to level 6+ and high risk.
+    farewell_net:
+        Train the farewell net (default since 2026-12-07): a second net of the plain-danger net's kind, learned
+        from the team's quiet farewells (:mod:`sosrisk.scope.quiet_farewells`: things handed on, debts settled,
+        thanks, with an end rather than a destination) against the same ordinary text, the in-scope posts not at
+        risk and, with a share of the weight, the team's everyday goodbyes (:mod:`sosrisk.scope.goodbyes`: the same
+        gestures with somewhere to go). It raises like the main bar (level 6+, high risk; rule
+        ``semantic/plain_farewell``) above ``farewell_quantile`` of its ordinary training sentences, unless the
+        plain-danger net's recovery veto withdraws the post. A separate net because training the plain-danger net
+        itself on those templates cost the read suites' plans and attempts (docs/scope.md).
+    farewell_quantile:
+        The farewell net's bar: this quantile of its probabilities on the ordinary training sentences.
     danger_recovery:
         Also train the plain-danger net against the team's recovery, denial and past-crisis posts
         (:mod:`sosrisk.scope.recovery_posts`). Off: on the held-out behavioural suite it spared two
@@ -176,6 +193,8 @@ class ScopeSettings:
     gate_positives: bool = False
     prefilter_positives: bool = True
     danger_net: bool = True
+    farewell_net: bool = True
+    farewell_quantile: float = FAREWELL_QUANTILE
     danger_recovery: bool = False
     danger_veto: bool = True
     danger_quantile: float = PREDICTION_QUANTILE
@@ -246,6 +265,8 @@ class ScopeSettings:
                 "'danger_mining_quantile' must be within [0.5, 1) and at least 'danger_inside_quantile', or None. "
                 f"Got {self.danger_mining_quantile!r} instead."
             )
+        if not valid_quantile(self.farewell_quantile):
+            raise ModelError(f"'farewell_quantile' must be within [0.5, 1). Got {self.farewell_quantile!r} instead.")
         if not isinstance(self.recovery_cap, bool):
             raise ModelError(f"'recovery_cap' must be True or False. Got {self.recovery_cap!r} instead.")
         if not 0 < self.retention <= 1:
@@ -396,6 +417,8 @@ def passing_posts(
         keep = stage.gate.probability(candidates, embeddings=embeddings) >= stage.gate.threshold_
         if stage.danger is not None:
             keep &= ~stage.danger.fires(embeddings)
+        if stage.farewell is not None:
+            keep &= ~stage.farewell.fires(embeddings)
         in_scope = [t for t, k in zip(candidates, keep, strict=True) if k]
     if stage.rules:
         from .rules import match_rules
@@ -455,7 +478,8 @@ def fit_scope(
         first = fit_scope(
             in_scope,
             at_risk,
-            replace(settings, mine_gate_negatives=False, danger_net=False),  # the first round only mines
+            # the first round only mines
+            replace(settings, mine_gate_negatives=False, danger_net=False, farewell_net=False),
             negatives,
             show_progress=show_progress,
         )
@@ -496,6 +520,11 @@ def fit_scope(
         if settings.danger_net
         else None
     )
+    farewell = (
+        fit_farewell_net(in_scope, at_risk, negatives, quantile=settings.farewell_quantile)
+        if settings.farewell_net
+        else None
+    )
     training = {
         "settings": settings.to_dict(),
         "hard_negatives_version": HARD_NEGATIVES_VERSION if settings.hard_negatives else None,
@@ -507,6 +536,9 @@ def fit_scope(
         "recovery_posts_version": RECOVERY_VERSION
         if danger is not None and (settings.danger_recovery or settings.danger_veto)
         else None,
+        "farewell_net_templates": {"quiet_farewells": QUIET_FAREWELLS_VERSION, "goodbyes": GOODBYES_VERSION}
+        if farewell is not None
+        else None,
         "out_of_scope_posts": {name: len(texts) for name, texts in negatives.items()},
         "out_of_scope_fingerprint": _fingerprint(negatives),
     }
@@ -514,6 +546,7 @@ def fit_scope(
         gate,
         prefilter=prefilter,
         danger=danger,
+        farewell=farewell,
         rules=settings.rules,
         training=training,
         recovery_cap=settings.recovery_cap and danger is not None and danger.veto_coef_ is not None,
@@ -559,6 +592,31 @@ def fit_danger_net(
         quiet_embeddings if recovery else None,
         veto_recovery=quiet_embeddings if veto else None,
         veto_danger=encoder.encode(danger_posts) if veto and danger_posts else None,
+    )
+
+
+def fit_farewell_net(
+    in_scope: Sequence[str],
+    at_risk: np.ndarray,
+    negatives: dict[str, list[str]],
+    *,
+    quantile: float = FAREWELL_QUANTILE,
+) -> DangerNet:
+    """The farewell net: the team's quiet farewells against ``negatives``, the in-scope posts not at risk and the
+    team's everyday goodbyes (``FAREWELL_GOODBYE_SHARE`` of the weight); one bar, no veto of its own."""
+    from .encoder import DIMENSION, SentenceEncoder, cached_embeddings
+
+    calm = [t for t, r in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not r]
+    ordinary = [t for texts in negatives.values() for t in texts]
+    net = DangerNet(quantile=quantile, inside_quantile=None, veto_C=None)
+    return net.fit(
+        cached_embeddings([sentence for _, sentence, _ in quiet_farewells()], description="encoding quiet farewells"),
+        cached_embeddings(ordinary, description="encoding ordinary text"),
+        SentenceEncoder.shared().encode(calm) if calm else np.zeros((0, DIMENSION)),
+        lookalikes=cached_embeddings(
+            [sentence for _, sentence in goodbyes()], description="encoding everyday goodbyes"
+        ),
+        lookalike_share=FAREWELL_GOODBYE_SHARE,
     )
 
 

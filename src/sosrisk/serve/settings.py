@@ -269,6 +269,11 @@ class ServedModels:
         if stage is not None and stage.danger is not None:
             net_rules = [danger.RULE] + ([danger.INSIDE_RULE] if stage.danger.inside_threshold_ is not None else [])
             net_rules += [danger.GUARDED_RULE] if stage.danger.guarded_threshold_ is not None else []
+        else:
+            net_rules = []
+        if stage is not None and stage.farewell is not None:
+            net_rules.append(danger.FAREWELL_RULE)
+        if net_rules:
             rules += [
                 {
                     "family": danger.FAMILY,

@@ -1,0 +1,155 @@
+"""The farewell net and its templates: what it learns, raises, saves and refuses; the templates it learns from."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from scope_support import ORDINARY_POSTS, tiny_scoped_model
+from sosrisk.assess import assess
+from sosrisk.data.leakage import normalize_for_matching
+from sosrisk.models import ModelError, load_model
+from sosrisk.scope.danger import FAMILY, FAREWELL_RULE, FLOOR, RULE_DESCRIPTIONS, DangerNet
+from sosrisk.scope.encoder import DIMENSION
+from sosrisk.scope.goodbyes import FAMILIES as GOODBYE_FAMILIES
+from sosrisk.scope.goodbyes import VERSION as GOODBYES_VERSION
+from sosrisk.scope.goodbyes import goodbyes
+from sosrisk.scope.hard_positives import hard_positives
+from sosrisk.scope.quiet_farewells import FAMILIES as FAREWELL_FAMILIES
+from sosrisk.scope.quiet_farewells import LEVEL, quiet_farewells
+from sosrisk.scope.quiet_farewells import VERSION as FAREWELLS_VERSION
+from sosrisk.scope.stage import SCOPE_DIR
+from sosrisk.scope.training import ScopeSettings
+
+REPO = Path(__file__).resolve().parents[1]
+# a quiet farewell and an everyday goodbye written for these tests (in no suite, probe or template)
+QUIET = "钱包和钥匙都放在桌上了，欠小周的钱也还了，我真的走不下去了，谢谢你们"
+EVERYDAY = "下周搬去青岛上班了，沙发留给了室友，以后周末不能一起打球了，常联系"
+
+
+def _clusters(n: int, centre: int, seed: int) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.05, (n, DIMENSION))
+    x[:, centre] += 1.0
+    return x
+
+
+def _everything_we_wrote_elsewhere() -> set[str]:
+    texts = []
+    for path in (REPO / "src" / "sosrisk" / "behaviour").glob("*.tsv"):
+        with open(path, encoding="utf-8", newline="") as handle:
+            for row in csv.DictReader(handle, delimiter="\t"):
+                texts += [row["text"], row["variant"] or ""]
+    for path in (REPO / "benchmarks" / "probes").glob("*.txt"):
+        texts += path.read_text(encoding="utf-8").splitlines()
+    return {normalize_for_matching(t) for t in texts if t}
+
+
+def test_the_templates_are_fixed_distinct_and_apart_from_suites_probes_and_each_other() -> None:
+    farewells, everyday = quiet_farewells(), goodbyes()
+    assert farewells == quiet_farewells() and farewells != quiet_farewells(seed=1)
+    assert everyday == goodbyes() and everyday != goodbyes(seed=1)
+    farewell_texts = [s for _, s, _ in farewells]
+    everyday_texts = [s for _, s in everyday]
+    assert len(farewell_texts) == len(set(farewell_texts)) == sum(n for _, n in FAREWELL_FAMILIES.values())
+    assert len(everyday_texts) == len(set(everyday_texts)) == sum(n for _, n in GOODBYE_FAMILIES.values())
+    assert {level for _, _, level in farewells} == {LEVEL} == {9}
+    assert (FAREWELLS_VERSION, GOODBYES_VERSION) == ("quiet-farewells-1", "goodbyes-1")
+    ours = {normalize_for_matching(t) for t in farewell_texts + everyday_texts}
+    assert not ours & _everything_we_wrote_elsewhere()
+    assert not {normalize_for_matching(t) for t in farewell_texts} & {normalize_for_matching(t) for t in everyday_texts}
+    assert not ours & {normalize_for_matching(s) for _, s, _ in hard_positives()}
+
+
+def test_look_alikes_train_the_net_and_never_set_its_bar() -> None:
+    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    # look-alikes: like the danger posts, and something else as well
+    alike = _clusters(80, 0, 4)
+    alike[:, 3] += 1.0
+    plain = DangerNet(inside_quantile=None).fit(danger, ordinary, calm)
+    taught = DangerNet(inside_quantile=None).fit(danger, ordinary, calm, lookalikes=alike, lookalike_share=0.1)
+    assert taught.probability(alike).mean() < plain.probability(alike).mean()
+    assert taught.report_["training_lookalikes_posts_above"] < plain.fires(alike).sum()
+    assert "training_lookalikes_posts_above" not in plain.report_
+    # the bar is still the quantile of the ordinary sentences alone: 1 of 3,000 strictly above it
+    assert taught.fires(ordinary).sum() == 1
+    for share in (0.0, 0.25, -0.1):
+        with pytest.raises(ModelError, match="look-alikes' share"):
+            DangerNet().fit(danger, ordinary, calm, lookalikes=alike, lookalike_share=share)
+
+
+@pytest.fixture
+def farewell_model(tmp_path: Path):  # type: ignore[no-untyped-def]
+    return tiny_scoped_model("level", tmp_path, farewell_net=True)
+
+
+def test_the_farewell_net_raises_what_it_fires_on_as_its_own_rule(farewell_model) -> None:  # type: ignore[no-untyped-def]
+    stage = farewell_model.scope_
+    assert stage is not None and stage.farewell is not None and stage.danger is None
+    assert stage.training["farewell_net_templates"] == {
+        "quiet_farewells": FAREWELLS_VERSION,
+        "goodbyes": GOODBYES_VERSION,
+    }
+    report = stage.farewell.report_
+    assert report["danger_posts"] == len(quiet_farewells()) and report["training_danger_posts_above"] > 0
+    # reported, not asserted low: 30 tiny ordinary posts set a low bar (bench_probes.py measures the real one)
+    assert 0 <= report["training_lookalikes_posts_above"] <= len(goodbyes())
+    texts = [QUIET, EVERYDAY, *ORDINARY_POSTS[:6]]
+    decision = stage.decide(texts)
+    fired = [any(h.rule == FAREWELL_RULE for h in hits) for hits in decision.rule_hits]
+    assert fired[0], "the net should fire on a quiet farewell written plainly"
+    assert not any(fired[2:]), "nor on the ordinary posts it learned from"
+    answers = assess(texts, level_model=farewell_model)
+    for answer, hit in zip(answers, fired, strict=True):
+        if hit:  # raised like the plain-danger net's main bar: in scope, level 6+, with the hit reported
+            assert answer.in_scope and answer.risk_level >= FLOOR
+            assert {"family": FAMILY, "rule": FAREWELL_RULE} in [
+                {"family": h["family"], "rule": h["rule"]} for h in answer.rule_hits
+            ]
+    assert "quiet farewell" in RULE_DESCRIPTIONS[FAREWELL_RULE]
+
+
+def test_the_farewell_net_is_saved_loaded_and_refused_when_damaged(farewell_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    farewell_model.save(tmp_path / "m")
+    folder = tmp_path / "m" / SCOPE_DIR
+    assert (folder / "farewell.npz").is_file() and not (folder / "danger.npz").exists()
+    texts = [QUIET, EVERYDAY, *ORDINARY_POSTS[:4]]
+    loaded = load_model(tmp_path / "m")
+    before = [[h.to_dict() for h in hits] for hits in farewell_model.scope_.decide(texts).rule_hits]
+    assert [[h.to_dict() for h in hits] for hits in loaded.scope_.decide(texts).rule_hits] == before
+    assert loaded.scope_.describe()["farewell_net"]["threshold"] == round(farewell_model.scope_.farewell.threshold_, 6)
+    config = json.loads((folder / "scope.json").read_text("utf-8"))
+    for change, message in (
+        ({"file": "danger.npz"}, "the 'farewell' entry must name farewell.npz."),
+        ({"params": {"quantile": 0.999, "inside_quantile": 0.99}}, "one bar and no veto"),
+        ({"threshold": -1}, "the plain-danger threshold must be a number in [0, 1]. Got -1."),
+    ):
+        damaged = json.loads(json.dumps(config))
+        damaged["farewell"].update(change)
+        (folder / "scope.json").write_text(json.dumps(damaged), "utf-8")
+        with pytest.raises(ModelError) as error:
+            load_model(tmp_path / "m")
+        assert message in str(error.value) and "scope" in str(error.value)
+    # a directory written before the farewell net has no 'farewell' key: it loads without one
+    del config["farewell"]
+    (folder / "scope.json").write_text(json.dumps(config), "utf-8")
+    (folder / "farewell.npz").unlink()
+    assert load_model(tmp_path / "m").scope_.farewell is None
+    # saving a stage without the net removes an earlier stage's file
+    farewell_model.save(tmp_path / "m")
+    assert (folder / "farewell.npz").is_file()
+    farewell_model.scope_.farewell = None
+    farewell_model.save(tmp_path / "m")
+    assert not (folder / "farewell.npz").exists()
+
+
+def test_the_farewell_net_is_on_by_default_with_a_checked_bar() -> None:
+    settings = ScopeSettings()
+    assert settings.farewell_net and settings.farewell_quantile == 0.999
+    for bad in (1.0, 0.2, "high", True):
+        with pytest.raises(ModelError, match="'farewell_quantile' must be within"):
+            ScopeSettings(farewell_quantile=bad)  # type: ignore[arg-type]
