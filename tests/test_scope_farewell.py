@@ -153,3 +153,14 @@ def test_the_farewell_net_is_on_by_default_with_a_checked_bar() -> None:
     for bad in (1.0, 0.2, "high", True):
         with pytest.raises(ModelError, match="'farewell_quantile' must be within"):
             ScopeSettings(farewell_quantile=bad)  # type: ignore[arg-type]
+
+
+def test_the_risk_models_learn_the_same_ordinary_posts_with_and_without_it(farewell_model) -> None:  # type: ignore[no-untyped-def]
+    from sosrisk.scope.training import passing_posts
+
+    stage = farewell_model.scope_
+    pool = [QUIET, EVERYDAY, *ORDINARY_POSTS]
+    with_net = passing_posts(stage, pool)
+    assert stage.decide([QUIET]).rule_hits[0], "the net fires on the quiet farewell: the check below means something"
+    stage.farewell = None
+    assert passing_posts(stage, pool) == with_net

@@ -38,6 +38,16 @@ farewells the gate had sent away, but also recovery posts, news of someone else 
 those out. A hit at that bar is reported as rule ``semantic/plain_danger_own_voice``. Directories written
 before have no own-voice bar and behave as they did.
 
+Since 2026-12-07 the stage may hold a second net of the same class, the **farewell net** (rule
+``semantic/plain_farewell``; ``ScopeSettings.farewell_net``): trained on the team's quiet farewells
+(:mod:`sosrisk.scope.quiet_farewells`) against the same ordinary sentences and calm posts and, with
+``FAREWELL_GOODBYE_SHARE`` of the weight, the team's everyday goodbyes (:mod:`sosrisk.scope.goodbyes`), which
+never set its bar. It has one bar, ``FAREWELL_QUANTILE`` of its ordinary training sentences, no inside or
+own-voice bar and no veto of its own; the main net's recovery veto withdraws its hits. Teaching the main net the
+same templates (as hard positives, with the goodbyes as look-alikes) cost the read suites 37-65 plans and
+attempts, because its bar rose with them; a second net leaves the main one as it was. Directories written before
+have no farewell net.
+
 It runs on the posts the prefilter lets through, whose embeddings the gate computes anyway, so a stream pays
 almost nothing for it. Weights are saved as ``danger.npz`` (coefficients, intercept, and the veto's where it
 has one): no pickle.

@@ -400,6 +400,9 @@ def passing_posts(
 ) -> tuple[list[str], dict[str, int]]:
     """The posts of ``pool`` that ``stage``'s gate puts in scope and no safety net fires on, in pool order.
 
+    The farewell net is not asked: the risk models learn the same ordinary posts with and without it (it was
+    added on 2026-12-07 as one more way to raise a post, leaving the risk models as they were).
+
     Also returns counts (pool size, how many the prefilter and the gate let through) for the training record.
     """
     from .encoder import cached_embeddings
@@ -417,8 +420,6 @@ def passing_posts(
         keep = stage.gate.probability(candidates, embeddings=embeddings) >= stage.gate.threshold_
         if stage.danger is not None:
             keep &= ~stage.danger.fires(embeddings)
-        if stage.farewell is not None:
-            keep &= ~stage.farewell.fires(embeddings)
         in_scope = [t for t, k in zip(candidates, keep, strict=True) if k]
     if stage.rules:
         from .rules import match_rules
