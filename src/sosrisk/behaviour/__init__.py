@@ -117,7 +117,10 @@ rewritten, none left above 0.66, the highest 0.63), and not run on any model, to
 rules-34); and ``holdout39.tsv`` (2026-12-07, the same session), written the same way (3 drafts rewritten, none
 left above 0.66, the highest 0.59), and not run on any model, to judge the next change (it judged rules-35); and
 ``holdout40.tsv`` (2026-12-07, the same session), written the same way (8 drafts rewritten, none left above 0.66,
-the highest 0.63), and not run on any model: it waits to judge the next session's first change.
+the highest 0.63), and not run on any model until it judged rules-40 (2026-12-07, a new session: no answer
+changed). Probe sets of everyday goodbyes and quiet farewells, written the same way, are in
+``benchmarks/probes/`` (not suites: they have no groups or checks, ``benchmarks/bench_probes.py`` counts what is
+raised).
 """
 
 from __future__ import annotations
