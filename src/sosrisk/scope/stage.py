@@ -171,21 +171,21 @@ class ScopeStage:
             if not self.gate.char_only or self.danger is not None or self.farewell is not None:
                 embeddings = SentenceEncoder.shared().encode(sub)
             probability[rows] = self.gate.probability(sub, embeddings=embeddings)
+            vetoed = np.zeros(len(rows), dtype=bool)
             if self.danger is not None and embeddings is not None:
                 anywhere, inside, own_voice = self.danger.firings(embeddings)
                 fired[rows] = anywhere
                 # the lower bar, on the posts the gate put in scope
                 fired_inside[rows] = inside & (probability[rows] >= self.gate.threshold_)
                 fired_own_voice[rows] = own_voice
+                if self.recovery_cap or self.farewell is not None:
+                    vetoed = self.danger.vetoed(embeddings)
                 if self.recovery_cap:
-                    looks_back[rows] = self.danger.vetoed(embeddings)
+                    looks_back[rows] = vetoed
             if self.farewell is not None and embeddings is not None:
                 # the farewell net has one bar and no veto of its own; the plain-danger net's recovery veto, where
                 # there is one, withdraws its hits too
-                farewell = self.farewell.fires(embeddings)
-                if self.danger is not None:
-                    farewell &= ~self.danger.vetoed(embeddings)
-                fired_farewell[rows] = farewell
+                fired_farewell[rows] = self.farewell.fires(embeddings) & ~vetoed
         hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
         # the own-voice bar, on the posts nothing else put in scope that carry no cue of news, the past, someone
         # else, hyperbole or recovery
@@ -197,7 +197,8 @@ class ScopeStage:
         # lower bar raised most often; the main bar still fires whatever the cues
         for i in np.flatnonzero(fired_inside & ~fired):
             fired_inside[i] = not has_context_cue(texts[i])
-        netted = fired | fired_inside | fired_own_voice | fired_farewell
+        danger_netted = fired | fired_inside | fired_own_voice
+        netted = danger_netted | fired_farewell
         gate_in = passed & (probability >= self.gate.threshold_)
         # help asked for someone else in danger, which no regex rule raised: out of scope (rules-27: also where the
         # net raised it, for the net reads what a post is about, not whose danger it is; rules-31: also where only
@@ -211,7 +212,7 @@ class ScopeStage:
                     if someone_else[i]:
                         hits[i] = []
         for i in np.flatnonzero(netted & ~someone_else):
-            if not (fired[i] or fired_inside[i] or fired_own_voice[i]):  # the farewell net alone
+            if not danger_netted[i]:  # the farewell net alone
                 hits[i] = [*hits[i], DangerNet.farewell_hit(texts[i])]
                 continue
             at_inside_bar = bool(fired_inside[i] and not fired[i])

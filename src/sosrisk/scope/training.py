@@ -507,6 +507,8 @@ def fit_scope(
     if settings.prefilter_retention is not None:
         prefilter = ScopeGate(retention=settings.prefilter_retention, **{**settings.gate, "embedding_weight": 0.0})
         prefilter.fit(in_scope, at_risk, negatives, extra_positives=prefilter_extra, show_progress=show_progress)
+    # both nets learn against the same posts: encoded once
+    against = net_negatives(in_scope, at_risk, negatives) if settings.danger_net or settings.farewell_net else None
     danger = (
         fit_danger_net(
             in_scope,
@@ -517,12 +519,13 @@ def fit_scope(
             quantile=settings.danger_quantile,
             inside_quantile=settings.danger_inside_quantile,
             guarded_quantile=settings.danger_guarded_quantile,
+            against=against,
         )
         if settings.danger_net
         else None
     )
     farewell = (
-        fit_farewell_net(in_scope, at_risk, negatives, quantile=settings.farewell_quantile)
+        fit_farewell_net(in_scope, at_risk, negatives, quantile=settings.farewell_quantile, against=against)
         if settings.farewell_net
         else None
     )
@@ -554,6 +557,21 @@ def fit_scope(
     )
 
 
+def net_negatives(
+    in_scope: Sequence[str], at_risk: np.ndarray, negatives: dict[str, list[str]]
+) -> tuple[np.ndarray, np.ndarray]:
+    """What the plain-danger and farewell nets learn against: the embeddings of the in-scope posts not at risk
+    and of the ordinary sentences of ``negatives`` (read from the embedding cache)."""
+    from .encoder import DIMENSION, SentenceEncoder, cached_embeddings
+
+    calm = [t for t, r in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not r]
+    ordinary = [t for texts in negatives.values() for t in texts]
+    return (
+        SentenceEncoder.shared().encode(calm) if calm else np.zeros((0, DIMENSION)),
+        cached_embeddings(ordinary, description="encoding ordinary text"),
+    )
+
+
 def fit_danger_net(
     in_scope: Sequence[str],
     at_risk: np.ndarray,
@@ -564,20 +582,19 @@ def fit_danger_net(
     quantile: float = ORDINARY_QUANTILE,
     inside_quantile: float | None = INSIDE_QUANTILE,
     guarded_quantile: float | None = None,
+    against: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DangerNet:
     """The plain-danger net: the team's hard positives against ``negatives`` and the in-scope posts not at risk.
 
     With ``recovery`` also against the team's recovery, denial and past-crisis posts
     (:mod:`sosrisk.scope.recovery_posts`); with ``veto`` those posts train its recovery veto instead, against
-    the hard positives and the in-scope posts at risk.
+    the hard positives and the in-scope posts at risk. ``against``: :func:`net_negatives` of the same posts,
+    when the caller has it already.
     """
-    from .encoder import DIMENSION, SentenceEncoder, cached_embeddings
+    from .encoder import SentenceEncoder, cached_embeddings
 
-    encoder = SentenceEncoder.shared()
-    risky = np.asarray(at_risk, dtype=bool)
-    calm = [t for t, r in zip(in_scope, risky, strict=True) if not r]
-    danger_posts = [t for t, r in zip(in_scope, risky, strict=True) if r]
-    ordinary = [t for texts in negatives.values() for t in texts]
+    calm_embeddings, ordinary_embeddings = against or net_negatives(in_scope, at_risk, negatives)
+    danger_posts = [t for t, r in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if r]
     quiet = [sentence for _, sentence in recovery_posts()] if recovery or veto else []
     quiet_embeddings = cached_embeddings(quiet, description="encoding recovery posts") if quiet else None
     net = DangerNet(
@@ -588,11 +605,11 @@ def fit_danger_net(
     )
     return net.fit(
         cached_embeddings([sentence for _, sentence, _ in hard_positives()], description="encoding hard positives"),
-        cached_embeddings(ordinary, description="encoding ordinary text"),
-        encoder.encode(calm) if calm else np.zeros((0, DIMENSION)),
+        ordinary_embeddings,
+        calm_embeddings,
         quiet_embeddings if recovery else None,
         veto_recovery=quiet_embeddings if veto else None,
-        veto_danger=encoder.encode(danger_posts) if veto and danger_posts else None,
+        veto_danger=SentenceEncoder.shared().encode(danger_posts) if veto and danger_posts else None,
     )
 
 
@@ -602,18 +619,19 @@ def fit_farewell_net(
     negatives: dict[str, list[str]],
     *,
     quantile: float = FAREWELL_QUANTILE,
+    against: tuple[np.ndarray, np.ndarray] | None = None,
 ) -> DangerNet:
     """The farewell net: the team's quiet farewells against ``negatives``, the in-scope posts not at risk and the
-    team's everyday goodbyes (``FAREWELL_GOODBYE_SHARE`` of the weight); one bar, no veto of its own."""
-    from .encoder import DIMENSION, SentenceEncoder, cached_embeddings
+    team's everyday goodbyes (``FAREWELL_GOODBYE_SHARE`` of the weight); one bar, no veto of its own.
+    ``against``: :func:`net_negatives` of the same posts, when the caller has it already."""
+    from .encoder import cached_embeddings
 
-    calm = [t for t, r in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not r]
-    ordinary = [t for texts in negatives.values() for t in texts]
+    calm_embeddings, ordinary_embeddings = against or net_negatives(in_scope, at_risk, negatives)
     net = DangerNet(quantile=quantile, inside_quantile=None, veto_C=None)
     return net.fit(
         cached_embeddings([sentence for _, sentence, _ in quiet_farewells()], description="encoding quiet farewells"),
-        cached_embeddings(ordinary, description="encoding ordinary text"),
-        SentenceEncoder.shared().encode(calm) if calm else np.zeros((0, DIMENSION)),
+        ordinary_embeddings,
+        calm_embeddings,
         lookalikes=cached_embeddings(
             [sentence for _, sentence in goodbyes()], description="encoding everyday goodbyes"
         ),

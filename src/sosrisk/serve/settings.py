@@ -266,21 +266,19 @@ class ServedModels:
             if with_rules
             else []
         )
+        net_rules = []
         if stage is not None and stage.danger is not None:
             net_rules = [danger.RULE] + ([danger.INSIDE_RULE] if stage.danger.inside_threshold_ is not None else [])
             net_rules += [danger.GUARDED_RULE] if stage.danger.guarded_threshold_ is not None else []
-        else:
-            net_rules = []
         if stage is not None and stage.farewell is not None:
             net_rules.append(danger.FAREWELL_RULE)
-        if net_rules:
-            rules += [
-                {
-                    "family": danger.FAMILY,
-                    "rule": rule,
-                    "floor": danger.FLOOR,
-                    "description": danger.RULE_DESCRIPTIONS[rule],
-                }
-                for rule in net_rules
-            ]
+        rules += [
+            {
+                "family": danger.FAMILY,
+                "rule": rule,
+                "floor": danger.FLOOR,
+                "description": danger.RULE_DESCRIPTIONS[rule],
+            }
+            for rule in net_rules
+        ]
         return {"decided_by": decided_by, "rules_version": RULES_VERSION if with_rules else None, "rules": rules}
