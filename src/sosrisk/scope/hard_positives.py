@@ -140,7 +140,15 @@ FAMILIES: dict[str, tuple[Callable[[random.Random], tuple[str, int]], int]] = {
 }
 
 
+def draw_levelled(
+    families: dict[str, tuple[Callable[[random.Random], tuple[str, int]], int]], salt: str
+) -> list[tuple[str, str, int]]:
+    """``(family, sentence, level)`` triples of builders that give a sentence and its level, distinct, drawn with a
+    generator seeded by ``salt`` (shared with :mod:`sosrisk.scope.quiet_farewells`)."""
+    drawn = draw_distinct(families, random.Random(salt), lambda item: item[0])
+    return [(family, sentence, level) for family, (sentence, level) in drawn]
+
+
 def hard_positives(seed: int = 0) -> list[tuple[str, str, int]]:
     """``(family, sentence, level)`` triples, distinct, in a fixed order for a given ``seed``; all high risk."""
-    drawn = draw_distinct(FAMILIES, random.Random(f"{VERSION}:{seed}"), lambda item: item[0])
-    return [(family, sentence, level) for family, (sentence, level) in drawn]
+    return draw_levelled(FAMILIES, f"{VERSION}:{seed}")

@@ -19,7 +19,7 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 
-from .hard_negatives import draw_distinct
+from .hard_positives import draw_levelled
 
 VERSION = "quiet-farewells-1"
 LEVEL = 9
@@ -124,5 +124,4 @@ FAMILIES: dict[str, tuple[Callable[[random.Random], tuple[str, int]], int]] = {
 
 def quiet_farewells(seed: int = 0) -> list[tuple[str, str, int]]:
     """``(family, sentence, level)`` triples, distinct, in a fixed order for a given ``seed``; all high risk."""
-    drawn = draw_distinct(FAMILIES, random.Random(f"{VERSION}:{seed}"), lambda item: item[0])
-    return [(family, sentence, level) for family, (sentence, level) in drawn]
+    return draw_levelled(FAMILIES, f"{VERSION}:{seed}")
