@@ -20,6 +20,7 @@ from _env import environment, run_line, write_results
 from sosrisk import load_model
 from sosrisk.assess import assess
 from sosrisk.data.errors import DataError
+from sosrisk.models import RiskModel
 from sosrisk.scope.danger import FAMILY as NET_FAMILY
 
 PROBES = Path(__file__).resolve().parent / "probes"
@@ -35,9 +36,8 @@ def read_probe(path: Path) -> list[str]:
     return posts
 
 
-def count(level_dir: str, binary_dir: str, posts: list[str]) -> dict[str, int]:
+def count(level: RiskModel, binary: RiskModel, posts: list[str]) -> dict[str, int]:
     """How many of ``posts`` the pair raises, and by what (the first that applies: a regex rule, the net, the model)."""
-    level, binary = load_model(level_dir), load_model(binary_dir)
     answers = assess(posts, level_model=level, binary_model=binary)
     out = dict.fromkeys(("raised", "by_regex_rule", "by_net_alone", "by_model_alone", "out_of_scope"), 0)
     out["posts"] = len(posts)
@@ -64,8 +64,9 @@ def main() -> None:
     results: dict[str, Any] = {}
     rows = []
     for name, level_dir, binary_dir in args.model:
+        level, binary = load_model(level_dir), load_model(binary_dir)
         for path in files:
-            numbers = count(level_dir, binary_dir, read_probe(path))
+            numbers = count(level, binary, read_probe(path))
             results.setdefault(name, {})[path.stem] = numbers
             share = numbers["raised"] / numbers["posts"]
             rows.append(
