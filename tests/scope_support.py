@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
+
 from conftest import tiny_dataset
 from sosrisk.models import RiskModel
+from sosrisk.scope.encoder import DIMENSION
 from sosrisk.scope.training import ScopeSettings
 from sosrisk.training import fit_with_scope, make_model
 
@@ -74,3 +77,13 @@ def tiny_scoped_model(task: str, tmp_path: Path, kind: str = "char-linear", **ov
     texts, labels = tiny_dataset(task)
     model = make_model(kind, task)  # type: ignore[arg-type]
     return fit_with_scope(model, texts, labels, tiny_scope_settings(tmp_path, **overrides))  # type: ignore[arg-type]
+
+
+def clusters(n: int, centre: int, seed: int, *, also: int | None = None) -> np.ndarray:
+    """``n`` embedding-sized rows around one direction (``centre``), for training the nets without the encoder."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(0, 0.05, (n, DIMENSION))
+    x[:, centre] += 1.0
+    if also is not None:  # a second direction: like the danger posts, and something else as well
+        x[:, also] += 3.0
+    return x

@@ -11,7 +11,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from scope_support import ORDINARY_POSTS, tiny_scope_settings, tiny_scoped_model
+from scope_support import ORDINARY_POSTS, clusters, tiny_scope_settings, tiny_scoped_model
 from sosrisk.assess import assess
 from sosrisk.data.leakage import normalize_for_matching
 from sosrisk.models import ModelError, load_model
@@ -43,20 +43,11 @@ BEHAVIOUR = Path(__file__).resolve().parents[1] / "src" / "sosrisk" / "behaviour
 PLAIN = ["药已经全部吞下去了，头越来越沉，谢谢你们一直陪着我", "今晚就去江边，这次不会再回头了，大家保重"]
 
 
-def _clusters(n: int, centre: int, seed: int, *, also: int | None = None) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(0, 0.05, (n, DIMENSION))
-    x[:, centre] += 1.0
-    if also is not None:  # a second direction: like the danger posts, and something else as well
-        x[:, also] += 3.0
-    return x
-
-
 def test_the_net_fires_on_what_it_learned_and_on_almost_no_ordinary_sentence() -> None:
-    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    danger, ordinary, calm = clusters(40, 0, 1), clusters(3000, 1, 2), clusters(60, 2, 3)
     net = DangerNet().fit(danger, ordinary, calm)
-    assert net.fires(_clusters(20, 0, 4)).all()  # new posts like the danger posts
-    assert not net.fires(_clusters(20, 2, 5)).any()  # in scope, not at risk
+    assert net.fires(clusters(20, 0, 4)).all()  # new posts like the danger posts
+    assert not net.fires(clusters(20, 2, 5)).any()  # in scope, not at risk
     # the threshold is the 99.95% quantile of the ordinary sentences: strictly above it, 1 of 3,000 fires
     assert net.fires(ordinary).sum() == 1
     assert DangerNet(quantile=0.9999).fit(danger, ordinary, calm).fires(ordinary).sum() == 0
@@ -77,14 +68,14 @@ def test_the_net_fires_on_what_it_learned_and_on_almost_no_ordinary_sentence() -
 
 
 def test_the_inside_bar_is_lower_and_fires_only_where_asked() -> None:
-    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    danger, ordinary, calm = clusters(40, 0, 1), clusters(3000, 1, 2), clusters(60, 2, 3)
     net = DangerNet().fit(danger, ordinary, calm)
     assert net.inside_quantile == INSIDE_QUANTILE == 0.99
     assert net.inside_threshold_ is not None and net.inside_threshold_ < net.threshold_
     assert net.report_["inside_threshold"] == net.inside_threshold_
     # strictly above the 99% quantile of the ordinary sentences: at most 30 of 3,000, more than the main bar
     assert net.fires(ordinary).sum() < net.fires_inside(ordinary).sum() <= 30
-    assert net.fires_inside(_clusters(20, 0, 4)).all()
+    assert net.fires_inside(clusters(20, 0, 4)).all()
     none = DangerNet(inside_quantile=None).fit(danger, ordinary, calm)
     assert none.inside_threshold_ is None and not none.fires_inside(danger).any()
     with pytest.raises(ModelError, match="The inside quantile of the plain-danger net must be in"):
@@ -94,15 +85,15 @@ def test_the_inside_bar_is_lower_and_fires_only_where_asked() -> None:
 
 
 def test_the_recovery_veto_withdraws_what_looks_back_and_keeps_every_danger_post_it_learned() -> None:
-    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    danger, ordinary, calm = clusters(40, 0, 1), clusters(3000, 1, 2), clusters(60, 2, 3)
     # the team's recovery posts: like the danger posts (they name the means) and like something else as well
-    recovery, at_risk = _clusters(50, 0, 6, also=3), _clusters(30, 0, 7)
+    recovery, at_risk = clusters(50, 0, 6, also=3), clusters(30, 0, 7)
     plain = DangerNet().fit(danger, ordinary, calm)
     net = DangerNet(veto_C=VETO_C).fit(danger, ordinary, calm, veto_recovery=recovery, veto_danger=at_risk)
     assert plain.veto_threshold_ is None and "veto" not in plain.report_
     # the same bars: the veto does not move them
     assert (net.threshold_, net.inside_threshold_) == (plain.threshold_, plain.inside_threshold_)
-    looking_back = _clusters(20, 0, 8, also=3)
+    looking_back = clusters(20, 0, 8, also=3)
     assert plain.fires(looking_back).all() and plain.fires_inside(looking_back).all()
     anywhere, inside, _ = net.firings(looking_back)
     assert not anywhere.any() and not inside.any() and net.vetoed(looking_back).all()
@@ -111,7 +102,7 @@ def test_the_recovery_veto_withdraws_what_looks_back_and_keeps_every_danger_post
     assert net.veto_threshold_ == pytest.approx(net.veto_probability(learned).max())
     assert not net.vetoed(learned).any()
     # new danger posts sit on the same side; one may land just above the highest learned one, so: nearly all
-    assert net.fires(_clusters(20, 0, 4)).sum() >= 18
+    assert net.fires(clusters(20, 0, 4)).sum() >= 18
     assert net.report_["veto"]["danger_posts"] == 70 and net.report_["veto"]["recovery_posts"] == 50
     with pytest.raises(ModelError, match="needs at least two recovery posts"):
         DangerNet(veto_C=1.0).fit(danger, ordinary, calm)
@@ -224,7 +215,7 @@ def test_the_own_voice_bar_is_set_after_the_ordinary_posts_are_chosen(
         ScopeSettings(danger_guarded_quantile=0.9995)  # above danger_quantile
     with pytest.raises(ModelError, match="'danger_guarded_quantile' must be within"):
         ScopeSettings(danger_guarded_quantile=0.9)  # below danger_inside_quantile
-    net = DangerNet().fit(_clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3))
+    net = DangerNet().fit(clusters(40, 0, 1), clusters(3000, 1, 2), clusters(60, 2, 3))
     net.set_own_voice_bar(0.998)
     assert net.threshold_ >= net.guarded_threshold_ >= net.inside_threshold_  # type: ignore[operator]
     with pytest.raises(ModelError, match="The own-voice quantile"):
@@ -234,14 +225,14 @@ def test_the_own_voice_bar_is_set_after_the_ordinary_posts_are_chosen(
 
 
 def test_recovery_posts_teach_the_net_what_looks_like_danger_and_is_not() -> None:
-    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
-    recovery = _clusters(60, 0, 6, also=3)  # a past crisis looked back on: the danger direction and more
-    unseen = _clusters(20, 0, 7, also=3)
+    danger, ordinary, calm = clusters(40, 0, 1), clusters(3000, 1, 2), clusters(60, 2, 3)
+    recovery = clusters(60, 0, 6, also=3)  # a past crisis looked back on: the danger direction and more
+    unseen = clusters(20, 0, 7, also=3)
     without = DangerNet(quantile=0.9999).fit(danger, ordinary, calm)
     taught = DangerNet(quantile=0.9999).fit(danger, ordinary, calm, recovery)
     assert without.fires(unseen).all()
     assert not taught.fires(unseen).any()
-    assert taught.fires(_clusters(20, 0, 4)).all()  # danger still fires
+    assert taught.fires(clusters(20, 0, 4)).all()  # danger still fires
     assert taught.fires(ordinary).sum() == 0
     assert taught.report_["recovery_posts"] == 60 and taught.report_["training_recovery_posts_above"] == 0
     assert without.report_["recovery_posts"] == 0
@@ -424,7 +415,7 @@ def test_the_page_and_the_api_describe_a_net_hit_as_the_net() -> None:
 
 
 def test_the_bar_can_move_right_after_training_and_not_after_loading(danger_model, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
-    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    danger, ordinary, calm = clusters(40, 0, 1), clusters(3000, 1, 2), clusters(60, 2, 3)
     net = DangerNet().fit(danger, ordinary, calm)
     inside = net.inside_threshold_
     net.requantile(0.999)

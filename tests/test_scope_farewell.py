@@ -6,15 +6,13 @@ import csv
 import json
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from scope_support import ORDINARY_POSTS, tiny_scoped_model
+from scope_support import ORDINARY_POSTS, clusters, tiny_scoped_model
 from sosrisk.assess import assess
 from sosrisk.data.leakage import normalize_for_matching
 from sosrisk.models import ModelError, load_model
 from sosrisk.scope.danger import FAMILY, FAREWELL_RULE, FLOOR, RULE_DESCRIPTIONS, DangerNet
-from sosrisk.scope.encoder import DIMENSION
 from sosrisk.scope.goodbyes import FAMILIES as GOODBYE_FAMILIES
 from sosrisk.scope.goodbyes import VERSION as GOODBYES_VERSION
 from sosrisk.scope.goodbyes import goodbyes
@@ -29,13 +27,6 @@ REPO = Path(__file__).resolve().parents[1]
 # a quiet farewell and an everyday goodbye written for these tests (in no suite, probe or template)
 QUIET = "钱包和钥匙都放在桌上了，欠小周的钱也还了，我真的走不下去了，谢谢你们"
 EVERYDAY = "下周搬去青岛上班了，沙发留给了室友，以后周末不能一起打球了，常联系"
-
-
-def _clusters(n: int, centre: int, seed: int) -> np.ndarray:
-    rng = np.random.default_rng(seed)
-    x = rng.normal(0, 0.05, (n, DIMENSION))
-    x[:, centre] += 1.0
-    return x
 
 
 def _everything_we_wrote_elsewhere() -> set[str]:
@@ -66,10 +57,9 @@ def test_the_templates_are_fixed_distinct_and_apart_from_suites_probes_and_each_
 
 
 def test_look_alikes_train_the_net_and_never_set_its_bar() -> None:
-    danger, ordinary, calm = _clusters(40, 0, 1), _clusters(3000, 1, 2), _clusters(60, 2, 3)
+    danger, ordinary, calm = clusters(40, 0, 1), clusters(3000, 1, 2), clusters(60, 2, 3)
     # look-alikes: like the danger posts, and something else as well
-    alike = _clusters(80, 0, 4)
-    alike[:, 3] += 1.0
+    alike = clusters(80, 0, 4, also=3)
     plain = DangerNet(inside_quantile=None).fit(danger, ordinary, calm)
     taught = DangerNet(inside_quantile=None).fit(danger, ordinary, calm, lookalikes=alike, lookalike_share=0.1)
     assert taught.probability(alike).mean() < plain.probability(alike).mean()
