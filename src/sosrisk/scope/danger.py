@@ -247,12 +247,12 @@ class DangerNet:
         shares = [0.5, 0.25 if quiet else 0.5] + [0.25 / len(quiet) if len(g) else 0.0 for g in (calm, recovery)]
         alike = np.zeros((0, DIMENSION)) if lookalikes is None else np.asarray(lookalikes, dtype=np.float64)
         alike = alike.reshape(-1, DIMENSION)
-        if len(alike) and not 0 < lookalike_share < shares[1]:
-            raise ModelError(
-                f"The look-alikes' share of the plain-danger net's weight must be in (0, {shares[1]}). "
-                f"Got {lookalike_share!r} instead."
-            )
         if len(alike):
+            if not 0 < lookalike_share < shares[1]:
+                raise ModelError(
+                    f"The look-alikes' share of the plain-danger net's weight must be in (0, {shares[1]}). "
+                    f"Got {lookalike_share!r} instead."
+                )
             # the look-alikes take their share from the ordinary sentences' (both are out of scope)
             shares[1] -= lookalike_share
             groups.append(alike)
