@@ -13,6 +13,7 @@ from sosrisk.assess import assess
 from sosrisk.data.leakage import normalize_for_matching
 from sosrisk.models import ModelError, load_model
 from sosrisk.scope.danger import FAMILY, FAREWELL_RULE, FLOOR, RULE_DESCRIPTIONS, DangerNet
+from sosrisk.scope.farewell import REACH_QUANTILE, FarewellNet
 from sosrisk.scope.goodbyes import FAMILIES as GOODBYE_FAMILIES
 from sosrisk.scope.goodbyes import VERSION as GOODBYES_VERSION
 from sosrisk.scope.goodbyes import goodbyes
@@ -116,7 +117,10 @@ def test_the_farewell_net_is_saved_loaded_and_refused_when_damaged(farewell_mode
     for change, message in (
         ({"file": "danger.npz"}, "the 'farewell' entry must name farewell.npz."),
         ({"params": {"quantile": 0.999, "inside_quantile": 0.99}}, "one bar and no veto"),
-        ({"threshold": -1}, "the plain-danger threshold must be a number in [0, 1]. Got -1."),
+        ({"threshold": -1}, "the farewell net's threshold must be a number in [0, 1]. Got -1."),
+        ({"reach_threshold": "high"}, "the farewell net's reach threshold must be a number in [0, 1]. Got 'high'."),
+        ({"params": {"view": "use+char", "quantile": 0.99, "reach_quantile": 0.999}}, "must be at most its quantile"),
+        ({"params": {"view": "use", "C": 1.0}}, "bad farewell net params"),
     ):
         damaged = json.loads(json.dumps(config))
         damaged["farewell"].update(change)
@@ -154,3 +158,95 @@ def test_the_risk_models_learn_the_same_ordinary_posts_with_and_without_it(farew
     assert stage.decide([QUIET]).rule_hits[0], "the net fires on the quiet farewell: the check below means something"
     stage.farewell = None
     assert passing_posts(stage, pool) == with_net
+
+
+def _farewell_groups(seed: int = 0) -> dict[str, tuple[list[str], object]]:
+    """Made-up texts and embeddings for the four groups: the farewells share words and a direction, the goodbyes
+    share the farewells' words but name a destination."""
+    import random
+
+    rng = random.Random(seed)
+    common = "今天明天我你他的了是在有和也都很"
+
+    def texts(n: int, words: str, stem: str) -> list[str]:
+        return [stem + "".join(rng.choice(common + words) for _ in range(12)) + str(i) for i in range(n)]
+
+    return {
+        "farewells": (texts(60, "托付谢谢对不起永远", "托付"), clusters(60, 0, 1)),
+        "ordinary": (texts(2000, "电影咖啡超市地铁", "今天"), clusters(2000, 1, 2)),
+        "calm": (texts(40, "难过累睡不着", "好累"), clusters(40, 2, 3)),
+        "lookalikes": (texts(50, "托付谢谢搬家北京", "搬家"), clusters(50, 0, 4, also=3)),
+    }
+
+
+def test_the_second_farewell_net_reads_words_and_meaning_with_two_bars_on_ordinary_text() -> None:
+    groups = _farewell_groups()
+    net = FarewellNet().fit(groups, lookalike_share=0.05)  # type: ignore[arg-type]
+    ordinary_texts, ordinary_embeddings = groups["ordinary"]
+    # both bars are quantiles of the ordinary sentences, in sample, strictly above: 1 and 9 of 2,000
+    assert net.fires(ordinary_texts, ordinary_embeddings).sum() == 1  # type: ignore[arg-type]
+    assert net.reaches(ordinary_texts).sum() == 9
+    assert net.quantile == 0.999 and net.reach_quantile == REACH_QUANTILE == 0.995
+    farewell_texts, farewell_embeddings = groups["farewells"]
+    assert net.fires(farewell_texts, farewell_embeddings).mean() > 0.9  # type: ignore[arg-type]
+    assert net.reaches(farewell_texts).mean() > 0.9
+    report = net.report_
+    assert report["danger_posts"] == 60 and report["ordinary_sentences"] == 2000 and report["lookalikes"] == 50
+    assert report["threshold"] == net.threshold_ and report["reach_threshold"] == net.reach_threshold_
+    # the words count: the same embedding with the farewells' words scores higher than with ordinary words
+    same = ordinary_embeddings[:20]  # type: ignore[index]
+    assert (net.probability(farewell_texts[:20], same) > net.probability(ordinary_texts[:20], same)).all()
+    with pytest.raises(ModelError, match="2 texts but 1 embeddings"):
+        net.probability(farewell_texts[:2], same[:1])
+
+
+def test_the_second_farewell_net_refuses_bad_settings_and_groups() -> None:
+    for kwargs, message in (
+        ({"C": 0}, "'C' of the farewell net"),
+        ({"char_weight": True}, "'char_weight' of the farewell net"),
+        ({"quantile": 1.0}, "'quantile' of the farewell net"),
+        ({"reach_quantile": 0.9995}, "must be at most its quantile"),
+        ({"ngram_range": (2, 1)}, "'ngram_range' must be two ints"),
+        ({"min_df": 0}, "'min_df' must be an int"),
+    ):
+        with pytest.raises(ModelError, match=message):
+            FarewellNet(**kwargs)  # type: ignore[arg-type]
+    groups = _farewell_groups()
+    with pytest.raises(ModelError, match="learns from the groups"):
+        FarewellNet().fit({k: v for k, v in groups.items() if k != "calm"}, lookalike_share=0.05)  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="look-alikes' share"):
+        FarewellNet().fit(groups, lookalike_share=0.3)  # type: ignore[arg-type]
+    with pytest.raises(ModelError, match="not fitted"):
+        FarewellNet().reaches(["再见"])
+    for bad in ({"farewell_chars": "yes"}, {"farewell_reach_quantile": 0.9999}, {"farewell_reach_quantile": 0.2}):
+        with pytest.raises(ModelError, match="'farewell_(chars|reach_quantile)'"):
+            ScopeSettings(**bad)  # type: ignore[arg-type]
+
+
+def test_the_reach_lets_a_farewell_the_prefilter_turned_away_go_on_to_the_net(farewell_model) -> None:  # type: ignore[no-untyped-def]
+    stage = farewell_model.scope_
+    assert isinstance(stage.farewell, FarewellNet) and stage.prefilter is not None
+    texts = [QUIET, *ORDINARY_POSTS[:6]]
+    assert any(h.rule == FAREWELL_RULE for h in stage.decide(texts).rule_hits[0])
+    stage.prefilter.threshold_ = 1.1  # the prefilter now turns every post away
+    reached = stage.farewell.reaches(texts)
+    assert reached[0] and not reached[1:].any(), "the reach lets the farewell on and none of the ordinary posts"
+    decision = stage.decide(texts)
+    assert any(h.rule == FAREWELL_RULE for h in decision.rule_hits[0]) and decision.in_scope[0]
+    assert not any(decision.in_scope[1:]) and not any(decision.rule_hits[1:])
+    stage.farewell.reach_threshold_ = 1.0  # and without the reach nothing gets past
+    assert not stage.decide(texts).rule_hits[0]
+
+
+def test_the_first_farewell_net_is_still_trained_on_request_and_loaded(tmp_path: Path) -> None:
+    model = tiny_scoped_model("level", tmp_path, farewell_net=True, farewell_chars=False)
+    stage = model.scope_
+    assert stage is not None and isinstance(stage.farewell, DangerNet)
+    assert "character" not in stage.describe()["farewell_net"]["net"]
+    model.save(tmp_path / "m")
+    loaded = load_model(tmp_path / "m").scope_
+    assert isinstance(loaded.farewell, DangerNet) and loaded.farewell.threshold_ == stage.farewell.threshold_
+    texts = [QUIET, EVERYDAY, *ORDINARY_POSTS[:4]]
+    assert [[h.to_dict() for h in hits] for hits in loaded.decide(texts).rule_hits] == [
+        [h.to_dict() for h in hits] for hits in stage.decide(texts).rule_hits
+    ]

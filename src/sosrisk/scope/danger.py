@@ -46,7 +46,9 @@ never set its bar. It has one bar, ``FAREWELL_QUANTILE`` of its ordinary trainin
 own-voice bar and no veto of its own; the main net's recovery veto withdraws its hits. Teaching the main net the
 same templates (as hard positives, with the goodbyes as look-alikes) cost the read suites 37-65 plans and
 attempts, because its bar rose with them; a second net leaves the main one as it was. Directories written before
-have no farewell net.
+have no farewell net. Since 2026-12-07 (later) ``sosrisk train`` writes its second version,
+:class:`sosrisk.scope.farewell.FarewellNet` (the embedding and character n-grams, and a reach past the
+prefilter); this class still reads and runs the first version in directories written before it.
 
 It runs on the posts the prefilter lets through, whose embeddings the gate computes anyway, so a stream pays
 almost nothing for it. Weights are saved as ``danger.npz`` (coefficients, intercept, and the veto's where it

@@ -38,6 +38,7 @@ from ..models.base import ModelError
 from ..scale import RAISING_LEVEL
 from .danger import DANGER_FILE, FAREWELL_FILE, DangerNet
 from .encoder import SentenceEncoder, check_identity
+from .farewell import FarewellNet
 from .gate import ScopeGate
 from .rules import (
     RULE_SET,
@@ -120,7 +121,7 @@ class ScopeStage:
         *,
         prefilter: ScopeGate | None = None,
         danger: DangerNet | None = None,
-        farewell: DangerNet | None = None,
+        farewell: DangerNet | FarewellNet | None = None,
         rules: bool = True,
         training: dict[str, Any] | None = None,
         recovery_cap: bool = False,
@@ -159,6 +160,10 @@ class ScopeStage:
             rows = np.flatnonzero(filled)
             probability[rows] = self.prefilter.probability([texts[i] for i in rows])
             passed[rows] = probability[rows] >= self.prefilter.threshold_
+            turned = rows[~passed[rows]]
+            if isinstance(self.farewell, FarewellNet) and len(turned):
+                # the farewell net's reach: a post the prefilter turned away that reads like a quiet farewell goes on
+                passed[turned] = self.farewell.reaches([texts[i] for i in turned])
         rows = np.flatnonzero(passed)
         fired = np.zeros(n, dtype=bool)
         fired_inside = np.zeros(n, dtype=bool)
@@ -185,7 +190,12 @@ class ScopeStage:
             if self.farewell is not None and embeddings is not None:
                 # the farewell net has one bar and no veto of its own; the plain-danger net's recovery veto, where
                 # there is one, withdraws its hits too
-                fired_farewell[rows] = self.farewell.fires(embeddings) & ~vetoed
+                fires = (
+                    self.farewell.fires(sub, embeddings)
+                    if isinstance(self.farewell, FarewellNet)
+                    else self.farewell.fires(embeddings)
+                )
+                fired_farewell[rows] = fires & ~vetoed
         hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
         # the own-voice bar, on the posts nothing else put in scope that carry no cue of news, the past, someone
         # else, hyperbole or recovery
@@ -263,9 +273,20 @@ class ScopeStage:
             "farewell_net": None
             if self.farewell is None
             else {
-                "net": "logistic regression on USE multilingual v3 embeddings: quiet farewells against ordinary text "
-                "and everyday goodbyes (raises to level 6+ and high risk)",
+                "net": (
+                    "logistic regression on USE multilingual v3 embeddings and character 1-2-grams: quiet farewells "
+                    "against ordinary text and everyday goodbyes (raises to level 6+ and high risk); its "
+                    "character-only reach lets posts the prefilter turned away go on"
+                    if isinstance(self.farewell, FarewellNet)
+                    else "logistic regression on USE multilingual v3 embeddings: quiet farewells against ordinary "
+                    "text and everyday goodbyes (raises to level 6+ and high risk)"
+                ),
                 "threshold": round(self.farewell.threshold_, 6),
+                **(
+                    {"reach_threshold": round(self.farewell.reach_threshold_, 6)}
+                    if isinstance(self.farewell, FarewellNet)
+                    else {}
+                ),
                 "report": self.farewell.report_,
             },
             "rules_version": self.rules_version,
@@ -362,15 +383,20 @@ class ScopeStage:
                 danger_config.get("guarded_threshold"),
             )
             danger.report_ = dict(danger_config.get("report") or {})
-        farewell = None
+        farewell: DangerNet | FarewellNet | None = None
         farewell_config = config.get("farewell")  # absent in directories written before 2026-12-07
         if farewell_config is not None:
             if not isinstance(farewell_config, dict) or farewell_config.get("file") != FAREWELL_FILE:
                 raise ModelError(f"{path}: the 'farewell' entry must name {FAREWELL_FILE}.")
             params = farewell_config.get("params")
-            if not isinstance(params, dict) or params.get("inside_quantile") is not None or params.get("veto_C"):
-                raise ModelError(f"{path}: the farewell net's 'params' must be an object with one bar and no veto.")
-            farewell = DangerNet.load(folder, params, farewell_config.get("threshold"), file=FAREWELL_FILE)
+            if isinstance(params, dict) and "view" in params:  # the second version (2026-12-07, later)
+                farewell = FarewellNet.load(
+                    folder, params, farewell_config.get("threshold"), farewell_config.get("reach_threshold")
+                )
+            else:
+                if not isinstance(params, dict) or params.get("inside_quantile") is not None or params.get("veto_C"):
+                    raise ModelError(f"{path}: the farewell net's 'params' must be an object with one bar and no veto.")
+                farewell = DangerNet.load(folder, params, farewell_config.get("threshold"), file=FAREWELL_FILE)
             farewell.report_ = dict(farewell_config.get("report") or {})
         rules_version = config.get("rules_version")
         recovery_cap = config.get("recovery_cap", False)  # directories written before 2026-12-07 have no cap
@@ -398,9 +424,11 @@ class ScopeStage:
         return stage
 
 
-def _entry(file: str, part: ScopeGate | DangerNet) -> dict[str, Any]:
+def _entry(file: str, part: ScopeGate | DangerNet | FarewellNet) -> dict[str, Any]:
     """What ``scope.json`` records of a saved part of the stage: its file, settings, threshold and report."""
     entry = {"file": file, "params": part.params(), "threshold": part.threshold_, "report": part.report_}
+    if isinstance(part, FarewellNet):
+        entry["reach_threshold"] = part.reach_threshold_
     if isinstance(part, DangerNet) and part.inside_threshold_ is not None:
         entry["inside_threshold"] = part.inside_threshold_
     if isinstance(part, DangerNet) and part.guarded_threshold_ is not None:

@@ -32,6 +32,7 @@ from .danger import (
     own_voice_quantile_fits,
     valid_quantile,
 )
+from .farewell import REACH_QUANTILE, FarewellNet
 from .gate import ScopeGate
 from .goodbyes import VERSION as GOODBYES_VERSION
 from .goodbyes import goodbyes
@@ -128,6 +129,14 @@ class ScopeSettings:
         itself on those templates cost the read suites' plans and attempts (docs/scope.md).
     farewell_quantile:
         The farewell net's bar: this quantile of its probabilities on the ordinary training sentences.
+    farewell_chars:
+        The farewell net's second version (default since 2026-12-07, later; :mod:`sosrisk.scope.farewell`): it
+        reads the post's character 1-2-grams beside its embedding, and a character-only part of it (the reach)
+        lets a post the prefilter turned away go on to the encoder, the gate and the nets. Off: the first
+        version, on the embedding alone, behind the prefilter like every other part.
+    farewell_reach_quantile:
+        The reach's bar: this quantile of the reach's probabilities on the ordinary training sentences (at most
+        ``farewell_quantile``).
     danger_recovery:
         Also train the plain-danger net against the team's recovery, denial and past-crisis posts
         (:mod:`sosrisk.scope.recovery_posts`). Off: on the held-out behavioural suite it spared two
@@ -195,6 +204,8 @@ class ScopeSettings:
     danger_net: bool = True
     farewell_net: bool = True
     farewell_quantile: float = FAREWELL_QUANTILE
+    farewell_chars: bool = True
+    farewell_reach_quantile: float = REACH_QUANTILE
     danger_recovery: bool = False
     danger_veto: bool = True
     danger_quantile: float = PREDICTION_QUANTILE
@@ -267,6 +278,13 @@ class ScopeSettings:
             )
         if not valid_quantile(self.farewell_quantile):
             raise ModelError(f"'farewell_quantile' must be within [0.5, 1). Got {self.farewell_quantile!r} instead.")
+        if not isinstance(self.farewell_chars, bool):
+            raise ModelError(f"'farewell_chars' must be True or False. Got {self.farewell_chars!r} instead.")
+        if not valid_quantile(self.farewell_reach_quantile) or self.farewell_reach_quantile > self.farewell_quantile:
+            raise ModelError(
+                "'farewell_reach_quantile' must be within [0.5, 1) and at most 'farewell_quantile'. "
+                f"Got {self.farewell_reach_quantile!r} instead."
+            )
         if not isinstance(self.recovery_cap, bool):
             raise ModelError(f"'recovery_cap' must be True or False. Got {self.recovery_cap!r} instead.")
         if not 0 < self.retention <= 1:
@@ -525,7 +543,15 @@ def fit_scope(
         else None
     )
     farewell = (
-        fit_farewell_net(in_scope, at_risk, negatives, quantile=settings.farewell_quantile, against=against)
+        fit_farewell_net(
+            in_scope,
+            at_risk,
+            negatives,
+            quantile=settings.farewell_quantile,
+            against=against,
+            chars=settings.farewell_chars,
+            reach_quantile=settings.farewell_reach_quantile,
+        )
         if settings.farewell_net
         else None
     )
@@ -620,21 +646,39 @@ def fit_farewell_net(
     *,
     quantile: float = FAREWELL_QUANTILE,
     against: tuple[np.ndarray, np.ndarray] | None = None,
-) -> DangerNet:
+    chars: bool = True,
+    reach_quantile: float = REACH_QUANTILE,
+) -> DangerNet | FarewellNet:
     """The farewell net: the team's quiet farewells against ``negatives``, the in-scope posts not at risk and the
     team's everyday goodbyes (``FAREWELL_GOODBYE_SHARE`` of the weight); one bar, no veto of its own.
-    ``against``: :func:`net_negatives` of the same posts, when the caller has it already."""
+    With ``chars`` the second version (:class:`sosrisk.scope.farewell.FarewellNet`: embedding and character
+    n-grams, and a reach past the prefilter at ``reach_quantile``); without, the first (a :class:`DangerNet` on
+    the embedding alone). ``against``: :func:`net_negatives` of the same posts, when the caller has it already."""
     from .encoder import cached_embeddings
 
     calm_embeddings, ordinary_embeddings = against or net_negatives(in_scope, at_risk, negatives)
+    farewells = [sentence for _, sentence, _ in quiet_farewells()]
+    everyday = [sentence for _, sentence in goodbyes()]
+    farewell_embeddings = cached_embeddings(farewells, description="encoding quiet farewells")
+    goodbye_embeddings = cached_embeddings(everyday, description="encoding everyday goodbyes")
+    if chars:
+        calm = [t for t, r in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not r]
+        ordinary = [t for texts in negatives.values() for t in texts]
+        return FarewellNet(quantile=quantile, reach_quantile=reach_quantile).fit(
+            {
+                "farewells": (farewells, farewell_embeddings),
+                "ordinary": (ordinary, ordinary_embeddings),
+                "calm": (calm, calm_embeddings),
+                "lookalikes": (everyday, goodbye_embeddings),
+            },
+            lookalike_share=FAREWELL_GOODBYE_SHARE,
+        )
     net = DangerNet(quantile=quantile, inside_quantile=None, veto_C=None)
     return net.fit(
-        cached_embeddings([sentence for _, sentence, _ in quiet_farewells()], description="encoding quiet farewells"),
+        farewell_embeddings,
         ordinary_embeddings,
         calm_embeddings,
-        lookalikes=cached_embeddings(
-            [sentence for _, sentence in goodbyes()], description="encoding everyday goodbyes"
-        ),
+        lookalikes=goodbye_embeddings,
         lookalike_share=FAREWELL_GOODBYE_SHARE,
     )
 
