@@ -219,7 +219,7 @@ def test_the_second_farewell_net_refuses_bad_settings_and_groups() -> None:
     with pytest.raises(ModelError, match="not fitted"):
         FarewellNet().reaches(["再见"])
     for bad in ({"farewell_chars": "yes"}, {"farewell_reach_quantile": 0.9999}, {"farewell_reach_quantile": 0.2}):
-        with pytest.raises(ModelError, match="'farewell_(chars|reach_quantile)'"):
+        with pytest.raises(ModelError, match=r"'farewell_(chars|reach_quantile)'"):
             ScopeSettings(**bad)  # type: ignore[arg-type]
 
 
