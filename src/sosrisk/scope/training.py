@@ -590,12 +590,19 @@ def net_negatives(
     and of the ordinary sentences of ``negatives`` (read from the embedding cache)."""
     from .encoder import DIMENSION, SentenceEncoder, cached_embeddings
 
-    calm = [t for t, r in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not r]
-    ordinary = [t for texts in negatives.values() for t in texts]
+    calm, ordinary = _net_texts(in_scope, at_risk, negatives)
     return (
         SentenceEncoder.shared().encode(calm) if calm else np.zeros((0, DIMENSION)),
         cached_embeddings(ordinary, description="encoding ordinary text"),
     )
+
+
+def _net_texts(
+    in_scope: Sequence[str], at_risk: np.ndarray, negatives: dict[str, list[str]]
+) -> tuple[list[str], list[str]]:
+    """The texts behind :func:`net_negatives`, in its order: the in-scope posts not at risk, the ordinary sentences."""
+    calm = [t for t, r in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not r]
+    return calm, [t for texts in negatives.values() for t in texts]
 
 
 def fit_danger_net(
@@ -662,8 +669,7 @@ def fit_farewell_net(
     farewell_embeddings = cached_embeddings(farewells, description="encoding quiet farewells")
     goodbye_embeddings = cached_embeddings(everyday, description="encoding everyday goodbyes")
     if chars:
-        calm = [t for t, r in zip(in_scope, np.asarray(at_risk, dtype=bool), strict=True) if not r]
-        ordinary = [t for texts in negatives.values() for t in texts]
+        calm, ordinary = _net_texts(in_scope, at_risk, negatives)
         return FarewellNet(quantile=quantile, reach_quantile=reach_quantile).fit(
             {
                 "farewells": (farewells, farewell_embeddings),
