@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +118,12 @@ def _check_config_values(config_path: Path, config: dict[str, Any]) -> None:
         raise bad(
             "decision", f"a decision rule of the {task} task ('threshold' is for binary, 'expected_cost' for level)"
         )
+
+
+def shapes_differ(shapes: Mapping[str, tuple[int, ...]], wanted: Mapping[str, tuple[int, ...]]) -> str | None:
+    """A ``check_shapes`` answer for :func:`read_npz`: which arrays do not have the ``wanted`` shapes, or ``None``."""
+    wrong = [name for name, shape in wanted.items() if shapes[name] != shape]
+    return f"array shapes do not fit together ({', '.join(wrong)})" if wrong else None
 
 
 def read_npz(

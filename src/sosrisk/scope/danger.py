@@ -469,6 +469,7 @@ class DangerNet:
         no inside bar; one written before the recovery veto has neither ``veto_C`` nor ``veto_threshold``: it gets
         no veto; one written before the own-voice bar has neither ``guarded_quantile`` nor ``guarded_threshold``)."""
         from ..models.base import read_npz
+        from ..models.directory import shapes_differ
 
         known = {"C", "quantile", "inside_quantile", "veto_C", "guarded_quantile"}
         if not isinstance(params, dict) or set(params) - known:
@@ -508,8 +509,7 @@ class DangerNet:
             wanted = {"coef": (DIMENSION,), "intercept": (1,)}
             if vetoed:
                 wanted |= {"veto_coef": (DIMENSION,), "veto_intercept": (1,)}
-            wrong = [name for name, shape in wanted.items() if shapes[name] != shape]
-            return f"array shapes do not fit together ({', '.join(wrong)})" if wrong else None
+            return shapes_differ(shapes, wanted)
 
         names = ["coef", "intercept", *(["veto_coef", "veto_intercept"] if vetoed else [])]
         arrays = read_npz(directory / file, dict.fromkeys(names, "f"), check)

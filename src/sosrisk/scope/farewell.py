@@ -43,6 +43,7 @@ from ..models.base import ModelError
 from ..models.char_linear import CharNgramFeaturizer, fit_char_featurizer
 from .danger import FAREWELL_FILE, FAREWELL_QUANTILE, valid_quantile
 from .encoder import DIMENSION
+from .gate import JOINT_KINDS, joint_arrays, joint_shapes
 
 logger = logging.getLogger(__name__)
 
@@ -238,11 +239,7 @@ class FarewellNet:
         with atomic_write(directory / file, "wb") as handle:
             np.savez_compressed(
                 handle,
-                ngrams=self.featurizer_.ngrams,
-                idf=self.featurizer_.idf,
-                embedding_coef=self.embedding_coef_,
-                char_coef=self.char_coef_,
-                intercept=np.array([self.intercept_]),
+                **joint_arrays(self.featurizer_, self.embedding_coef_, self.char_coef_, self.intercept_),
                 reach_coef=self.reach_coef_,
                 reach_intercept=np.array([self.reach_intercept_]),
             )
@@ -254,6 +251,7 @@ class FarewellNet:
     ) -> FarewellNet:
         """Read ``farewell.npz`` written by :meth:`save`, with the settings and bars from ``scope.json``."""
         from ..models.base import read_npz
+        from ..models.directory import shapes_differ
 
         known = {"view", "C", "char_weight", "quantile", "reach_quantile", "ngram_range", "min_df"}
         if not isinstance(params, dict) or params.get("view") != VIEW or set(params) - known:
@@ -269,21 +267,10 @@ class FarewellNet:
             raise ModelError(f"{directory}: {exc} Retrain the model.") from None
 
         def check(shapes: dict[str, tuple[int, ...]]) -> str | None:
-            n = shapes["ngrams"][0] if len(shapes["ngrams"]) == 1 else -1
-            wanted = {
-                "ngrams": (n,),
-                "idf": (n,),
-                "embedding_coef": (DIMENSION,),
-                "char_coef": (n,),
-                "intercept": (1,),
-                "reach_coef": (n,),
-                "reach_intercept": (1,),
-            }
-            wrong = [name for name, shape in wanted.items() if shapes[name] != shape]
-            return f"array shapes do not fit together ({', '.join(wrong)})" if wrong else None
+            wanted = joint_shapes(shapes)  # and the reach: a coefficient per n-gram and an intercept
+            return shapes_differ(shapes, {**wanted, "reach_coef": wanted["ngrams"], "reach_intercept": (1,)})
 
-        kinds = {"ngrams": "U", "idf": "f", "embedding_coef": "f", "char_coef": "f", "intercept": "f"}
-        arrays = read_npz(directory / file, {**kinds, "reach_coef": "f", "reach_intercept": "f"}, check)
+        arrays = read_npz(directory / file, {**JOINT_KINDS, "reach_coef": "f", "reach_intercept": "f"}, check)
         net.featurizer_ = CharNgramFeaturizer(
             arrays["ngrams"], arrays["idf"], ngram_range=net.ngram_range, sublinear_tf=True
         )

@@ -31,6 +31,28 @@ from .encoder import DIMENSION, SentenceEncoder, cached_embeddings
 logger = logging.getLogger(__name__)
 
 GATE_FILE = "gate.npz"
+# what a logistic regression on [sentence embedding, char n-gram TF-IDF] saves (the gate, the farewell net), and the
+# kinds of dtype each array may have
+JOINT_KINDS = {"ngrams": "U", "idf": "f", "embedding_coef": "f", "char_coef": "f", "intercept": "f"}
+
+
+def joint_arrays(
+    featurizer: CharNgramFeaturizer, embedding_coef: np.ndarray, char_coef: np.ndarray, intercept: float
+) -> dict[str, Any]:
+    """The arrays :data:`JOINT_KINDS` names, ready for ``np.savez_compressed``."""
+    return {
+        "ngrams": featurizer.ngrams,
+        "idf": featurizer.idf,
+        "embedding_coef": embedding_coef,
+        "char_coef": char_coef,
+        "intercept": np.array([intercept]),
+    }
+
+
+def joint_shapes(shapes: dict[str, tuple[int, ...]]) -> dict[str, tuple[int, ...]]:
+    """The shapes the :data:`JOINT_KINDS` arrays must have, given the shapes read (the n-gram count from ``ngrams``)."""
+    n = shapes["ngrams"][0] if len(shapes["ngrams"]) == 1 else -1
+    return {"ngrams": (n,), "idf": (n,), "embedding_coef": (DIMENSION,), "char_coef": (n,), "intercept": (1,)}
 
 
 class ScopeGate:
@@ -231,12 +253,7 @@ class ScopeGate:
         assert self.featurizer_ is not None and self.embedding_coef_ is not None and self.char_coef_ is not None
         with atomic_write(directory / name, "wb") as handle:
             np.savez_compressed(
-                handle,
-                ngrams=self.featurizer_.ngrams,
-                idf=self.featurizer_.idf,
-                embedding_coef=self.embedding_coef_,
-                char_coef=self.char_coef_,
-                intercept=np.array([self.intercept_]),
+                handle, **joint_arrays(self.featurizer_, self.embedding_coef_, self.char_coef_, self.intercept_)
             )
         return name
 
@@ -254,18 +271,9 @@ class ScopeGate:
         except (TypeError, ValueError) as exc:
             raise ModelError(f"{directory}: bad scope gate params in scope.json ({exc}). Retrain the model.") from None
         from ..models.base import read_npz
+        from ..models.directory import shapes_differ
 
-        def check(shapes: dict[str, tuple[int, ...]]) -> str | None:
-            n = shapes["ngrams"][0] if len(shapes["ngrams"]) == 1 else -1
-            wanted = {"ngrams": (n,), "idf": (n,), "embedding_coef": (DIMENSION,), "char_coef": (n,), "intercept": (1,)}
-            wrong = [name for name, shape in wanted.items() if shapes[name] != shape]
-            return f"array shapes do not fit together ({', '.join(wrong)})" if wrong else None
-
-        arrays = read_npz(
-            directory / name,
-            {"ngrams": "U", "idf": "f", "embedding_coef": "f", "char_coef": "f", "intercept": "f"},
-            check,
-        )
+        arrays = read_npz(directory / name, JOINT_KINDS, lambda shapes: shapes_differ(shapes, joint_shapes(shapes)))
         ngrams, idf = arrays["ngrams"], arrays["idf"]
         embedding_coef, char_coef, intercept = arrays["embedding_coef"], arrays["char_coef"], arrays["intercept"]
         if not isinstance(threshold, int | float) or not 0 <= threshold <= 1:
