@@ -4,7 +4,8 @@ A quiet farewell (things given away, a debt repaid, thanks, "this is my last pos
 abroad, a last day at work, a pet rehomed, a joke) use the same words. For each probe file and each model pair,
 this reports how many posts the models raise to a reviewer (level 6+ or high risk, as ``sosrisk score`` queues
 them) and by what: a regex rule of the safety net, the plain-danger net alone, or the risk models alone. On the
-farewells that is recall; on the everyday goodbyes it is false alarms.
+farewells, and on the plainly written plans and attempts (``plain_acts_*``), that is recall; on the everyday
+goodbyes it is false alarms.
 
 Run: ``python benchmarks/bench_probes.py --model NAME LEVEL_DIR BINARY_DIR [--model ...]``; results go to
 ``results/probes.{json,md}``.
@@ -76,11 +77,11 @@ def main() -> None:
     env = environment()
     markdown = "\n".join(
         [
-            "# Probes: everyday goodbyes and quiet farewells",
+            "# Probes: everyday goodbyes, quiet farewells and plainly written acts",
             "",
             run_line(env) + ".",
-            "Raised: level 6+ or high risk. On `quiet_farewells_*` that is recall; on `everyday_goodbyes_*`,",
-            "false alarms.",
+            "Raised: level 6+ or high risk. On `quiet_farewells_*` and `plain_acts_*` that is recall; on",
+            "`everyday_goodbyes_*`, false alarms.",
             "",
             "| model | probe | posts | raised | by a regex rule | by the net alone | by the models alone |",
             "|---|---|---|---|---|---|---|",
