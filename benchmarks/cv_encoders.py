@@ -70,6 +70,9 @@ PRUNED_PREFIX = "e5-small-L"
 E5_L8_8 = {"kind": "encoder", "params": {"backbone": "e5-small-L8", "epochs": 8, "freeze_layers": 4}}
 E5_L8 = {"kind": "encoder", "params": {"backbone": "e5-small-L8", "freeze_layers": 4}}
 EMB_L8 = {"kind": "embedding-linear", "params": {"backbone": "e5-small-L8"}}
+# the frozen-embedding member reading layer 6, the output of the trunk the fast recipe's encoder member leaves frozen:
+# with both loaded it costs no layer pass of its own (12 per post instead of 18)
+EMB_6 = {"kind": "embedding-linear", "params": {"layers": [6]}}
 CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     "char-linear": ("char-linear", {}),
     "embedding-linear": ("embedding-linear", {}),
@@ -176,6 +179,15 @@ CONFIGS: dict[str, tuple[str, dict[str, Any]]] = {
     # the same, run again after rules-7 (the wish rule: level 4, no flag) and rules-8 (2026-12-06)
     "best-level+scope-r8": ("best", {"members": [CHAR, EMB, E5_8]}),
     "best-binary+scope-q": ("best", {"members": [CHAR, EMB, E5]}),
+    # issue #14: `best` as trained by default on 2026-12-07 (rules-41, the farewell net's second version), and the
+    # same without its frozen-embedding member: that member runs the backbone's upper six layers a second time
+    # (18 layer passes per post instead of 12), so dropping it is a speed lever if it adds nothing
+    "best-level+scope-f2": ("best", {"members": [CHAR, EMB, E5_8]}),
+    "best-level+scope-f2-noemb": ("best", {"members": [CHAR, E5_8]}),
+    "best-binary+scope-f2": ("best", {"members": [CHAR, EMB, E5]}),
+    "best-binary+scope-f2-noemb": ("best", {"members": [CHAR, E5]}),
+    "best-level+scope-f2-emb6": ("best", {"members": [CHAR, EMB_6, E5_8]}),
+    "best-binary+scope-f2-emb6": ("best", {"members": [CHAR, EMB_6, E5]}),
     # (levels) ... with char and emb learning the SOS-1K posts only; the encoder still learns the ordinary posts
     "best-level+scope-twice-cskip": ("best", {"members": [CHAR_SKIP, EMB_SKIP, E5_8]}),
     # is the stage's loss larger than what the encoder's training seed alone moves? The same pairs (no stage,
@@ -263,6 +275,12 @@ DESCRIPTIONS = {
     "best-level+scope-q": "best-level+scope-net, the net's threshold at 1 ordinary sentence in 2,000 (default)",
     "best-level+scope-r8": "best-level+scope-q with rules-8 (the wish rule raises plain wishes to level 4)",
     "best-binary+scope-q": "best-binary+scope-net, the net's threshold at 1 ordinary sentence in 2,000 (default)",
+    "best-level+scope-f2": "`--model best` for levels with the default stage of 2026-12-07 (rules-41, farewell net 2)",
+    "best-level+scope-f2-noemb": "best-level+scope-f2 without the frozen-embedding member (char + e5, equal weights)",
+    "best-binary+scope-f2": "`--model best` for binary with the default stage of 2026-12-07 (rules-41, farewell net 2)",
+    "best-binary+scope-f2-noemb": "best-binary+scope-f2 without the frozen-embedding member (char + e5, equal weights)",
+    "best-level+scope-f2-emb6": "best-level+scope-f2, the frozen-embedding member reading layer 6 (the shared trunk)",
+    "best-binary+scope-f2-emb6": "best-binary+scope-f2, the frozen-embedding member reading layer 6 (the shared trunk)",
     "best-level+scope-twice-cskip": "best-level+scope-twice, but char and emb learn no ordinary posts (e5 does)",
     **{
         f"ensemble-char+emb+e5x8-even-s{s}": f"char + emb + e5 (8 ep, training seed {s}), equal weights" for s in (1, 2)
@@ -349,6 +367,10 @@ BASES = {
     "best-level+scope-q": "best-level+scope-net",
     "best-level+scope-r8": "best-level+scope-q",
     "best-binary+scope-q": "best-binary+scope-net",
+    "best-level+scope-f2-noemb": "best-level+scope-f2",
+    "best-binary+scope-f2-noemb": "best-binary+scope-f2",
+    "best-level+scope-f2-emb6": "best-level+scope-f2",
+    "best-binary+scope-f2-emb6": "best-binary+scope-f2",
     **{f"best-level+scope-twice-s{s}": f"ensemble-char+emb+e5x8-even-s{s}" for s in (1, 2)},
     **{f"best-binary+scope-twice-s{s}": f"ensemble-char+emb+e5-even-s{s}" for s in (1, 2)},
 }
@@ -401,6 +423,13 @@ SCOPED: dict[str, dict[str, Any]] = {
     "best-level+scope-q": _NET_Q,
     "best-level+scope-r8": _NET_Q,
     "best-binary+scope-q": _NET_Q,
+    # {}: the settings `sosrisk train --model best` uses by default (ScopeSettings, BestModel.scope_defaults)
+    "best-level+scope-f2": {},
+    "best-level+scope-f2-noemb": {},
+    "best-binary+scope-f2": {},
+    "best-binary+scope-f2-noemb": {},
+    "best-level+scope-f2-emb6": {},
+    "best-binary+scope-f2-emb6": {},
     "best-level+scope-twice-cskip": _EQUAL_SHARE_TWICE,
     "best-level+scope-twice-s1": _EQUAL_SHARE_TWICE,
     "best-level+scope-twice-s2": _EQUAL_SHARE_TWICE,
