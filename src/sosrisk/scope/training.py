@@ -45,6 +45,8 @@ from .quiet_farewells import quiet_farewells
 from .recovery_posts import VERSION as RECOVERY_VERSION
 from .recovery_posts import recovery_posts
 from .stage import ScopeStage
+from .voice_pairs import VERSION as VOICE_PAIRS_VERSION
+from .voice_pairs import voice_pairs
 
 logger = logging.getLogger(__name__)
 
@@ -109,6 +111,11 @@ class ScopeSettings:
         always in the training data and never set a threshold (that is still the out-of-fold retention of
         SOS-1K's at-risk posts). Off: in the gate they cost SOS-1K's at-risk posts in scope (99.6% to 98.9%
         out of fold, below the 99% the stage must keep).
+    voice_pairs:
+        Also train the gate and the prefilter on the team's in-scope counterparts of the hard negatives
+        (:mod:`sosrisk.scope.voice_pairs`: the news events, the characters' acts and the friends' states of the hard
+        negatives, said by the writer about the writer) as in-scope examples, which never set a threshold. Off:
+        measured, not adopted (docs/scope.md, 2026-12-07).
     prefilter_positives:
         The same, for the prefilter alone (on by default since 2026-12-06): plainly worded danger that the
         char n-grams of SOS-1K would turn away reaches the sentence encoder, where the plain-danger net can
@@ -200,6 +207,7 @@ class ScopeSettings:
     mine_gate_negatives: bool | None = None
     hard_positives: bool = False
     gate_positives: bool = False
+    voice_pairs: bool = False
     prefilter_positives: bool = True
     danger_net: bool = True
     farewell_net: bool = True
@@ -518,10 +526,11 @@ def fit_scope(
         return stage
     extra = [sentence for _, sentence, _ in hard_positives()]
     gate = ScopeGate(retention=settings.retention, **settings.gate)
-    gate_extra = extra if settings.gate_positives else []
+    pairs = [sentence for _, sentence in voice_pairs()] if settings.voice_pairs else []
+    gate_extra = (extra if settings.gate_positives else []) + pairs
     gate.fit(in_scope, at_risk, negatives, extra_positives=gate_extra, show_progress=show_progress)
     prefilter = None
-    prefilter_extra = extra if settings.gate_positives or settings.prefilter_positives else []
+    prefilter_extra = (extra if settings.gate_positives or settings.prefilter_positives else []) + pairs
     if settings.prefilter_retention is not None:
         prefilter = ScopeGate(retention=settings.prefilter_retention, **{**settings.gate, "embedding_weight": 0.0})
         prefilter.fit(in_scope, at_risk, negatives, extra_positives=prefilter_extra, show_progress=show_progress)
@@ -559,10 +568,11 @@ def fit_scope(
         "settings": settings.to_dict(),
         "hard_negatives_version": HARD_NEGATIVES_VERSION if settings.hard_negatives else None,
         "hard_positives_in": {
-            "gate": len(gate_extra),
-            "prefilter": len(prefilter_extra) if prefilter is not None else 0,
+            "gate": len(gate_extra) - len(pairs),
+            "prefilter": len(prefilter_extra) - len(pairs) if prefilter is not None else 0,
             "version": HARD_POSITIVES_VERSION,
         },
+        **({"voice_pairs": {"in_gate_and_prefilter": len(pairs), "version": VOICE_PAIRS_VERSION}} if pairs else {}),
         "recovery_posts_version": RECOVERY_VERSION
         if danger is not None and (settings.danger_recovery or settings.danger_veto)
         else None,
