@@ -58,7 +58,7 @@ def test_they_are_off_by_default_and_only_extra_in_scope_examples_when_on(tmp_pa
     model = tiny_scoped_model("level", tmp_path, voice_pairs=True)
     n = len(voice_pairs())
     assert model.scope_ is not None and plain.scope_ is not None
-    assert model.scope_.training["voice_pairs"] == {"in_gate_and_prefilter": n, "version": VERSION}
+    assert model.scope_.training["voice_pairs"] == {"gate": n, "prefilter": n, "version": VERSION}
     assert "voice_pairs" not in plain.scope_.training
     assert model.scope_.training["hard_positives_in"] == plain.scope_.training["hard_positives_in"]
     report, plain_report = model.scope_.gate.report_, plain.scope_.gate.report_

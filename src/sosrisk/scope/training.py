@@ -572,7 +572,17 @@ def fit_scope(
             "prefilter": len(prefilter_extra) - len(pairs) if prefilter is not None else 0,
             "version": HARD_POSITIVES_VERSION,
         },
-        **({"voice_pairs": {"in_gate_and_prefilter": len(pairs), "version": VOICE_PAIRS_VERSION}} if pairs else {}),
+        **(
+            {
+                "voice_pairs": {
+                    "gate": len(pairs),
+                    "prefilter": len(pairs) if prefilter is not None else 0,
+                    "version": VOICE_PAIRS_VERSION,
+                }
+            }
+            if pairs
+            else {}
+        ),
         "recovery_posts_version": RECOVERY_VERSION
         if danger is not None and (settings.danger_recovery or settings.danger_veto)
         else None,
