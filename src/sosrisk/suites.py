@@ -49,4 +49,5 @@ SUITES = (
     "holdout38",
     "holdout39",
     "holdout40",
+    "holdout41",
 )
