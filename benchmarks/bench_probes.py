@@ -19,7 +19,7 @@ from typing import Any
 
 from _env import environment, run_line, write_results
 from sosrisk import load_model
-from sosrisk.assess import assess
+from sosrisk.assess import Assessment, assess
 from sosrisk.data.errors import DataError
 from sosrisk.models import RiskModel
 from sosrisk.scope.danger import FAMILY as NET_FAMILY
@@ -37,6 +37,11 @@ def read_probe(path: Path) -> list[str]:
     return posts
 
 
+def is_raised(answer: Assessment) -> bool:
+    """Whether an assessment goes to a reviewer, as ``sosrisk score`` queues it: level 6+ or high risk."""
+    return (answer.risk_level or 0) >= 6 or bool(answer.high_risk)
+
+
 def count(level: RiskModel, binary: RiskModel, posts: list[str]) -> dict[str, int]:
     """How many of ``posts`` the pair raises, and by what (the first that applies: a regex rule, the net, the model)."""
     answers = assess(posts, level_model=level, binary_model=binary)
@@ -44,7 +49,7 @@ def count(level: RiskModel, binary: RiskModel, posts: list[str]) -> dict[str, in
     out["posts"] = len(posts)
     for answer in answers:
         out["out_of_scope"] += not answer.in_scope
-        if not ((answer.risk_level or 0) >= 6 or answer.high_risk):
+        if not is_raised(answer):
             continue
         out["raised"] += 1
         families = {hit["family"] for hit in answer.rule_hits or []}

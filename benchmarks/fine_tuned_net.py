@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import re
 import time
 from pathlib import Path
@@ -32,6 +33,7 @@ from typing import Any
 import numpy as np
 
 from _env import environment, run_line, write_results
+from bench_probes import is_raised, read_probe
 from bench_scope import heldout_parts
 from sosrisk import load_model
 from sosrisk.assess import answer_columns, assess
@@ -84,8 +86,10 @@ def kind_of(stem: str) -> str:
     return re.sub(r"_\d+$", "", stem)
 
 
-def read_lines(path: Path) -> list[str]:
-    return [line.strip() for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+@functools.cache
+def ordinary_training() -> tuple[str, ...]:
+    """The gate's ordinary training sentences (its sources' training parts), read once per run."""
+    return tuple(t for texts in gate_negatives(ScopeSettings(hard_negatives=False)).values() for t in texts)
 
 
 def training_set(probe_stems: tuple[str, ...]) -> tuple[list[str], np.ndarray, dict[str, int]]:
@@ -99,11 +103,11 @@ def training_set(probe_stems: tuple[str, ...]) -> tuple[list[str], np.ndarray, d
         "hard_negatives": _stable_sample([s for _, s in hard_negatives()], N_HARD_NEGATIVES, "veto"),
         "recovery": [s for _, s in recovery_posts()],
     }
-    ordinary = [t for texts in gate_negatives(ScopeSettings(hard_negatives=False)).values() for t in texts]
+    ordinary = list(ordinary_training())
     outside["ordinary"] = _stable_sample(ordinary, N_ORDINARY, "veto-ord")
     for stem in probe_stems:
         group = outside if kind_of(stem) == "everyday_goodbyes" else inside
-        group.setdefault(f"probe:{kind_of(stem)}", []).extend(read_lines(PROBES / f"{stem}.txt"))
+        group.setdefault(f"probe:{kind_of(stem)}", []).extend(read_probe(PROBES / f"{stem}.txt"))
     development = load_development("level")
     levels = development.labels("level")
     inside["sos_at_risk"] = [t for t, v in zip(development.texts, levels, strict=True) if v >= 6]
@@ -156,7 +160,7 @@ def passing(stage: ScopeStage, texts: list[str]) -> np.ndarray:
 def bars(model: RiskModel, probability: Probabilities, stage: ScopeStage) -> dict[float, float]:
     """The model's bars: quantiles of its probabilities on the prefilter-passed ordinary training sentences it did not
     train on."""
-    ordinary = [t for texts in gate_negatives(ScopeSettings(hard_negatives=False)).values() for t in texts]
+    ordinary = list(ordinary_training())
     seen = set(_stable_sample(ordinary, N_ORDINARY, "veto-ord"))  # the ones training_set gives every model
     unseen = [t for t in dict.fromkeys(ordinary) if t not in seen]
     unseen = [t for t, ok in zip(unseen, passing(stage, unseen), strict=True) if ok]
@@ -165,8 +169,7 @@ def bars(model: RiskModel, probability: Probabilities, stage: ScopeStage) -> dic
 
 
 def raised(level: RiskModel, binary: RiskModel, texts: list[str]) -> np.ndarray:
-    answers = assess(texts, level_model=level, binary_model=binary)
-    return np.array([(a.risk_level or 0) >= 6 or bool(a.high_risk) for a in answers])
+    return np.array([is_raised(a) for a in assess(texts, level_model=level, binary_model=binary)])
 
 
 def fold_counts(
@@ -177,7 +180,7 @@ def fold_counts(
     stage = level.scope_
     sets: dict[str, list[str]] = {}
     for stem in stems:
-        sets.setdefault(kind_of(stem), []).extend(read_lines(PROBES / f"{stem}.txt"))
+        sets.setdefault(kind_of(stem), []).extend(read_probe(PROBES / f"{stem}.txt"))
     for case in (c for s in SUITES for c in load_cases(s)):
         if case.check == "mft":
             sets.setdefault(f"suite:{case.group}", []).append(case.text)
@@ -232,7 +235,7 @@ def patched(probability: Probabilities, cut: float) -> Any:
 def judged(level: RiskModel, binary: RiskModel, files: list[Path], suite: Path | None) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for path in files:
-        texts = read_lines(path)
+        texts = read_probe(path)
         out[path.name] = f"{int(raised(level, binary, texts).sum())}/{len(texts)}"
     if suite is not None:
         with suite.open(encoding="utf-8", newline="") as handle:
