@@ -1,4 +1,4 @@
-"""Everyday goodbyes against quiet farewells: how often trained models raise each (``benchmarks/probes/``).
+"""Everyday goodbyes against quiet farewells: how often trained models raise each (``src/sosrisk/scope/probes/``).
 
 A quiet farewell (things given away, a debt repaid, thanks, "this is my last post") and an everyday goodbye (a move
 abroad, a last day at work, a pet rehomed, a joke) use the same words. For each probe file and each model pair,
@@ -14,27 +14,14 @@ Run: ``python benchmarks/bench_probes.py --model NAME LEVEL_DIR BINARY_DIR [--mo
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import Any
 
 from _env import environment, run_line, write_results
 from sosrisk import load_model
 from sosrisk.assess import Assessment, assess
-from sosrisk.data.errors import DataError
 from sosrisk.models import RiskModel
 from sosrisk.scope.danger import FAMILY as NET_FAMILY
-
-PROBES = Path(__file__).resolve().parent / "probes"
-
-
-def read_probe(path: Path) -> list[str]:
-    """The posts of a probe file, one per line; a blank line is an error naming the file and the line."""
-    posts = []
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            raise DataError(path, "a blank line: a probe file holds one post per line", line=number, field="text")
-        posts.append(line.strip())
-    return posts
+from sosrisk.scope.raiser import PROBES, read_probe  # the read probe files ship in the package: the raiser learns them
 
 
 def is_raised(answer: Assessment) -> bool:

@@ -21,6 +21,7 @@ from sosrisk.scope.hard_positives import hard_positives
 from sosrisk.scope.quiet_farewells import FAMILIES as FAREWELL_FAMILIES
 from sosrisk.scope.quiet_farewells import LEVEL, quiet_farewells
 from sosrisk.scope.quiet_farewells import VERSION as FAREWELLS_VERSION
+from sosrisk.scope.raiser import PROBES
 from sosrisk.scope.stage import SCOPE_DIR
 from sosrisk.scope.training import ScopeSettings
 
@@ -36,7 +37,7 @@ def _everything_we_wrote_elsewhere() -> set[str]:
         with open(path, encoding="utf-8", newline="") as handle:
             for row in csv.DictReader(handle, delimiter="\t"):
                 texts += [row["text"], row["variant"] or ""]
-    for path in (REPO / "benchmarks" / "probes").glob("*.txt"):
+    for path in PROBES.glob("*.txt"):
         texts += path.read_text(encoding="utf-8").splitlines()
     return {normalize_for_matching(t) for t in texts if t}
 

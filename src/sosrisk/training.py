@@ -19,6 +19,8 @@ from .models.base import ModelError, Predictions
 from .scale import Task, check_task
 
 if TYPE_CHECKING:
+    from .scope.raiser import Raiser
+    from .scope.stage import ScopeStage
     from .scope.training import ScopeSettings
 
 logger = logging.getLogger(__name__)
@@ -144,6 +146,8 @@ def fit_with_scope(
             stage.danger.requantile(settings.danger_quantile)
         stage.danger.set_own_voice_bar(settings.danger_guarded_quantile)
     stage.training["settings"] = settings.to_dict()
+    if settings.raiser:
+        stage.raiser = fit_stage_raiser(stage, estimator.task, texts, y, settings, negatives, show_progress)
     positives, positive_labels = hard_positive_posts(estimator.task) if settings.hard_positives else ([], [])
     # the ordinary posts (and the team's hard positives) teach the model, but its temperature, decision rule
     # and recorded metrics come from the in-scope posts alone
@@ -172,6 +176,37 @@ def fit_with_scope(
 
         estimator.training_["scope"]["hard_positives"] = {"posts": len(positives), "version": VERSION}
     return estimator
+
+
+def fit_stage_raiser(
+    stage: ScopeStage,
+    task: str,
+    texts: list[str],
+    labels: np.ndarray,
+    settings: ScopeSettings,
+    negatives: dict[str, list[str]],
+    show_progress: bool,
+) -> Raiser:
+    """The stage's fine-tuned raiser: it learns the training posts at risk (level 6+ or high risk) against the calm
+    ones (level 0-3, or low risk) and the ordinary sentences of ``negatives`` (not the team's hard negatives, which it
+    samples itself)."""
+    from .scope.raiser import fit_raiser
+    from .scope.training import HARD_NEGATIVES, at_risk_mask
+
+    at_risk = at_risk_mask(task, labels)
+    calm = labels <= 3 if task == "level" else labels == 0
+    ordinary = [t for name, posts in negatives.items() if name != HARD_NEGATIVES for t in posts]
+    return fit_raiser(
+        stage,
+        [t for t, keep in zip(texts, at_risk, strict=True) if keep],
+        [t for t, keep in zip(texts, calm, strict=True) if keep],
+        ordinary,
+        quantile=settings.raiser_quantile,
+        band_quantile=settings.raiser_band_quantile,
+        ordinary_posts=settings.raiser_ordinary,
+        model_settings=settings.raiser_model,
+        show_progress=show_progress,
+    )
 
 
 def hard_positive_posts(task: str) -> tuple[list[str], list[int]]:

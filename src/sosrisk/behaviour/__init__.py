@@ -121,9 +121,9 @@ the highest 0.63), and not run on any model until it judged rules-40 (2026-12-07
 changed); and ``holdout41.tsv`` (2026-12-07, by another helper that saw no rule, template, probe or answer: 12-13
 cases in each of the eight groups, 3 of 104 dropped unread as near copies, the highest left 0.65), kept unread in
 ``benchmarks/probes/reserved/`` until it judged the fine-tuned danger net (2026-12-07, a new session: no group's
-pass count changed for either default). Probe sets of everyday goodbyes and quiet farewells, written the same way,
-are in ``benchmarks/probes/`` (not suites: they have no groups or checks, ``benchmarks/bench_probes.py`` counts what
-is raised).
+pass count changed for either default). Probe sets of everyday goodbyes and quiet farewells, written the same
+way, are in ``src/sosrisk/scope/probes/`` (not suites: they have no groups or checks, ``benchmarks/bench_probes.py``
+counts what is raised).
 """
 
 from __future__ import annotations

@@ -206,6 +206,16 @@ def train(
                 f"ordinary posts learnt as level 0 / low risk: {extra['risk_negatives']}, an equal share of each "
                 f"source{not_by}"
             )
+        raiser = model.scope_.raiser
+        if raiser is not None:
+            posts = raiser.report_.get("training_posts", {})
+            danger = sum(n for name, n in posts.items() if name.startswith("in:"))
+            everyday = sum(n for name, n in posts.items() if name.startswith("out:"))
+            click.echo(
+                f"fine-tuned raiser: learnt {danger} danger and {everyday} everyday posts; reads posts above either "
+                f"net's band ({raiser.report_['band_quantile']:.0%} of {raiser.report_['ordinary_for_band']} ordinary "
+                f"training posts), raises above {raiser.threshold_:.4f}"
+            )
 
 
 @click.command()

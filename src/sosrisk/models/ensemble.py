@@ -420,7 +420,10 @@ class BestModel(EnsembleModel):
     # the gate trained a second time against the ordinary posts its first round let through: on held-out
     # ordinary text fewer posts in scope (2.05% against 3.47%) and at level 6+ (0.17% against 0.29%), the
     # same share of at-risk posts kept out of fold, and the two-stage stream faster (docs/scope.md)
-    scope_defaults: ClassVar[dict[str, Any]] = {"mine_gate_negatives": True}
+    # and the fine-tuned raiser (sosrisk.scope.raiser; 2026-12-07, a new session): on a blind trio 4 more of 80 plainly
+    # written plans and attempts and 4 more of 74 quiet farewells raised, no more of 79 everyday goodbyes, no more
+    # held-out ordinary sentences at level 6+ (docs/scope.md)
+    scope_defaults: ClassVar[dict[str, Any]] = {"mine_gate_negatives": True, "raiser": True}
 
     def __init__(
         self,

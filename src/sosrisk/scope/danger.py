@@ -119,12 +119,20 @@ FAREWELL_DESCRIPTION = (
     "recognised by its meaning (the farewell net on the sentence embedding, learned from sentences the sosrisk "
     "team wrote, against everyday goodbyes), not by a written pattern"
 )
+# the fine-tuned raiser (sosrisk.scope.raiser, 2026-12-07, a new session): one more rule of the family
+RAISER_RULE = "fine_tuned_danger"
+RAISER_DESCRIPTION = (
+    "a plainly written plan, attempt or quiet farewell, recognised by a small encoder fine-tuned on sentences the "
+    "sosrisk team and its helpers wrote, against everyday text and goodbyes; it reads only posts the plain-danger or "
+    "farewell net already found uneasy"
+)
 # the nets' rule names (family FAMILY) and what each says, for the API, the triage page and the model card
 RULE_DESCRIPTIONS = {
     RULE: DESCRIPTION,
     INSIDE_RULE: INSIDE_DESCRIPTION,
     GUARDED_RULE: GUARDED_DESCRIPTION,
     FAREWELL_RULE: FAREWELL_DESCRIPTION,
+    RAISER_RULE: RAISER_DESCRIPTION,
 }
 
 

@@ -1,8 +1,8 @@
 """The farewell net, second version (2026-12-07): quiet farewells read by their words as well as their meaning.
 
 The first farewell net (a :class:`sosrisk.scope.danger.DangerNet` on the Universal Sentence Encoder embedding
-alone) missed about half of the quiet farewells that helpers wrote for the probes (``benchmarks/probes/``). Two
-things were in the way:
+alone) missed about half of the quiet farewells that helpers wrote for the probes (``src/sosrisk/scope/probes/``).
+Two things were in the way:
 
 - **the character prefilter** turned away almost half of the missed ones (44 of 92 on the read probes), so no
   net ever read them: it learned SOS-1K's posts and the team's plainly worded plans and attempts, which name

@@ -9,7 +9,8 @@
 - ``rule_hits`` and ``floors``: the rules that fired and the level each raises the post to (from level 6
   up a rule also flags the post high risk: ``rule_flags_high_risk``); the
   plain-danger net (:mod:`sosrisk.scope.danger`), where the stage has one, is one more rule
-  (``semantic/plain_danger``) on the posts the prefilter lets through.
+  (``semantic/plain_danger``) on the posts the prefilter lets through, and so is the fine-tuned raiser
+  (:mod:`sosrisk.scope.raiser`, ``semantic/fine_tuned_danger``) where the stage has one.
 
 With a prefilter (the default since #13's cascade: a gate on char n-grams alone, thousands of posts/s,
 its threshold set to keep 99.9% of the at-risk posts out of fold), only the posts it lets through reach the
@@ -19,14 +20,15 @@ A post out of scope gets level 0 and low risk, and is never queued; the model it
 is what makes an expensive model usable on a stream of mostly ordinary posts. A blank post is out of scope.
 
 The stage is saved in a model directory's ``scope/`` folder (``scope.json`` + ``gate.npz``, and
-``prefilter.npz`` and ``danger.npz`` where it has them), so ``predict``,
-``evaluate``, ``score`` and ``serve`` use it without any flag.
+``prefilter.npz``, ``danger.npz``, ``farewell.npz`` and the fine-tuned raiser's ``raiser/`` where it has
+them), so ``predict``, ``evaluate``, ``score`` and ``serve`` use it without any flag.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +42,7 @@ from .danger import DANGER_FILE, FAREWELL_FILE, DangerNet
 from .encoder import SentenceEncoder, check_identity
 from .farewell import FarewellNet
 from .gate import ScopeGate
+from .raiser import RAISER_DIR, Raiser, farewell_probability
 from .rules import (
     RULE_SET,
     RULES_VERSION,
@@ -67,6 +70,7 @@ _CONFIG_FIELDS = frozenset(
         "rules_version",
         "training",
         "recovery_cap",
+        "raiser",
     }
 )
 PREFILTER_FILE = "prefilter.npz"
@@ -125,6 +129,7 @@ class ScopeStage:
         rules: bool = True,
         training: dict[str, Any] | None = None,
         recovery_cap: bool = False,
+        raiser: Raiser | None = None,
     ) -> None:
         if prefilter is not None and not prefilter.char_only:
             raise ModelError("The scope prefilter must be a char n-gram gate (embedding_weight 0).")
@@ -143,6 +148,12 @@ class ScopeStage:
         if recovery_cap and (danger is None or danger.veto_coef_ is None):
             raise ModelError("The recovery cap needs the plain-danger net's recovery veto (danger_veto=True).")
         self.recovery_cap = recovery_cap
+        if raiser is not None and (danger is None or farewell is None):
+            raise ModelError(
+                "The fine-tuned raiser reads the posts the plain-danger and farewell nets find uneasy: it needs both."
+            )
+        # the fine-tuned raiser (2026-12-07, a new session; None unless trained with it): see sosrisk.scope.raiser
+        self.raiser = raiser
 
     @property
     def threshold(self) -> float:
@@ -170,6 +181,7 @@ class ScopeStage:
         fired_own_voice = np.zeros(n, dtype=bool)
         fired_farewell = np.zeros(n, dtype=bool)
         looks_back = np.zeros(n, dtype=bool)
+        uneasy = np.zeros(n, dtype=bool)  # in the raiser's band
         if len(rows):
             sub = [texts[i] for i in rows]
             embeddings = None
@@ -190,12 +202,10 @@ class ScopeStage:
             if self.farewell is not None and embeddings is not None:
                 # the farewell net has one bar and no veto of its own; the plain-danger net's recovery veto, where
                 # there is one, withdraws its hits too
-                fires = (
-                    self.farewell.fires(sub, embeddings)
-                    if isinstance(self.farewell, FarewellNet)
-                    else self.farewell.fires(embeddings)
-                )
-                fired_farewell[rows] = fires & ~vetoed
+                farewell_p = farewell_probability(self.farewell, sub, embeddings)
+                fired_farewell[rows] = (farewell_p > self.farewell.threshold_) & ~vetoed
+                if self.raiser is not None and self.danger is not None:
+                    uneasy[rows] = self.raiser.in_band(self.danger.probability(embeddings), farewell_p)
         hits = [match_rules(t, self.rule_set) if ok and self.rules else [] for t, ok in zip(texts, filled, strict=True)]
         # the own-voice bar, on the posts nothing else put in scope that carry no cue of news, the past, someone
         # else, hyperbole or recovery
@@ -228,6 +238,14 @@ class ScopeStage:
             at_inside_bar = bool(fired_inside[i] and not fired[i])
             hits[i] = [*hits[i], DangerNet.hit(texts[i], inside=at_inside_bar, own_voice=bool(fired_own_voice[i]))]
         floors = rule_floors(hits)
+        if self.raiser is not None:
+            # the raiser reads the posts in its band that nothing raised to a plan or worse and that do not ask help
+            # for someone else; it only raises
+            reads = np.flatnonzero(uneasy & ~someone_else & (floors < RAISING_LEVEL))
+            if len(reads):
+                for i in reads[self.raiser.fires([texts[i] for i in reads])]:
+                    hits[i] = [*hits[i], Raiser.hit(texts[i])]
+                floors = rule_floors(hits)
         in_scope = (gate_in & ~someone_else) | (filled & (floors >= 0))
         recovered = None
         if self.recovery_cap:
@@ -289,6 +307,16 @@ class ScopeStage:
                 ),
                 "report": self.farewell.report_,
             },
+            "fine_tuned_raiser": None
+            if self.raiser is None
+            else {
+                "model": "e5-small fine-tuned on plainly written danger against everyday text and goodbyes (raises "
+                "to level 6+ and high risk the posts in either net's band that nothing else raised)",
+                "threshold": round(self.raiser.threshold_, 6),
+                "danger_band": round(self.raiser.danger_band_, 6),
+                "farewell_band": round(self.raiser.farewell_band_, 6),
+                "report": self.raiser.report_,
+            },
             "rules_version": self.rules_version,
             "recovery_cap": self.recovery_cap,
             "training": self.training,
@@ -310,6 +338,8 @@ class ScopeStage:
         ):
             if part is None and (folder / name).exists():  # an earlier stage's, not this one's
                 (folder / name).unlink()
+        if self.raiser is None and (folder / RAISER_DIR).exists():
+            shutil.rmtree(folder / RAISER_DIR)
         config = {
             "format_version": SCOPE_FORMAT_VERSION,
             "gate": _entry(gate_file, self.gate),
@@ -321,6 +351,7 @@ class ScopeStage:
             if self.farewell is None
             else _entry(self.farewell.save(folder, FAREWELL_FILE), self.farewell),
             "encoder": SentenceEncoder.shared().identity.to_dict(),
+            "raiser": None if self.raiser is None else {**self.raiser.entry(), "folder": self.raiser.save(folder)},
             "rules_version": self.rules_version,
             "recovery_cap": self.recovery_cap,
             "training": self.training,
@@ -398,6 +429,9 @@ class ScopeStage:
                     raise ModelError(f"{path}: the farewell net's 'params' must be an object with one bar and no veto.")
                 farewell = DangerNet.load(folder, params, farewell_config.get("threshold"), file=FAREWELL_FILE)
             farewell.report_ = dict(farewell_config.get("report") or {})
+        raiser = None
+        if config.get("raiser") is not None:  # absent before 2026-12-07 (a new session)
+            raiser = Raiser.load(folder, config["raiser"], str(path))
         rules_version = config.get("rules_version")
         recovery_cap = config.get("recovery_cap", False)  # directories written before 2026-12-07 have no cap
         if not isinstance(recovery_cap, bool):
@@ -411,6 +445,7 @@ class ScopeStage:
                 rules=rules_version is not None,
                 training=config.get("training"),
                 recovery_cap=recovery_cap,
+                raiser=raiser,
             )
         except ModelError as exc:
             raise ModelError(f"{path}: {exc}") from None

@@ -42,6 +42,9 @@ from .hard_positives import VERSION as HARD_POSITIVES_VERSION
 from .hard_positives import hard_positives
 from .quiet_farewells import VERSION as QUIET_FAREWELLS_VERSION
 from .quiet_farewells import quiet_farewells
+from .raiser import BAND_QUANTILE as RAISER_BAND_QUANTILE
+from .raiser import ORDINARY_POSTS as RAISER_ORDINARY
+from .raiser import QUANTILE as RAISER_QUANTILE
 from .recovery_posts import VERSION as RECOVERY_VERSION
 from .recovery_posts import recovery_posts
 from .stage import ScopeStage
@@ -60,6 +63,7 @@ KIND_CHOSEN: dict[str, Any] = {
     "risk_negatives_from": "sample",
     "mine_gate_negatives": False,
     "risk_negatives_all": False,
+    "raiser": False,
 }
 
 
@@ -180,6 +184,21 @@ class ScopeSettings:
         rescue, recovery words ...), which no rule of the plan tier or above and no net hit raised, keeps a level
         of at most 5 and is low risk. The risk models, which learned from the tree hole alone, put posts that tell
         a past attempt and how life is now at level 6-9.
+    raiser:
+        Train the fine-tuned raiser (:mod:`sosrisk.scope.raiser`, 2026-12-07, a new session): e5-small fine-tuned on
+        plainly written danger against everyday text and goodbyes, which reads the posts either net finds uneasy
+        (above ``raiser_band_quantile`` of its ordinary training sentences) that nothing else raised, and raises
+        those above ``raiser_quantile`` of its own probabilities on ordinary training sentences it did not learn.
+        Needs torch and transformers, the plain-danger and the farewell net. ``None`` (the default): the model
+        kind's measured choice (on for ``best``), else off; it adds about 11 minutes of training on two cores and
+        41 MB to the directory.
+    raiser_quantile, raiser_band_quantile:
+        The raiser's bar and band (see ``raiser``).
+    raiser_ordinary:
+        How many ordinary training sentences (a fixed sample) the raiser learns from; the rest set its bar.
+    raiser_model:
+        Settings of the raiser's :class:`~sosrisk.models.encoder.EncoderModel` over its defaults (3 epochs, 128
+        tokens): for tests (a tiny backbone) and research.
     retention:
         Share of at-risk in-scope posts the gate's threshold keeps, out of fold.
     prefilter_retention:
@@ -221,6 +240,11 @@ class ScopeSettings:
     danger_inside_quantile: float | None = INSIDE_QUANTILE
     danger_guarded_quantile: float | None = GUARDED_QUANTILE
     recovery_cap: bool = True
+    raiser: bool | None = None
+    raiser_quantile: float = RAISER_QUANTILE
+    raiser_band_quantile: float = RAISER_BAND_QUANTILE
+    raiser_ordinary: int = RAISER_ORDINARY
+    raiser_model: dict[str, Any] = field(default_factory=dict)
     retention: float = 0.99
     prefilter_retention: float | None = 0.999
     rules: bool = True
@@ -295,6 +319,18 @@ class ScopeSettings:
             )
         if not isinstance(self.recovery_cap, bool):
             raise ModelError(f"'recovery_cap' must be True or False. Got {self.recovery_cap!r} instead.")
+        if self.raiser is not None and not isinstance(self.raiser, bool):
+            raise ModelError(f"'raiser' must be True, False or None (the model's choice). Got {self.raiser!r} instead.")
+        if self.raiser and not (self.danger_net and self.farewell_net):
+            raise ModelError("'raiser' reads the posts the plain-danger and farewell nets find uneasy: it needs both.")
+        for name in ("raiser_quantile", "raiser_band_quantile"):
+            if not valid_quantile(getattr(self, name)):
+                raise ModelError(f"'{name}' must be within [0.5, 1). Got {getattr(self, name)!r} instead.")
+        ordinary = self.raiser_ordinary
+        if isinstance(ordinary, bool) or not isinstance(ordinary, int) or ordinary < 0:
+            raise ModelError(f"'raiser_ordinary' must be an int >= 0. Got {self.raiser_ordinary!r} instead.")
+        if not isinstance(self.raiser_model, dict):
+            raise ModelError(f"'raiser_model' must be a dict of EncoderModel settings. Got {self.raiser_model!r}.")
         if not 0 < self.retention <= 1:
             raise ModelError(f"'retention' must be within (0, 1]. Got {self.retention!r} instead.")
         if self.prefilter_retention is not None and (
@@ -321,6 +357,8 @@ class ScopeSettings:
             for name, general in KIND_CHOSEN.items()
             if getattr(self, name) is None
         }
+        if values.get("raiser") and not (self.danger_net and self.farewell_net):
+            values["raiser"] = False  # the kind's raiser reads the nets: without them, none (asked for, an error)
         return replace(self, **values) if values else self
 
     @property

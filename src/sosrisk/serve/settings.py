@@ -272,6 +272,8 @@ class ServedModels:
             net_rules += [danger.GUARDED_RULE] if stage.danger.guarded_threshold_ is not None else []
         if stage is not None and stage.farewell is not None:
             net_rules.append(danger.FAREWELL_RULE)
+        if stage is not None and stage.raiser is not None:
+            net_rules.append(danger.RAISER_RULE)
         rules += [
             {
                 "family": danger.FAMILY,
