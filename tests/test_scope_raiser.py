@@ -43,6 +43,7 @@ def raised_model(tmp_path_factory: pytest.TempPathFactory) -> Any:
         danger_net=True,
         farewell_net=True,
         prefilter_retention=None,
+        mine_gate_negatives=True,  # best's choice: its first round trains no nets, so no raiser either
         raiser=True,
         raiser_ordinary=10,
         raiser_model={"backbone": str(backbone), "epochs": 1, "batch_size": 64, "freeze_layers": 0},
@@ -98,6 +99,8 @@ def test_the_raiser_is_trained_saved_as_safetensors_and_loaded(raised_model: Any
     assert stage.describe()["fine_tuned_raiser"]["threshold"] == round(raiser.threshold_, 6)
     raised_model.save(tmp_path / "m")
     folder = tmp_path / "m" / SCOPE_DIR
+    card = (tmp_path / "m" / "README.md").read_text("utf-8")
+    assert "`scope/raiser/`: an encoder fine-tuned on the training posts" in card
     files = sorted(p.name for p in (folder / RAISER_DIR).rglob("*") if p.is_file())
     assert "model.safetensors" in files and not [f for f in files if f.endswith((".pkl", ".pickle", ".bin", ".pt"))]
     config = json.loads((folder / "scope.json").read_text("utf-8"))

@@ -442,6 +442,11 @@ class RiskModel(Estimator, ABC):
                 "- `scope/`: the scope gate's character n-grams are those of the training posts and of the ordinary "
                 "text it learned from, like `char-linear`'s (fragments of training posts can be read from them)."
             )
+            if self.scope_.raiser is not None:
+                privacy.append(
+                    "- `scope/raiser/`: an encoder fine-tuned on the training posts at risk and calm among others; "
+                    "treat its weights as derived from the training posts (its own model card says more)."
+                )
         return write_model_card(self, directory, description=self._card_description(), privacy=privacy)
 
     def _check_fitted(self) -> None:

@@ -544,7 +544,7 @@ def fit_scope(
             in_scope,
             at_risk,
             # the first round only mines
-            replace(settings, mine_gate_negatives=False, danger_net=False, farewell_net=False),
+            replace(settings, mine_gate_negatives=False, danger_net=False, farewell_net=False, raiser=False),
             negatives,
             show_progress=show_progress,
         )
