@@ -17,6 +17,8 @@ loses, not the models' recall; the stage's retention of unseen at-risk posts is 
 
 Run: ``python benchmarks/bench_two_stage.py --level models/level-best --binary models/binary-best``
 (defaults to ``models/level`` and ``models/binary``); results go to ``results/two_stage_<name>.{json,md}``.
+``--compare LEVEL_DIR`` also scores the stream two-stage with another level model directory and the same binary
+one, in the same run (the same model without its fine-tuned raiser, say), and reports the speed against it.
 """
 
 from __future__ import annotations
@@ -113,6 +115,13 @@ def main() -> int:
     parser.add_argument("--sos-share", type=float, default=0.01)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--name", default=None, help="results/two_stage_<name>: default the level model's kind")
+    parser.add_argument(
+        "--compare",
+        type=Path,
+        default=None,
+        help="another level model directory (the same model without a part of its stage, say) scored two-stage with "
+        "the same binary model in the same run, as a baseline for --level's two-stage run",
+    )
     args = parser.parse_args()
     kind = json.loads((args.level / "config.json").read_text("utf-8"))["kind"]
     name = args.name or kind
@@ -129,8 +138,12 @@ def main() -> int:
         one_post.write_text(json.dumps({"id": first_sos["id"], "text": first_sos["text"]}, ensure_ascii=False) + "\n")
         plain = [without_scope(args.level, work / "level"), without_scope(args.binary, work / "binary")]
         runs: dict[str, Any] = {}
+        compared = []
+        if args.compare:
+            compared = [(f"two-stage, level model {args.compare.name}", [args.compare, args.binary])]
         for label, models in (
             ("two-stage (scope stage)", [args.level, args.binary]),
+            *compared,
             ("model alone (no scope stage)", plain),
         ):
             output = work / f"{len(runs)}.parquet"
@@ -155,6 +168,13 @@ def main() -> int:
         "speed_ratio": round(ratio, 2),
         "steady_speed_ratio": round(steady, 2),
     }
+    if compared:
+        other = runs[compared[0][0]]
+        payload["compare"] = {
+            "level": str(args.compare),
+            "speed_ratio": round(two["posts_per_second"] / other["posts_per_second"], 3),
+            "steady_speed_ratio": round(two["steady_posts_per_second"] / other["steady_posts_per_second"], 3),
+        }
     env = payload["environment"]
     lines = [
         f"# Two-stage stream: {kind}",
@@ -182,6 +202,12 @@ def main() -> int:
         f"**Two-stage speed: {ratio:.1f}x the model alone (whole processes); {steady:.1f}x in steady state.**",
         "",
     ]
+    if compared:
+        lines += [
+            f"Against the two-stage run of `{args.compare}` in the same run: {payload['compare']['speed_ratio']:.2f}x "
+            f"its speed (whole processes), {payload['compare']['steady_speed_ratio']:.2f}x in steady state.",
+            "",
+        ]
     write_results(f"two_stage_{name}", payload, "\n".join(lines))
     print("\n".join(lines))
     return 0
