@@ -231,7 +231,14 @@ def fit_raiser(
     model = EncoderModel(task="binary", **settings)
     model.fit(texts, labels, show_progress=show_progress)
     return fitted_raiser(
-        stage, model, texts, ordinary, quantile=quantile, band_quantile=band_quantile, report={"training_posts": counts}
+        stage,
+        model,
+        texts,
+        ordinary,
+        quantile=quantile,
+        band_quantile=band_quantile,
+        report={"training_posts": counts},
+        show_progress=show_progress,
     )
 
 
@@ -244,11 +251,12 @@ def fitted_raiser(
     quantile: float = QUANTILE,
     band_quantile: float = BAND_QUANTILE,
     report: dict[str, Any] | None = None,
+    show_progress: bool = False,
 ) -> Raiser:
     """The raiser of a fine-tuned ``model`` (which learned the posts ``learned``) for ``stage``: the nets' band and
     its bar, set on the ordinary training sentences ``ordinary`` that the stage's prefilter lets through (the bar on
     those it did not learn)."""
-    from .encoder import SentenceEncoder
+    from .encoder import cached_embeddings
 
     sentences = list(dict.fromkeys(ordinary))
     if stage.prefilter is not None and sentences:
@@ -261,7 +269,8 @@ def fitted_raiser(
             "The raiser's bar is set on ordinary training sentences the prefilter lets through that it did not "
             f"learn; of {len(sentences)} it lets through, there are none."
         )
-    embeddings = SentenceEncoder.shared().encode(sentences)
+    # the same stage lets the same sentences through: a retraining reads them from the data home's cache
+    embeddings = cached_embeddings(sentences, show_progress=show_progress, description="encoding the raiser's band")
     danger = stage.danger.probability(embeddings)
     farewell = farewell_probability(stage.farewell, sentences, embeddings)
     scores = np.asarray(model.predict_proba(unseen)[:, 1], dtype=np.float64)
