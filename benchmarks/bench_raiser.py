@@ -44,28 +44,41 @@ class Counting:
         return self.original(texts)
 
 
-def counts(level: RiskModel, binary: RiskModel, probes: list[Path], counting: Counting | None) -> dict[str, Any]:
-    out: dict[str, Any] = {path.stem: count(level, binary, read_probe(path))["raised"] for path in probes}
+def ordinary_counts(level: RiskModel, binary: RiskModel) -> tuple[dict[str, int], list[list[dict[str, Any]]]]:
+    """How many held-out ordinary sentences the pair puts in scope, at level 6+ and high risk; each one's rule hits."""
     ordinary = [t for texts in heldout_parts().values() for t in texts]
-    if counting is not None:
-        counting.read = 0
-    started = time.perf_counter()
     columns = answer_columns(ordinary, level_model=level, binary_model=binary)
     assert columns.in_scope is not None and columns.risk_level is not None and columns.high_risk is not None
     assert columns.rule_hits is not None
-    out["ordinary"] = {
+    counted = {
         "sentences": len(ordinary),
-        "seconds": round(time.perf_counter() - started, 1),
         "in_scope": int(columns.in_scope.sum()),
         "level_6_plus": int((columns.risk_level >= 6).sum()),
         "high_risk": int(columns.high_risk.sum()),
-        "raiser_read": None if counting is None else counting.read,
-        "raiser_raised": sum(any(h["rule"] == RAISER_RULE for h in hits) for hits in columns.rule_hits),
     }
+    return counted, columns.rule_hits
+
+
+def suite_passes(level: RiskModel, binary: RiskModel) -> dict[str, int]:
+    """The behavioural suites' pass counts per group."""
     cases = [c for s in SUITES for c in load_cases(s)]
-    out["suites"] = {
-        r["group"]: r["passed"] for r in pass_rates(run_cases(cases, level_model=level, binary_model=binary))
+    return {r["group"]: r["passed"] for r in pass_rates(run_cases(cases, level_model=level, binary_model=binary))}
+
+
+def counts(level: RiskModel, binary: RiskModel, probes: list[Path], counting: Counting | None) -> dict[str, Any]:
+    out: dict[str, Any] = {path.stem: count(level, binary, read_probe(path))["raised"] for path in probes}
+    if counting is not None:
+        counting.read = 0
+    started = time.perf_counter()
+    counted, rule_hits = ordinary_counts(level, binary)
+    out["ordinary"] = {
+        "sentences": counted["sentences"],
+        "seconds": round(time.perf_counter() - started, 1),
+        **{key: value for key, value in counted.items() if key != "sentences"},
+        "raiser_read": None if counting is None else counting.read,
+        "raiser_raised": sum(any(h["rule"] == RAISER_RULE for h in hits) for hits in rule_hits),
     }
+    out["suites"] = suite_passes(level, binary)
     return out
 
 

@@ -34,9 +34,10 @@ import numpy as np
 
 from _env import environment, run_line, write_results
 from bench_probes import is_raised
+from bench_raiser import ordinary_counts, suite_passes
 from bench_scope import heldout_parts
 from sosrisk import load_model
-from sosrisk.assess import answer_columns, assess
+from sosrisk.assess import assess
 from sosrisk.behaviour import SUITES, Case, load_cases, pass_rates, run_cases
 from sosrisk.data import load_development
 from sosrisk.models import RiskModel
@@ -227,20 +228,7 @@ def judged(level: RiskModel, binary: RiskModel, files: list[Path], suite: Path |
 
 
 def read_suites_and_ordinary(level: RiskModel, binary: RiskModel) -> dict[str, Any]:
-    cases = [c for s in SUITES for c in load_cases(s)]
-    ordinary = [t for texts in heldout_parts().values() for t in texts]
-    columns = answer_columns(ordinary, level_model=level, binary_model=binary)
-    return {
-        "suites": {
-            r["group"]: r["passed"] for r in pass_rates(run_cases(cases, level_model=level, binary_model=binary))
-        },
-        "ordinary": {
-            "sentences": len(ordinary),
-            "in_scope": int(columns.in_scope.sum()),
-            "level_6_plus": int((columns.risk_level >= 6).sum()),
-            "high_risk": int(columns.high_risk.sum()),
-        },
-    }
+    return {"suites": suite_passes(level, binary), "ordinary": ordinary_counts(level, binary)[0]}
 
 
 def main() -> None:

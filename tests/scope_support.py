@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import csv
+import json
+from collections.abc import Sequence
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 from conftest import tiny_dataset
 from sosrisk.data.leakage import normalize_for_matching
-from sosrisk.models import RiskModel
+from sosrisk.models import ModelError, RiskModel, load_model
 from sosrisk.scope.encoder import DIMENSION
 from sosrisk.scope.training import ScopeSettings
 from sosrisk.training import fit_with_scope, make_model
@@ -121,3 +125,24 @@ def clusters(n: int, centre: int, seed: int, *, also: int | None = None) -> np.n
     if also is not None:  # a second direction: like the danger posts, and something else as well
         x[:, also] += 3.0
     return x
+
+
+def damaged_scope_errors(model_dir: Path, entry: str, changes: Sequence[dict[str, Any]]) -> list[str]:
+    """The error ``load_model`` gives for each change to the ``entry`` of a saved stage's ``scope.json`` (each must
+    raise :class:`ModelError`); ``scope.json`` is written back as it was afterwards."""
+    path = model_dir / "scope" / "scope.json"
+    original = path.read_text("utf-8")
+    config = json.loads(original)
+    errors = []
+    try:
+        for change in changes:
+            damaged = json.loads(original)
+            damaged[entry].update(change)
+            path.write_text(json.dumps(damaged), "utf-8")
+            with pytest.raises(ModelError) as error:
+                load_model(model_dir)
+            errors.append(str(error.value))
+    finally:
+        path.write_text(original, "utf-8")
+    assert json.loads(path.read_text("utf-8")) == config
+    return errors

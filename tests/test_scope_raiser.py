@@ -13,7 +13,7 @@ import pytest
 pytest.importorskip("torch", reason='the raiser needs torch: pip install "sosrisk[transformers]"')
 pytest.importorskip("transformers", reason='the raiser needs transformers: pip install "sosrisk[transformers]"')
 
-from scope_support import ORDINARY_POSTS, tiny_scoped_model
+from scope_support import ORDINARY_POSTS, damaged_scope_errors, tiny_scoped_model
 from sosrisk.assess import assess
 from sosrisk.data.errors import DataError
 from sosrisk.models import ModelError, load_model
@@ -110,17 +110,14 @@ def test_the_raiser_is_trained_saved_as_safetensors_and_loaded(raised_model: Any
     assert loaded.raiser is not None and loaded.raiser.threshold_ == raiser.threshold_
     np.testing.assert_allclose(loaded.raiser.probability(texts), raiser.probability(texts), atol=1e-6)
     # damaged entries are refused, naming the file
-    for change, message in (
+    cases = (
         ({"folder": "elsewhere"}, "the 'raiser' entry must name the folder 'raiser'"),
         ({"threshold": 1.5}, "The raiser's 'threshold' must be a probability within [0, 1]. Got 1.5"),
         ({"danger_band": "high"}, "'danger_band' must be a probability"),
-    ):
-        damaged = json.loads(json.dumps(config))
-        damaged["raiser"].update(change)
-        (folder / "scope.json").write_text(json.dumps(damaged), "utf-8")
-        with pytest.raises(ModelError) as error:
-            load_model(tmp_path / "m")
-        assert message in str(error.value) and "scope.json" in str(error.value)
+    )
+    errors = damaged_scope_errors(tmp_path / "m", "raiser", [change for change, _ in cases])
+    for (_, message), error in zip(cases, errors, strict=True):
+        assert message in error and "scope.json" in error
     # a directory written before the raiser has no 'raiser' key; saving a stage without one removes the folder
     del config["raiser"]
     (folder / "scope.json").write_text(json.dumps(config), "utf-8")
