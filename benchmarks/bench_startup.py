@@ -13,7 +13,7 @@ contenders run in interleaved rounds (``--repeats``), and the best and the media
 answers (JSON Lines) must be the same byte for byte, or the benchmark fails.
 
 Run: ``python benchmarks/bench_startup.py --models char-linear models/level models/binary``; results go to
-``results/startup.{json,md}``.
+``results/startup.{json,md}`` (``--name NAME``: ``results/startup_NAME.{json,md}``, to keep an earlier comparison).
 """
 
 from __future__ import annotations
@@ -83,6 +83,7 @@ def main() -> int:
     )
     parser.add_argument("--baseline", default=BASELINE, help="the commit whose code is 'before'")
     parser.add_argument("--repeats", type=int, default=5)
+    parser.add_argument("--name", default=None, help="results/startup_NAME.{json,md} (default results/startup)")
     args = parser.parse_args()
     if args.repeats < 1:
         raise SystemExit("--repeats must be at least 1")
@@ -112,7 +113,7 @@ def main() -> int:
             "posts": POSTS,
             "runs": results,
         }
-        write_results(NAME, payload, render(payload))
+        write_results(NAME if args.name is None else f"{NAME}_{args.name}", payload, render(payload))
         print(render(payload))
     return 0
 

@@ -17,7 +17,7 @@ from safetensors.numpy import load_file, save_file
 from sosrisk.models import ModelError, load_model
 from sosrisk.models.embedding_linear import EmbeddingLinearModel
 from sosrisk.models.encoder import EncoderModel
-from sosrisk.models.encoder_trunk import TRUNK_MEMO_BYTES, shared_backbone, split_delta
+from sosrisk.models.encoder_trunk import TRUNK_MEMO_BYTES, shared_backbone, shared_tokenizer, split_delta
 from tiny_bert import TEXTS, build_tiny_bert
 
 POSTS = [f"{text}{i}" for i in range(3) for text in TEXTS]
@@ -139,6 +139,29 @@ def test_the_frozen_embedder_pools_several_layers_from_a_shared_trunk(
         np.testing.assert_allclose(below, alone[(0, 2)], atol=1e-5)
     finally:
         shared.depths.update(depths)
+
+
+def test_one_tokenizer_per_file_truncates_as_the_library_does(backbone: Path, tmp_path: Path) -> None:
+    import tokenizers
+
+    path = backbone / "tokenizer.json"
+    short, long = shared_tokenizer(path, 8), shared_tokenizer(path, 20)
+    assert short.tokenizer is long.tokenizer  # read once, whatever the truncation length
+    posts = ["", "我", *TEXTS, "".join(TEXTS), "query: " + TEXTS[1] * 3]
+    for tokenizer in (short, long):
+        reference = tokenizers.Tokenizer.from_file(str(path))
+        reference.no_padding()
+        reference.enable_truncation(tokenizer.max_length)
+        want = [e.ids for e in reference.encode_batch(posts)]
+        assert [e.ids for e in tokenizer.encode_batch(posts)] == want
+        assert max(map(len, want)) == tokenizer.max_length  # some posts were cut
+        tokenizer.save(str(tmp_path / "saved.json"))
+        saved = tokenizers.Tokenizer.from_file(str(tmp_path / "saved.json"))
+        assert [e.ids for e in saved.encode_batch(posts)] == want
+    # the shared tokenizer itself never truncates, so each length keeps its own answers
+    assert len(short.tokenizer.encode("".join(TEXTS)).ids) > 20
+    with pytest.raises(ModelError, match="leaves no room"):
+        shared_tokenizer(path, 2)
 
 
 def test_a_changed_backbone_is_refused_with_the_directory_named(backbone: Path, tmp_path: Path) -> None:

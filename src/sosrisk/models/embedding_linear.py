@@ -113,6 +113,7 @@ class FrozenEmbedder:
         torch, _ = require_torch()
         self.backbone = shared_backbone(folder)  # one copy per process, shared with encoders built on it
         self.model = self.backbone.encoder
+        self.tokenizer: Any
         if (folder / TOKENIZER_FILE).is_file():
             self.tokenizer = shared_tokenizer(folder / TOKENIZER_FILE, max_length)
         else:
