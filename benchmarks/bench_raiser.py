@@ -9,7 +9,9 @@ stage as saved, once with its raiser set aside (the rest of the stage and both m
 - the behavioural suites' pass counts per group.
 
 Run: ``python benchmarks/bench_raiser.py --model NAME LEVEL_DIR BINARY_DIR [--model ...] [--probe FILE ...]``;
-results go to ``results/raiser.{json,md}``.
+results go to ``results/raiser.{json,md}`` (``--name NAME``: ``results/raiser_NAME.{json,md}``). ``-`` for LEVEL_DIR
+counts the binary model alone, whose own stage (and raiser) then decides the scope, as when a team scores with the
+binary model only; its "level 6+" counts are ``-``.
 """
 
 from __future__ import annotations
@@ -44,28 +46,30 @@ class Counting:
         return self.original(texts)
 
 
-def ordinary_counts(level: RiskModel, binary: RiskModel) -> tuple[dict[str, int], list[list[dict[str, Any]]]]:
-    """How many held-out ordinary sentences the pair puts in scope, at level 6+ and high risk; each one's rule hits."""
+def ordinary_counts(
+    level: RiskModel | None, binary: RiskModel
+) -> tuple[dict[str, int | None], list[list[dict[str, Any]]]]:
+    """How many held-out ordinary sentences the pair (or the binary model alone: no level 6+ count) puts in scope,
+    at level 6+ and high risk; each one's rule hits."""
     ordinary = [t for texts in heldout_parts().values() for t in texts]
     columns = answer_columns(ordinary, level_model=level, binary_model=binary)
-    assert columns.in_scope is not None and columns.risk_level is not None and columns.high_risk is not None
-    assert columns.rule_hits is not None
+    assert columns.in_scope is not None and columns.high_risk is not None and columns.rule_hits is not None
     counted = {
         "sentences": len(ordinary),
         "in_scope": int(columns.in_scope.sum()),
-        "level_6_plus": int((columns.risk_level >= 6).sum()),
+        "level_6_plus": None if columns.risk_level is None else int((columns.risk_level >= 6).sum()),
         "high_risk": int(columns.high_risk.sum()),
     }
     return counted, columns.rule_hits
 
 
-def suite_passes(level: RiskModel, binary: RiskModel) -> dict[str, int]:
+def suite_passes(level: RiskModel | None, binary: RiskModel) -> dict[str, int]:
     """The behavioural suites' pass counts per group."""
     cases = [c for s in SUITES for c in load_cases(s)]
     return {r["group"]: r["passed"] for r in pass_rates(run_cases(cases, level_model=level, binary_model=binary))}
 
 
-def counts(level: RiskModel, binary: RiskModel, probes: list[Path], counting: Counting | None) -> dict[str, Any]:
+def counts(level: RiskModel | None, binary: RiskModel, probes: list[Path], counting: Counting | None) -> dict[str, Any]:
     out: dict[str, Any] = {path.stem: count(level, binary, read_probe(path))["raised"] for path in probes}
     if counting is not None:
         counting.read = 0
@@ -86,13 +90,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--model", nargs=3, action="append", metavar=("NAME", "LEVEL_DIR", "BINARY_DIR"), required=True)
     parser.add_argument("--probe", type=Path, nargs="*", default=[])
+    parser.add_argument("--name", default=None, help="results/raiser_NAME.{json,md} (default results/raiser)")
     args = parser.parse_args()
     results: dict[str, Any] = {}
     for name, level_dir, binary_dir in args.model:
-        level, binary = load_model(level_dir), load_model(binary_dir)
-        stage = level.scope_
+        level, binary = None if level_dir == "-" else load_model(level_dir), load_model(binary_dir)
+        deciding = binary_dir if level is None else level_dir  # the model whose stage decides the scope
+        stage = (binary if level is None else level).scope_
         if stage is None or stage.raiser is None:
-            raise SystemExit(f"{level_dir}: its scope stage has no fine-tuned raiser")
+            raise SystemExit(f"{deciding}: its scope stage has no fine-tuned raiser")
         raiser = stage.raiser
         counting = Counting(raiser)
         raiser.probability = counting  # type: ignore[method-assign]
@@ -108,7 +114,11 @@ def main() -> None:
         }
     env = environment(("sosrisk", "numpy", "scikit-learn", "torch", "transformers"))
     text = markdown(env, results, [p.stem for p in args.probe])
-    write_results("raiser", {"environment": env, "models": args.model, "results": results}, text)
+    write_results(
+        "raiser" if args.name is None else f"raiser_{args.name}",
+        {"environment": env, "models": args.model, "results": results},
+        text,
+    )
     print(text)
 
 
@@ -122,7 +132,8 @@ def markdown(env: dict[str, Any], results: dict[str, Any], probes: list[str]) ->
             row = runs[when]
             ordinary = row["ordinary"]
             cells = [f"{name} {when}", *(str(row[p]) for p in probes)]
-            cells.append(f"{ordinary['in_scope']} / {ordinary['level_6_plus']} / {ordinary['high_risk']}")
+            level_6_plus = "-" if ordinary["level_6_plus"] is None else ordinary["level_6_plus"]
+            cells.append(f"{ordinary['in_scope']} / {level_6_plus} / {ordinary['high_risk']}")
             cells.append(
                 f"{ordinary['raiser_read'] if ordinary['raiser_read'] is not None else '-'} / "
                 f"{ordinary['raiser_raised']}"
