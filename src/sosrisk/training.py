@@ -106,7 +106,7 @@ def fit_with_scope(
         risk_negatives,
     )
 
-    settings = settings.for_model(type(estimator).scope_defaults)
+    settings = settings.for_model(type(estimator).scope_defaults_for(estimator.task))
     if settings.enabled and settings.risk_negatives_all:
         if settings.risk_negatives_from != "gate":
             raise ModelError(
@@ -305,7 +305,7 @@ def cross_validate(
     from .scope.training import ScopeSettings, gate_negatives, risk_negative_pool
 
     check_task(task)
-    settings = ScopeSettings.from_value(scope).for_model(get_model_class(model).scope_defaults)
+    settings = ScopeSettings.from_value(scope).for_model(get_model_class(model).scope_defaults_for(task))
     negatives = gate_negatives(settings) if settings.enabled else None
     pool = risk_negative_pool(settings) if settings.mines else None
     parts = list(folds) if folds is not None else load_folds(task, root)

@@ -107,8 +107,15 @@ class RiskModel(Estimator, ABC):
     # scope settings this kind was measured best with (benchmarks/cv_encoders.py), used where the caller's
     # ScopeSettings leave them None: see ScopeSettings.for_model
     scope_defaults: ClassVar[dict[str, Any]] = {}
+    # ... and where a task chose otherwise, {task: {setting: value}} over scope_defaults: see scope_defaults_for
+    scope_task_defaults: ClassVar[dict[str, dict[str, Any]]] = {}
     # whether _fit honours ``sample_weight_`` (see fit); kinds that do not refuse weights instead of ignoring them
     supports_sample_weight: ClassVar[bool] = False
+
+    @classmethod
+    def scope_defaults_for(cls, task: str) -> dict[str, Any]:
+        """The scope settings this kind chose for ``task``: :attr:`scope_defaults` and the task's own choices."""
+        return {**cls.scope_defaults, **cls.scope_task_defaults.get(task, {})}
 
     def __init__(self, *, task: Task = "level") -> None:
         self.task = task
