@@ -19,8 +19,9 @@ probability is above its *bar* (the ``quantile`` of its probabilities on the ord
 prefilter lets through and it did not learn). The band keeps the encoder off about 99% of ordinary text.
 
 Measured in ``benchmarks/fine_tuned_net.py`` and docs/scope.md (2026-12-07). It needs torch and transformers
-(``pip install -e ".[transformers]"``); ``--model best`` trains it by default, other kinds with
-``--scope-set raiser=true``. It is saved as a model directory (safetensors and JSON) in the stage's ``raiser/``.
+(``pip install -e ".[transformers]"``); ``--model best`` trains it by default for the level task (not for the binary
+one since 2026-12-08: judged blind, it failed its rule on held-out ordinary text), other kinds and the binary ``best``
+with ``--scope-set raiser=true``. It is saved as a model directory (safetensors and JSON) in the stage's ``raiser/``.
 """
 
 from __future__ import annotations
