@@ -426,8 +426,9 @@ class BestModel(EnsembleModel):
     scope_defaults: ClassVar[dict[str, Any]] = {"mine_gate_negatives": True, "raiser": True}
     # but not the binary model's raiser (2026-12-08, a new session): judged blind on helper-42's trio with the binary
     # model alone, it raised 7 more of 80 plans and attempts and 10 more of 80 quiet farewells, no more of 80 everyday
-    # goodbyes, and 3 more of 13,766 held-out ordinary sentences, where the rule written first allowed 2 (docs/scope.md).
-    # A pair's scope is decided by the level model's stage, so pairs are unchanged; --scope-set raiser=true trains it.
+    # goodbyes, and 3 more of 13,766 held-out ordinary sentences, where the rule written first allowed 2
+    # (docs/scope.md). A pair's scope is decided by the level model's stage, so pairs are unchanged;
+    # --scope-set raiser=true trains it.
     scope_task_defaults: ClassVar[dict[str, dict[str, Any]]] = {"binary": {"raiser": False}}
 
     def __init__(
