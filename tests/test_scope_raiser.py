@@ -52,7 +52,7 @@ def raised_model(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 def test_the_read_probe_files_ship_in_the_package_and_each_is_a_known_kind() -> None:
     posts = probe_posts()
-    assert len(posts) == 21 and all(posts.values())
+    assert len(posts) == 24 and all(posts.values())
     assert {probe_kind(stem) for stem in posts} == {"plain_acts", "quiet_farewells", "everyday_goodbyes"}
     package_data = tomllib.loads((REPO / "pyproject.toml").read_text("utf-8"))["tool"]["setuptools"]["package-data"]
     assert "scope/probes/*.txt" in package_data["sosrisk"]
