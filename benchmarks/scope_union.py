@@ -29,8 +29,8 @@ from typing import Any
 import numpy as np
 
 from _env import environment, run_line, write_results
-from bench_raiser import suite_passes
-from bench_scope import heldout_parts
+from bench_probes import count
+from bench_raiser import ordinary_counts, suite_passes
 from sosrisk import load_model
 from sosrisk.models import RiskModel
 from sosrisk.scale import RAISING_LEVEL
@@ -109,19 +109,10 @@ def deciding(way: str, original: Any) -> Any:
 
 
 def counts(level: RiskModel, binary: RiskModel, probes: list[Path]) -> dict[str, Any]:
-    def raised(texts: list[str]) -> tuple[np.ndarray, Any]:
-        columns = ASSESS.answer_columns(texts, level_model=level, binary_model=binary)
-        assert columns.risk_level is not None and columns.high_risk is not None
-        return (columns.risk_level >= RAISING_LEVEL) | columns.high_risk, columns
-
-    out: dict[str, Any] = {path.stem: int(raised(read_probe(path))[0].sum()) for path in probes}
-    _, columns = raised([t for texts in heldout_parts().values() for t in texts])
-    out["ordinary"] = {
-        "sentences": len(columns.in_scope),
-        "in_scope": int(columns.in_scope.sum()),
-        "level_6_plus": int((columns.risk_level >= RAISING_LEVEL).sum()),
-        "high_risk": int(columns.high_risk.sum()),
-    }
+    """What ``bench_raiser.py`` counts for a pair: the probe posts raised, the held-out ordinary sentences, the suites
+    (``decide_scope`` is looked up in ``sosrisk.assess`` on every call, so they all read the way being measured)."""
+    out: dict[str, Any] = {path.stem: count(level, binary, read_probe(path))["raised"] for path in probes}
+    out["ordinary"] = ordinary_counts(level, binary)[0]
     out["suites"] = suite_passes(level, binary)
     return out
 
