@@ -190,8 +190,8 @@ class ScopeSettings:
         (above ``raiser_band_quantile`` of its ordinary training sentences) that nothing else raised, and raises
         those above ``raiser_quantile`` of its own probabilities on ordinary training sentences it did not learn.
         Needs torch and transformers, the plain-danger and the farewell net. ``None`` (the default): the model
-        kind's measured choice (on for ``best``), else off; it adds about 12 minutes of training on two cores and
-        41 MB to the directory.
+        kind's measured choice (on for ``best``'s level model; off for its binary model since 2026-12-08, judged
+        blind), else off; it adds about 12-15 minutes of training on two cores and 41 MB to the directory.
     raiser_quantile, raiser_band_quantile:
         The raiser's bar and band (see ``raiser``).
     raiser_ordinary:
